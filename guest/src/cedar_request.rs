@@ -1,0 +1,210 @@
+//! Builds the Cedar request, context and entities for an engine request.
+//! The shape here is what `policies/mfa.cedarschema` describes.
+
+use std::collections::{HashMap, HashSet};
+use std::str::FromStr;
+
+use cedar_policy::{
+    Context, Entities, Entity, EntityId, EntityTypeName, EntityUid, RestrictedExpression, Schema,
+};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::mfa_reset::engine::types::{
+    Action, MfaStatus, Organization, Request, Role, Session, User,
+};
+
+/// What every request shares, made once per policy set: parsed type names
+/// and the schema's action entities (which carry the action groups).
+pub struct RequestBuilder {
+    user: EntityTypeName,
+    organization: EntityTypeName,
+    action: EntityTypeName,
+    actions: Entities,
+}
+
+impl RequestBuilder {
+    pub fn new(schema: &Schema) -> Result<Self, String> {
+        let name = |n: &str| EntityTypeName::from_str(n).expect("a valid Cedar type name");
+        Ok(Self {
+            user: name("MfaReset::User"),
+            organization: name("MfaReset::Organization"),
+            action: name("MfaReset::Action"),
+            actions: schema.action_entities().map_err(|e| e.to_string())?,
+        })
+    }
+
+    fn user(&self, id: &str) -> EntityUid {
+        EntityUid::from_type_name_and_id(self.user.clone(), EntityId::new(id))
+    }
+
+    fn organization(&self, id: &str) -> EntityUid {
+        EntityUid::from_type_name_and_id(self.organization.clone(), EntityId::new(id))
+    }
+
+    fn action(&self, name: &str) -> EntityUid {
+        EntityUid::from_type_name_and_id(self.action.clone(), EntityId::new(name))
+    }
+}
+
+/// The Cedar action a request asks for.
+pub fn action_name(action: &Action) -> &'static str {
+    match action {
+        Action::ResetOwnMfa => "reset_own_mfa",
+        Action::EnableOwnMfa => "enable_own_mfa",
+        Action::DisableOwnMfa => "disable_own_mfa",
+        Action::ResetUserMfa(_) => "reset_user_mfa",
+        Action::EnableUserMfa(_) => "enable_user_mfa",
+        Action::DisableUserMfa(_) => "disable_user_mfa",
+        Action::SetEnforcement(_) => "set_enforcement",
+        Action::ListUsers(_) => "list_users",
+    }
+}
+
+/// The user acted on, if the action targets a user (the caller for `*-own-*`).
+pub fn target_user<'a>(request: &'a Request) -> Option<&'a User> {
+    match &request.action {
+        Action::ResetOwnMfa | Action::EnableOwnMfa | Action::DisableOwnMfa => Some(&request.actor),
+        Action::ResetUserMfa(u) | Action::EnableUserMfa(u) | Action::DisableUserMfa(u) => Some(u),
+        Action::SetEnforcement(_) | Action::ListUsers(_) => None,
+    }
+}
+
+/// A timestamp as a Cedar `datetime` literal.
+pub fn datetime(seconds: i64) -> Result<String, String> {
+    OffsetDateTime::from_unix_timestamp(seconds)
+        .ok()
+        .and_then(|t| t.format(&Rfc3339).ok())
+        .ok_or_else(|| format!("{seconds} is not a time between the years 0 and 9999"))
+}
+
+pub struct CedarRequest {
+    pub request: cedar_policy::Request,
+    pub entities: Entities,
+}
+
+/// Builds the Cedar request; with a schema, also checks request, context and
+/// entities against it (used at load time, not per decision).
+pub fn build(
+    names: &RequestBuilder,
+    request: &Request,
+    schema: Option<&Schema>,
+) -> Result<CedarRequest, String> {
+    let actor = &request.actor;
+    let mut organizations = vec![&actor.organization];
+    let mut users = vec![actor];
+    let resource = match target_user(request) {
+        Some(target) => {
+            if target.id != actor.id {
+                users.push(target);
+            }
+            if target.organization.id != actor.organization.id {
+                organizations.push(&target.organization);
+            }
+            names.user(&target.id)
+        }
+        None => names.organization(&actor.organization.id),
+    };
+
+    let mut entities = Vec::with_capacity(users.len() + organizations.len());
+    for org in organizations {
+        entities.push(organization_entity(names, org)?);
+    }
+    for user in users {
+        entities.push(user_entity(names, user)?);
+    }
+    let entities = names
+        .actions
+        .clone()
+        .add_entities(entities, schema)
+        .map_err(|e| e.to_string())?;
+
+    let action = names.action(action_name(&request.action));
+    let context = context(&request.session, request.now)?;
+    let request = cedar_policy::Request::new(names.user(&actor.id), action, resource, context, schema)
+        .map_err(|e| e.to_string())?;
+    Ok(CedarRequest { request, entities })
+}
+
+fn organization_entity(names: &RequestBuilder, org: &Organization) -> Result<Entity, String> {
+    let attrs = HashMap::from([(
+        "enforce_mfa".to_string(),
+        RestrictedExpression::new_bool(org.enforce_mfa),
+    )]);
+    Entity::new(names.organization(&org.id), attrs, HashSet::new()).map_err(|e| e.to_string())
+}
+
+fn user_entity(names: &RequestBuilder, user: &User) -> Result<Entity, String> {
+    let org = names.organization(&user.organization.id);
+    let attrs = HashMap::from([
+        ("organization".to_string(), RestrictedExpression::new_entity_uid(org.clone())),
+        ("is_root".to_string(), RestrictedExpression::new_bool(user.role == Role::Root)),
+        (
+            "mfa_enabled".to_string(),
+            RestrictedExpression::new_bool(user.mfa != MfaStatus::Off),
+        ),
+        (
+            "mfa_enrolled".to_string(),
+            RestrictedExpression::new_bool(user.mfa == MfaStatus::Active),
+        ),
+    ]);
+    Entity::new(names.user(&user.id), attrs, HashSet::from([org])).map_err(|e| e.to_string())
+}
+
+fn context(session: &Session, now: i64) -> Result<Context, String> {
+    let session = RestrictedExpression::new_record([
+        (
+            "login_at".to_string(),
+            RestrictedExpression::new_datetime(datetime(session.login_at)?),
+        ),
+        (
+            "last_activity_at".to_string(),
+            RestrictedExpression::new_datetime(datetime(session.last_activity_at)?),
+        ),
+    ])
+    .map_err(|e| e.to_string())?;
+    let pairs = [
+        ("now".to_string(), RestrictedExpression::new_datetime(datetime(now)?)),
+        ("session".to_string(), session),
+    ];
+    Context::from_pairs(pairs).map_err(|e| e.to_string())
+}
+
+/// Checks that `schema` describes every request the engine can make; returns
+/// what does not fit, one line per action.
+pub fn schema_mismatches(names: &RequestBuilder, schema: &Schema) -> Vec<String> {
+    let org = Organization { id: "org".into(), enforce_mfa: false };
+    let user = |id: &str, role| User {
+        id: id.into(),
+        role,
+        organization: org.clone(),
+        mfa: MfaStatus::Active,
+    };
+    let root = user("root", Role::Root);
+    let sub = user("sub", Role::SubUser);
+    let actions = [
+        Action::ResetOwnMfa,
+        Action::EnableOwnMfa,
+        Action::DisableOwnMfa,
+        Action::ResetUserMfa(sub.clone()),
+        Action::EnableUserMfa(sub.clone()),
+        Action::DisableUserMfa(sub.clone()),
+        Action::SetEnforcement(true),
+        Action::ListUsers(vec![root.clone(), sub]),
+    ];
+    actions
+        .into_iter()
+        .filter_map(|action| {
+            let name = action_name(&action);
+            let request = Request {
+                actor: root.clone(),
+                session: Session { login_at: 0, last_activity_at: 0 },
+                now: 0,
+                action,
+            };
+            build(names, &request, Some(schema))
+                .err()
+                .map(|e| format!("action `{name}`: {e}"))
+        })
+        .collect()
+}

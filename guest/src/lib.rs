@@ -1,0 +1,107 @@
+//! The mfa-reset component: Cedar decides, the MFA state machine applies.
+//!
+//! The component is pure: a request comes in with the caller, the session,
+//! the clock value and the target's stored state; a decision, the new state
+//! and the audit record go out. The only state kept between calls is the
+//! installed policy set, parsed once per instance.
+//!
+//! - [`policy_store`]: parses and validates a policy set, with diagnostics.
+//! - [`request_check`]: checks the request's shape (never permissions).
+//! - [`cedar_request`]: turns a request into Cedar entities and context.
+//! - [`decide`]: evaluates and assembles the outcome.
+//! - [`transition`]: the state change an allow permits, and its message.
+//! - [`cedar_case`]: evaluates a `cedar run-tests` case (`policies test`).
+
+mod cedar_case;
+mod cedar_request;
+mod decide;
+mod diagnostics;
+mod policy_store;
+mod request_check;
+mod transition;
+
+use std::cell::RefCell;
+
+use exports::mfa_reset::engine::engine::Guest;
+use mfa_reset::engine::types::{
+    CedarAnswer, Diagnostic, Outcome, PolicySet as PolicySetSource, PolicySetInfo, Request,
+    RequestError, SourceFile,
+};
+use policy_store::PolicyStore;
+
+wit_bindgen::generate!({
+    world: "mfa-engine",
+    path: "../wit",
+    additional_derives: [PartialEq, Eq],
+});
+
+/// Where users with an expired session are sent unless the host configures it (R8).
+const DEFAULT_SUPPORT_URL: &str = "https://support.example.com/mfa";
+
+thread_local! {
+    /// The policy set in force; `None` until first use, then the default.
+    static STORE: RefCell<Option<PolicyStore>> = const { RefCell::new(None) };
+}
+
+/// The policy set compiled into the component from `policies/`.
+fn default_source() -> PolicySetSource {
+    PolicySetSource {
+        policies: vec![SourceFile {
+            name: "policies/mfa.cedar".into(),
+            text: include_str!("../../policies/mfa.cedar").into(),
+        }],
+        schema: SourceFile {
+            name: "policies/mfa.cedarschema".into(),
+            text: include_str!("../../policies/mfa.cedarschema").into(),
+        },
+        support_url: DEFAULT_SUPPORT_URL.into(),
+    }
+}
+
+/// Runs `f` on the policy set in force, installing the default on first use.
+fn with_store<R>(f: impl FnOnce(&PolicyStore) -> R) -> R {
+    STORE.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        let store = slot.get_or_insert_with(|| {
+            PolicyStore::compile(&default_source())
+                .expect("the built-in policy set is validated by the test suite")
+        });
+        f(store)
+    })
+}
+
+struct Component;
+
+impl Guest for Component {
+    fn default_policy_set() -> PolicySetSource {
+        default_source()
+    }
+
+    fn validate_policy_set(set: PolicySetSource) -> Vec<Diagnostic> {
+        match PolicyStore::compile(&set) {
+            Ok(store) => store.info().warnings,
+            Err(diagnostics) => diagnostics,
+        }
+    }
+
+    fn load_policy_set(set: PolicySetSource) -> Result<PolicySetInfo, Vec<Diagnostic>> {
+        let store = PolicyStore::compile(&set)?;
+        let info = store.info();
+        STORE.with(|cell| *cell.borrow_mut() = Some(store));
+        Ok(info)
+    }
+
+    fn current_policy_set() -> PolicySetInfo {
+        with_store(PolicyStore::info)
+    }
+
+    fn decide(request: Request) -> Result<Outcome, RequestError> {
+        with_store(|store| decide::decide(store, &request))
+    }
+
+    fn authorize_cedar(test_case_json: String) -> Result<CedarAnswer, String> {
+        with_store(|store| cedar_case::authorize(store, &test_case_json))
+    }
+}
+
+export!(Component);

@@ -1,0 +1,109 @@
+//! Shape checks on a request: that it is well-formed and self-consistent.
+//! Permissions are never decided here; Cedar decides them.
+
+use crate::cedar_request::datetime;
+use crate::mfa_reset::engine::types::{Action, Organization, Request, RequestError, User};
+
+fn error(field: impl Into<String>, message: impl Into<String>) -> RequestError {
+    RequestError { field: field.into(), message: message.into() }
+}
+
+pub fn check(request: &Request) -> Result<(), RequestError> {
+    check_user("actor", &request.actor)?;
+    for (field, value) in [
+        ("now", request.now),
+        ("session.login-at", request.session.login_at),
+        ("session.last-activity-at", request.session.last_activity_at),
+    ] {
+        datetime(value).map_err(|e| error(field, e))?;
+    }
+    if request.session.last_activity_at < request.session.login_at {
+        return Err(error(
+            "session.last-activity-at",
+            "is before session.login-at: a session has no activity before its login",
+        ));
+    }
+    if request.now < request.session.last_activity_at {
+        return Err(error(
+            "now",
+            "is before session.last-activity-at: the request cannot precede the session's last activity",
+        ));
+    }
+    match &request.action {
+        Action::ResetUserMfa(target) | Action::EnableUserMfa(target) | Action::DisableUserMfa(target) => {
+            let field = format!("action.{}", variant_name(&request.action));
+            check_user(&field, target)?;
+            check_consistent(&field, target, &request.actor)?;
+        }
+        Action::ListUsers(users) => {
+            let mut seen = std::collections::HashSet::new();
+            for (i, user) in users.iter().enumerate() {
+                let field = format!("action.list-users[{i}]");
+                check_user(&field, user)?;
+                if user.organization.id != request.actor.organization.id {
+                    return Err(error(
+                        format!("{field}.organization.id"),
+                        format!(
+                            "`{}` is not the caller's organization `{}`: list the caller's organization only",
+                            user.organization.id, request.actor.organization.id
+                        ),
+                    ));
+                }
+                check_consistent(&field, user, &request.actor)?;
+                if !seen.insert(user.id.as_str()) {
+                    return Err(error(format!("{field}.id"), format!("user `{}` is listed twice", user.id)));
+                }
+            }
+        }
+        Action::ResetOwnMfa
+        | Action::EnableOwnMfa
+        | Action::DisableOwnMfa
+        | Action::SetEnforcement(_) => {}
+    }
+    Ok(())
+}
+
+fn variant_name(action: &Action) -> &'static str {
+    match action {
+        Action::ResetUserMfa(_) => "reset-user-mfa",
+        Action::EnableUserMfa(_) => "enable-user-mfa",
+        Action::DisableUserMfa(_) => "disable-user-mfa",
+        _ => "",
+    }
+}
+
+fn check_user(field: &str, user: &User) -> Result<(), RequestError> {
+    check_id(&format!("{field}.id"), &user.id)?;
+    check_id(&format!("{field}.organization.id"), &user.organization.id)
+}
+
+fn check_id(field: &str, id: &str) -> Result<(), RequestError> {
+    if id.trim().is_empty() {
+        return Err(error(field, "must not be empty"));
+    }
+    if id.chars().any(char::is_control) {
+        return Err(error(field, "must not contain control characters"));
+    }
+    Ok(())
+}
+
+/// Two records of one user, or of one organization, must agree.
+fn check_consistent(field: &str, user: &User, actor: &User) -> Result<(), RequestError> {
+    if user.id == actor.id && user != actor {
+        return Err(error(
+            field,
+            format!("user `{}` is the caller but its record differs from `actor`", user.id),
+        ));
+    }
+    check_same_organization(&format!("{field}.organization"), &user.organization, &actor.organization)
+}
+
+fn check_same_organization(field: &str, org: &Organization, actor_org: &Organization) -> Result<(), RequestError> {
+    if org.id == actor_org.id && org.enforce_mfa != actor_org.enforce_mfa {
+        return Err(error(
+            format!("{field}.enforce-mfa"),
+            format!("organization `{}` appears with two different enforce-mfa values", org.id),
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,102 @@
+//! The MFA state machine: the new state that an allowed action leads to, and
+//! the confirmation the caller sees. Only runs after Cedar allowed.
+
+use crate::mfa_reset::engine::types::{Action, Change, MfaStatus, Organization, Request, User, UserStatus};
+
+/// What an allowed request changes.
+pub struct Applied {
+    pub message: String,
+    pub change: Option<Change>,
+    pub users: Vec<UserStatus>,
+}
+
+impl Applied {
+    fn user(user: &User, mfa: MfaStatus, message: String) -> Self {
+        let user = User { mfa, ..user.clone() };
+        Self { message, change: Some(Change::User(user)), users: Vec::new() }
+    }
+}
+
+/// What the next login demands of `user`: enforcement makes MFA mandatory
+/// for everybody in the organization (R5).
+pub fn effective_mfa(user: &User) -> MfaStatus {
+    match user.mfa {
+        MfaStatus::Off if user.organization.enforce_mfa => MfaStatus::EnrolmentDue,
+        status => status,
+    }
+}
+
+pub fn apply(request: &Request) -> Applied {
+    let actor = &request.actor;
+    match &request.action {
+        // R6: the authenticator goes, MFA stays required, enrolment is due.
+        Action::ResetOwnMfa => Applied::user(
+            actor,
+            MfaStatus::EnrolmentDue,
+            "Your MFA has been reset. At your next login you will set up a new authenticator app.".into(),
+        ),
+        // R9.
+        Action::ResetUserMfa(target) => Applied::user(
+            target,
+            MfaStatus::EnrolmentDue,
+            format!(
+                "The MFA of `{}` has been reset. They will set up a new authenticator app at their next login.",
+                target.id
+            ),
+        ),
+        // R2: enabling means enrolling at the next login.
+        Action::EnableOwnMfa => Applied::user(
+            actor,
+            MfaStatus::EnrolmentDue,
+            "MFA is on. At your next login you will set up an authenticator app.".into(),
+        ),
+        // R4.
+        Action::EnableUserMfa(target) => Applied::user(
+            target,
+            MfaStatus::EnrolmentDue,
+            format!("MFA is on for `{}`. They will set up an authenticator app at their next login.", target.id),
+        ),
+        // R2, R3: login reverts to password only.
+        Action::DisableOwnMfa => Applied::user(
+            actor,
+            MfaStatus::Off,
+            "MFA is off. You will log in with your password only.".into(),
+        ),
+        Action::DisableUserMfa(target) => Applied::user(
+            target,
+            MfaStatus::Off,
+            format!("MFA is off for `{}`. They will log in with their password only.", target.id),
+        ),
+        // R5: users keep their own setting; the effect of enforcement shows
+        // in `effective_mfa` at their next login.
+        Action::SetEnforcement(enforce) => {
+            let org = Organization { enforce_mfa: *enforce, ..actor.organization.clone() };
+            let message = if *enforce {
+                format!(
+                    "MFA is now enforced for all users of `{}`. Users without MFA will set it up at their next login.",
+                    org.id
+                )
+            } else {
+                format!(
+                    "MFA is no longer enforced for `{}`. Users keep their MFA and may now turn it off.",
+                    org.id
+                )
+            };
+            Applied { message, change: Some(Change::Organization(org)), users: Vec::new() }
+        }
+        // R11.
+        Action::ListUsers(users) => Applied {
+            message: format!("{} users in `{}`.", users.len(), actor.organization.id),
+            change: None,
+            users: users
+                .iter()
+                .map(|u| UserStatus {
+                    id: u.id.clone(),
+                    role: u.role,
+                    mfa: u.mfa,
+                    effective_mfa: effective_mfa(u),
+                })
+                .collect(),
+        },
+    }
+}

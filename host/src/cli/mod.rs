@@ -1,0 +1,115 @@
+//! Command-line interface: argument parsing and dispatch.
+
+mod decide;
+mod demo;
+mod policies;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use mfa_reset::{Engine, EngineBuilder, PolicySource};
+
+#[derive(Parser)]
+#[command(name = "mfa-reset", version, about = "MFA lifecycle policy engine: Cedar policies in a WebAssembly component")]
+struct Cli {
+    /// Component file to load instead of the embedded one.
+    #[arg(long, global = true, env = "MFA_RESET_COMPONENT", value_name = "FILE")]
+    component: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Decide one request (JSON, from a file or `-` for stdin) and print the outcome as JSON.
+    Decide {
+        /// The request file, or `-` for standard input.
+        #[arg(default_value = "-")]
+        request: PathBuf,
+        #[command(flatten)]
+        policies: PolicyArgs,
+    },
+    /// Check and test policies.
+    #[command(subcommand)]
+    Policies(PoliciesCommand),
+    /// Walk through the help centre's MFA story, step by step.
+    Demo,
+}
+
+#[derive(Subcommand)]
+enum PoliciesCommand {
+    /// Validate the policies against the schema; diagnostics with file and line.
+    Validate {
+        /// Directory holding the `*.cedar` files and the `*.cedarschema` file.
+        #[arg(long, default_value = "policies")]
+        dir: PathBuf,
+    },
+    /// Run a `cedar run-tests` file through the component, a line per case.
+    Test {
+        /// Directory holding the `*.cedar` files and the `*.cedarschema` file.
+        #[arg(long, default_value = "policies")]
+        dir: PathBuf,
+        /// Test cases, in the Cedar CLI's `run-tests` JSON format.
+        #[arg(long, default_value = "policies/tests.json")]
+        tests: PathBuf,
+    },
+}
+
+/// Which policies decide.
+#[derive(Args)]
+struct PolicyArgs {
+    /// Directory with `*.cedar` policies and a `*.cedarschema`; the built-in set if not given.
+    #[arg(long, env = "MFA_RESET_POLICIES", value_name = "DIR")]
+    policies: Option<PathBuf>,
+    /// Support URL shown to users whose session expired (R8); the built-in one if not given.
+    #[arg(long, env = "MFA_RESET_SUPPORT_URL", value_name = "URL")]
+    support_url: Option<String>,
+}
+
+impl PolicyArgs {
+    /// The policy set these arguments name, if not the built-in one.
+    fn source(&self, engine: &Engine) -> Result<Option<PolicySource>, mfa_reset::Error> {
+        if self.policies.is_none() && self.support_url.is_none() {
+            return Ok(None);
+        }
+        let mut source = match &self.policies {
+            Some(dir) => PolicySource::from_dir(dir, String::new())?,
+            None => engine.default_policies()?,
+        };
+        source.support_url = match &self.support_url {
+            Some(url) => url.clone(),
+            None => engine.default_policies()?.support_url,
+        };
+        Ok(Some(source))
+    }
+}
+
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    let mut builder = EngineBuilder::default();
+    if let Some(path) = &cli.component {
+        builder = builder.with_component_file(path);
+    }
+    let engine = match builder.build() {
+        Ok(engine) => engine,
+        Err(e) => return fail(&e),
+    };
+    let result = match cli.command {
+        Command::Decide { request, policies } => decide::run(&engine, &request, &policies),
+        Command::Policies(PoliciesCommand::Validate { dir }) => policies::validate(&engine, &dir),
+        Command::Policies(PoliciesCommand::Test { dir, tests }) => policies::test(&engine, &dir, &tests),
+        Command::Demo => demo::run(&engine),
+    };
+    result.unwrap_or_else(|e| fail(&e))
+}
+
+fn fail(error: &mfa_reset::Error) -> ExitCode {
+    eprintln!("error: {error}");
+    if let mfa_reset::Error::InvalidPolicies(diagnostics) = error {
+        for d in diagnostics {
+            eprintln!("{d}");
+        }
+    }
+    ExitCode::from(2)
+}

@@ -1,0 +1,221 @@
+//! Conversions between the public types ([`crate::api`]) and the generated
+//! WIT types, so no wasmtime-generated type reaches a caller.
+
+use time::OffsetDateTime;
+
+use crate::api;
+use crate::bindings::types as wit;
+
+fn seconds(t: OffsetDateTime) -> i64 {
+    t.unix_timestamp()
+}
+
+/// Times coming back from the component are ones the host sent in.
+fn time(seconds: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp(seconds).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+impl From<api::Role> for wit::Role {
+    fn from(r: api::Role) -> Self {
+        match r {
+            api::Role::Root => Self::Root,
+            api::Role::SubUser => Self::SubUser,
+        }
+    }
+}
+
+impl From<wit::Role> for api::Role {
+    fn from(r: wit::Role) -> Self {
+        match r {
+            wit::Role::Root => Self::Root,
+            wit::Role::SubUser => Self::SubUser,
+        }
+    }
+}
+
+impl From<api::MfaStatus> for wit::MfaStatus {
+    fn from(s: api::MfaStatus) -> Self {
+        match s {
+            api::MfaStatus::Off => Self::Off,
+            api::MfaStatus::EnrolmentDue => Self::EnrolmentDue,
+            api::MfaStatus::Active => Self::Active,
+        }
+    }
+}
+
+impl From<wit::MfaStatus> for api::MfaStatus {
+    fn from(s: wit::MfaStatus) -> Self {
+        match s {
+            wit::MfaStatus::Off => Self::Off,
+            wit::MfaStatus::EnrolmentDue => Self::EnrolmentDue,
+            wit::MfaStatus::Active => Self::Active,
+        }
+    }
+}
+
+impl From<&api::Organization> for wit::Organization {
+    fn from(o: &api::Organization) -> Self {
+        Self { id: o.id.clone(), enforce_mfa: o.enforce_mfa }
+    }
+}
+
+impl From<wit::Organization> for api::Organization {
+    fn from(o: wit::Organization) -> Self {
+        Self { id: o.id, enforce_mfa: o.enforce_mfa }
+    }
+}
+
+impl From<&api::User> for wit::User {
+    fn from(u: &api::User) -> Self {
+        Self {
+            id: u.id.clone(),
+            role: u.role.into(),
+            organization: (&u.organization).into(),
+            mfa: u.mfa.into(),
+        }
+    }
+}
+
+impl From<wit::User> for api::User {
+    fn from(u: wit::User) -> Self {
+        Self {
+            id: u.id,
+            role: u.role.into(),
+            organization: u.organization.into(),
+            mfa: u.mfa.into(),
+        }
+    }
+}
+
+impl From<&api::Action> for wit::Action {
+    fn from(a: &api::Action) -> Self {
+        match a {
+            api::Action::ResetOwnMfa => Self::ResetOwnMfa,
+            api::Action::EnableOwnMfa => Self::EnableOwnMfa,
+            api::Action::DisableOwnMfa => Self::DisableOwnMfa,
+            api::Action::ResetUserMfa(u) => Self::ResetUserMfa(u.into()),
+            api::Action::EnableUserMfa(u) => Self::EnableUserMfa(u.into()),
+            api::Action::DisableUserMfa(u) => Self::DisableUserMfa(u.into()),
+            api::Action::SetEnforcement(on) => Self::SetEnforcement(*on),
+            api::Action::ListUsers(users) => Self::ListUsers(users.iter().map(Into::into).collect()),
+        }
+    }
+}
+
+impl From<&api::Request> for wit::Request {
+    fn from(r: &api::Request) -> Self {
+        Self {
+            actor: (&r.actor).into(),
+            session: wit::Session {
+                login_at: seconds(r.session.login_at),
+                last_activity_at: seconds(r.session.last_activity_at),
+            },
+            now: seconds(r.now),
+            action: (&r.action).into(),
+        }
+    }
+}
+
+impl From<wit::Outcome> for api::Outcome {
+    fn from(o: wit::Outcome) -> Self {
+        let d = o.decision;
+        Self {
+            decision: api::Decision {
+                allowed: d.allowed,
+                policy_ids: d.policy_ids,
+                denial_code: d.denial_code,
+                message: d.message,
+                errors: d.errors,
+            },
+            change: o.change.map(|c| match c {
+                wit::Change::User(u) => api::Change::User(u.into()),
+                wit::Change::Organization(org) => api::Change::Organization(org.into()),
+            }),
+            users: o
+                .users
+                .into_iter()
+                .map(|u| api::UserStatus {
+                    id: u.id,
+                    role: u.role.into(),
+                    mfa: u.mfa.into(),
+                    effective_mfa: u.effective_mfa.into(),
+                })
+                .collect(),
+            audit: o.audit.map(|a| api::AuditRecord {
+                at: time(a.at),
+                actor: a.actor,
+                organization: a.organization,
+                action: a.action,
+                target: a.target,
+                allowed: a.allowed,
+                policy_ids: a.policy_ids,
+                denial_code: a.denial_code,
+            }),
+        }
+    }
+}
+
+impl From<&api::SourceFile> for wit::SourceFile {
+    fn from(f: &api::SourceFile) -> Self {
+        Self { name: f.name.clone(), text: f.text.clone() }
+    }
+}
+
+impl From<wit::SourceFile> for api::SourceFile {
+    fn from(f: wit::SourceFile) -> Self {
+        Self { name: f.name, text: f.text }
+    }
+}
+
+impl From<&api::PolicySource> for wit::PolicySet {
+    fn from(s: &api::PolicySource) -> Self {
+        Self {
+            policies: s.policies.iter().map(Into::into).collect(),
+            schema: (&s.schema).into(),
+            support_url: s.support_url.clone(),
+        }
+    }
+}
+
+impl From<wit::PolicySet> for api::PolicySource {
+    fn from(s: wit::PolicySet) -> Self {
+        Self {
+            policies: s.policies.into_iter().map(Into::into).collect(),
+            schema: s.schema.into(),
+            support_url: s.support_url,
+        }
+    }
+}
+
+impl From<wit::Diagnostic> for api::Diagnostic {
+    fn from(d: wit::Diagnostic) -> Self {
+        Self {
+            severity: match d.severity {
+                wit::Severity::Error => api::Severity::Error,
+                wit::Severity::Warning => api::Severity::Warning,
+            },
+            file: d.file,
+            line: d.line,
+            column: d.column,
+            policy_id: d.policy_id,
+            message: d.message,
+            help: d.help,
+        }
+    }
+}
+
+impl From<wit::PolicySetInfo> for api::PolicySetInfo {
+    fn from(i: wit::PolicySetInfo) -> Self {
+        Self {
+            revision: i.revision,
+            policy_ids: i.policy_ids,
+            warnings: i.warnings.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+impl From<wit::CedarAnswer> for api::CedarAnswer {
+    fn from(a: wit::CedarAnswer) -> Self {
+        Self { allowed: a.allowed, policy_ids: a.policy_ids, errors: a.errors }
+    }
+}

@@ -1,0 +1,48 @@
+//! The one error type of the host library.
+
+use std::path::PathBuf;
+
+use crate::api::{Diagnostic, Severity};
+
+/// What can go wrong when using the engine.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The request is malformed: `field` says where, `message` why.
+    #[error("invalid request: `{field}`: {message}")]
+    InvalidRequest { field: String, message: String },
+
+    /// The policy set has errors; the set in force keeps deciding.
+    #[error("invalid policy set ({}); the policy set in force is unchanged", summary(.0))]
+    InvalidPolicies(Vec<Diagnostic>),
+
+    /// A call used up its fuel: the guest looped or worked far too long.
+    #[error("the component ran out of fuel ({fuel} units per call) and its instance was discarded; the next call gets a fresh one")]
+    OutOfFuel { fuel: u64 },
+
+    /// The guest trapped (for example at the memory cap).
+    #[error("the component trapped and its instance was discarded ({reason}); the next call gets a fresh one")]
+    Trapped { reason: String },
+
+    /// The component could not be compiled or instantiated.
+    #[error("cannot load the component: {0}")]
+    Component(String),
+
+    /// Policy files could not be read.
+    #[error("cannot read `{path}`: {message}")]
+    Files { path: PathBuf, message: String },
+}
+
+fn summary(diagnostics: &[Diagnostic]) -> String {
+    let errors = diagnostics.iter().filter(|d| d.severity == Severity::Error).count();
+    match diagnostics.first() {
+        Some(first) => format!("{errors} error(s); first: {first}"),
+        None => "no diagnostics".into(),
+    }
+}
+
+impl Error {
+    pub(crate) fn files(path: impl Into<PathBuf>, message: impl ToString) -> Self {
+        Self::Files { path: path.into(), message: message.to_string() }
+    }
+}
