@@ -5,5 +5,5 @@ wasmtime::component::bindgen!({
     path: "../wit",
 });
 
-pub use exports::mfa_reset::engine::engine::Guest;
-pub use mfa_reset::engine::types;
+pub use self::exports::mfa_reset::engine::engine::Guest;
+pub use self::mfa_reset::engine::types;

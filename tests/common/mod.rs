@@ -1,0 +1,76 @@
+//! Shared fixtures: one engine per test binary, users, sessions, requests.
+#![allow(dead_code, reason = "each test binary uses a different part")]
+
+use std::path::PathBuf;
+use std::sync::LazyLock;
+
+use mfa_reset::{Action, Engine, EngineBuilder, MfaStatus, Organization, Outcome, Request, Role, Session, User};
+use time::{Duration, OffsetDateTime, macros::datetime};
+
+pub const NOW: OffsetDateTime = datetime!(2026-11-22 10:00 UTC);
+
+/// Compiled components are cached here, so each binary compiles at most once.
+pub fn cache_dir() -> Option<PathBuf> {
+    Some(PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("component-cache"))
+}
+
+pub fn builder() -> EngineBuilder {
+    Engine::builder().with_cache_dir(cache_dir())
+}
+
+/// The engine with the built-in policies, shared by the tests of a binary.
+pub fn engine() -> &'static Engine {
+    static ENGINE: LazyLock<Engine> = LazyLock::new(|| builder().build().expect("engine builds"));
+    &ENGINE
+}
+
+pub fn org(id: &str, enforce_mfa: bool) -> Organization {
+    Organization { id: id.into(), enforce_mfa }
+}
+
+pub fn user(id: &str, role: Role, org: &Organization, mfa: MfaStatus) -> User {
+    User { id: id.into(), role, organization: org.clone(), mfa }
+}
+
+pub fn root(id: &str, org: &Organization) -> User {
+    user(id, Role::Root, org, MfaStatus::Active)
+}
+
+pub fn sub(id: &str, org: &Organization) -> User {
+    user(id, Role::SubUser, org, MfaStatus::Active)
+}
+
+/// Logged in two days ago, last active an hour ago.
+pub fn active_session() -> Session {
+    session(Duration::days(2), Duration::hours(1))
+}
+
+/// Logged in `since_login` ago, last active `idle` ago.
+pub fn session(since_login: Duration, idle: Duration) -> Session {
+    Session { login_at: NOW - since_login, last_activity_at: NOW - idle }
+}
+
+pub fn request(actor: &User, action: Action) -> Request {
+    Request { actor: actor.clone(), session: active_session(), now: NOW, action }
+}
+
+pub fn decide(request: &Request) -> Outcome {
+    engine().decide(request).expect("a well-formed request gets a decision")
+}
+
+/// Asserts a denial with `code`, decided by (at least) `policy`.
+pub fn assert_denied(outcome: &Outcome, code: &str, policy: &str) {
+    let d = &outcome.decision;
+    assert!(!d.allowed, "expected a denial, got {d:?}");
+    assert_eq!(d.denial_code.as_deref(), Some(code), "{d:?}");
+    assert!(d.policy_ids.iter().any(|p| p == policy), "`{policy}` not among {:?}", d.policy_ids);
+    assert!(outcome.change.is_none(), "a denial changes nothing");
+}
+
+/// Asserts an allow by exactly `policies`.
+pub fn assert_allowed(outcome: &Outcome, policies: &[&str]) {
+    let d = &outcome.decision;
+    assert!(d.allowed, "expected an allow, got {d:?}");
+    assert_eq!(d.denial_code, None);
+    assert_eq!(d.policy_ids, policies);
+}
