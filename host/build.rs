@@ -23,8 +23,16 @@ fn main() {
     }
 
     let manifest_dir = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets it"));
-    let root = manifest_dir.parent().expect("host/ sits in the workspace root");
-    for watched in ["guest/src", "guest/Cargo.toml", "wit", "policies", "Cargo.lock"] {
+    let root = manifest_dir
+        .parent()
+        .expect("host/ sits in the workspace root");
+    for watched in [
+        "guest/src",
+        "guest/Cargo.toml",
+        "wit",
+        "policies",
+        "Cargo.lock",
+    ] {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
 
@@ -35,7 +43,15 @@ fn main() {
     let mut build = Command::new(cargo);
     build
         .current_dir(root)
-        .args(["build", "-p", "mfa-reset-guest", "--target", TARGET, "--profile", PROFILE])
+        .args([
+            "build",
+            "-p",
+            "mfa-reset-guest",
+            "--target",
+            TARGET,
+            "--profile",
+            PROFILE,
+        ])
         .arg("--target-dir")
         .arg(&target_dir);
     // Flags meant for the host build must not leak into the wasm build.
@@ -50,12 +66,17 @@ fn main() {
     ] {
         build.env_remove(var);
     }
-    let status = build.status().expect("failed to run cargo for the guest component");
+    let status = build
+        .status()
+        .expect("failed to run cargo for the guest component");
     if !status.success() {
         panic!("building the guest component for {TARGET} failed (see the output above)");
     }
     copy(
-        &target_dir.join(TARGET).join(PROFILE).join("mfa_reset_guest.wasm"),
+        &target_dir
+            .join(TARGET)
+            .join(PROFILE)
+            .join("mfa_reset_guest.wasm"),
         &embedded,
     );
 }
@@ -77,11 +98,17 @@ fn ensure_target() {
     let installed = Command::new("rustup")
         .args(["target", "list", "--installed"])
         .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).lines().any(|l| l.trim() == TARGET));
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .any(|l| l.trim() == TARGET)
+        });
     match installed {
         Ok(true) => {}
         Ok(false) => {
-            println!("cargo:warning=installing the {TARGET} Rust target (rustup target add {TARGET})");
+            println!(
+                "cargo:warning=installing the {TARGET} Rust target (rustup target add {TARGET})"
+            );
             let ok = Command::new("rustup")
                 .args(["target", "add", TARGET])
                 .status()

@@ -25,7 +25,9 @@ fn field_error(json: &str) -> (String, String) {
 
 #[test]
 fn a_well_formed_json_request_is_decided() {
-    let outcome = engine().decide(&Request::from_json(GOOD).expect("parses")).expect("decides");
+    let outcome = engine()
+        .decide(&Request::from_json(GOOD).expect("parses"))
+        .expect("decides");
     assert!(outcome.decision.allowed);
 }
 
@@ -38,7 +40,10 @@ fn invalid_json_is_reported_with_its_position() {
 
 #[test]
 fn an_unknown_field_is_named() {
-    let (field, message) = field_error(&GOOD.replace("\"mfa\": \"active\"", "\"mfa\": \"active\", \"admin\": true"));
+    let (field, message) = field_error(&GOOD.replace(
+        "\"mfa\": \"active\"",
+        "\"mfa\": \"active\", \"admin\": true",
+    ));
     assert_eq!(field, "actor.admin");
     assert!(message.contains("unknown field `admin`"), "{message}");
 }
@@ -72,11 +77,17 @@ fn a_wrong_value_is_named() {
 fn an_empty_id_is_refused_by_the_component() {
     let mut req = request(&sub("", &org("acme", false)), Action::ResetOwnMfa);
     let err = engine().decide(&req).expect_err("empty id");
-    assert!(matches!(&err, Error::InvalidRequest { field, .. } if field == "actor.id"), "{err}");
+    assert!(
+        matches!(&err, Error::InvalidRequest { field, .. } if field == "actor.id"),
+        "{err}"
+    );
 
     req.actor = sub("bob", &org(" ", false));
     let err = engine().decide(&req).expect_err("blank org");
-    assert!(matches!(&err, Error::InvalidRequest { field, .. } if field == "actor.organization.id"), "{err}");
+    assert!(
+        matches!(&err, Error::InvalidRequest { field, .. } if field == "actor.organization.id"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -84,29 +95,47 @@ fn session_times_out_of_order_are_refused() {
     let mut req = request(&sub("bob", &org("acme", false)), Action::ResetOwnMfa);
     req.session.last_activity_at = req.session.login_at - Duration::SECOND;
     let err = engine().decide(&req).expect_err("activity before login");
-    assert!(matches!(&err, Error::InvalidRequest { field, .. } if field == "session.last-activity-at"), "{err}");
+    assert!(
+        matches!(&err, Error::InvalidRequest { field, .. } if field == "session.last-activity-at"),
+        "{err}"
+    );
 
     let mut req = request(&sub("bob", &org("acme", false)), Action::ResetOwnMfa);
     req.now = req.session.last_activity_at - Duration::SECOND;
     let err = engine().decide(&req).expect_err("request before activity");
-    assert!(matches!(&err, Error::InvalidRequest { field, .. } if field == "now"), "{err}");
+    assert!(
+        matches!(&err, Error::InvalidRequest { field, .. } if field == "now"),
+        "{err}"
+    );
 }
 
 #[test]
 fn inconsistent_records_are_refused() {
     let acme = org("acme", false);
     // The same organization with two enforcement values.
-    let req = request(&root("ada", &acme), Action::ResetUserMfa(sub("bob", &org("acme", true))));
+    let req = request(
+        &root("ada", &acme),
+        Action::ResetUserMfa(sub("bob", &org("acme", true))),
+    );
     let err = engine().decide(&req).expect_err("inconsistent org");
     assert!(
         matches!(&err, Error::InvalidRequest { field, .. } if field == "action.reset-user-mfa.organization.enforce-mfa"),
         "{err}"
     );
     // The caller listed as a target with another role.
-    let req = request(&root("ada", &acme), Action::ResetUserMfa(user("ada", Role::SubUser, &acme, MfaStatus::Active)));
-    assert!(matches!(engine().decide(&req), Err(Error::InvalidRequest { .. })));
+    let req = request(
+        &root("ada", &acme),
+        Action::ResetUserMfa(user("ada", Role::SubUser, &acme, MfaStatus::Active)),
+    );
+    assert!(matches!(
+        engine().decide(&req),
+        Err(Error::InvalidRequest { .. })
+    ));
     // A listing with another organization's user in it.
-    let req = request(&root("ada", &acme), Action::ListUsers(vec![sub("gina", &org("globex", false))]));
+    let req = request(
+        &root("ada", &acme),
+        Action::ListUsers(vec![sub("gina", &org("globex", false))]),
+    );
     let err = engine().decide(&req).expect_err("foreign user");
     assert!(
         matches!(&err, Error::InvalidRequest { field, .. } if field == "action.list-users[0].organization.id"),
@@ -119,13 +148,19 @@ fn a_time_cedar_cannot_represent_is_refused() {
     let mut req = request(&sub("bob", &org("acme", false)), Action::ResetOwnMfa);
     req.session.login_at = time::macros::datetime!(-0001-01-01 0:00 UTC);
     let err = engine().decide(&req).expect_err("year -1");
-    assert!(matches!(&err, Error::InvalidRequest { field, .. } if field == "session.login-at"), "{err}");
+    assert!(
+        matches!(&err, Error::InvalidRequest { field, .. } if field == "session.login-at"),
+        "{err}"
+    );
 }
 
 #[test]
 fn the_engine_keeps_deciding_after_bad_requests() {
     let _ = field_error("not json");
     let _ = engine().decide(&request(&sub("", &org("acme", false)), Action::ResetOwnMfa));
-    let outcome = decide(&request(&sub("bob", &org("acme", false)), Action::ResetOwnMfa));
+    let outcome = decide(&request(
+        &sub("bob", &org("acme", false)),
+        Action::ResetOwnMfa,
+    ));
     assert!(outcome.decision.allowed);
 }

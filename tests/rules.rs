@@ -20,7 +20,12 @@ fn r2_turning_own_mfa_on_makes_enrolment_due() {
     assert_allowed(&outcome, &["self-service"]);
     assert_eq!(
         outcome.change,
-        Some(Change::User(user("dave", Role::SubUser, &acme, MfaStatus::EnrolmentDue)))
+        Some(Change::User(user(
+            "dave",
+            Role::SubUser,
+            &acme,
+            MfaStatus::EnrolmentDue
+        )))
     );
 }
 
@@ -29,13 +34,24 @@ fn r2_r3_turning_own_mfa_off_reverts_to_password_only() {
     let acme = org("acme", false);
     let outcome = decide(&request(&sub("bob", &acme), Action::DisableOwnMfa));
     assert_allowed(&outcome, &["self-service"]);
-    assert_eq!(outcome.change, Some(Change::User(user("bob", Role::SubUser, &acme, MfaStatus::Off))));
+    assert_eq!(
+        outcome.change,
+        Some(Change::User(user(
+            "bob",
+            Role::SubUser,
+            &acme,
+            MfaStatus::Off
+        )))
+    );
     assert!(outcome.decision.message.contains("password only"));
 }
 
 #[test]
 fn r2_turning_on_mfa_that_is_on_is_refused() {
-    let outcome = decide(&request(&sub("bob", &org("acme", false)), Action::EnableOwnMfa));
+    let outcome = decide(&request(
+        &sub("bob", &org("acme", false)),
+        Action::EnableOwnMfa,
+    ));
     assert_denied(&outcome, "mfa-already-enabled", "enable-needs-mfa-off");
 }
 
@@ -50,14 +66,32 @@ fn r2_own_mfa_cannot_change_from_an_expired_session() {
 fn r4_root_turns_a_sub_users_mfa_on_and_off() {
     let acme = org("acme", false);
     let dave = user("dave", Role::SubUser, &acme, MfaStatus::Off);
-    let on = decide(&request(&root("ada", &acme), Action::EnableUserMfa(dave.clone())));
+    let on = decide(&request(
+        &root("ada", &acme),
+        Action::EnableUserMfa(dave.clone()),
+    ));
     assert_allowed(&on, &["root-manages-sub-users"]);
-    assert_eq!(on.change, Some(Change::User(User { mfa: MfaStatus::EnrolmentDue, ..dave })));
+    assert_eq!(
+        on.change,
+        Some(Change::User(User {
+            mfa: MfaStatus::EnrolmentDue,
+            ..dave
+        }))
+    );
 
     let bob = sub("bob", &acme);
-    let off = decide(&request(&root("ada", &acme), Action::DisableUserMfa(bob.clone())));
+    let off = decide(&request(
+        &root("ada", &acme),
+        Action::DisableUserMfa(bob.clone()),
+    ));
     assert_allowed(&off, &["root-manages-sub-users"]);
-    assert_eq!(off.change, Some(Change::User(User { mfa: MfaStatus::Off, ..bob })));
+    assert_eq!(
+        off.change,
+        Some(Change::User(User {
+            mfa: MfaStatus::Off,
+            ..bob
+        }))
+    );
 }
 
 #[test]
@@ -74,7 +108,11 @@ fn r4_root_of_another_organization_cannot_switch_mfa() {
         &root("gus", &org("globex", false)),
         Action::DisableUserMfa(sub("bob", &org("acme", false))),
     ));
-    assert_denied(&outcome, "other-organization", "users-of-own-organization-only");
+    assert_denied(
+        &outcome,
+        "other-organization",
+        "users-of-own-organization-only",
+    );
 }
 
 #[test]
@@ -85,14 +123,20 @@ fn r5_root_switches_enforcement_on_and_off() {
     assert_eq!(on.change, Some(Change::Organization(org("acme", true))));
 
     let enforced = org("acme", true);
-    let off = decide(&request(&root("ada", &enforced), Action::SetEnforcement(false)));
+    let off = decide(&request(
+        &root("ada", &enforced),
+        Action::SetEnforcement(false),
+    ));
     assert_allowed(&off, &["root-administers-organization"]);
     assert_eq!(off.change, Some(Change::Organization(org("acme", false))));
 }
 
 #[test]
 fn r5_a_sub_user_cannot_switch_enforcement() {
-    let outcome = decide(&request(&sub("bob", &org("acme", false)), Action::SetEnforcement(true)));
+    let outcome = decide(&request(
+        &sub("bob", &org("acme", false)),
+        Action::SetEnforcement(true),
+    ));
     assert_denied(&outcome, "not-root", "administration-is-root-only");
 }
 
@@ -101,8 +145,15 @@ fn r5_nobody_turns_mfa_off_under_enforcement_not_even_the_root() {
     let initech = org("initech", true);
     let own = decide(&request(&root("ivy", &initech), Action::DisableOwnMfa));
     assert_denied(&own, "enforced-by-organization", "enforced-mfa-stays-on");
-    let by_root = decide(&request(&root("ivy", &initech), Action::DisableUserMfa(sub("ian", &initech))));
-    assert_denied(&by_root, "enforced-by-organization", "enforced-mfa-stays-on");
+    let by_root = decide(&request(
+        &root("ivy", &initech),
+        Action::DisableUserMfa(sub("ian", &initech)),
+    ));
+    assert_denied(
+        &by_root,
+        "enforced-by-organization",
+        "enforced-mfa-stays-on",
+    );
     assert!(by_root.decision.message.contains("enforces MFA"));
 }
 
@@ -113,7 +164,11 @@ fn r5_under_enforcement_users_without_mfa_must_enrol() {
     let users = vec![root("ivy", &initech), iris.clone(), sub("ian", &initech)];
     let outcome = decide(&request(&root("ivy", &initech), Action::ListUsers(users)));
     assert_allowed(&outcome, &["root-administers-organization"]);
-    let iris_status = outcome.users.iter().find(|u| u.id == "iris").expect("iris is listed");
+    let iris_status = outcome
+        .users
+        .iter()
+        .find(|u| u.id == "iris")
+        .expect("iris is listed");
     assert_eq!(iris_status.mfa, MfaStatus::Off);
     assert_eq!(iris_status.effective_mfa, MfaStatus::EnrolmentDue);
 
@@ -129,9 +184,18 @@ fn r6_self_reset_removes_the_authenticator_and_keeps_mfa_required() {
     assert_allowed(&outcome, &["self-service"]);
     assert_eq!(
         outcome.change,
-        Some(Change::User(user("bob", Role::SubUser, &acme, MfaStatus::EnrolmentDue)))
+        Some(Change::User(user(
+            "bob",
+            Role::SubUser,
+            &acme,
+            MfaStatus::EnrolmentDue
+        )))
     );
-    assert!(outcome.decision.message.contains("has been reset"), "a confirmation: {}", outcome.decision.message);
+    assert!(
+        outcome.decision.message.contains("has been reset"),
+        "a confirmation: {}",
+        outcome.decision.message
+    );
 }
 
 #[test]
@@ -148,10 +212,16 @@ fn r7_idle_limit_is_thirty_days_to_the_second() {
     let thirty_days = Duration::days(30);
     let mut req = request(&bob, Action::ResetOwnMfa);
 
-    req.session = session(thirty_days - Duration::SECOND, thirty_days - Duration::SECOND);
+    req.session = session(
+        thirty_days - Duration::SECOND,
+        thirty_days - Duration::SECOND,
+    );
     assert_allowed(&decide(&req), &["self-service"]);
 
-    req.session = session(thirty_days + Duration::SECOND, thirty_days + Duration::SECOND);
+    req.session = session(
+        thirty_days + Duration::SECOND,
+        thirty_days + Duration::SECOND,
+    );
     assert_denied(&decide(&req), "session-expired", "session-idle-limit");
 }
 
@@ -162,7 +232,11 @@ fn r7_absolute_lifetime_ends_an_active_session() {
     req.session = session(Duration::days(30) + Duration::SECOND, Duration::minutes(5));
     let outcome = decide(&req);
     assert_denied(&outcome, "session-expired", "session-absolute-limit");
-    assert_eq!(outcome.decision.policy_ids, ["session-absolute-limit"], "the idle limit is not the reason");
+    assert_eq!(
+        outcome.decision.policy_ids,
+        ["session-absolute-limit"],
+        "the idle limit is not the reason"
+    );
 
     req.session = session(Duration::days(30) - Duration::SECOND, Duration::minutes(5));
     assert_allowed(&decide(&req), &["self-service"]);
@@ -180,7 +254,10 @@ fn r8_expired_session_denial_points_to_the_configured_support_url() {
     let outcome = engine.decide(&req).expect("decision");
     assert_denied(&outcome, "session-expired", "session-idle-limit");
     assert!(
-        outcome.decision.message.contains("https://help.acme.test/mfa-locked-out"),
+        outcome
+            .decision
+            .message
+            .contains("https://help.acme.test/mfa-locked-out"),
         "{}",
         outcome.decision.message
     );
@@ -190,9 +267,18 @@ fn r8_expired_session_denial_points_to_the_configured_support_url() {
 fn r9_root_resets_a_sub_user_of_its_organization() {
     let acme = org("acme", false);
     let carol = sub("carol", &acme);
-    let outcome = decide(&request(&root("ada", &acme), Action::ResetUserMfa(carol.clone())));
+    let outcome = decide(&request(
+        &root("ada", &acme),
+        Action::ResetUserMfa(carol.clone()),
+    ));
     assert_allowed(&outcome, &["root-manages-sub-users"]);
-    assert_eq!(outcome.change, Some(Change::User(User { mfa: MfaStatus::EnrolmentDue, ..carol })));
+    assert_eq!(
+        outcome.change,
+        Some(Change::User(User {
+            mfa: MfaStatus::EnrolmentDue,
+            ..carol
+        }))
+    );
 }
 
 #[test]
@@ -201,17 +287,32 @@ fn r9_root_of_organization_a_cannot_reset_a_sub_user_of_organization_b() {
         &root("gus", &org("globex", false)),
         Action::ResetUserMfa(sub("carol", &org("acme", false))),
     ));
-    assert_denied(&outcome, "other-organization", "users-of-own-organization-only");
+    assert_denied(
+        &outcome,
+        "other-organization",
+        "users-of-own-organization-only",
+    );
 }
 
 #[test]
 fn r9_a_sub_user_never_resets_anyone_else() {
     let acme = org("acme", false);
-    let on_sub = decide(&request(&sub("bob", &acme), Action::ResetUserMfa(sub("carol", &acme))));
+    let on_sub = decide(&request(
+        &sub("bob", &acme),
+        Action::ResetUserMfa(sub("carol", &acme)),
+    ));
     assert_denied(&on_sub, "not-root", "administration-is-root-only");
-    let on_root = decide(&request(&sub("bob", &acme), Action::ResetUserMfa(root("ada", &acme))));
+    let on_root = decide(&request(
+        &sub("bob", &acme),
+        Action::ResetUserMfa(root("ada", &acme)),
+    ));
     assert_denied(&on_root, "not-root", "administration-is-root-only");
-    assert!(on_root.decision.policy_ids.contains(&"sub-users-only".to_string()));
+    assert!(
+        on_root
+            .decision
+            .policy_ids
+            .contains(&"sub-users-only".to_string())
+    );
 }
 
 #[test]
@@ -234,7 +335,10 @@ fn r9_root_needs_an_active_session_of_its_own() {
 fn r10_under_enforcement_a_sub_user_may_reset_but_not_disable() {
     let initech = org("initech", true);
     let ian = sub("ian", &initech);
-    assert_allowed(&decide(&request(&ian, Action::ResetOwnMfa)), &["self-service"]);
+    assert_allowed(
+        &decide(&request(&ian, Action::ResetOwnMfa)),
+        &["self-service"],
+    );
     assert_denied(
         &decide(&request(&ian, Action::DisableOwnMfa)),
         "enforced-by-organization",
@@ -250,12 +354,23 @@ fn r11_organization_listing_is_for_roots_only() {
         sub("bob", &acme),
         user("dave", Role::SubUser, &acme, MfaStatus::Off),
     ];
-    let listed = decide(&request(&root("ada", &acme), Action::ListUsers(users.clone())));
+    let listed = decide(&request(
+        &root("ada", &acme),
+        Action::ListUsers(users.clone()),
+    ));
     assert_allowed(&listed, &["root-administers-organization"]);
-    let statuses: Vec<_> = listed.users.iter().map(|u| (u.id.as_str(), u.effective_mfa)).collect();
+    let statuses: Vec<_> = listed
+        .users
+        .iter()
+        .map(|u| (u.id.as_str(), u.effective_mfa))
+        .collect();
     assert_eq!(
         statuses,
-        [("ada", MfaStatus::Active), ("bob", MfaStatus::Active), ("dave", MfaStatus::Off)]
+        [
+            ("ada", MfaStatus::Active),
+            ("bob", MfaStatus::Active),
+            ("dave", MfaStatus::Off)
+        ]
     );
 
     let denied = decide(&request(&sub("bob", &acme), Action::ListUsers(users)));
@@ -266,10 +381,19 @@ fn r11_organization_listing_is_for_roots_only() {
 #[test]
 fn r12_every_state_change_decision_is_audited_allowed_or_denied() {
     let acme = org("acme", false);
-    let allowed = decide(&request(&root("ada", &acme), Action::ResetUserMfa(sub("bob", &acme))));
+    let allowed = decide(&request(
+        &root("ada", &acme),
+        Action::ResetUserMfa(sub("bob", &acme)),
+    ));
     let audit = allowed.audit.expect("audited");
     assert_eq!(
-        (audit.at, audit.actor.as_str(), audit.organization.as_str(), audit.action.as_str(), audit.target.as_str()),
+        (
+            audit.at,
+            audit.actor.as_str(),
+            audit.organization.as_str(),
+            audit.action.as_str(),
+            audit.target.as_str()
+        ),
         (NOW, "ada", "acme", "reset_user_mfa", "bob")
     );
     assert!(audit.allowed);
@@ -279,11 +403,18 @@ fn r12_every_state_change_decision_is_audited_allowed_or_denied() {
     let denied = decide(&request(&sub("bob", &acme), Action::SetEnforcement(true)));
     let audit = denied.audit.expect("denials are audited too");
     assert!(!audit.allowed);
-    assert_eq!((audit.action.as_str(), audit.target.as_str()), ("set_enforcement", "acme"));
+    assert_eq!(
+        (audit.action.as_str(), audit.target.as_str()),
+        ("set_enforcement", "acme")
+    );
     assert_eq!(audit.denial_code.as_deref(), Some("not-root"));
     assert_eq!(audit.policy_ids, ["administration-is-root-only"]);
 
-    for action in [Action::EnableOwnMfa, Action::DisableOwnMfa, Action::ResetOwnMfa] {
+    for action in [
+        Action::EnableOwnMfa,
+        Action::DisableOwnMfa,
+        Action::ResetOwnMfa,
+    ] {
         assert!(decide(&request(&sub("bob", &acme), action)).audit.is_some());
     }
     let listing = decide(&request(&root("ada", &acme), Action::ListUsers(vec![])));

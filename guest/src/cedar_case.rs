@@ -28,9 +28,11 @@ struct CaseRequest {
 }
 
 pub fn authorize(store: &PolicyStore, json: &str) -> Result<CedarAnswer, String> {
-    let case: TestCase = serde_json::from_str(json).map_err(|e| format!("invalid test case: {e}"))?;
+    let case: TestCase =
+        serde_json::from_str(json).map_err(|e| format!("invalid test case: {e}"))?;
     let uid = |field: &str, text: &str| {
-        EntityUid::from_str(text).map_err(|e| format!("request.{field}: `{text}` is not an entity uid: {e}"))
+        EntityUid::from_str(text)
+            .map_err(|e| format!("request.{field}: `{text}` is not an entity uid: {e}"))
     };
     let principal = uid("principal", &case.request.principal)?;
     let action = uid("action", &case.request.action)?;
@@ -43,7 +45,8 @@ pub fn authorize(store: &PolicyStore, json: &str) -> Result<CedarAnswer, String>
     if case.entities.is_string() {
         return Err("entities: give the entities inline, as a JSON array".into());
     }
-    let entities = Entities::from_json_value(case.entities, Some(schema)).map_err(|e| format!("entities: {e}"))?;
+    let entities = Entities::from_json_value(case.entities, Some(schema))
+        .map_err(|e| format!("entities: {e}"))?;
     let response = Authorizer::new().is_authorized(&request, &store.policies, &entities);
     Ok(CedarAnswer {
         allowed: response.decision() == Decision::Allow,
@@ -52,6 +55,10 @@ pub fn authorize(store: &PolicyStore, json: &str) -> Result<CedarAnswer, String>
             .into_iter()
             .map(|(id, _)| id)
             .collect(),
-        errors: response.diagnostics().errors().map(ToString::to_string).collect(),
+        errors: response
+            .diagnostics()
+            .errors()
+            .map(ToString::to_string)
+            .collect(),
     })
 }

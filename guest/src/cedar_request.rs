@@ -62,7 +62,7 @@ pub fn action_name(action: &Action) -> &'static str {
 }
 
 /// The user acted on, if the action targets a user (the caller for `*-own-*`).
-pub fn target_user<'a>(request: &'a Request) -> Option<&'a User> {
+pub fn target_user(request: &Request) -> Option<&User> {
     match &request.action {
         Action::ResetOwnMfa | Action::EnableOwnMfa | Action::DisableOwnMfa => Some(&request.actor),
         Action::ResetUserMfa(u) | Action::EnableUserMfa(u) | Action::DisableUserMfa(u) => Some(u),
@@ -121,8 +121,9 @@ pub fn build(
 
     let action = names.action(action_name(&request.action));
     let context = context(&request.session, request.now)?;
-    let request = cedar_policy::Request::new(names.user(&actor.id), action, resource, context, schema)
-        .map_err(|e| e.to_string())?;
+    let request =
+        cedar_policy::Request::new(names.user(&actor.id), action, resource, context, schema)
+            .map_err(|e| e.to_string())?;
     Ok(CedarRequest { request, entities })
 }
 
@@ -137,8 +138,14 @@ fn organization_entity(names: &RequestBuilder, org: &Organization) -> Result<Ent
 fn user_entity(names: &RequestBuilder, user: &User) -> Result<Entity, String> {
     let org = names.organization(&user.organization.id);
     let attrs = HashMap::from([
-        ("organization".to_string(), RestrictedExpression::new_entity_uid(org.clone())),
-        ("is_root".to_string(), RestrictedExpression::new_bool(user.role == Role::Root)),
+        (
+            "organization".to_string(),
+            RestrictedExpression::new_entity_uid(org.clone()),
+        ),
+        (
+            "is_root".to_string(),
+            RestrictedExpression::new_bool(user.role == Role::Root),
+        ),
         (
             "mfa_enabled".to_string(),
             RestrictedExpression::new_bool(user.mfa != MfaStatus::Off),
@@ -164,7 +171,10 @@ fn context(session: &Session, now: i64) -> Result<Context, String> {
     ])
     .map_err(|e| e.to_string())?;
     let pairs = [
-        ("now".to_string(), RestrictedExpression::new_datetime(datetime(now)?)),
+        (
+            "now".to_string(),
+            RestrictedExpression::new_datetime(datetime(now)?),
+        ),
         ("session".to_string(), session),
     ];
     Context::from_pairs(pairs).map_err(|e| e.to_string())
@@ -173,7 +183,10 @@ fn context(session: &Session, now: i64) -> Result<Context, String> {
 /// Checks that `schema` describes every request the engine can make; returns
 /// what does not fit, one line per action.
 pub fn schema_mismatches(names: &RequestBuilder, schema: &Schema) -> Vec<String> {
-    let org = Organization { id: "org".into(), enforce_mfa: false };
+    let org = Organization {
+        id: "org".into(),
+        enforce_mfa: false,
+    };
     let user = |id: &str, role| User {
         id: id.into(),
         role,
@@ -198,7 +211,10 @@ pub fn schema_mismatches(names: &RequestBuilder, schema: &Schema) -> Vec<String>
             let name = action_name(&action);
             let request = Request {
                 actor: root.clone(),
-                session: Session { login_at: 0, last_activity_at: 0 },
+                session: Session {
+                    login_at: 0,
+                    last_activity_at: 0,
+                },
                 now: 0,
                 action,
             };

@@ -3,7 +3,9 @@
 use cedar_policy::{Authorizer, Decision as CedarDecision};
 
 use crate::cedar_request::{self, action_name, target_user};
-use crate::mfa_reset::engine::types::{Action, AuditRecord, Decision, Outcome, Request, RequestError};
+use crate::mfa_reset::engine::types::{
+    Action, AuditRecord, Decision, Outcome, Request, RequestError,
+};
 use crate::policy_store::PolicyStore;
 use crate::request_check;
 use crate::transition;
@@ -13,13 +15,21 @@ const NOT_PERMITTED: &str = "not-permitted";
 
 pub fn decide(store: &PolicyStore, request: &Request) -> Result<Outcome, RequestError> {
     request_check::check(request)?;
-    let cedar = cedar_request::build(&store.names, request, None)
-        .map_err(|message| RequestError { field: "request".into(), message })?;
-    let response = Authorizer::new().is_authorized(&cedar.request, &store.policies, &cedar.entities);
+    let cedar =
+        cedar_request::build(&store.names, request, None).map_err(|message| RequestError {
+            field: "request".into(),
+            message,
+        })?;
+    let response =
+        Authorizer::new().is_authorized(&cedar.request, &store.policies, &cedar.entities);
     let allowed = response.decision() == CedarDecision::Allow;
     let deciding = store.in_order(response.diagnostics().reason());
     let policy_ids: Vec<String> = deciding.iter().map(|(id, _)| id.clone()).collect();
-    let errors = response.diagnostics().errors().map(ToString::to_string).collect();
+    let errors = response
+        .diagnostics()
+        .errors()
+        .map(ToString::to_string)
+        .collect();
 
     let (decision, change, users) = if allowed {
         let applied = transition::apply(request);
@@ -36,9 +46,14 @@ pub fn decide(store: &PolicyStore, request: &Request) -> Result<Outcome, Request
         let (code, message) = match deciding.first() {
             Some((id, meta)) => (
                 meta.code.clone().unwrap_or_else(|| id.clone()),
-                meta.message.clone().unwrap_or_else(|| format!("Denied by policy `{id}`.")),
+                meta.message
+                    .clone()
+                    .unwrap_or_else(|| format!("Denied by policy `{id}`.")),
             ),
-            None => (NOT_PERMITTED.to_string(), "No policy permits this action.".to_string()),
+            None => (
+                NOT_PERMITTED.to_string(),
+                "No policy permits this action.".to_string(),
+            ),
         };
         let decision = Decision {
             allowed,
@@ -51,7 +66,12 @@ pub fn decide(store: &PolicyStore, request: &Request) -> Result<Outcome, Request
     };
 
     let audit = audit_record(request, &decision);
-    Ok(Outcome { decision, change, users, audit })
+    Ok(Outcome {
+        decision,
+        change,
+        users,
+        audit,
+    })
 }
 
 /// R12: every decision about a state change is audited, allowed or denied.

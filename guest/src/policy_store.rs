@@ -126,7 +126,10 @@ impl PolicyStore {
     }
 
     /// `ids` as strings, in source order.
-    pub fn in_order<'a>(&self, ids: impl Iterator<Item = &'a PolicyId>) -> Vec<(String, &PolicyMeta)> {
+    pub fn in_order<'a>(
+        &self,
+        ids: impl Iterator<Item = &'a PolicyId>,
+    ) -> Vec<(String, &PolicyMeta)> {
         let mut found: Vec<(String, &PolicyMeta)> = ids
             .filter_map(|id| self.meta.get(id).map(|m| (id.to_string(), m)))
             .collect();
@@ -166,7 +169,11 @@ fn parse_schema(
     }
 }
 
-type Parsed = (PolicySet, HashMap<PolicyId, PolicyMeta>, HashMap<PolicyId, usize>);
+type Parsed = (
+    PolicySet,
+    HashMap<PolicyId, PolicyMeta>,
+    HashMap<PolicyId, usize>,
+);
 
 /// Parses every file, renaming each policy to its `@id`.
 fn parse_policies(source: &PolicySetSource, errors: &mut Vec<Diagnostic>) -> Parsed {
@@ -216,7 +223,10 @@ fn parse_policies(source: &PolicySetSource, errors: &mut Vec<Diagnostic>) -> Par
                     policy_offset(&file.text, index),
                     None,
                     "policy has no `@id` annotation".into(),
-                    Some("add `@id(\"a-unique-name\")` before the policy: decisions report it".into()),
+                    Some(
+                        "add `@id(\"a-unique-name\")` before the policy: decisions report it"
+                            .into(),
+                    ),
                 ));
                 continue;
             };

@@ -5,7 +5,10 @@ use crate::cedar_request::datetime;
 use crate::mfa_reset::engine::types::{Action, Organization, Request, RequestError, User};
 
 fn error(field: impl Into<String>, message: impl Into<String>) -> RequestError {
-    RequestError { field: field.into(), message: message.into() }
+    RequestError {
+        field: field.into(),
+        message: message.into(),
+    }
 }
 
 pub fn check(request: &Request) -> Result<(), RequestError> {
@@ -30,7 +33,9 @@ pub fn check(request: &Request) -> Result<(), RequestError> {
         ));
     }
     match &request.action {
-        Action::ResetUserMfa(target) | Action::EnableUserMfa(target) | Action::DisableUserMfa(target) => {
+        Action::ResetUserMfa(target)
+        | Action::EnableUserMfa(target)
+        | Action::DisableUserMfa(target) => {
             let field = format!("action.{}", variant_name(&request.action));
             check_user(&field, target)?;
             check_consistent(&field, target, &request.actor)?;
@@ -51,7 +56,10 @@ pub fn check(request: &Request) -> Result<(), RequestError> {
                 }
                 check_consistent(&field, user, &request.actor)?;
                 if !seen.insert(user.id.as_str()) {
-                    return Err(error(format!("{field}.id"), format!("user `{}` is listed twice", user.id)));
+                    return Err(error(
+                        format!("{field}.id"),
+                        format!("user `{}` is listed twice", user.id),
+                    ));
                 }
             }
         }
@@ -92,17 +100,31 @@ fn check_consistent(field: &str, user: &User, actor: &User) -> Result<(), Reques
     if user.id == actor.id && user != actor {
         return Err(error(
             field,
-            format!("user `{}` is the caller but its record differs from `actor`", user.id),
+            format!(
+                "user `{}` is the caller but its record differs from `actor`",
+                user.id
+            ),
         ));
     }
-    check_same_organization(&format!("{field}.organization"), &user.organization, &actor.organization)
+    check_same_organization(
+        &format!("{field}.organization"),
+        &user.organization,
+        &actor.organization,
+    )
 }
 
-fn check_same_organization(field: &str, org: &Organization, actor_org: &Organization) -> Result<(), RequestError> {
+fn check_same_organization(
+    field: &str,
+    org: &Organization,
+    actor_org: &Organization,
+) -> Result<(), RequestError> {
     if org.id == actor_org.id && org.enforce_mfa != actor_org.enforce_mfa {
         return Err(error(
             format!("{field}.enforce-mfa"),
-            format!("organization `{}` appears with two different enforce-mfa values", org.id),
+            format!(
+                "organization `{}` appears with two different enforce-mfa values",
+                org.id
+            ),
         ));
     }
     Ok(())

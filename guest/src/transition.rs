@@ -1,7 +1,9 @@
 //! The MFA state machine: the new state that an allowed action leads to, and
 //! the confirmation the caller sees. Only runs after Cedar allowed.
 
-use crate::mfa_reset::engine::types::{Action, Change, MfaStatus, Organization, Request, User, UserStatus};
+use crate::mfa_reset::engine::types::{
+    Action, Change, MfaStatus, Organization, Request, User, UserStatus,
+};
 
 /// What an allowed request changes.
 pub struct Applied {
@@ -12,8 +14,15 @@ pub struct Applied {
 
 impl Applied {
     fn user(user: &User, mfa: MfaStatus, message: String) -> Self {
-        let user = User { mfa, ..user.clone() };
-        Self { message, change: Some(Change::User(user)), users: Vec::new() }
+        let user = User {
+            mfa,
+            ..user.clone()
+        };
+        Self {
+            message,
+            change: Some(Change::User(user)),
+            users: Vec::new(),
+        }
     }
 }
 
@@ -33,7 +42,8 @@ pub fn apply(request: &Request) -> Applied {
         Action::ResetOwnMfa => Applied::user(
             actor,
             MfaStatus::EnrolmentDue,
-            "Your MFA has been reset. At your next login you will set up a new authenticator app.".into(),
+            "Your MFA has been reset. At your next login you will set up a new authenticator app."
+                .into(),
         ),
         // R9.
         Action::ResetUserMfa(target) => Applied::user(
@@ -54,7 +64,10 @@ pub fn apply(request: &Request) -> Applied {
         Action::EnableUserMfa(target) => Applied::user(
             target,
             MfaStatus::EnrolmentDue,
-            format!("MFA is on for `{}`. They will set up an authenticator app at their next login.", target.id),
+            format!(
+                "MFA is on for `{}`. They will set up an authenticator app at their next login.",
+                target.id
+            ),
         ),
         // R2, R3: login reverts to password only.
         Action::DisableOwnMfa => Applied::user(
@@ -65,12 +78,18 @@ pub fn apply(request: &Request) -> Applied {
         Action::DisableUserMfa(target) => Applied::user(
             target,
             MfaStatus::Off,
-            format!("MFA is off for `{}`. They will log in with their password only.", target.id),
+            format!(
+                "MFA is off for `{}`. They will log in with their password only.",
+                target.id
+            ),
         ),
         // R5: users keep their own setting; the effect of enforcement shows
         // in `effective_mfa` at their next login.
         Action::SetEnforcement(enforce) => {
-            let org = Organization { enforce_mfa: *enforce, ..actor.organization.clone() };
+            let org = Organization {
+                enforce_mfa: *enforce,
+                ..actor.organization.clone()
+            };
             let message = if *enforce {
                 format!(
                     "MFA is now enforced for all users of `{}`. Users without MFA will set it up at their next login.",
@@ -82,7 +101,11 @@ pub fn apply(request: &Request) -> Applied {
                     org.id
                 )
             };
-            Applied { message, change: Some(Change::Organization(org)), users: Vec::new() }
+            Applied {
+                message,
+                change: Some(Change::Organization(org)),
+                users: Vec::new(),
+            }
         }
         // R11.
         Action::ListUsers(users) => Applied {

@@ -253,7 +253,11 @@ pub(crate) fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T,
     let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
         crate::Error::InvalidRequest {
-            field: if path == "." { "(request)".into() } else { path },
+            field: if path == "." {
+                "(request)".into()
+            } else {
+                path
+            },
             message: e.into_inner().to_string(),
         }
     })?;

@@ -55,13 +55,19 @@ impl From<wit::MfaStatus> for api::MfaStatus {
 
 impl From<&api::Organization> for wit::Organization {
     fn from(o: &api::Organization) -> Self {
-        Self { id: o.id.clone(), enforce_mfa: o.enforce_mfa }
+        Self {
+            id: o.id.clone(),
+            enforce_mfa: o.enforce_mfa,
+        }
     }
 }
 
 impl From<wit::Organization> for api::Organization {
     fn from(o: wit::Organization) -> Self {
-        Self { id: o.id, enforce_mfa: o.enforce_mfa }
+        Self {
+            id: o.id,
+            enforce_mfa: o.enforce_mfa,
+        }
     }
 }
 
@@ -97,7 +103,9 @@ impl From<&api::Action> for wit::Action {
             api::Action::EnableUserMfa(u) => Self::EnableUserMfa(u.into()),
             api::Action::DisableUserMfa(u) => Self::DisableUserMfa(u.into()),
             api::Action::SetEnforcement(on) => Self::SetEnforcement(*on),
-            api::Action::ListUsers(users) => Self::ListUsers(users.iter().map(Into::into).collect()),
+            api::Action::ListUsers(users) => {
+                Self::ListUsers(users.iter().map(Into::into).collect())
+            }
         }
     }
 }
@@ -157,13 +165,19 @@ impl From<wit::Outcome> for api::Outcome {
 
 impl From<&api::SourceFile> for wit::SourceFile {
     fn from(f: &api::SourceFile) -> Self {
-        Self { name: f.name.clone(), text: f.text.clone() }
+        Self {
+            name: f.name.clone(),
+            text: f.text.clone(),
+        }
     }
 }
 
 impl From<wit::SourceFile> for api::SourceFile {
     fn from(f: wit::SourceFile) -> Self {
-        Self { name: f.name, text: f.text }
+        Self {
+            name: f.name,
+            text: f.text,
+        }
     }
 }
 
@@ -216,6 +230,10 @@ impl From<wit::PolicySetInfo> for api::PolicySetInfo {
 
 impl From<wit::CedarAnswer> for api::CedarAnswer {
     fn from(a: wit::CedarAnswer) -> Self {
-        Self { allowed: a.allowed, policy_ids: a.policy_ids, errors: a.errors }
+        Self {
+            allowed: a.allowed,
+            policy_ids: a.policy_ids,
+            errors: a.errors,
+        }
     }
 }

@@ -11,11 +11,11 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use wasmtime::component::Linker;
 use wasmtime::{Config, Store, Trap};
 
+use crate::Error;
 use crate::api::{CedarAnswer, Diagnostic, Outcome, PolicySetInfo, PolicySource, Request};
 use crate::bindings::{MfaEngine, MfaEnginePre};
 use crate::component;
 use crate::host_state::HostState;
-use crate::Error;
 
 /// Fuel per call: about a second of guest work, far above what a decision
 /// (or installing a policy set) needs, low enough to stop a runaway guest.
@@ -80,14 +80,16 @@ impl EngineBuilder {
     pub fn build(self) -> Result<Engine, Error> {
         let mut config = Config::new();
         config.consume_fuel(true);
-        let wasmtime = wasmtime::Engine::new(&config).map_err(|e| Error::Component(format!("{e:#}")))?;
+        let wasmtime =
+            wasmtime::Engine::new(&config).map_err(|e| Error::Component(format!("{e:#}")))?;
         let wasm = match &self.component {
             Some(path) => std::fs::read(path).map_err(|e| Error::files(path, e))?,
             None => component::EMBEDDED.to_vec(),
         };
         let component = component::load(&wasmtime, &wasm, self.cache_dir.as_deref())?;
         let mut linker = Linker::<HostState>::new(&wasmtime);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| Error::Component(format!("{e:#}")))?;
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
+            .map_err(|e| Error::Component(format!("{e:#}")))?;
         let pre = linker
             .instantiate_pre(&component)
             .and_then(MfaEnginePre::new)
@@ -98,7 +100,10 @@ impl EngineBuilder {
                 pre,
                 fuel_per_call: self.fuel_per_call,
                 memory_limit: self.memory_limit,
-                current: Mutex::new(Arc::new(PolicyGeneration { number: 0, source: None })),
+                current: Mutex::new(Arc::new(PolicyGeneration {
+                    number: 0,
+                    source: None,
+                })),
                 loading: Mutex::new(()),
                 idle: Mutex::new(Vec::new()),
             }),
@@ -167,17 +172,24 @@ impl Engine {
     pub fn decide(&self, request: &Request) -> Result<Outcome, Error> {
         let request = request.into();
         let generation = self.generation();
-        let answer = self.call(&generation, |guest, store| guest.call_decide(store, &request))?;
+        let answer = self.call(&generation, |guest, store| {
+            guest.call_decide(store, &request)
+        })?;
         answer
             .map(Outcome::from)
-            .map_err(|e| Error::InvalidRequest { field: e.field, message: e.message })
+            .map_err(|e| Error::InvalidRequest {
+                field: e.field,
+                message: e.message,
+            })
     }
 
     /// Checks `policies` without installing them: errors and warnings.
     pub fn validate_policies(&self, policies: &PolicySource) -> Result<Vec<Diagnostic>, Error> {
         let set = policies.into();
         let generation = self.generation();
-        let diagnostics = self.call(&generation, |guest, store| guest.call_validate_policy_set(store, &set))?;
+        let diagnostics = self.call(&generation, |guest, store| {
+            guest.call_validate_policy_set(store, &set)
+        })?;
         Ok(diagnostics.into_iter().map(Into::into).collect())
     }
 
@@ -188,7 +200,9 @@ impl Engine {
         let set: crate::bindings::types::PolicySet = policies.into();
         let current = self.generation();
         let mut instance = self.checkout(&current)?;
-        let result = self.run(&mut instance, |guest, store| guest.call_load_policy_set(store, &set));
+        let result = self.run(&mut instance, |guest, store| {
+            guest.call_load_policy_set(store, &set)
+        });
         match result {
             Ok(Ok(info)) => {
                 instance.generation = current.number + 1;
@@ -201,7 +215,9 @@ impl Engine {
             }
             Ok(Err(diagnostics)) => {
                 self.checkin(instance);
-                Err(Error::InvalidPolicies(diagnostics.into_iter().map(Into::into).collect()))
+                Err(Error::InvalidPolicies(
+                    diagnostics.into_iter().map(Into::into).collect(),
+                ))
             }
             Err(e) => Err(e),
         }
@@ -210,21 +226,34 @@ impl Engine {
     /// The policy set in force.
     pub fn policy_set_info(&self) -> Result<PolicySetInfo, Error> {
         let generation = self.generation();
-        Ok(self.call(&generation, |guest, store| guest.call_current_policy_set(store))?.into())
+        Ok(self
+            .call(&generation, |guest, store| {
+                guest.call_current_policy_set(store)
+            })?
+            .into())
     }
 
     /// The policy set built into the component.
     pub fn default_policies(&self) -> Result<PolicySource, Error> {
         let generation = self.generation();
-        Ok(self.call(&generation, |guest, store| guest.call_default_policy_set(store))?.into())
+        Ok(self
+            .call(&generation, |guest, store| {
+                guest.call_default_policy_set(store)
+            })?
+            .into())
     }
 
     /// Evaluates one `cedar run-tests` case (as JSON) with the policies in force.
     pub fn authorize_cedar(&self, test_case_json: &str) -> Result<CedarAnswer, Error> {
         let generation = self.generation();
-        self.call(&generation, |guest, store| guest.call_authorize_cedar(store, test_case_json))?
-            .map(Into::into)
-            .map_err(|message| Error::InvalidRequest { field: "(test case)".into(), message })
+        self.call(&generation, |guest, store| {
+            guest.call_authorize_cedar(store, test_case_json)
+        })?
+        .map(Into::into)
+        .map_err(|message| Error::InvalidRequest {
+            field: "(test case)".into(),
+            message,
+        })
     }
 
     fn generation(&self) -> Arc<PolicyGeneration> {
@@ -251,11 +280,16 @@ impl Engine {
         f: impl FnOnce(&crate::bindings::Guest, &mut Store<HostState>) -> wasmtime::Result<R>,
     ) -> Result<R, Error> {
         let fuel = self.shared.fuel_per_call;
-        instance.store.set_fuel(fuel).map_err(|e| Error::Component(format!("{e:#}")))?;
+        instance
+            .store
+            .set_fuel(fuel)
+            .map_err(|e| Error::Component(format!("{e:#}")))?;
         let guest = instance.bindings.mfa_reset_engine_engine();
         f(guest, &mut instance.store).map_err(|e| match e.downcast_ref::<Trap>() {
             Some(Trap::OutOfFuel) => Error::OutOfFuel { fuel },
-            _ => Error::Trapped { reason: format!("{e:#}") },
+            _ => Error::Trapped {
+                reason: format!("{e:#}"),
+            },
         })
     }
 
@@ -270,7 +304,9 @@ impl Engine {
         if instance.generation != generation.number
             && let Some(set) = &generation.source
         {
-            let loaded = self.run(&mut instance, |guest, store| guest.call_load_policy_set(store, set))?;
+            let loaded = self.run(&mut instance, |guest, store| {
+                guest.call_load_policy_set(store, set)
+            })?;
             // The set was validated when first loaded, so this cannot fail.
             loaded.map_err(|d| Error::InvalidPolicies(d.into_iter().map(Into::into).collect()))?;
             instance.generation = generation.number;
@@ -283,7 +319,10 @@ impl Engine {
     }
 
     fn instantiate(&self) -> Result<Instance, Error> {
-        let mut store = Store::new(&self.shared.wasmtime, HostState::new(self.shared.memory_limit));
+        let mut store = Store::new(
+            &self.shared.wasmtime,
+            HostState::new(self.shared.memory_limit),
+        );
         store.limiter(|state| &mut state.limits);
         store
             .set_fuel(self.shared.fuel_per_call)
@@ -293,6 +332,10 @@ impl Engine {
             .pre
             .instantiate(&mut store)
             .map_err(|e| Error::Component(format!("{e:#}")))?;
-        Ok(Instance { store, bindings, generation: 0 })
+        Ok(Instance {
+            store,
+            bindings,
+            generation: 0,
+        })
     }
 }

@@ -17,11 +17,15 @@ pub enum Error {
     InvalidPolicies(Vec<Diagnostic>),
 
     /// A call used up its fuel: the guest looped or worked far too long.
-    #[error("the component ran out of fuel ({fuel} units per call) and its instance was discarded; the next call gets a fresh one")]
+    #[error(
+        "the component ran out of fuel ({fuel} units per call) and its instance was discarded; the next call gets a fresh one"
+    )]
     OutOfFuel { fuel: u64 },
 
     /// The guest trapped (for example at the memory cap).
-    #[error("the component trapped and its instance was discarded ({reason}); the next call gets a fresh one")]
+    #[error(
+        "the component trapped and its instance was discarded ({reason}); the next call gets a fresh one"
+    )]
     Trapped { reason: String },
 
     /// The component could not be compiled or instantiated.
@@ -34,7 +38,10 @@ pub enum Error {
 }
 
 fn summary(diagnostics: &[Diagnostic]) -> String {
-    let errors = diagnostics.iter().filter(|d| d.severity == Severity::Error).count();
+    let errors = diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .count();
     match diagnostics.first() {
         Some(first) => format!("{errors} error(s); first: {first}"),
         None => "no diagnostics".into(),
@@ -43,6 +50,9 @@ fn summary(diagnostics: &[Diagnostic]) -> String {
 
 impl Error {
     pub(crate) fn files(path: impl Into<PathBuf>, message: impl ToString) -> Self {
-        Self::Files { path: path.into(), message: message.to_string() }
+        Self::Files {
+            path: path.into(),
+            message: message.to_string(),
+        }
     }
 }

@@ -2,8 +2,8 @@
 
 use std::path::Path;
 
-use crate::api::{PolicySource, SourceFile};
 use crate::Error;
+use crate::api::{PolicySource, SourceFile};
 
 impl PolicySource {
     /// Reads every `*.cedar` file of `dir` (in name order) and its one
@@ -28,16 +28,35 @@ impl PolicySource {
                 .iter()
                 .filter(move |p| p.is_file() && p.extension().is_some_and(|e| e == ext))
         };
-        let policies = with_extension("cedar").map(|p| read(p)).collect::<Result<Vec<_>, _>>()?;
+        let policies = with_extension("cedar")
+            .map(|p| read(p))
+            .collect::<Result<Vec<_>, _>>()?;
         if policies.is_empty() {
-            return Err(Error::files(dir, "no `*.cedar` policy file in this directory"));
+            return Err(Error::files(
+                dir,
+                "no `*.cedar` policy file in this directory",
+            ));
         }
         let schemas: Vec<_> = with_extension("cedarschema").collect();
         let schema = match schemas.as_slice() {
             [one] => read(one)?,
-            [] => return Err(Error::files(dir, "no `*.cedarschema` file in this directory")),
-            _ => return Err(Error::files(dir, "more than one `*.cedarschema` file in this directory")),
+            [] => {
+                return Err(Error::files(
+                    dir,
+                    "no `*.cedarschema` file in this directory",
+                ));
+            }
+            _ => {
+                return Err(Error::files(
+                    dir,
+                    "more than one `*.cedarschema` file in this directory",
+                ));
+            }
         };
-        Ok(Self { policies, schema, support_url: support_url.into() })
+        Ok(Self {
+            policies,
+            schema,
+            support_url: support_url.into(),
+        })
     }
 }

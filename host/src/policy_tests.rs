@@ -35,14 +35,20 @@ pub fn run_policy_tests(engine: &Engine, json: &str) -> Result<Vec<PolicyTestRes
     let cases: Vec<serde_json::Value> = crate::api::from_json(json)?;
     let mut results = Vec::with_capacity(cases.len());
     for (index, case) in cases.iter().enumerate() {
-        let expected: Expectation = serde_json::from_value(case.clone()).map_err(|e| Error::InvalidRequest {
-            field: format!("[{index}]"),
-            message: e.to_string(),
-        })?;
-        let name = expected.name.clone().unwrap_or_else(|| format!("case {index}"));
+        let expected: Expectation =
+            serde_json::from_value(case.clone()).map_err(|e| Error::InvalidRequest {
+                field: format!("[{index}]"),
+                message: e.to_string(),
+            })?;
+        let name = expected
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("case {index}"));
         let failure = match engine.authorize_cedar(&case.to_string()) {
             Ok(answer) => compare(&expected, &answer),
-            Err(Error::InvalidRequest { message, .. }) => Some(format!("cannot evaluate: {message}")),
+            Err(Error::InvalidRequest { message, .. }) => {
+                Some(format!("cannot evaluate: {message}"))
+            }
             Err(e) => return Err(e),
         };
         results.push(PolicyTestResult { name, failure });
@@ -51,7 +57,11 @@ pub fn run_policy_tests(engine: &Engine, json: &str) -> Result<Vec<PolicyTestRes
 }
 
 fn compare(expected: &Expectation, answer: &crate::CedarAnswer) -> Option<String> {
-    let got = if answer.allowed { ExpectedDecision::Allow } else { ExpectedDecision::Deny };
+    let got = if answer.allowed {
+        ExpectedDecision::Allow
+    } else {
+        ExpectedDecision::Deny
+    };
     let mut problems = Vec::new();
     if got != expected.decision {
         problems.push(format!(

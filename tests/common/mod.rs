@@ -4,7 +4,9 @@
 use std::path::PathBuf;
 use std::sync::LazyLock;
 
-use mfa_reset::{Action, Engine, EngineBuilder, MfaStatus, Organization, Outcome, Request, Role, Session, User};
+use mfa_reset::{
+    Action, Engine, EngineBuilder, MfaStatus, Organization, Outcome, Request, Role, Session, User,
+};
 use time::{Duration, OffsetDateTime, macros::datetime};
 
 pub const NOW: OffsetDateTime = datetime!(2026-11-22 10:00 UTC);
@@ -25,11 +27,19 @@ pub fn engine() -> &'static Engine {
 }
 
 pub fn org(id: &str, enforce_mfa: bool) -> Organization {
-    Organization { id: id.into(), enforce_mfa }
+    Organization {
+        id: id.into(),
+        enforce_mfa,
+    }
 }
 
 pub fn user(id: &str, role: Role, org: &Organization, mfa: MfaStatus) -> User {
-    User { id: id.into(), role, organization: org.clone(), mfa }
+    User {
+        id: id.into(),
+        role,
+        organization: org.clone(),
+        mfa,
+    }
 }
 
 pub fn root(id: &str, org: &Organization) -> User {
@@ -47,15 +57,25 @@ pub fn active_session() -> Session {
 
 /// Logged in `since_login` ago, last active `idle` ago.
 pub fn session(since_login: Duration, idle: Duration) -> Session {
-    Session { login_at: NOW - since_login, last_activity_at: NOW - idle }
+    Session {
+        login_at: NOW - since_login,
+        last_activity_at: NOW - idle,
+    }
 }
 
 pub fn request(actor: &User, action: Action) -> Request {
-    Request { actor: actor.clone(), session: active_session(), now: NOW, action }
+    Request {
+        actor: actor.clone(),
+        session: active_session(),
+        now: NOW,
+        action,
+    }
 }
 
 pub fn decide(request: &Request) -> Outcome {
-    engine().decide(request).expect("a well-formed request gets a decision")
+    engine()
+        .decide(request)
+        .expect("a well-formed request gets a decision")
 }
 
 /// Asserts a denial with `code`, decided by (at least) `policy`.
@@ -63,7 +83,11 @@ pub fn assert_denied(outcome: &Outcome, code: &str, policy: &str) {
     let d = &outcome.decision;
     assert!(!d.allowed, "expected a denial, got {d:?}");
     assert_eq!(d.denial_code.as_deref(), Some(code), "{d:?}");
-    assert!(d.policy_ids.iter().any(|p| p == policy), "`{policy}` not among {:?}", d.policy_ids);
+    assert!(
+        d.policy_ids.iter().any(|p| p == policy),
+        "`{policy}` not among {:?}",
+        d.policy_ids
+    );
     assert!(outcome.change.is_none(), "a denial changes nothing");
 }
 

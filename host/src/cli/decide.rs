@@ -15,10 +15,12 @@ pub fn run(engine: &Engine, path: &Path, policies: &PolicyArgs) -> Result<ExitCo
     }
     let text = if path == Path::new("-") {
         let mut text = String::new();
-        std::io::stdin().read_to_string(&mut text).map_err(|e| Error::Files {
-            path: "(stdin)".into(),
-            message: e.to_string(),
-        })?;
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .map_err(|e| Error::Files {
+                path: "(stdin)".into(),
+                message: e.to_string(),
+            })?;
         text
     } else {
         std::fs::read_to_string(path).map_err(|e| Error::Files {
@@ -27,6 +29,9 @@ pub fn run(engine: &Engine, path: &Path, policies: &PolicyArgs) -> Result<ExitCo
         })?
     };
     let outcome = engine.decide(&Request::from_json(&text)?)?;
-    println!("{}", serde_json::to_string_pretty(&outcome).expect("outcomes serialize"));
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&outcome).expect("outcomes serialize")
+    );
     Ok(ExitCode::SUCCESS)
 }

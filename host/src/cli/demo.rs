@@ -10,7 +10,12 @@ use time::{Duration, OffsetDateTime, macros::datetime};
 const NOW: OffsetDateTime = datetime!(2026-11-22 10:00 UTC);
 
 fn user(id: &str, role: Role, org: &Organization, mfa: MfaStatus) -> User {
-    User { id: id.into(), role, organization: org.clone(), mfa }
+    User {
+        id: id.into(),
+        role,
+        organization: org.clone(),
+        mfa,
+    }
 }
 
 /// A session that logged in `login_days` ago and was last used `idle_days` ago.
@@ -21,13 +26,29 @@ fn session(login_days: i64, idle_days: i64) -> Session {
     }
 }
 
-fn step(engine: &Engine, n: u32, title: &str, actor: &User, session: Session, action: Action) -> Result<Outcome, Error> {
+fn step(
+    engine: &Engine,
+    n: u32,
+    title: &str,
+    actor: &User,
+    session: Session,
+    action: Action,
+) -> Result<Outcome, Error> {
     println!("{n}. {title}");
-    let request = Request { actor: actor.clone(), session, now: NOW, action };
+    let request = Request {
+        actor: actor.clone(),
+        session,
+        now: NOW,
+        action,
+    };
     let outcome = engine.decide(&request)?;
     let d = &outcome.decision;
     let verdict = if d.allowed { "ALLOWED" } else { "DENIED" };
-    let by = if d.policy_ids.is_empty() { "no policy".into() } else { d.policy_ids.join(", ") };
+    let by = if d.policy_ids.is_empty() {
+        "no policy".into()
+    } else {
+        d.policy_ids.join(", ")
+    };
     match &d.denial_code {
         Some(code) => println!("   -> {verdict} [{code}] by {by}"),
         None => println!("   -> {verdict} by {by}"),
@@ -35,12 +56,20 @@ fn step(engine: &Engine, n: u32, title: &str, actor: &User, session: Session, ac
     println!("   \"{}\"", d.message);
     match &outcome.change {
         Some(Change::User(u)) => println!("   new state: {} MFA = {}", u.id, status(u.mfa)),
-        Some(Change::Organization(o)) => println!("   new state: {} enforces MFA = {}", o.id, o.enforce_mfa),
+        Some(Change::Organization(o)) => {
+            println!("   new state: {} enforces MFA = {}", o.id, o.enforce_mfa)
+        }
         None => {}
     }
     if let Some(a) = &outcome.audit {
         let result = if a.allowed { "allowed" } else { "denied" };
-        println!("   audit: {} {} on {} -> {result} ({})", a.actor, a.action, a.target, a.policy_ids.join(", "));
+        println!(
+            "   audit: {} {} on {} -> {result} ({})",
+            a.actor,
+            a.action,
+            a.target,
+            a.policy_ids.join(", ")
+        );
     }
     println!();
     Ok(outcome)
@@ -55,8 +84,14 @@ fn status(s: MfaStatus) -> &'static str {
 }
 
 pub fn run(engine: &Engine) -> Result<ExitCode, Error> {
-    let mut acme = Organization { id: "acme".into(), enforce_mfa: false };
-    let globex = Organization { id: "globex".into(), enforce_mfa: false };
+    let mut acme = Organization {
+        id: "acme".into(),
+        enforce_mfa: false,
+    };
+    let globex = Organization {
+        id: "globex".into(),
+        enforce_mfa: false,
+    };
     let ada = user("ada", Role::Root, &acme, MfaStatus::Active);
     let bob = user("bob", Role::SubUser, &acme, MfaStatus::Active);
     let carol = user("carol", Role::SubUser, &acme, MfaStatus::Active);
@@ -65,9 +100,20 @@ pub fn run(engine: &Engine) -> Result<ExitCode, Error> {
 
     println!("mfa-reset demo: acme (root ada; sub-users bob, carol) and globex (root gus).");
     println!("Every decision below comes from the Cedar policies inside the component.");
-    println!("Now is {}.\n", NOW.format(&time::format_description::well_known::Rfc3339).unwrap_or_default());
+    println!(
+        "Now is {}.\n",
+        NOW.format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default()
+    );
 
-    step(engine, 1, "bob lost his phone and resets his own MFA; his session is active", &bob, active, Action::ResetOwnMfa)?;
+    step(
+        engine,
+        1,
+        "bob lost his phone and resets his own MFA; his session is active",
+        &bob,
+        active,
+        Action::ResetOwnMfa,
+    )?;
     step(
         engine,
         2,

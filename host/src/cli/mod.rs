@@ -11,7 +11,11 @@ use clap::{Args, Parser, Subcommand};
 use mfa_reset::{Engine, EngineBuilder, PolicySource};
 
 #[derive(Parser)]
-#[command(name = "mfa-reset", version, about = "MFA lifecycle policy engine: Cedar policies in a WebAssembly component")]
+#[command(
+    name = "mfa-reset",
+    version,
+    about = "MFA lifecycle policy engine: Cedar policies in a WebAssembly component"
+)]
 struct Cli {
     /// Component file to load instead of the embedded one.
     #[arg(long, global = true, env = "MFA_RESET_COMPONENT", value_name = "FILE")]
@@ -98,7 +102,9 @@ pub fn run() -> ExitCode {
     let result = match cli.command {
         Command::Decide { request, policies } => decide::run(&engine, &request, &policies),
         Command::Policies(PoliciesCommand::Validate { dir }) => policies::validate(&engine, &dir),
-        Command::Policies(PoliciesCommand::Test { dir, tests }) => policies::test(&engine, &dir, &tests),
+        Command::Policies(PoliciesCommand::Test { dir, tests }) => {
+            policies::test(&engine, &dir, &tests)
+        }
         Command::Demo => demo::run(&engine),
     };
     result.unwrap_or_else(|e| fail(&e))

@@ -16,7 +16,10 @@ pub fn validate(engine: &Engine, dir: &Path) -> Result<ExitCode, Error> {
     for d in &diagnostics {
         println!("{d}");
     }
-    let errors = diagnostics.iter().filter(|d| d.severity == Severity::Error).count();
+    let errors = diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .count();
     if errors > 0 {
         println!("{errors} error(s): the policy set is invalid");
         return Ok(ExitCode::FAILURE);
@@ -49,6 +52,13 @@ pub fn test(engine: &Engine, dir: &Path, tests: &Path) -> Result<ExitCode, Error
             }
         }
     }
-    println!("policy tests: {} passed, {failed} failed", results.len() - failed);
-    Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    println!(
+        "policy tests: {} passed, {failed} failed",
+        results.len() - failed
+    );
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
