@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use mfa_reset::{Action, Change, MfaStatus, Role};
+use mfa_reset::{Action, Change, MfaStatus, Role, User};
 use time::Duration;
 
 #[test]
@@ -420,5 +420,3 @@ fn r12_every_state_change_decision_is_audited_allowed_or_denied() {
     let listing = decide(&request(&root("ada", &acme), Action::ListUsers(vec![])));
     assert!(listing.audit.is_none(), "a listing changes no state");
 }
-
-use mfa_reset::User;

@@ -48,9 +48,30 @@ pub(crate) fn load(
             .and_then(|()| std::fs::rename(&tmp, &path));
         if written.is_err() {
             let _ = std::fs::remove_file(&tmp);
+        } else {
+            prune(dir, &path);
         }
     }
     Ok(component)
+}
+
+/// Keeps the cache from growing with every rebuild: compiled components
+/// are ~20 MB, so only the newest few stay.
+fn prune(dir: &Path, keep: &Path) {
+    const KEEP: usize = 4;
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut cached: Vec<(std::time::SystemTime, PathBuf)> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "cwasm") && p != keep)
+        .filter_map(|p| Some((p.metadata().ok()?.modified().ok()?, p)))
+        .collect();
+    cached.sort_by(|a, b| b.0.cmp(&a.0));
+    for (_, old) in cached.into_iter().skip(KEEP - 1) {
+        let _ = std::fs::remove_file(old);
+    }
 }
 
 fn compile(engine: &wasmtime::Engine, wasm: &[u8]) -> Result<Component, Error> {
