@@ -5,6 +5,13 @@ mod common;
 
 use common::*;
 use mfa_reset::{Action, Change, MfaStatus, Role, User};
+
+fn changed(user: User) -> Change {
+    Change::User(mfa_reset::UserChange {
+        user,
+        authenticator: Default::default(),
+    })
+}
 use time::Duration;
 
 #[test]
@@ -20,7 +27,7 @@ fn r2_turning_own_mfa_on_makes_enrolment_due() {
     assert_allowed(&outcome, &["self-service"]);
     assert_eq!(
         outcome.change,
-        Some(Change::User(user(
+        Some(changed(user(
             "dave",
             Role::SubUser,
             &acme,
@@ -36,12 +43,7 @@ fn r2_r3_turning_own_mfa_off_reverts_to_password_only() {
     assert_allowed(&outcome, &["self-service"]);
     assert_eq!(
         outcome.change,
-        Some(Change::User(user(
-            "bob",
-            Role::SubUser,
-            &acme,
-            MfaStatus::Off
-        )))
+        Some(changed(user("bob", Role::SubUser, &acme, MfaStatus::Off)))
     );
     assert!(outcome.decision.message.contains("password only"));
 }
@@ -73,7 +75,7 @@ fn r4_root_turns_a_sub_users_mfa_on_and_off() {
     assert_allowed(&on, &["root-manages-sub-users"]);
     assert_eq!(
         on.change,
-        Some(Change::User(User {
+        Some(changed(User {
             mfa: MfaStatus::EnrolmentDue,
             ..dave
         }))
@@ -87,7 +89,7 @@ fn r4_root_turns_a_sub_users_mfa_on_and_off() {
     assert_allowed(&off, &["root-manages-sub-users"]);
     assert_eq!(
         off.change,
-        Some(Change::User(User {
+        Some(changed(User {
             mfa: MfaStatus::Off,
             ..bob
         }))
@@ -184,7 +186,7 @@ fn r6_self_reset_removes_the_authenticator_and_keeps_mfa_required() {
     assert_allowed(&outcome, &["self-service"]);
     assert_eq!(
         outcome.change,
-        Some(Change::User(user(
+        Some(changed(user(
             "bob",
             Role::SubUser,
             &acme,
@@ -274,7 +276,7 @@ fn r9_root_resets_a_sub_user_of_its_organization() {
     assert_allowed(&outcome, &["root-manages-sub-users"]);
     assert_eq!(
         outcome.change,
-        Some(Change::User(User {
+        Some(changed(User {
             mfa: MfaStatus::EnrolmentDue,
             ..carol
         }))

@@ -10,12 +10,16 @@
 //! - [`cedar_request`]: turns a request into Cedar entities and context.
 //! - [`decide`]: evaluates and assembles the outcome.
 //! - [`transition`]: the state change an allow permits, and its message.
+//! - [`authenticator`]: what a login needs; TOTP codes, replay, lockout.
+//! - [`enrolment`]: a new key, its otpauth:// URI and QR codes.
 //! - [`cedar_case`]: evaluates a `cedar run-tests` case (`policies test`).
 
+mod authenticator;
 mod cedar_case;
 mod cedar_request;
 mod decide;
 mod diagnostics;
+mod enrolment;
 mod policy_store;
 mod request_check;
 mod transition;
@@ -24,8 +28,9 @@ use std::cell::RefCell;
 
 use exports::mfa_reset::engine::engine::Guest;
 use mfa_reset::engine::types::{
-    CedarAnswer, Diagnostic, Outcome, PolicySet as PolicySetSource, PolicySetInfo, Request,
-    RequestError, SourceFile,
+    CedarAnswer, CodeRequest, Diagnostic, Enrolment, EnrolmentRequest, LoginStep, Outcome,
+    PolicySet as PolicySetSource, PolicySetInfo, Request, RequestError, SourceFile, User,
+    Verification,
 };
 use policy_store::PolicyStore;
 
@@ -97,6 +102,22 @@ impl Guest for Component {
 
     fn decide(request: Request) -> Result<Outcome, RequestError> {
         with_store(|store| decide::decide(store, &request))
+    }
+
+    fn next_login_step(user: User) -> LoginStep {
+        authenticator::login_step(&user)
+    }
+
+    fn start_enrolment(request: EnrolmentRequest) -> Result<Enrolment, RequestError> {
+        enrolment::start(&request)
+    }
+
+    fn confirm_enrolment(request: CodeRequest) -> Result<Verification, RequestError> {
+        authenticator::confirm(&request)
+    }
+
+    fn verify_login(request: CodeRequest) -> Result<Verification, RequestError> {
+        authenticator::verify(&request)
     }
 
     fn authorize_cedar(test_case_json: String) -> Result<CedarAnswer, String> {

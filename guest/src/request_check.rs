@@ -80,7 +80,7 @@ fn variant_name(action: &Action) -> &'static str {
     }
 }
 
-fn check_user(field: &str, user: &User) -> Result<(), RequestError> {
+pub fn check_user(field: &str, user: &User) -> Result<(), RequestError> {
     check_id(&format!("{field}.id"), &user.id)?;
     check_id(&format!("{field}.organization.id"), &user.organization.id)
 }

@@ -2,7 +2,7 @@
 //! the confirmation the caller sees. Only runs after Cedar allowed.
 
 use crate::mfa_reset::engine::types::{
-    Action, Change, MfaStatus, Organization, Request, User, UserStatus,
+    Action, Authenticator, Change, MfaStatus, Organization, Request, User, UserChange, UserStatus,
 };
 
 /// What an allowed request changes.
@@ -13,14 +13,25 @@ pub struct Applied {
 }
 
 impl Applied {
+    /// Every change of a user's MFA starts the authenticator afresh: no
+    /// key, no counters (a reset also lifts a lockout).
     fn user(user: &User, mfa: MfaStatus, message: String) -> Self {
-        let user = User {
-            mfa,
-            ..user.clone()
+        let change = UserChange {
+            user: User {
+                mfa,
+                ..user.clone()
+            },
+            authenticator: Authenticator {
+                pending: None,
+                active: None,
+                last_accepted_step: None,
+                failures: 0,
+                locked_until: None,
+            },
         };
         Self {
             message,
-            change: Some(Change::User(user)),
+            change: Some(Change::User(change)),
             users: Vec::new(),
         }
     }

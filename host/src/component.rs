@@ -68,7 +68,7 @@ fn prune(dir: &Path, keep: &Path) {
         .filter(|p| p.extension().is_some_and(|e| e == "cwasm") && p != keep)
         .filter_map(|p| Some((p.metadata().ok()?.modified().ok()?, p)))
         .collect();
-    cached.sort_by(|a, b| b.0.cmp(&a.0));
+    cached.sort_by_key(|(modified, _)| std::cmp::Reverse(*modified));
     for (_, old) in cached.into_iter().skip(KEEP - 1) {
         let _ = std::fs::remove_file(old);
     }

@@ -136,7 +136,10 @@ impl From<wit::Outcome> for api::Outcome {
                 errors: d.errors,
             },
             change: o.change.map(|c| match c {
-                wit::Change::User(u) => api::Change::User(u.into()),
+                wit::Change::User(u) => api::Change::User(api::UserChange {
+                    user: u.user.into(),
+                    authenticator: u.authenticator.into(),
+                }),
                 wit::Change::Organization(org) => api::Change::Organization(org.into()),
             }),
             users: o
@@ -149,16 +152,132 @@ impl From<wit::Outcome> for api::Outcome {
                     effective_mfa: u.effective_mfa.into(),
                 })
                 .collect(),
-            audit: o.audit.map(|a| api::AuditRecord {
-                at: time(a.at),
-                actor: a.actor,
-                organization: a.organization,
-                action: a.action,
-                target: a.target,
-                allowed: a.allowed,
-                policy_ids: a.policy_ids,
-                denial_code: a.denial_code,
-            }),
+            audit: o.audit.map(Into::into),
+        }
+    }
+}
+
+impl From<wit::AuditRecord> for api::AuditRecord {
+    fn from(a: wit::AuditRecord) -> Self {
+        Self {
+            at: time(a.at),
+            actor: a.actor,
+            organization: a.organization,
+            action: a.action,
+            target: a.target,
+            allowed: a.allowed,
+            policy_ids: a.policy_ids,
+            denial_code: a.denial_code,
+        }
+    }
+}
+
+impl From<&api::TotpKey> for wit::TotpKey {
+    fn from(k: &api::TotpKey) -> Self {
+        Self {
+            secret: k.secret.clone(),
+            digits: k.digits,
+            period: k.period,
+        }
+    }
+}
+
+impl From<wit::TotpKey> for api::TotpKey {
+    fn from(k: wit::TotpKey) -> Self {
+        Self {
+            secret: k.secret,
+            digits: k.digits,
+            period: k.period,
+        }
+    }
+}
+
+impl From<&api::Authenticator> for wit::Authenticator {
+    fn from(a: &api::Authenticator) -> Self {
+        Self {
+            pending: a.pending.as_ref().map(Into::into),
+            active: a.active.as_ref().map(Into::into),
+            last_accepted_step: a.last_accepted_step,
+            failures: a.failures,
+            locked_until: a.locked_until.map(seconds),
+        }
+    }
+}
+
+impl From<wit::Authenticator> for api::Authenticator {
+    fn from(a: wit::Authenticator) -> Self {
+        Self {
+            pending: a.pending.map(Into::into),
+            active: a.active.map(Into::into),
+            last_accepted_step: a.last_accepted_step,
+            failures: a.failures,
+            locked_until: a.locked_until.map(time),
+        }
+    }
+}
+
+impl From<wit::LoginStep> for api::LoginStep {
+    fn from(s: wit::LoginStep) -> Self {
+        match s {
+            wit::LoginStep::None => Self::None,
+            wit::LoginStep::Enrol => Self::Enrol,
+            wit::LoginStep::Code => Self::Code,
+        }
+    }
+}
+
+impl From<&api::EnrolmentRequest> for wit::EnrolmentRequest {
+    fn from(r: &api::EnrolmentRequest) -> Self {
+        Self {
+            user: (&r.user).into(),
+            authenticator: (&r.authenticator).into(),
+            now: seconds(r.now),
+            issuer: r.issuer.clone(),
+        }
+    }
+}
+
+impl From<wit::Enrolment> for api::Enrolment {
+    fn from(e: wit::Enrolment) -> Self {
+        Self {
+            uri: e.uri,
+            qr_png: e.qr_png,
+            qr_text: e.qr_text,
+            authenticator: e.authenticator.into(),
+            audit: e.audit.into(),
+        }
+    }
+}
+
+impl From<&api::CodeRequest> for wit::CodeRequest {
+    fn from(r: &api::CodeRequest) -> Self {
+        Self {
+            user: (&r.user).into(),
+            authenticator: (&r.authenticator).into(),
+            code: r.code.clone(),
+            now: seconds(r.now),
+            lockout: wit::LockoutPolicy {
+                max_failures: r.lockout.max_failures,
+                base_delay_seconds: r.lockout.base_delay_seconds,
+                max_delay_seconds: r.lockout.max_delay_seconds,
+            },
+        }
+    }
+}
+
+impl From<wit::Verification> for api::Verification {
+    fn from(v: wit::Verification) -> Self {
+        Self {
+            result: match v.result {
+                wit::CodeResult::Accepted => api::CodeResult::Accepted,
+                wit::CodeResult::InvalidCode => api::CodeResult::InvalidCode,
+                wit::CodeResult::Replayed => api::CodeResult::Replayed,
+                wit::CodeResult::Locked => api::CodeResult::Locked,
+            },
+            message: v.message,
+            user: v.user.into(),
+            authenticator: v.authenticator.into(),
+            audit: v.audit.into(),
         }
     }
 }

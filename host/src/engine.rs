@@ -12,7 +12,10 @@ use wasmtime::component::Linker;
 use wasmtime::{Config, Store, Trap};
 
 use crate::Error;
-use crate::api::{CedarAnswer, Diagnostic, Outcome, PolicySetInfo, PolicySource, Request};
+use crate::api::{
+    CedarAnswer, CodeRequest, Diagnostic, Enrolment, EnrolmentRequest, LoginStep, Outcome,
+    PolicySetInfo, PolicySource, Request, User, Verification,
+};
 use crate::bindings::{MfaEngine, MfaEnginePre};
 use crate::component;
 use crate::host_state::HostState;
@@ -153,6 +156,24 @@ impl std::fmt::Debug for Engine {
     }
 }
 
+/// Logs who and what, never the code or the key.
+fn log_verification(v: &Verification) {
+    tracing::info!(
+        user = %v.user.id,
+        action = %v.audit.action,
+        result = ?v.result,
+        failures = v.authenticator.failures,
+        "code checked"
+    );
+}
+
+fn invalid(e: crate::bindings::types::RequestError) -> Error {
+    Error::InvalidRequest {
+        field: e.field,
+        message: e.message,
+    }
+}
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding these locks leaves consistent data behind.
     m.lock().unwrap_or_else(PoisonError::into_inner)
@@ -241,6 +262,55 @@ impl Engine {
                 guest.call_default_policy_set(store)
             })?
             .into())
+    }
+
+    /// What a login of `user` needs after the password (R3, R5).
+    pub fn login_step(&self, user: &User) -> Result<LoginStep, Error> {
+        let user = user.into();
+        let generation = self.generation();
+        Ok(self
+            .call(&generation, |guest, store| {
+                guest.call_next_login_step(store, &user)
+            })?
+            .into())
+    }
+
+    /// Creates a new pending TOTP key for a user whose enrolment is due.
+    pub fn start_enrolment(&self, request: &EnrolmentRequest) -> Result<Enrolment, Error> {
+        let request = request.into();
+        let generation = self.generation();
+        let enrolment = self.call(&generation, |guest, store| {
+            guest.call_start_enrolment(store, &request)
+        })?;
+        let enrolment: Enrolment = enrolment.map(Into::into).map_err(invalid)?;
+        tracing::info!(user = %request.user.id, action = "start_enrolment", "enrolment started");
+        Ok(enrolment)
+    }
+
+    /// Confirms a pending enrolment with the first code from the app.
+    pub fn confirm_enrolment(&self, request: &CodeRequest) -> Result<Verification, Error> {
+        let request = request.into();
+        let generation = self.generation();
+        let verification = self.call(&generation, |guest, store| {
+            guest.call_confirm_enrolment(store, &request)
+        })?;
+        verification
+            .map(Into::into)
+            .map_err(invalid)
+            .inspect(log_verification)
+    }
+
+    /// Checks a login code.
+    pub fn verify_login(&self, request: &CodeRequest) -> Result<Verification, Error> {
+        let request = request.into();
+        let generation = self.generation();
+        let verification = self.call(&generation, |guest, store| {
+            guest.call_verify_login(store, &request)
+        })?;
+        verification
+            .map(Into::into)
+            .map_err(invalid)
+            .inspect(log_verification)
     }
 
     /// Evaluates one `cedar run-tests` case (as JSON) with the policies in force.

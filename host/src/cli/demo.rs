@@ -55,7 +55,9 @@ fn step(
     }
     println!("   \"{}\"", d.message);
     match &outcome.change {
-        Some(Change::User(u)) => println!("   new state: {} MFA = {}", u.id, status(u.mfa)),
+        Some(Change::User(c)) => {
+            println!("   new state: {} MFA = {}", c.user.id, status(c.user.mfa))
+        }
         Some(Change::Organization(o)) => {
             println!("   new state: {} enforces MFA = {}", o.id, o.enforce_mfa)
         }

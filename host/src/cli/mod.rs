@@ -1,5 +1,6 @@
 //! Command-line interface: argument parsing and dispatch.
 
+mod authenticator;
 mod decide;
 mod demo;
 mod policies;
@@ -39,6 +40,15 @@ enum Command {
     Policies(PoliciesCommand),
     /// Walk through the help centre's MFA story, step by step.
     Demo,
+    /// Enrol an authenticator app for the user of a state file (prints a QR code).
+    Enroll(authenticator::EnrollArgs),
+    /// Log in with a code from the enrolled authenticator app.
+    Verify {
+        #[command(flatten)]
+        state: authenticator::StateArgs,
+        /// The code the app shows.
+        code: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -106,6 +116,8 @@ pub fn run() -> ExitCode {
             policies::test(&engine, &dir, &tests)
         }
         Command::Demo => demo::run(&engine),
+        Command::Enroll(args) => authenticator::enroll(&engine, &args),
+        Command::Verify { state, code } => authenticator::verify(&engine, &state, &code),
     };
     result.unwrap_or_else(|e| fail(&e))
 }

@@ -6,6 +6,9 @@
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+mod authenticator;
+pub use authenticator::*;
+
 /// Whether a user is the root of its organization or one of its sub-users.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -121,8 +124,20 @@ pub struct UserStatus {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Change {
-    User(User),
+    /// A user's MFA changed; the authenticator starts afresh (a reset
+    /// removes it, R6). In JSON the authenticator is left out: store it,
+    /// never show it.
+    User(UserChange),
     Organization(Organization),
+}
+
+/// A user's new state after an allowed change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserChange {
+    #[serde(flatten)]
+    pub user: User,
+    #[serde(skip)]
+    pub authenticator: Authenticator,
 }
 
 /// R12: who did what to whom, when, and which policies decided.

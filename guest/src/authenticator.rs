@@ -1,0 +1,200 @@
+//! The authenticator state machine: what a login needs, enrolment
+//! confirmation and login codes, with replay protection and lockout.
+
+use totp_rs::{Algorithm, Totp};
+
+use crate::mfa_reset::engine::types::{
+    AuditRecord, Authenticator, CodeRequest, CodeResult, LockoutPolicy, LoginStep, MfaStatus,
+    RequestError, TotpKey, User, Verification,
+};
+use crate::request_check::check_user;
+use crate::transition::effective_mfa;
+
+/// Skew tolerated: one time step either side (RFC 6238 section 5.2).
+const SKEW: u16 = 1;
+
+fn error(field: &str, message: impl Into<String>) -> RequestError {
+    RequestError {
+        field: field.into(),
+        message: message.into(),
+    }
+}
+
+/// R3, R5: enforcement makes MFA mandatory for everybody, the root included.
+pub fn login_step(user: &User) -> LoginStep {
+    match effective_mfa(user) {
+        MfaStatus::Off => LoginStep::None,
+        MfaStatus::EnrolmentDue => LoginStep::Enrol,
+        MfaStatus::Active => LoginStep::Code,
+    }
+}
+
+/// A `Totp` for checking codes of `key` (no label needed).
+pub fn key_totp(key: &TotpKey) -> Result<Totp, String> {
+    totp_rs::Builder::new()
+        .with_algorithm(Algorithm::SHA1)
+        .with_digits(key.digits)
+        .with_skew(SKEW)
+        .with_step_duration(u64::from(key.period))
+        .with_secret(key.secret.clone())
+        .build()
+        .map_err(|e| e.to_string())
+}
+
+/// An audit record of an authenticator step, on the user's own account.
+/// It never holds the code or the secret.
+pub fn audit(
+    user: &User,
+    now: i64,
+    action: &str,
+    allowed: bool,
+    denial: Option<&str>,
+) -> AuditRecord {
+    AuditRecord {
+        at: now,
+        actor: user.id.clone(),
+        organization: user.organization.id.clone(),
+        action: action.into(),
+        target: user.id.clone(),
+        allowed,
+        policy_ids: Vec::new(),
+        denial_code: denial.map(str::to_string),
+    }
+}
+
+/// Confirms a pending enrolment with its first code.
+pub fn confirm(request: &CodeRequest) -> Result<Verification, RequestError> {
+    check(request, LoginStep::Enrol)?;
+    let key = request
+        .authenticator
+        .pending
+        .as_ref()
+        .ok_or_else(|| error("authenticator.pending", "no enrolment was started"))?;
+    let mut v = check_code(request, key, "confirm_enrolment")?;
+    if v.result == CodeResult::Accepted {
+        v.authenticator.active = v.authenticator.pending.take();
+        v.user.mfa = MfaStatus::Active;
+        v.message = "Your authenticator app is set up: every login now asks for its code.".into();
+    }
+    Ok(v)
+}
+
+/// Checks a login code against the active key.
+pub fn verify(request: &CodeRequest) -> Result<Verification, RequestError> {
+    check(request, LoginStep::Code)?;
+    let key = request.authenticator.active.as_ref().ok_or_else(|| {
+        error(
+            "authenticator.active",
+            "MFA is active but no authenticator is stored",
+        )
+    })?;
+    check_code(request, key, "verify_code")
+}
+
+fn check(request: &CodeRequest, step: LoginStep) -> Result<(), RequestError> {
+    check_user("user", &request.user)?;
+    if request.now < 0 {
+        return Err(error("now", "must not be before 1970"));
+    }
+    let l = &request.lockout;
+    if l.max_failures == 0
+        || l.base_delay_seconds == 0
+        || l.max_delay_seconds < l.base_delay_seconds
+    {
+        return Err(error(
+            "lockout",
+            "needs max-failures > 0 and 0 < base-delay-seconds <= max-delay-seconds",
+        ));
+    }
+    let needed = login_step(&request.user);
+    if needed != step {
+        let what = match needed {
+            LoginStep::None => "this login needs no code: MFA is off",
+            LoginStep::Enrol => "this login needs enrolment, not a login code",
+            LoginStep::Code => "MFA is already active: confirm nothing, verify the login code",
+        };
+        return Err(error("user.mfa", what));
+    }
+    Ok(())
+}
+
+fn check_code(
+    request: &CodeRequest,
+    key: &TotpKey,
+    action: &str,
+) -> Result<Verification, RequestError> {
+    let totp = key_totp(key).map_err(|e| error("authenticator", e))?;
+    let now = request.now;
+    let mut authenticator = request.authenticator.clone();
+    let user = request.user.clone();
+
+    if let Some(until) = authenticator.locked_until.filter(|&until| now < until) {
+        return Ok(Verification {
+            result: CodeResult::Locked,
+            message: format!(
+                "Too many wrong codes: try again in {} seconds.",
+                until - now
+            ),
+            audit: audit(&user, now, action, false, Some("locked")),
+            user,
+            authenticator,
+        });
+    }
+
+    let code: String = request
+        .code
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    let matched = totp.check(&code, now.unsigned_abs());
+    let result = match matched {
+        Some(step)
+            if authenticator
+                .last_accepted_step
+                .is_some_and(|last| step <= last) =>
+        {
+            CodeResult::Replayed
+        }
+        Some(step) => {
+            authenticator.last_accepted_step = Some(step);
+            authenticator.failures = 0;
+            authenticator.locked_until = None;
+            CodeResult::Accepted
+        }
+        None => CodeResult::InvalidCode,
+    };
+    let (message, denial) = match result {
+        CodeResult::Accepted => ("Code accepted.".to_string(), None),
+        CodeResult::Replayed => {
+            register_failure(&mut authenticator, now, &request.lockout);
+            (
+                "This code was already used: wait for the next one.".to_string(),
+                Some("replayed"),
+            )
+        }
+        _ => {
+            register_failure(&mut authenticator, now, &request.lockout);
+            ("Wrong code.".to_string(), Some("invalid-code"))
+        }
+    };
+    Ok(Verification {
+        result,
+        message,
+        audit: audit(&user, now, action, result == CodeResult::Accepted, denial),
+        user,
+        authenticator,
+    })
+}
+
+/// Counts a failure; from the limit on, each failure locks for twice as
+/// long as the one before, up to the maximum.
+fn register_failure(a: &mut Authenticator, now: i64, policy: &LockoutPolicy) {
+    a.failures = a.failures.saturating_add(1);
+    if a.failures >= policy.max_failures {
+        let doublings = (a.failures - policy.max_failures).min(31);
+        let delay = u64::from(policy.base_delay_seconds)
+            .saturating_mul(1u64 << doublings)
+            .min(u64::from(policy.max_delay_seconds));
+        a.locked_until = Some(now.saturating_add(i64::try_from(delay).unwrap_or(i64::MAX)));
+    }
+}

@@ -1,0 +1,154 @@
+//! Authenticator (TOTP) types: enrolment, confirmation, login codes.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use super::{AuditRecord, User};
+
+/// A TOTP key (RFC 6238, HMAC-SHA-1). In JSON the secret is base32, as in
+/// otpauth URIs; `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TotpKey {
+    #[serde(with = "base32")]
+    pub secret: Vec<u8>,
+    pub digits: u8,
+    pub period: u32,
+}
+
+impl std::fmt::Debug for TotpKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TotpKey")
+            .field("secret", &"<redacted>")
+            .field("digits", &self.digits)
+            .field("period", &self.period)
+            .finish()
+    }
+}
+
+/// A user's authenticator state. It holds secrets: store it encrypted and
+/// never show it after enrolment.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Authenticator {
+    /// Enrolment started, not confirmed yet.
+    pub pending: Option<TotpKey>,
+    /// The confirmed authenticator.
+    pub active: Option<TotpKey>,
+    /// Codes of this time step or earlier are refused (replay).
+    pub last_accepted_step: Option<u64>,
+    /// Consecutive wrong codes, across sessions.
+    pub failures: u32,
+    /// No code is checked before this time.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub locked_until: Option<OffsetDateTime>,
+}
+
+/// How repeated wrong codes lock verification (NIST SP 800-63B 5.2.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LockoutPolicy {
+    /// Failures in a row that lock verification.
+    pub max_failures: u32,
+    /// The first lock; each further failure doubles it.
+    pub base_delay_seconds: u32,
+    /// The longest lock.
+    pub max_delay_seconds: u32,
+}
+
+impl Default for LockoutPolicy {
+    /// 5 failures lock for 30 s, then 60 s, 120 s, … up to an hour.
+    fn default() -> Self {
+        Self {
+            max_failures: 5,
+            base_delay_seconds: 30,
+            max_delay_seconds: 3600,
+        }
+    }
+}
+
+/// What a login needs after the password.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LoginStep {
+    /// Password only.
+    None,
+    /// Enrol an authenticator first.
+    Enrol,
+    /// A code from the enrolled authenticator.
+    Code,
+}
+
+/// Starts (or restarts) an enrolment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnrolmentRequest {
+    pub user: User,
+    pub authenticator: Authenticator,
+    pub now: OffsetDateTime,
+    /// Shown in the authenticator app, e.g. the service's name.
+    pub issuer: String,
+}
+
+/// A new pending key, to show once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Enrolment {
+    /// `otpauth://totp/…` (Google Authenticator Key URI format).
+    pub uri: String,
+    /// The URI as a QR code, PNG.
+    pub qr_png: Vec<u8>,
+    /// The same QR code for a terminal (Unicode half blocks).
+    pub qr_text: String,
+    /// The state to store.
+    pub authenticator: Authenticator,
+    pub audit: AuditRecord,
+}
+
+/// A code to check, for an enrolment confirmation or a login.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CodeRequest {
+    pub user: User,
+    pub authenticator: Authenticator,
+    /// As typed; spaces are ignored.
+    pub code: String,
+    pub now: OffsetDateTime,
+    pub lockout: LockoutPolicy,
+}
+
+/// What became of a code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CodeResult {
+    Accepted,
+    InvalidCode,
+    /// Valid but of a time step already used.
+    Replayed,
+    /// Too many failures: nothing was checked.
+    Locked,
+}
+
+/// The answer to a [`CodeRequest`], with the state to store either way.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verification {
+    pub result: CodeResult,
+    pub message: String,
+    pub user: User,
+    pub authenticator: Authenticator,
+    pub audit: AuditRecord,
+}
+
+/// Base32 (RFC 4648, no padding) for secrets in JSON.
+mod base32 {
+    use data_encoding::BASE32_NOPAD;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&BASE32_NOPAD.encode(bytes))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let text = String::deserialize(d)?;
+        BASE32_NOPAD
+            .decode(text.trim_end_matches('=').as_bytes())
+            .map_err(|e| serde::de::Error::custom(format!("not base32: {e}")))
+    }
+}
