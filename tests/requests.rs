@@ -9,7 +9,7 @@ use time::Duration;
 
 const GOOD: &str = r#"{
   "actor": {"id": "bob", "role": "sub_user", "organization": {"id": "acme", "enforce_mfa": false}, "mfa": "active"},
-  "session": {"login_at": "2026-11-20T09:00:00Z", "last_activity_at": "2026-11-22T09:00:00Z"},
+  "session": {"login_at": "2026-11-20T09:00:00Z", "last_activity_at": "2026-11-22T09:00:00Z", "mfa_satisfied": true},
   "now": "2026-11-22T10:00:00Z",
   "action": "reset_own_mfa"
 }"#;

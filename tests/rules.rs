@@ -422,3 +422,56 @@ fn r12_every_state_change_decision_is_audited_allowed_or_denied() {
     let listing = decide(&request(&root("ada", &acme), Action::ListUsers(vec![])));
     assert!(listing.audit.is_none(), "a listing changes no state");
 }
+
+#[test]
+fn r3_a_session_that_has_not_finished_mfa_can_do_nothing_else() {
+    let mut req = request(&sub("bob", &org("acme", false)), Action::ResetOwnMfa);
+    req.session.mfa_satisfied = false;
+    let outcome = decide(&req);
+    assert_denied(&outcome, "mfa-required", "login-needs-mfa");
+    req.action = Action::AccessRoute("access_console".into());
+    assert_denied(&decide(&req), "mfa-required", "login-needs-mfa");
+}
+
+#[test]
+fn r11_gateway_routes_are_decided_by_the_policies() {
+    let acme = org("acme", false);
+    let console = Action::AccessRoute("access_console".into());
+    let admin = Action::AccessRoute("administer_console".into());
+    let outcome = decide(&request(&sub("bob", &acme), console.clone()));
+    assert_allowed(&outcome, &["console-of-own-organization"]);
+    assert!(
+        outcome.audit.is_none() && outcome.change.is_none(),
+        "a route changes nothing"
+    );
+    assert_allowed(
+        &decide(&request(&root("ada", &acme), admin.clone())),
+        &["root-administers-organization"],
+    );
+    assert_denied(
+        &decide(&request(&sub("bob", &acme), admin)),
+        "not-root",
+        "administration-is-root-only",
+    );
+
+    let mut expired = request(&sub("bob", &acme), console);
+    expired.session = session(Duration::days(40), Duration::days(31));
+    assert_denied(&decide(&expired), "session-expired", "session-idle-limit");
+}
+
+#[test]
+fn a_route_must_name_a_console_route_action() {
+    let acme = org("acme", false);
+    for name in ["reset_own_mfa", "no_such_action"] {
+        let err = engine()
+            .decide(&request(
+                &root("ada", &acme),
+                Action::AccessRoute(name.into()),
+            ))
+            .expect_err("not a route action");
+        assert!(
+            matches!(&err, mfa_reset::Error::InvalidRequest { field, .. } if field == "action.access-route"),
+            "{err}"
+        );
+    }
+}

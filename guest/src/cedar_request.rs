@@ -45,10 +45,17 @@ impl RequestBuilder {
     fn action(&self, name: &str) -> EntityUid {
         EntityUid::from_type_name_and_id(self.action.clone(), EntityId::new(name))
     }
+
+    /// Whether `name` is an action of the schema's `console_routes` group,
+    /// the only actions a gateway route may name.
+    pub fn is_route_action(&self, name: &str) -> bool {
+        let group = self.action("console_routes");
+        self.actions.is_ancestor_of(&group, &self.action(name))
+    }
 }
 
 /// The Cedar action a request asks for.
-pub fn action_name(action: &Action) -> &'static str {
+pub fn action_name(action: &Action) -> &str {
     match action {
         Action::ResetOwnMfa => "reset_own_mfa",
         Action::EnableOwnMfa => "enable_own_mfa",
@@ -58,6 +65,7 @@ pub fn action_name(action: &Action) -> &'static str {
         Action::DisableUserMfa(_) => "disable_user_mfa",
         Action::SetEnforcement(_) => "set_enforcement",
         Action::ListUsers(_) => "list_users",
+        Action::AccessRoute(name) => name,
     }
 }
 
@@ -66,7 +74,7 @@ pub fn target_user(request: &Request) -> Option<&User> {
     match &request.action {
         Action::ResetOwnMfa | Action::EnableOwnMfa | Action::DisableOwnMfa => Some(&request.actor),
         Action::ResetUserMfa(u) | Action::EnableUserMfa(u) | Action::DisableUserMfa(u) => Some(u),
-        Action::SetEnforcement(_) | Action::ListUsers(_) => None,
+        Action::SetEnforcement(_) | Action::ListUsers(_) | Action::AccessRoute(_) => None,
     }
 }
 
@@ -168,6 +176,10 @@ fn context(session: &Session, now: i64) -> Result<Context, String> {
             "last_activity_at".to_string(),
             RestrictedExpression::new_datetime(datetime(session.last_activity_at)?),
         ),
+        (
+            "mfa_satisfied".to_string(),
+            RestrictedExpression::new_bool(session.mfa_satisfied),
+        ),
     ])
     .map_err(|e| e.to_string())?;
     let pairs = [
@@ -204,16 +216,18 @@ pub fn schema_mismatches(names: &RequestBuilder, schema: &Schema) -> Vec<String>
         Action::DisableUserMfa(sub.clone()),
         Action::SetEnforcement(true),
         Action::ListUsers(vec![root.clone(), sub]),
+        Action::AccessRoute("access_console".into()),
     ];
     actions
         .into_iter()
         .filter_map(|action| {
-            let name = action_name(&action);
+            let name = action_name(&action).to_string();
             let request = Request {
                 actor: root.clone(),
                 session: Session {
                     login_at: 0,
                     last_activity_at: 0,
+                    mfa_satisfied: true,
                 },
                 now: 0,
                 action,

@@ -14,7 +14,7 @@ use crate::transition;
 const NOT_PERMITTED: &str = "not-permitted";
 
 pub fn decide(store: &PolicyStore, request: &Request) -> Result<Outcome, RequestError> {
-    request_check::check(request)?;
+    request_check::check(request, &store.names)?;
     let cedar =
         cedar_request::build(&store.names, request, None).map_err(|message| RequestError {
             field: "request".into(),
@@ -75,9 +75,10 @@ pub fn decide(store: &PolicyStore, request: &Request) -> Result<Outcome, Request
 }
 
 /// R12: every decision about a state change is audited, allowed or denied.
+/// Reads (listing, gateway routes) are logged by the host, not audited.
 fn audit_record(request: &Request, decision: &Decision) -> Option<AuditRecord> {
     let target = match &request.action {
-        Action::ListUsers(_) => return None,
+        Action::ListUsers(_) | Action::AccessRoute(_) => return None,
         Action::SetEnforcement(_) => request.actor.organization.id.clone(),
         _ => target_user(request).map(|u| u.id.clone())?,
     };

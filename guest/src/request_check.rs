@@ -1,7 +1,7 @@
 //! Shape checks on a request: that it is well-formed and self-consistent.
 //! Permissions are never decided here; Cedar decides them.
 
-use crate::cedar_request::datetime;
+use crate::cedar_request::{RequestBuilder, datetime};
 use crate::mfa_reset::engine::types::{Action, Organization, Request, RequestError, User};
 
 fn error(field: impl Into<String>, message: impl Into<String>) -> RequestError {
@@ -11,7 +11,7 @@ fn error(field: impl Into<String>, message: impl Into<String>) -> RequestError {
     }
 }
 
-pub fn check(request: &Request) -> Result<(), RequestError> {
+pub fn check(request: &Request, names: &RequestBuilder) -> Result<(), RequestError> {
     check_user("actor", &request.actor)?;
     for (field, value) in [
         ("now", request.now),
@@ -61,6 +61,14 @@ pub fn check(request: &Request) -> Result<(), RequestError> {
                         format!("user `{}` is listed twice", user.id),
                     ));
                 }
+            }
+        }
+        Action::AccessRoute(name) => {
+            if !names.is_route_action(name) {
+                return Err(error(
+                    "action.access-route",
+                    format!("`{name}` is not an action of the schema's `console_routes` group"),
+                ));
             }
         }
         Action::ResetOwnMfa

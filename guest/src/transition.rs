@@ -118,6 +118,11 @@ pub fn apply(request: &Request) -> Applied {
                 users: Vec::new(),
             }
         }
+        Action::AccessRoute(name) => Applied {
+            message: format!("`{name}` allowed."),
+            change: None,
+            users: Vec::new(),
+        },
         // R11.
         Action::ListUsers(users) => Applied {
             message: format!("{} users in `{}`.", users.len(), actor.organization.id),

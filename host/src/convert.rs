@@ -106,6 +106,7 @@ impl From<&api::Action> for wit::Action {
             api::Action::ListUsers(users) => {
                 Self::ListUsers(users.iter().map(Into::into).collect())
             }
+            api::Action::AccessRoute(name) => Self::AccessRoute(name.clone()),
         }
     }
 }
@@ -117,6 +118,7 @@ impl From<&api::Request> for wit::Request {
             session: wit::Session {
                 login_at: seconds(r.session.login_at),
                 last_activity_at: seconds(r.session.last_activity_at),
+                mfa_satisfied: r.session.mfa_satisfied,
             },
             now: seconds(r.now),
             action: (&r.action).into(),

@@ -57,6 +57,9 @@ pub struct Session {
     pub login_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
     pub last_activity_at: OffsetDateTime,
+    /// The login completed what MFA demanded (a code, or nothing when MFA is
+    /// off); until then the session may do nothing but finish the login.
+    pub mfa_satisfied: bool,
 }
 
 /// What the caller asks for. In JSON a plain string (`"reset_own_mfa"`) or
@@ -80,6 +83,9 @@ pub enum Action {
     SetEnforcement(bool),
     /// R11: the organization's users as stored.
     ListUsers(Vec<User>),
+    /// A gateway route: the Cedar action its route map names (an action of
+    /// the schema's `console_routes` group), on the caller's organization.
+    AccessRoute(String),
 }
 
 /// One request to decide.
@@ -249,7 +255,8 @@ impl Request {
     /// ```
     /// let json = r#"{"actor": {"id": "bob", "role": "sub_user",
     ///     "organization": {"id": "acme", "enforce_mfa": false}, "mfa": "active"},
-    ///   "session": {"login_at": "2026-11-20T09:00:00Z", "last_activity_at": "2026-11-22T09:00:00Z"},
+    ///   "session": {"login_at": "2026-11-20T09:00:00Z", "last_activity_at": "2026-11-22T09:00:00Z",
+    ///               "mfa_satisfied": true},
     ///   "now": "2026-11-22T10:00:00Z", "action": "reset_own_mfa"}"#;
     /// let request = mfa_reset::Request::from_json(json).unwrap();
     /// assert_eq!(request.action, mfa_reset::Action::ResetOwnMfa);
