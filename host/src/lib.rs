@@ -21,6 +21,7 @@
 //! - `bindings.rs`, `convert.rs`: the generated WIT bindings and the
 //!   conversions that keep them private.
 //! - `policy_files.rs`: reading a policy directory.
+//! - [`service`]: the sidecar HTTP service (`mfa-reset serve`).
 //! - [`run_policy_tests`] (`policy_tests.rs`): `cedar run-tests` files through the component.
 
 pub mod api;
@@ -32,6 +33,7 @@ mod error;
 mod host_state;
 mod policy_files;
 mod policy_tests;
+pub mod service;
 
 pub use api::*;
 pub use engine::{DEFAULT_FUEL_PER_CALL, DEFAULT_MEMORY_LIMIT, Engine, EngineBuilder};

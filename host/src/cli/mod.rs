@@ -4,6 +4,7 @@ mod authenticator;
 mod decide;
 mod demo;
 mod policies;
+mod serve;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -40,6 +41,8 @@ enum Command {
     Policies(PoliciesCommand),
     /// Walk through the help centre's MFA story, step by step.
     Demo,
+    /// Run the sidecar service: console JSON API, gateway forward-auth, metrics.
+    Serve(Box<serve::ServeArgs>),
     /// Enrol an authenticator app for the user of a state file (prints a QR code).
     Enroll(authenticator::EnrollArgs),
     /// Log in with a code from the enrolled authenticator app.
@@ -105,19 +108,26 @@ pub fn run() -> ExitCode {
     if let Some(path) = &cli.component {
         builder = builder.with_component_file(path);
     }
-    let engine = match builder.build() {
-        Ok(engine) => engine,
-        Err(e) => return fail(&e),
+    let with_engine = |f: &dyn Fn(&Engine) -> Result<ExitCode, mfa_reset::Error>| {
+        builder.clone().build().and_then(|e| f(&e))
     };
     let result = match cli.command {
-        Command::Decide { request, policies } => decide::run(&engine, &request, &policies),
-        Command::Policies(PoliciesCommand::Validate { dir }) => policies::validate(&engine, &dir),
-        Command::Policies(PoliciesCommand::Test { dir, tests }) => {
-            policies::test(&engine, &dir, &tests)
+        // The service builds its own engine from the builder.
+        Command::Serve(args) => serve::run(*args, builder.clone()),
+        Command::Decide { request, policies } => {
+            with_engine(&|e| decide::run(e, &request, &policies))
         }
-        Command::Demo => demo::run(&engine),
-        Command::Enroll(args) => authenticator::enroll(&engine, &args),
-        Command::Verify { state, code } => authenticator::verify(&engine, &state, &code),
+        Command::Policies(PoliciesCommand::Validate { dir }) => {
+            with_engine(&|e| policies::validate(e, &dir))
+        }
+        Command::Policies(PoliciesCommand::Test { dir, tests }) => {
+            with_engine(&|e| policies::test(e, &dir, &tests))
+        }
+        Command::Demo => with_engine(&demo::run),
+        Command::Enroll(args) => with_engine(&|e| authenticator::enroll(e, &args)),
+        Command::Verify { state, code } => {
+            with_engine(&|e| authenticator::verify(e, &state, &code))
+        }
     };
     result.unwrap_or_else(|e| fail(&e))
 }

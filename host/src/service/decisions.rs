@@ -1,0 +1,260 @@
+//! One console action: load the caller and the target, let the component
+//! decide, commit the new state with its audit record. A concurrent change
+//! to what the decision read makes the commit fail; the action is then
+//! decided again on fresh state (no update is ever lost).
+
+use std::time::Instant;
+
+use axum::http::StatusCode;
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use super::AppState;
+use super::error::ApiError;
+use super::session;
+use super::store::{AuditEntry, Commit, StoreError, StoredUser};
+use crate::api::{Action, Change, Decision, Organization, Outcome, Request, UserStatus};
+
+/// Attempts before answering 409 Conflict.
+const ATTEMPTS: usize = 8;
+
+/// What the caller asks for, before the stored state is read.
+#[derive(Debug, Clone)]
+pub enum Intent {
+    ResetOwn,
+    EnableOwn,
+    DisableOwn,
+    ResetUser(String),
+    EnableUser(String),
+    DisableUser(String),
+    SetEnforcement(bool),
+    ListUsers,
+    /// A gateway route or a read-only console function.
+    Route(String),
+}
+
+/// The answer to a decided action.
+#[derive(Debug, Serialize)]
+pub struct Decided {
+    pub decision_id: String,
+    #[serde(flatten)]
+    pub decision: Decision,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<UserView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub organization: Option<Organization>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub users: Vec<UserStatus>,
+    #[serde(skip)]
+    pub caller: Option<crate::api::User>,
+}
+
+/// A user as the API shows it: no secrets.
+#[derive(Debug, Serialize)]
+pub struct UserView {
+    pub id: String,
+    pub role: crate::api::Role,
+    pub organization: String,
+    pub mfa: crate::api::MfaStatus,
+}
+
+impl From<&crate::api::User> for UserView {
+    fn from(u: &crate::api::User) -> Self {
+        Self {
+            id: u.id.clone(),
+            role: u.role,
+            organization: u.organization.id.clone(),
+            mfa: u.mfa,
+        }
+    }
+}
+
+impl Decided {
+    /// 200 when allowed; 401 when the session is expired or its login is
+    /// unfinished; 403 for every other denial.
+    pub fn status(&self) -> StatusCode {
+        match (self.decision.allowed, self.decision.denial_code.as_deref()) {
+            (true, _) => StatusCode::OK,
+            (false, Some("session-expired" | "mfa-required")) => StatusCode::UNAUTHORIZED,
+            (false, _) => StatusCode::FORBIDDEN,
+        }
+    }
+}
+
+pub async fn decide(state: &AppState, token: &str, intent: &Intent) -> Result<Decided, ApiError> {
+    for _ in 0..ATTEMPTS {
+        match attempt(state, token, intent).await {
+            Err(ApiError::Conflict(_)) => tokio::task::yield_now().await,
+            done => return done,
+        }
+    }
+    Err(ApiError::Conflict(
+        "the state kept changing; try again".into(),
+    ))
+}
+
+async fn target(state: &AppState, id: &str) -> Result<StoredUser, ApiError> {
+    state
+        .store
+        .user(id)
+        .await?
+        .ok_or_else(|| ApiError::UnknownUser(id.into()))
+}
+
+async fn attempt(state: &AppState, token: &str, intent: &Intent) -> Result<Decided, ApiError> {
+    let caller = session::caller(state, token).await?;
+    let actor = &caller.user;
+    let mut read_users = vec![actor];
+    let target_user;
+    let action = match intent {
+        Intent::ResetOwn => Action::ResetOwnMfa,
+        Intent::EnableOwn => Action::EnableOwnMfa,
+        Intent::DisableOwn => Action::DisableOwnMfa,
+        Intent::ResetUser(id) | Intent::EnableUser(id) | Intent::DisableUser(id) => {
+            target_user = target(state, id).await?;
+            if target_user.user.id != actor.user.id {
+                read_users.push(&target_user);
+            }
+            let user = target_user.user.clone();
+            match intent {
+                Intent::ResetUser(_) => Action::ResetUserMfa(user),
+                Intent::EnableUser(_) => Action::EnableUserMfa(user),
+                _ => Action::DisableUserMfa(user),
+            }
+        }
+        Intent::SetEnforcement(on) => Action::SetEnforcement(*on),
+        Intent::ListUsers => {
+            let users = state
+                .store
+                .organization_users(&actor.user.organization.id)
+                .await?;
+            Action::ListUsers(users.into_iter().map(|u| u.user).collect())
+        }
+        Intent::Route(name) => Action::AccessRoute(name.clone()),
+    };
+    let now = state.config.clock.now();
+    let request = Request {
+        actor: actor.user.clone(),
+        session: caller.session(),
+        now,
+        action,
+    };
+    let decision_id = uuid::Uuid::new_v4().to_string();
+    let started = Instant::now();
+    let outcome = state.engine.decide(&request)?;
+    log_decision(state, &request, &outcome, &decision_id, started);
+
+    let expired = outcome.decision.denial_code.as_deref() == Some("session-expired");
+    let session_touch = (!expired).then_some((
+        caller.session.token_hash.as_str(),
+        now.unix_timestamp(),
+        caller.session.mfa_satisfied,
+    ));
+    let Outcome {
+        decision,
+        change,
+        users,
+        audit,
+    } = outcome;
+    if audit.is_none() {
+        // Reads change nothing; the session was used all the same.
+        if let Some((hash, at, _)) = session_touch {
+            state.store.touch_session(hash, at).await?;
+        }
+        return Ok(Decided {
+            decision_id,
+            decision,
+            user: None,
+            organization: None,
+            users,
+            caller: Some(actor.user.clone()),
+        });
+    }
+
+    let mut orgs: Vec<(&str, i64)> = read_users
+        .iter()
+        .map(|u| (u.user.organization.id.as_str(), u.organization_version))
+        .collect();
+    orgs.dedup_by_key(|(id, _)| *id);
+    let (user_change, org_change) = match &change {
+        Some(Change::User(c)) => (Some((&c.user, &c.authenticator)), None),
+        Some(Change::Organization(o)) => (None, Some(o)),
+        None => (None, None),
+    };
+    let audit = audit.map(|a| AuditEntry {
+        id: uuid::Uuid::now_v7().to_string(),
+        at: a.at,
+        decision_id: decision_id.clone(),
+        actor: a.actor,
+        organization: a.organization,
+        action: a.action,
+        target: a.target,
+        allowed: a.allowed,
+        policy_ids: a.policy_ids,
+        denial_code: a.denial_code,
+        target_version: None,
+    });
+    state
+        .store
+        .commit(Commit {
+            read_users: read_users
+                .iter()
+                .map(|u| (u.user.id.as_str(), u.version))
+                .collect(),
+            read_organizations: orgs,
+            user: user_change,
+            organization: org_change,
+            audit,
+            session: session_touch,
+        })
+        .await
+        .map_err(|e| match e {
+            StoreError::Conflict => ApiError::Conflict("retry".into()),
+            other => other.into(),
+        })?;
+    Ok(Decided {
+        decision_id,
+        decision,
+        user: user_change.map(|(u, _)| UserView::from(u)),
+        organization: org_change.cloned(),
+        users,
+        caller: Some(actor.user.clone()),
+    })
+}
+
+fn log_decision(
+    state: &AppState,
+    request: &Request,
+    outcome: &Outcome,
+    decision_id: &str,
+    started: Instant,
+) {
+    let elapsed = started.elapsed().as_secs_f64();
+    let action = match &request.action {
+        Action::AccessRoute(name) => name.as_str(),
+        _ => outcome
+            .audit
+            .as_ref()
+            .map_or("list_users", |a| a.action.as_str()),
+    };
+    let d = &outcome.decision;
+    state
+        .metrics
+        .decision(action, d.allowed, d.denial_code.as_deref(), elapsed);
+    tracing::info!(
+        decision_id,
+        actor = %request.actor.id,
+        organization = %request.actor.organization.id,
+        action,
+        allowed = d.allowed,
+        denial_code = d.denial_code.as_deref().unwrap_or(""),
+        policy_ids = %d.policy_ids.join(","),
+        micros = (elapsed * 1e6) as u64,
+        "decision"
+    );
+}
+
+/// Seconds until `until`, at least 1.
+pub fn seconds_until(until: OffsetDateTime, now: OffsetDateTime) -> i64 {
+    (until - now).whole_seconds().max(1)
+}

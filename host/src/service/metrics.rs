@@ -1,0 +1,116 @@
+//! Prometheus metrics: decisions by action and outcome, decision latency,
+//! forward-auth answers, and the policy set revision in force.
+
+use std::sync::Mutex;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DecisionLabels {
+    action: String,
+    outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RevisionLabels {
+    revision: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StatusLabels {
+    status: String,
+}
+
+pub struct Metrics {
+    registry: Mutex<Registry>,
+    decisions: Family<DecisionLabels, Counter>,
+    latency: Histogram,
+    forward_auth: Family<StatusLabels, Counter>,
+    revision: Family<RevisionLabels, Gauge>,
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("mfa_reset");
+        let decisions = Family::<DecisionLabels, Counter>::default();
+        // 20 µs … ~0.65 s.
+        let latency = Histogram::new(exponential_buckets(0.000_02, 2.0, 16));
+        let forward_auth = Family::<StatusLabels, Counter>::default();
+        let revision = Family::<RevisionLabels, Gauge>::default();
+        registry.register(
+            "decisions",
+            "Decisions by Cedar action and outcome",
+            decisions.clone(),
+        );
+        registry.register(
+            "decision_duration_seconds",
+            "Time to decide one request in the component",
+            latency.clone(),
+        );
+        registry.register(
+            "forward_auth_responses",
+            "Forward-auth answers by HTTP status",
+            forward_auth.clone(),
+        );
+        registry.register(
+            "policy_set_info",
+            "The policy set revision in force (value 1)",
+            revision.clone(),
+        );
+        Self {
+            registry: Mutex::new(registry),
+            decisions,
+            latency,
+            forward_auth,
+            revision,
+        }
+    }
+
+    pub fn decision(&self, action: &str, allowed: bool, denial_code: Option<&str>, seconds: f64) {
+        let outcome = if allowed {
+            "allow".to_string()
+        } else {
+            format!("deny:{}", denial_code.unwrap_or("none"))
+        };
+        self.decisions
+            .get_or_create(&DecisionLabels {
+                action: action.into(),
+                outcome,
+            })
+            .inc();
+        self.latency.observe(seconds);
+    }
+
+    pub fn forward_auth(&self, status: u16) {
+        self.forward_auth
+            .get_or_create(&StatusLabels {
+                status: status.to_string(),
+            })
+            .inc();
+    }
+
+    pub fn policy_revision(&self, revision: &str) {
+        self.revision.clear();
+        self.revision
+            .get_or_create(&RevisionLabels {
+                revision: revision.into(),
+            })
+            .set(1);
+    }
+
+    pub fn encode(&self) -> String {
+        let mut text = String::new();
+        let registry = self
+            .registry
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        prometheus_client::encoding::text::encode(&mut text, &registry)
+            .expect("writing to a String cannot fail");
+        text
+    }
+}

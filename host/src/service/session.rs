@@ -1,0 +1,95 @@
+//! Session tokens: where they travel (Cookie or Authorization), how they
+//! are stored (hashed), and who they belong to.
+
+use axum::http::{HeaderMap, HeaderValue, header};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+use super::AppState;
+use super::error::ApiError;
+use super::store::{StoredSession, StoredUser};
+use crate::api::Session;
+
+pub const COOKIE: &str = "mfa_session";
+
+/// A new random session token (256 bits).
+pub fn new_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// What the database keeps of a token.
+pub fn hash(token: &str) -> String {
+    Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The token of `Authorization: Bearer …` or of the session cookie.
+pub fn token(headers: &HeaderMap) -> Option<String> {
+    if let Some(bearer) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+    {
+        return Some(bearer.trim().to_string());
+    }
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == COOKIE)
+        .map(|(_, value)| value.to_string())
+}
+
+pub fn set_cookie(token: &str, secure: bool) -> HeaderValue {
+    let secure = if secure { "; Secure" } else { "" };
+    HeaderValue::from_str(&format!(
+        "{COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax{secure}"
+    ))
+    .expect("tokens are URL-safe base64")
+}
+
+/// The caller of a request: its session and its stored user.
+pub struct Caller {
+    pub session: StoredSession,
+    pub user: StoredUser,
+}
+
+impl Caller {
+    pub fn session(&self) -> Session {
+        let at = |s| {
+            time::OffsetDateTime::from_unix_timestamp(s).unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+        };
+        Session {
+            login_at: at(self.session.login_at),
+            last_activity_at: at(self.session.last_activity_at),
+            mfa_satisfied: self.session.mfa_satisfied,
+        }
+    }
+}
+
+/// Loads the caller of `token` (a hashed lookup).
+pub async fn caller(state: &AppState, token: &str) -> Result<Caller, ApiError> {
+    let session = state
+        .store
+        .session(&hash(token))
+        .await?
+        .ok_or(ApiError::NoSession)?;
+    let user = state
+        .store
+        .user(&session.user_id)
+        .await?
+        .ok_or(ApiError::NoSession)?;
+    Ok(Caller { session, user })
+}
+
+pub fn required_token(headers: &HeaderMap) -> Result<String, ApiError> {
+    token(headers).ok_or(ApiError::NoSession)
+}

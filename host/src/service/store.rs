@@ -1,0 +1,482 @@
+//! The service's state in SQLite or PostgreSQL: one code path through
+//! sqlx's `Any` driver, numbered migrations, optimistic version checks.
+//!
+//! Every state change commits in one transaction with its audit record and
+//! with a check that the rows its decision read are unchanged; a concurrent
+//! change makes the commit fail with [`StoreError::Conflict`] and the caller
+//! decides again on fresh state. No update is ever lost, also with several
+//! replicas on one PostgreSQL.
+
+use std::str::FromStr;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Executor, Row};
+use time::OffsetDateTime;
+
+use super::secret_box::SecretBox;
+use crate::api::{Authenticator, MfaStatus, Organization, Role, TotpKey, User};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The rows a decision read changed before it committed.
+    #[error("the state changed concurrently")]
+    Conflict,
+    #[error("database: {0}")]
+    Database(sqlx::Error),
+    /// A sealed TOTP key does not open: wrong `MFA_RESET_SECRET_KEY`?
+    #[error("stored secret of user `{user}`: {message}")]
+    Secret { user: String, message: String },
+}
+
+impl From<sqlx::Error> for StoreError {
+    /// Lock timeouts and serialization failures are conflicts: retryable.
+    fn from(e: sqlx::Error) -> Self {
+        let retryable = e.as_database_error().is_some_and(|d| {
+            let code = d.code().unwrap_or_default();
+            // SQLite BUSY/LOCKED (and extended codes), PostgreSQL
+            // serialization failure and deadlock.
+            matches!(code.as_ref(), "5" | "6" | "517" | "261" | "40001" | "40P01")
+                || d.message().contains("database is locked")
+        });
+        if retryable {
+            Self::Conflict
+        } else {
+            Self::Database(e)
+        }
+    }
+}
+
+/// A user as stored, with the versions its decision depends on.
+#[derive(Debug, Clone)]
+pub struct StoredUser {
+    pub user: User,
+    pub authenticator: Authenticator,
+    pub password_hash: String,
+    pub version: i64,
+    pub organization_version: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct StoredSession {
+    pub token_hash: String,
+    pub user_id: String,
+    pub login_at: i64,
+    pub last_activity_at: i64,
+    pub mfa_satisfied: bool,
+}
+
+/// One row of the audit log.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AuditEntry {
+    pub id: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    pub decision_id: String,
+    pub actor: String,
+    pub organization: String,
+    pub action: String,
+    pub target: String,
+    pub allowed: bool,
+    pub policy_ids: Vec<String>,
+    pub denial_code: Option<String>,
+    /// The target's version after the change, when something changed.
+    pub target_version: Option<i64>,
+}
+
+/// Everything one decision writes, atomically.
+#[derive(Debug, Default)]
+pub struct Commit<'a> {
+    /// Users the decision read, at these versions; a change aborts.
+    pub read_users: Vec<(&'a str, i64)>,
+    /// Organizations the decision read, at these versions.
+    pub read_organizations: Vec<(&'a str, i64)>,
+    /// New state of one user (must be among `read_users`).
+    pub user: Option<(&'a User, &'a Authenticator)>,
+    /// New state of one organization (must be among `read_organizations`).
+    pub organization: Option<&'a Organization>,
+    pub audit: Option<AuditEntry>,
+    /// Session to mark used at this time, and whether its login is complete.
+    pub session: Option<(&'a str, i64, bool)>,
+}
+
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+    secrets: SecretBox,
+}
+
+fn role_name(role: Role) -> &'static str {
+    match role {
+        Role::Root => "root",
+        Role::SubUser => "sub_user",
+    }
+}
+
+fn status_name(status: MfaStatus) -> &'static str {
+    match status {
+        MfaStatus::Off => "off",
+        MfaStatus::EnrolmentDue => "enrolment_due",
+        MfaStatus::Active => "active",
+    }
+}
+
+fn unix(t: OffsetDateTime) -> i64 {
+    t.unix_timestamp()
+}
+
+fn time_of(seconds: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp(seconds).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+const USER_COLUMNS: &str = "u.id, u.role, u.password_hash, u.mfa_status, u.totp_pending, u.totp_active, \
+     u.last_accepted_step, u.failures, u.locked_until, u.version, \
+     o.id AS organization_id, o.enforce_mfa, o.version AS organization_version";
+
+impl Store {
+    /// Connects, creates an SQLite file if needed, and runs the migrations.
+    pub async fn open(url: &str, secrets: SecretBox) -> Result<Self, StoreError> {
+        sqlx::any::install_default_drivers();
+        let sqlite = url.starts_with("sqlite:");
+        let options = AnyConnectOptions::from_str(url)?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(if sqlite { 4 } else { 16 })
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if sqlite {
+                        // WAL lets readers run beside the writer; writers
+                        // queue on the lock for up to 5 s.
+                        conn.execute("PRAGMA journal_mode = WAL").await?;
+                        conn.execute("PRAGMA busy_timeout = 5000").await?;
+                        conn.execute("PRAGMA foreign_keys = ON").await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await?;
+        MIGRATOR
+            .run(&pool)
+            .await
+            .map_err(|e| StoreError::Database(e.into()))?;
+        Ok(Self { pool, secrets })
+    }
+
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    pub async fn is_empty(&self) -> Result<bool, StoreError> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM organizations")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get::<i64, _>("n")? == 0)
+    }
+
+    /// Creates organizations and users (with password hashes) in one transaction.
+    pub async fn insert_organization(
+        &self,
+        org: &Organization,
+        users: &[(User, String)],
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("INSERT INTO organizations (id, enforce_mfa) VALUES ($1, $2)")
+            .bind(&org.id)
+            .bind(i64::from(org.enforce_mfa))
+            .execute(&mut *tx)
+            .await?;
+        for (user, password_hash) in users {
+            sqlx::query(
+                "INSERT INTO users (id, organization_id, role, password_hash, mfa_status) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(&user.id)
+            .bind(&org.id)
+            .bind(role_name(user.role))
+            .bind(password_hash)
+            .bind(status_name(user.mfa))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn user(&self, id: &str) -> Result<Option<StoredUser>, StoreError> {
+        let sql = format!(
+            "SELECT {USER_COLUMNS} FROM users u JOIN organizations o ON o.id = u.organization_id WHERE u.id = $1"
+        );
+        let row = sqlx::query(&sql)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| self.user_from_row(&r)).transpose()
+    }
+
+    pub async fn organization_users(
+        &self,
+        organization: &str,
+    ) -> Result<Vec<StoredUser>, StoreError> {
+        let sql = format!(
+            "SELECT {USER_COLUMNS} FROM users u JOIN organizations o ON o.id = u.organization_id \
+             WHERE u.organization_id = $1 ORDER BY u.id"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(organization)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|r| self.user_from_row(r)).collect()
+    }
+
+    fn user_from_row(&self, r: &AnyRow) -> Result<StoredUser, StoreError> {
+        let id: String = r.try_get("id")?;
+        let role = match r.try_get::<String, _>("role")?.as_str() {
+            "root" => Role::Root,
+            _ => Role::SubUser,
+        };
+        let mfa = match r.try_get::<String, _>("mfa_status")?.as_str() {
+            "enrolment_due" => MfaStatus::EnrolmentDue,
+            "active" => MfaStatus::Active,
+            _ => MfaStatus::Off,
+        };
+        let authenticator = Authenticator {
+            pending: self.open_key(&id, "pending", r.try_get("totp_pending")?)?,
+            active: self.open_key(&id, "active", r.try_get("totp_active")?)?,
+            last_accepted_step: r
+                .try_get::<Option<i64>, _>("last_accepted_step")?
+                .map(|s| s as u64),
+            failures: u32::try_from(r.try_get::<i64, _>("failures")?).unwrap_or(u32::MAX),
+            locked_until: r.try_get::<Option<i64>, _>("locked_until")?.map(time_of),
+        };
+        Ok(StoredUser {
+            user: User {
+                id: id.clone(),
+                role,
+                organization: Organization {
+                    id: r.try_get("organization_id")?,
+                    enforce_mfa: r.try_get::<i64, _>("enforce_mfa")? != 0,
+                },
+                mfa,
+            },
+            authenticator,
+            password_hash: r.try_get("password_hash")?,
+            version: r.try_get("version")?,
+            organization_version: r.try_get("organization_version")?,
+        })
+    }
+
+    fn open_key(
+        &self,
+        user: &str,
+        slot: &str,
+        sealed: Option<String>,
+    ) -> Result<Option<TotpKey>, StoreError> {
+        let Some(sealed) = sealed else {
+            return Ok(None);
+        };
+        let secret = |message: String| StoreError::Secret {
+            user: user.into(),
+            message,
+        };
+        let json = self
+            .secrets
+            .open(&sealed, &format!("{user}/{slot}"))
+            .map_err(secret)?;
+        serde_json::from_slice(&json)
+            .map(Some)
+            .map_err(|e| secret(e.to_string()))
+    }
+
+    fn seal_key(&self, user: &str, slot: &str, key: Option<&TotpKey>) -> Option<String> {
+        key.map(|k| {
+            let json = serde_json::to_vec(k).expect("keys serialize");
+            self.secrets.seal(&json, &format!("{user}/{slot}"))
+        })
+    }
+
+    pub async fn create_session(&self, session: &StoredSession) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO sessions (token_hash, user_id, login_at, last_activity_at, mfa_satisfied) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&session.token_hash)
+        .bind(&session.user_id)
+        .bind(session.login_at)
+        .bind(session.last_activity_at)
+        .bind(i64::from(session.mfa_satisfied))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn session(&self, token_hash: &str) -> Result<Option<StoredSession>, StoreError> {
+        let row = sqlx::query(
+            "SELECT token_hash, user_id, login_at, last_activity_at, mfa_satisfied FROM sessions WHERE token_hash = $1",
+        )
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            Ok(StoredSession {
+                token_hash: r.try_get("token_hash")?,
+                user_id: r.try_get("user_id")?,
+                login_at: r.try_get("login_at")?,
+                last_activity_at: r.try_get("last_activity_at")?,
+                mfa_satisfied: r.try_get::<i64, _>("mfa_satisfied")? != 0,
+            })
+        })
+        .transpose()
+    }
+
+    /// Marks a session used (for reads that commit nothing else).
+    pub async fn touch_session(&self, token_hash: &str, now: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE sessions SET last_activity_at = $1 WHERE token_hash = $2 AND last_activity_at < $3")
+            .bind(now)
+            .bind(token_hash)
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Writes one decision's changes and audit record together, if the rows
+    /// it read are unchanged. Returns the changed row's new version.
+    pub async fn commit(&self, c: Commit<'_>) -> Result<Option<i64>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let mut new_version = None;
+        for &(id, version) in &c.read_users {
+            let changed = c.user.filter(|(u, _)| u.id == id);
+            let done = match changed {
+                Some((user, a)) => {
+                    sqlx::query(
+                        "UPDATE users SET mfa_status = $1, totp_pending = $2, totp_active = $3, \
+                         last_accepted_step = $4, failures = $5, locked_until = $6, version = version + 1 \
+                         WHERE id = $7 AND version = $8",
+                    )
+                    .bind(status_name(user.mfa))
+                    .bind(self.seal_key(id, "pending", a.pending.as_ref()))
+                    .bind(self.seal_key(id, "active", a.active.as_ref()))
+                    .bind(a.last_accepted_step.map(|s| s as i64))
+                    .bind(i64::from(a.failures))
+                    .bind(a.locked_until.map(unix))
+                    .bind(id)
+                    .bind(version)
+                    .execute(&mut *tx)
+                    .await?
+                }
+                // Locks the row (PostgreSQL) and proves it unchanged.
+                None => {
+                    sqlx::query("UPDATE users SET version = version WHERE id = $1 AND version = $2")
+                        .bind(id)
+                        .bind(version)
+                        .execute(&mut *tx)
+                        .await?
+                }
+            };
+            if done.rows_affected() != 1 {
+                return Err(StoreError::Conflict);
+            }
+            if changed.is_some() {
+                new_version = Some(version + 1);
+            }
+        }
+        for &(id, version) in &c.read_organizations {
+            let changed = c.organization.filter(|o| o.id == id);
+            let done = match changed {
+                Some(org) => {
+                    sqlx::query(
+                        "UPDATE organizations SET enforce_mfa = $1, version = version + 1 WHERE id = $2 AND version = $3",
+                    )
+                    .bind(i64::from(org.enforce_mfa))
+                    .bind(id)
+                    .bind(version)
+                    .execute(&mut *tx)
+                    .await?
+                }
+                None => {
+                    sqlx::query("UPDATE organizations SET version = version WHERE id = $1 AND version = $2")
+                        .bind(id)
+                        .bind(version)
+                        .execute(&mut *tx)
+                        .await?
+                }
+            };
+            if done.rows_affected() != 1 {
+                return Err(StoreError::Conflict);
+            }
+            if changed.is_some() {
+                new_version = Some(version + 1);
+            }
+        }
+        if let Some(mut audit) = c.audit {
+            audit.target_version = new_version;
+            sqlx::query(
+                "INSERT INTO audit_log (id, at, decision_id, actor, organization_id, action, target, allowed, \
+                 policy_ids, denial_code, target_version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            )
+            .bind(&audit.id)
+            .bind(unix(audit.at))
+            .bind(&audit.decision_id)
+            .bind(&audit.actor)
+            .bind(&audit.organization)
+            .bind(&audit.action)
+            .bind(&audit.target)
+            .bind(i64::from(audit.allowed))
+            .bind(audit.policy_ids.join(","))
+            .bind(&audit.denial_code)
+            .bind(audit.target_version)
+            .execute(&mut *tx)
+            .await?;
+        }
+        if let Some((token_hash, now, satisfied)) = c.session {
+            sqlx::query("UPDATE sessions SET last_activity_at = $1, mfa_satisfied = $2 WHERE token_hash = $3")
+                .bind(now)
+                .bind(i64::from(satisfied))
+                .bind(token_hash)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(new_version)
+    }
+
+    /// The newest audit records of an organization, newest first.
+    pub async fn audit(
+        &self,
+        organization: &str,
+        limit: i64,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, at, decision_id, actor, organization_id, action, target, allowed, policy_ids, \
+             denial_code, target_version FROM audit_log WHERE organization_id = $1 \
+             ORDER BY at DESC, id DESC LIMIT $2",
+        )
+        .bind(organization)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let ids: String = r.try_get("policy_ids")?;
+                Ok(AuditEntry {
+                    id: r.try_get("id")?,
+                    at: time_of(r.try_get("at")?),
+                    decision_id: r.try_get("decision_id")?,
+                    actor: r.try_get("actor")?,
+                    organization: r.try_get("organization_id")?,
+                    action: r.try_get("action")?,
+                    target: r.try_get("target")?,
+                    allowed: r.try_get::<i64, _>("allowed")? != 0,
+                    policy_ids: ids
+                        .split(',')
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_string)
+                        .collect(),
+                    denial_code: r.try_get("denial_code")?,
+                    target_version: r.try_get("target_version")?,
+                })
+            })
+            .collect()
+    }
+}
