@@ -1,6 +1,8 @@
 //! Shared fixtures: one engine per test binary, users, sessions, requests.
 #![allow(dead_code, reason = "each test binary uses a different part")]
 
+pub mod service;
+
 use std::path::PathBuf;
 use std::sync::LazyLock;
 

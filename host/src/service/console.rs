@@ -30,12 +30,13 @@ pub async fn session_info(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let token = session::required_token(&headers)?;
-    let caller = session::caller(&state, &token).await?;
     let decided =
         decisions::decide(&state, &token, &Intent::Route("access_console".into())).await?;
     if decided.decision.denial_code.as_deref() == Some("session-expired") {
         return Ok(respond(decided));
     }
+    // Read after the decision, which recorded this use of the session.
+    let caller = session::caller(&state, &token).await?;
     let next_step = if caller.session.mfa_satisfied {
         crate::LoginStep::None
     } else {

@@ -82,15 +82,24 @@ impl Decided {
 }
 
 pub async fn decide(state: &AppState, token: &str, intent: &Intent) -> Result<Decided, ApiError> {
-    for _ in 0..ATTEMPTS {
+    for n in 0..ATTEMPTS {
         match attempt(state, token, intent).await {
-            Err(ApiError::Conflict(_)) => tokio::task::yield_now().await,
+            Err(ApiError::Conflict(_)) => backoff(n).await,
             done => return done,
         }
     }
     Err(ApiError::Conflict(
         "the state kept changing; try again".into(),
     ))
+}
+
+/// A short random pause before deciding again, growing with each
+/// conflict, so that contenders spread out instead of colliding again.
+pub async fn backoff(attempt: usize) {
+    use rand::Rng;
+    let max_ms = 2u64 << attempt.min(6);
+    let pause = std::time::Duration::from_millis(rand::rng().random_range(0..=max_ms));
+    tokio::time::sleep(pause).await;
 }
 
 async fn target(state: &AppState, id: &str) -> Result<StoredUser, ApiError> {

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::AppState;
-use super::decisions::seconds_until;
+use super::decisions::{backoff, seconds_until};
 use super::error::ApiError;
 use super::json::ApiJson;
 use super::passwords;
@@ -106,7 +106,7 @@ pub async fn start(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let token = session::required_token(&headers)?;
-    for _ in 0..8 {
+    for n in 0..8 {
         let caller = session::caller(&state, &token).await?;
         let now = state.config.clock.now();
         let enrolment = state
@@ -133,7 +133,10 @@ pub async fn start(
             })
             .await;
         match committed {
-            Err(StoreError::Conflict) => continue,
+            Err(StoreError::Conflict) => {
+                backoff(n).await;
+                continue;
+            }
             Err(e) => return Err(e.into()),
             Ok(_) => {}
         }
@@ -189,7 +192,7 @@ async fn check_code(
     code: &str,
     kind: CodeKind,
 ) -> Result<Response, ApiError> {
-    for _ in 0..8 {
+    for n in 0..8 {
         let caller: Caller = session::caller(state, token).await?;
         let now = state.config.clock.now();
         let request = CodeRequest {
@@ -220,7 +223,10 @@ async fn check_code(
             })
             .await;
         match committed {
-            Err(StoreError::Conflict) => continue,
+            Err(StoreError::Conflict) => {
+                backoff(n).await;
+                continue;
+            }
             Err(e) => return Err(e.into()),
             Ok(_) => {}
         }

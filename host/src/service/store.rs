@@ -182,14 +182,18 @@ impl Store {
         users: &[(User, String)],
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query("INSERT INTO organizations (id, enforce_mfa) VALUES ($1, $2)")
+        // Replicas starting together may seed at once: the first one wins.
+        sqlx::query(
+            "INSERT INTO organizations (id, enforce_mfa) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING",
+        )
             .bind(&org.id)
             .bind(i64::from(org.enforce_mfa))
             .execute(&mut *tx)
             .await?;
         for (user, password_hash) in users {
             sqlx::query(
-                "INSERT INTO users (id, organization_id, role, password_hash, mfa_status) VALUES ($1, $2, $3, $4, $5)",
+                "INSERT INTO users (id, organization_id, role, password_hash, mfa_status) \
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING",
             )
             .bind(&user.id)
             .bind(&org.id)

@@ -1,0 +1,132 @@
+//! Running the sidecar in-process for tests: a free port on loopback, a
+//! fresh database, a clock the test can move.
+
+use std::net::SocketAddr;
+
+use mfa_reset::LockoutPolicy;
+use mfa_reset::service::{
+    Clock, DEFAULT_ROUTES, DEMO_SEED, RouteMap, SecretBox, Seed, Service, ServiceConfig,
+};
+use reqwest::{Client, Response, StatusCode};
+use serde_json::{Value, json};
+
+pub const SUPPORT_URL: &str = "https://help.acme.test/locked-out";
+
+/// A configuration for `database` with the demo seed, trusting 127.0.0.1.
+pub fn config(database: String, secret_key: String) -> ServiceConfig {
+    ServiceConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        database,
+        secret_key,
+        seed: Some(Seed::parse(DEMO_SEED).unwrap()),
+        policies_dir: None,
+        support_url: Some(SUPPORT_URL.into()),
+        routes: RouteMap::parse(DEFAULT_ROUTES).unwrap(),
+        trusted_proxies: vec!["127.0.0.1".parse().unwrap()],
+        issuer: "Acme Cloud".into(),
+        lockout: LockoutPolicy::default(),
+        secure_cookies: false,
+        max_body_bytes: 16 * 1024,
+        clock: Clock::default(),
+        engine: super::builder(),
+    }
+}
+
+/// A service on a fresh SQLite database in a temp dir.
+pub struct TestService {
+    pub service: Service,
+    pub base: String,
+    pub clock: Clock,
+    pub dir: tempfile::TempDir,
+}
+
+impl TestService {
+    pub async fn start(customize: impl FnOnce(&mut ServiceConfig, &std::path::Path)) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("state.db").display()
+        );
+        let mut config = config(url, SecretBox::generate_base64());
+        customize(&mut config, dir.path());
+        let clock = config.clock.clone();
+        let service = Service::start(config).await.expect("the service starts");
+        let base = format!("http://{}", service.local_addr());
+        Self {
+            service,
+            base,
+            clock,
+            dir,
+        }
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.service.local_addr()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+}
+
+pub fn client() -> Client {
+    Client::builder().build().unwrap()
+}
+
+/// Logs in a demo user (password `<id>-demo-password`), returns the token.
+pub async fn login(base: &str, user: &str) -> String {
+    let answer = client()
+        .post(format!("{base}/api/login"))
+        .json(&json!({"user": user, "password": format!("{user}-demo-password")}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::OK, "login of {user}");
+    let body: Value = answer.json().await.unwrap();
+    body["token"].as_str().unwrap().to_string()
+}
+
+/// Sends `method path` with the session `token` and an optional JSON body.
+pub async fn call(
+    base: &str,
+    token: &str,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let mut request = client()
+        .request(method.parse().unwrap(), format!("{base}{path}"))
+        .bearer_auth(token);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    read(request.send().await.unwrap()).await
+}
+
+pub async fn read(response: Response) -> (StatusCode, Value) {
+    let status = response.status();
+    let text = response.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+/// The current TOTP code of a base32 secret, computed by the test itself.
+pub fn totp_code(secret_base32: &str, unix: i64) -> String {
+    let secret = totp_rs::Secret::try_from_base32(secret_base32).unwrap();
+    totp_rs::Builder::new()
+        .with_secret(secret.as_bytes().to_vec())
+        .build()
+        .unwrap()
+        .generate(unix as u64)
+        .to_string()
+}
+
+/// The `secret` parameter of an otpauth URI.
+pub fn uri_secret(uri: &str) -> String {
+    uri.split(['?', '&'])
+        .find_map(|p| p.strip_prefix("secret="))
+        .unwrap()
+        .to_string()
+}
