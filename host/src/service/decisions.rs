@@ -82,6 +82,19 @@ impl Decided {
 }
 
 pub async fn decide(state: &AppState, token: &str, intent: &Intent) -> Result<Decided, ApiError> {
+    // State changes of one organization queue here (reads need not).
+    let _queued = match intent {
+        Intent::ListUsers | Intent::Route(_) => None,
+        _ => {
+            let caller = session::caller(state, token).await?;
+            Some(
+                state
+                    .org_locks
+                    .lock(&caller.user.user.organization.id)
+                    .await,
+            )
+        }
+    };
     for n in 0..ATTEMPTS {
         match attempt(state, token, intent).await {
             Err(ApiError::Conflict(_)) => backoff(n).await,

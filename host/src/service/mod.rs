@@ -16,6 +16,7 @@ mod json;
 mod login;
 mod metrics;
 mod ops;
+mod org_locks;
 mod passwords;
 mod reload;
 mod routes;
@@ -46,6 +47,7 @@ pub struct AppState {
     store: store::Store,
     metrics: Arc<metrics::Metrics>,
     config: Arc<ServiceConfig>,
+    org_locks: Arc<org_locks::OrgLocks>,
 }
 
 /// A running service.
@@ -124,6 +126,7 @@ impl Service {
             store,
             metrics,
             config: Arc::new(config),
+            org_locks: Arc::default(),
         };
         if let (Some(dir), Some(policies)) = (&state.config.policies_dir, policies) {
             reload::spawn(state.clone(), dir.clone(), support_url, policies);

@@ -484,3 +484,90 @@ impl Store {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two decisions made on the same read: the second commit must fail
+    /// (no lost update) and leave no audit record behind.
+    #[tokio::test]
+    async fn a_commit_on_a_stale_version_conflicts_and_writes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+        let store = Store::open(
+            &url,
+            SecretBox::from_base64(&SecretBox::generate_base64()).unwrap(),
+        )
+        .await
+        .unwrap();
+        let org = Organization {
+            id: "acme".into(),
+            enforce_mfa: false,
+        };
+        let bob = User {
+            id: "bob".into(),
+            role: Role::SubUser,
+            organization: org.clone(),
+            mfa: MfaStatus::Off,
+        };
+        store
+            .insert_organization(&org, &[(bob.clone(), "hash".into())])
+            .await
+            .unwrap();
+        let read = store.user("bob").await.unwrap().unwrap();
+        let audit = |action: &str| AuditEntry {
+            id: uuid::Uuid::new_v4().to_string(),
+            at: OffsetDateTime::UNIX_EPOCH,
+            decision_id: "d".into(),
+            actor: "bob".into(),
+            organization: "acme".into(),
+            action: action.into(),
+            target: "bob".into(),
+            allowed: true,
+            policy_ids: vec!["self-service".into()],
+            denial_code: None,
+            target_version: None,
+        };
+        let none = Authenticator::default();
+        let on = User {
+            mfa: MfaStatus::EnrolmentDue,
+            ..bob.clone()
+        };
+        let off = User {
+            mfa: MfaStatus::Off,
+            ..bob.clone()
+        };
+        for (new, action, expected_ok) in [
+            (&on, "enable_own_mfa", true),
+            (&off, "disable_own_mfa", false),
+        ] {
+            let result = store
+                .commit(Commit {
+                    read_users: vec![("bob", read.version)],
+                    read_organizations: vec![("acme", read.organization_version)],
+                    user: Some((new, &none)),
+                    organization: None,
+                    audit: Some(audit(action)),
+                    session: None,
+                })
+                .await;
+            if expected_ok {
+                assert_eq!(result.unwrap(), Some(1));
+            } else {
+                assert!(matches!(result, Err(StoreError::Conflict)), "{result:?}");
+            }
+        }
+        let after = store.user("bob").await.unwrap().unwrap();
+        assert_eq!(
+            (after.user.mfa, after.version),
+            (MfaStatus::EnrolmentDue, 1)
+        );
+        let log = store.audit("acme", 10).await.unwrap();
+        assert_eq!(log.len(), 1, "the failed commit left no audit record");
+        assert_eq!(
+            (log[0].action.as_str(), log[0].target_version),
+            ("enable_own_mfa", Some(1))
+        );
+    }
+}

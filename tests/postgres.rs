@@ -1,0 +1,280 @@
+//! A real PostgreSQL (Debian's package) started in a temp dir: two service
+//! replicas on one database, 200 concurrent conflicting changes to one user.
+
+mod common;
+
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::service::*;
+use mfa_reset::service::{SecretBox, Service};
+use reqwest::StatusCode;
+use sqlx::Row;
+
+/// Debian installs the server outside PATH, per major version.
+fn pg_bin(tool: &str) -> PathBuf {
+    let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .expect("PostgreSQL is not installed: `apt-get install postgresql` (.ci/run does)")
+        .filter_map(|e| e.ok().map(|e| e.path().join("bin").join(tool)))
+        .filter(|p| p.exists())
+        .collect();
+    versions.sort();
+    versions
+        .pop()
+        .unwrap_or_else(|| panic!("no PostgreSQL `{tool}` under /usr/lib/postgresql"))
+}
+
+/// The server refuses to run as root: as root, run it as `postgres`.
+fn as_postgres(command: &mut Command) -> &mut Command {
+    let running_as_root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.trim_ascii() == b"0");
+    if running_as_root {
+        let passwd = std::fs::read_to_string("/etc/passwd").unwrap();
+        let entry = passwd
+            .lines()
+            .find(|l| l.starts_with("postgres:"))
+            .expect("a `postgres` user (the package creates it)");
+        let fields: Vec<&str> = entry.split(':').collect();
+        command
+            .uid(fields[2].parse().unwrap())
+            .gid(fields[3].parse().unwrap());
+    }
+    command
+}
+
+/// A PostgreSQL cluster on a free loopback port; stopped on drop.
+struct Postgres {
+    child: Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Postgres {
+    fn start() -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("mfa-reset-pg")
+            .tempdir()
+            .unwrap();
+        let data = dir.path().join("data");
+        if let Ok(o) = Command::new("id").args(["-u", "postgres"]).output()
+            && o.status.success()
+            && Command::new("id")
+                .arg("-u")
+                .output()
+                .is_ok_and(|o| o.stdout.trim_ascii() == b"0")
+        {
+            let uid: u32 = String::from_utf8_lossy(&o.stdout).trim().parse().unwrap();
+            std::os::unix::fs::chown(dir.path(), Some(uid), None).unwrap();
+        }
+        let initdb = as_postgres(Command::new(pg_bin("initdb")).arg("-D").arg(&data).args([
+            "-U",
+            "mfa",
+            "--auth=trust",
+            "--encoding=UTF8",
+            "--no-sync",
+        ]))
+        .stdout(Stdio::null())
+        .output()
+        .expect("initdb runs");
+        assert!(
+            initdb.status.success(),
+            "initdb: {}",
+            String::from_utf8_lossy(&initdb.stderr)
+        );
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = as_postgres(
+            Command::new(pg_bin("postgres"))
+                .arg("-D")
+                .arg(&data)
+                .arg("-k")
+                .arg(dir.path())
+                .args([
+                    "-p",
+                    &port.to_string(),
+                    "-c",
+                    "listen_addresses=127.0.0.1",
+                    "-c",
+                    "fsync=off",
+                    "-c",
+                    "max_connections=200",
+                ]),
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("postgres starts");
+        let pg = Self {
+            child,
+            port,
+            _dir: dir,
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "PostgreSQL did not listen within 20 s"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        pg
+    }
+
+    fn url(&self) -> String {
+        format!("postgres://mfa@127.0.0.1:{}/postgres", self.port)
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        // SIGINT: fast shutdown, so no server outlives the test.
+        let _ = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn wait_ready(url: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        match sqlx::PgPool::connect(url).await {
+            Ok(pool) => return pool.close().await,
+            Err(e) => assert!(Instant::now() < deadline, "PostgreSQL not ready: {e}"),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_replicas_200_concurrent_conflicting_changes_stay_consistent() {
+    let pg = Postgres::start();
+    wait_ready(&pg.url()).await;
+    let key = SecretBox::generate_base64();
+    // Both replicas start together: migrations and the seed race, and one wins.
+    let (a, b) = tokio::join!(
+        Service::start(config(pg.url(), key.clone())),
+        Service::start(config(pg.url(), key))
+    );
+    let (a, b) = (a.expect("replica a starts"), b.expect("replica b starts"));
+    let bases = [
+        format!("http://{}", a.local_addr()),
+        format!("http://{}", b.local_addr()),
+    ];
+    // A session made on one replica works on the other.
+    let ada = login(&bases[0], "ada").await;
+
+    // ada flips bob's MFA on and off, 200 times at once, across both
+    // replicas. Only alternating changes can be allowed (enable needs MFA
+    // off, disable needs it on), so a lost update would show.
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .build()
+        .unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..200 {
+        let base = bases[i % 2].clone();
+        let action = if i % 4 < 2 { "enable" } else { "disable" };
+        let (client, ada) = (client.clone(), ada.clone());
+        tasks.push(tokio::spawn(async move {
+            let response = client
+                .post(format!("{base}/api/org/users/bob/mfa/{action}"))
+                .bearer_auth(&ada)
+                .send()
+                .await
+                .unwrap();
+            response.status()
+        }));
+    }
+    let mut statuses = Vec::new();
+    for task in tasks {
+        statuses.push(task.await.unwrap());
+    }
+    let count = |s: StatusCode| statuses.iter().filter(|&&x| x == s).count();
+    let (allowed, denied, conflicts) = (
+        count(StatusCode::OK),
+        count(StatusCode::FORBIDDEN),
+        count(StatusCode::CONFLICT),
+    );
+    assert_eq!(
+        allowed + denied + conflicts,
+        200,
+        "only 200, 403 and 409: {statuses:?}"
+    );
+    assert!(allowed > 0, "some changes commit");
+
+    let pool = sqlx::PgPool::connect(&pg.url()).await.unwrap();
+    let bob = sqlx::query("SELECT version, mfa_status FROM users WHERE id = 'bob'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let audits = sqlx::query(
+        "SELECT action, allowed, target_version FROM audit_log WHERE target = 'bob' ORDER BY target_version, id",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let changes: Vec<(String, i64)> = audits
+        .iter()
+        .filter(|r| r.get::<i64, _>("allowed") == 1)
+        .map(|r| (r.get("action"), r.get("target_version")))
+        .collect();
+    // Exactly one audit record per committed change, and one per denial.
+    assert_eq!(
+        changes.len(),
+        allowed,
+        "allowed audit records = 200 responses"
+    );
+    assert_eq!(
+        audits.len() - changes.len(),
+        denied,
+        "denied audit records = 403 responses"
+    );
+    // The committed changes form one unbroken history: versions 1..=n,
+    // alternating enable and disable, starting from MFA off.
+    for (i, (action, version)) in changes.iter().enumerate() {
+        assert_eq!(
+            *version,
+            i as i64 + 1,
+            "version history has a gap or a duplicate: {changes:?}"
+        );
+        let expected = if i % 2 == 0 {
+            "enable_user_mfa"
+        } else {
+            "disable_user_mfa"
+        };
+        assert_eq!(
+            action, expected,
+            "change {i} breaks the alternation: {changes:?}"
+        );
+    }
+    assert_eq!(bob.get::<i64, _>("version"), allowed as i64);
+    let expected_status = if allowed % 2 == 1 {
+        "enrolment_due"
+    } else {
+        "off"
+    };
+    assert_eq!(bob.get::<String, _>("mfa_status"), expected_status);
+    eprintln!(
+        "200 concurrent changes: {allowed} committed, {denied} denied, {conflicts} conflicts"
+    );
+
+    pool.close().await;
+    a.stop().await;
+    b.stop().await;
+}
