@@ -21,6 +21,7 @@
 //! - `bindings.rs`, `convert.rs`: the generated WIT bindings and the
 //!   conversions that keep them private.
 //! - `policy_files.rs`: reading a policy directory.
+//! - [`guardrails`]: proving the policies within their guardrails (SymCC, cvc5).
 //! - [`service`]: the sidecar HTTP service (`mfa-reset serve`).
 //! - [`run_policy_tests`] (`policy_tests.rs`): `cedar run-tests` files through the component.
 
@@ -30,6 +31,7 @@ mod component;
 mod convert;
 mod engine;
 mod error;
+pub mod guardrails;
 mod host_state;
 mod policy_files;
 mod policy_tests;

@@ -62,6 +62,18 @@ enum PoliciesCommand {
         #[arg(long, default_value = "policies")]
         dir: PathBuf,
     },
+    /// Prove the policies within the guardrails for all inputs (Cedar SymCC + cvc5).
+    Verify {
+        /// Directory holding the `*.cedar` files and the `*.cedarschema` file.
+        #[arg(long, default_value = "policies")]
+        dir: PathBuf,
+        /// Directory of guardrail policy sets.
+        #[arg(long, default_value = "policies/guardrails")]
+        guardrails: PathBuf,
+        /// The cvc5 executable (else `$CVC5`, else `cvc5` on the PATH).
+        #[arg(long)]
+        cvc5: Option<PathBuf>,
+    },
     /// Run a `cedar run-tests` file through the component, a line per case.
     Test {
         /// Directory holding the `*.cedar` files and the `*.cedarschema` file.
@@ -120,6 +132,11 @@ pub fn run() -> ExitCode {
         Command::Policies(PoliciesCommand::Validate { dir }) => {
             with_engine(&|e| policies::validate(e, &dir))
         }
+        Command::Policies(PoliciesCommand::Verify {
+            dir,
+            guardrails,
+            cvc5,
+        }) => with_engine(&|e| policies::verify(e, &dir, &guardrails, cvc5.as_deref())),
         Command::Policies(PoliciesCommand::Test { dir, tests }) => {
             with_engine(&|e| policies::test(e, &dir, &tests))
         }
