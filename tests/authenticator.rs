@@ -488,7 +488,9 @@ fn bad_authenticator_requests_name_the_field() {
     assert_eq!(letters.authenticator.failures, 1);
 }
 
-/// Collects everything the engine logs while `f` runs.
+/// Everything the engine logs in this test binary. A global subscriber:
+/// a thread-local one misses events whose callsites other test threads
+/// registered first (tracing caches callsite interest globally).
 fn captured_logs(f: impl FnOnce(&Engine)) -> String {
     #[derive(Clone, Default)]
     struct Buffer(Arc<Mutex<Vec<u8>>>);
@@ -501,13 +503,19 @@ fn captured_logs(f: impl FnOnce(&Engine)) -> String {
             Ok(())
         }
     }
-    let buffer = Buffer::default();
-    let writer = buffer.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .finish();
-    tracing::subscriber::with_default(subscriber, || f(engine()));
+    static LOGS: std::sync::OnceLock<Buffer> = std::sync::OnceLock::new();
+    let buffer = LOGS.get_or_init(|| {
+        let buffer = Buffer::default();
+        let writer = buffer.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_writer(move || writer.clone())
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).expect("the only subscriber");
+        tracing::callsite::rebuild_interest_cache();
+        buffer
+    });
+    f(engine());
     String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap()
 }
 

@@ -20,6 +20,7 @@ pub fn config(database: String, secret_key: String) -> ServiceConfig {
         secret_key,
         seed: Some(Seed::parse(DEMO_SEED).unwrap()),
         policies_dir: None,
+        guardrails_dir: None,
         support_url: Some(SUPPORT_URL.into()),
         routes: RouteMap::parse(DEFAULT_ROUTES).unwrap(),
         trusted_proxies: vec!["127.0.0.1".parse().unwrap()],

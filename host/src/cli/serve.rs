@@ -34,6 +34,10 @@ pub struct ServeArgs {
     /// Policy directory (`*.cedar` + `*.cedarschema`), reloaded when edited; built-in if not given.
     #[arg(long, env = "MFA_RESET_POLICIES")]
     policies: Option<PathBuf>,
+    /// Guardrail directory (e.g. policies/guardrails): install a policy set, at start or
+    /// on reload, only if it is proven within these guardrails (needs cvc5).
+    #[arg(long, env = "MFA_RESET_GUARDRAILS")]
+    guardrails: Option<PathBuf>,
     /// Support URL that session-expired denials point to (R8).
     #[arg(long, env = "MFA_RESET_SUPPORT_URL")]
     support_url: Option<String>,
@@ -166,6 +170,7 @@ pub fn run(args: ServeArgs, engine: EngineBuilder) -> Result<ExitCode, Error> {
         secret_key,
         seed,
         policies_dir: args.policies,
+        guardrails_dir: args.guardrails,
         support_url: args.support_url,
         routes,
         trusted_proxies: args.trusted_proxies,

@@ -45,6 +45,9 @@ pub struct ServiceConfig {
     pub seed: Option<Seed>,
     /// Policy directory, watched and reloaded on change; built-in if `None`.
     pub policies_dir: Option<PathBuf>,
+    /// Guardrail directory: when set, a policy set is installed (at start or
+    /// on reload) only if it is proven within these guardrails (needs cvc5).
+    pub guardrails_dir: Option<PathBuf>,
     /// Support URL for session-expired denials (R8); built-in if `None`.
     pub support_url: Option<String>,
     /// Gateway routes for forward-auth.

@@ -105,6 +105,16 @@ impl Service {
             }),
             None => None,
         };
+        if let Some(guardrails) = &config.guardrails_dir {
+            let candidate = match &policies {
+                Some(policies) => policies.clone(),
+                None => engine.default_policies()?,
+            };
+            reload::check_guardrails(&candidate, guardrails)
+                .await
+                .map_err(StartError::Config)?;
+            tracing::info!(guardrails = %guardrails.display(), "the policy set is proven within its guardrails");
+        }
         if let Some(policies) = &policies {
             engine.load_policies(policies)?;
         }

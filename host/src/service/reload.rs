@@ -2,7 +2,7 @@
 //! read every two seconds and a changed set is loaded. A set with errors is
 //! refused with its diagnostics in the log; the set in force keeps deciding.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::AppState;
@@ -25,6 +25,14 @@ pub fn spawn(state: AppState, dir: PathBuf, support_url: String, mut loaded: Pol
             if source == loaded {
                 continue;
             }
+            // Do not retry the same set every tick, whatever becomes of it.
+            loaded = source.clone();
+            if let Some(guardrails) = &state.config.guardrails_dir
+                && let Err(refusal) = check_guardrails(&source, guardrails).await
+            {
+                tracing::error!(%refusal, "policy reload refused: the policy set in force keeps deciding");
+                continue;
+            }
             match state.engine.load_policies(&source) {
                 Ok(info) => {
                     tracing::info!(revision = %info.revision, policies = info.policy_ids.len(), "policy set reloaded");
@@ -40,8 +48,28 @@ pub fn spawn(state: AppState, dir: PathBuf, support_url: String, mut loaded: Pol
                 }
                 Err(e) => tracing::error!(error = %e, "policy reload failed"),
             }
-            // Do not retry the same broken set every tick.
-            loaded = source;
         }
     });
+}
+
+/// Proves `source` within the guardrails of `dir`; the refusal says why,
+/// with every counterexample (readable, and as a run-tests case).
+pub async fn check_guardrails(source: &PolicySource, dir: &Path) -> Result<(), String> {
+    use crate::guardrails::{read_guardrails, verify};
+    let guardrails = read_guardrails(dir).map_err(|e| e.to_string())?;
+    let report = verify(source, &guardrails, None)
+        .await
+        .map_err(|e| e.to_string())?;
+    if report.holds() {
+        return Ok(());
+    }
+    let mut why = String::from("the policy set breaks its guardrails");
+    for r in report.counterexamples() {
+        let cex = r.counterexample.as_ref().expect("a counterexample");
+        why.push_str(&format!(
+            "\n{} for action `{}`:\n{}\nrun-tests case: {}",
+            r.property, r.action, cex.readable, cex.test_case
+        ));
+    }
+    Err(why)
 }
