@@ -203,19 +203,7 @@ async fn attempt(state: &AppState, token: &str, intent: &Intent) -> Result<Decid
         Some(Change::Organization(o)) => (None, Some(o)),
         None => (None, None),
     };
-    let audit = audit.map(|a| AuditEntry {
-        id: uuid::Uuid::now_v7().to_string(),
-        at: a.at,
-        decision_id: decision_id.clone(),
-        actor: a.actor,
-        organization: a.organization,
-        action: a.action,
-        target: a.target,
-        allowed: a.allowed,
-        policy_ids: a.policy_ids,
-        denial_code: a.denial_code,
-        target_version: None,
-    });
+    let audit = audit.map(|a| AuditEntry::new(a, decision_id.clone()));
     state
         .store
         .commit(Commit {

@@ -16,7 +16,7 @@ use super::json::ApiJson;
 use super::passwords;
 use super::session::{self, Caller};
 use super::store::{AuditEntry, Commit, StoreError, StoredSession};
-use crate::api::{AuditRecord, CodeRequest, CodeResult, EnrolmentRequest, LoginStep, Verification};
+use crate::api::{CodeRequest, CodeResult, EnrolmentRequest, LoginStep, Verification};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -130,7 +130,10 @@ pub async fn start(
             .commit(Commit {
                 read_users: vec![(&caller.user.user.id, caller.user.version)],
                 user: Some((&caller.user.user, &enrolment.authenticator)),
-                audit: Some(audit_entry(enrolment.audit.clone())),
+                audit: Some(AuditEntry::new(
+                    enrolment.audit.clone(),
+                    uuid::Uuid::new_v4().to_string(),
+                )),
                 session: Some((
                     &caller.session.token_hash,
                     now.unix_timestamp(),
@@ -177,22 +180,6 @@ enum CodeKind {
     Enrolment,
 }
 
-fn audit_entry(a: AuditRecord) -> AuditEntry {
-    AuditEntry {
-        id: uuid::Uuid::now_v7().to_string(),
-        at: a.at,
-        decision_id: uuid::Uuid::new_v4().to_string(),
-        actor: a.actor,
-        organization: a.organization,
-        action: a.action,
-        target: a.target,
-        allowed: a.allowed,
-        policy_ids: a.policy_ids,
-        denial_code: a.denial_code,
-        target_version: None,
-    }
-}
-
 async fn check_code(
     state: &AppState,
     token: &str,
@@ -227,7 +214,10 @@ async fn check_code(
             .commit(Commit {
                 read_users: vec![(&caller.user.user.id, caller.user.version)],
                 user: Some((&verification.user, &verification.authenticator)),
-                audit: Some(audit_entry(verification.audit.clone())),
+                audit: Some(AuditEntry::new(
+                    verification.audit.clone(),
+                    uuid::Uuid::new_v4().to_string(),
+                )),
                 session: Some((
                     &caller.session.token_hash,
                     now.unix_timestamp(),

@@ -14,7 +14,7 @@ use sqlx::{AnyPool, Executor, Row};
 use time::OffsetDateTime;
 
 use super::secret_box::SecretBox;
-use crate::api::{Authenticator, MfaStatus, Organization, Role, TotpKey, User};
+use crate::api::{AuditRecord, Authenticator, MfaStatus, Organization, Role, TotpKey, User};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
@@ -67,22 +67,29 @@ pub struct StoredSession {
     pub mfa_satisfied: bool,
 }
 
-/// One row of the audit log.
+/// One row of the audit log: the engine's record, with the row's id and
+/// the decision id that the logs also carry.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct AuditEntry {
     pub id: String,
-    #[serde(with = "time::serde::rfc3339")]
-    pub at: OffsetDateTime,
     pub decision_id: String,
-    pub actor: String,
-    pub organization: String,
-    pub action: String,
-    pub target: String,
-    pub allowed: bool,
-    pub policy_ids: Vec<String>,
-    pub denial_code: Option<String>,
+    #[serde(flatten)]
+    pub record: AuditRecord,
     /// The target's version after the change, when something changed.
     pub target_version: Option<i64>,
+}
+
+impl AuditEntry {
+    /// A new row for `record`; ids are time-ordered, so rows of one second
+    /// still list in the order they were written.
+    pub fn new(record: AuditRecord, decision_id: String) -> Self {
+        Self {
+            id: uuid::Uuid::now_v7().to_string(),
+            decision_id,
+            record,
+            target_version: None,
+        }
+    }
 }
 
 /// Everything one decision writes, atomically.
@@ -420,15 +427,15 @@ impl Store {
                  policy_ids, denial_code, target_version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
             )
             .bind(&audit.id)
-            .bind(unix(audit.at))
+            .bind(unix(audit.record.at))
             .bind(&audit.decision_id)
-            .bind(&audit.actor)
-            .bind(&audit.organization)
-            .bind(&audit.action)
-            .bind(&audit.target)
-            .bind(i64::from(audit.allowed))
-            .bind(audit.policy_ids.join(","))
-            .bind(&audit.denial_code)
+            .bind(&audit.record.actor)
+            .bind(&audit.record.organization)
+            .bind(&audit.record.action)
+            .bind(&audit.record.target)
+            .bind(i64::from(audit.record.allowed))
+            .bind(audit.record.policy_ids.join(","))
+            .bind(&audit.record.denial_code)
             .bind(audit.target_version)
             .execute(&mut *tx)
             .await?;
@@ -465,19 +472,21 @@ impl Store {
                 let ids: String = r.try_get("policy_ids")?;
                 Ok(AuditEntry {
                     id: r.try_get("id")?,
-                    at: time_of(r.try_get("at")?),
                     decision_id: r.try_get("decision_id")?,
-                    actor: r.try_get("actor")?,
-                    organization: r.try_get("organization_id")?,
-                    action: r.try_get("action")?,
-                    target: r.try_get("target")?,
-                    allowed: r.try_get::<i64, _>("allowed")? != 0,
-                    policy_ids: ids
-                        .split(',')
-                        .filter(|s| !s.is_empty())
-                        .map(str::to_string)
-                        .collect(),
-                    denial_code: r.try_get("denial_code")?,
+                    record: AuditRecord {
+                        at: time_of(r.try_get("at")?),
+                        actor: r.try_get("actor")?,
+                        organization: r.try_get("organization_id")?,
+                        action: r.try_get("action")?,
+                        target: r.try_get("target")?,
+                        allowed: r.try_get::<i64, _>("allowed")? != 0,
+                        policy_ids: ids
+                            .split(',')
+                            .filter(|s| !s.is_empty())
+                            .map(str::to_string)
+                            .collect(),
+                        denial_code: r.try_get("denial_code")?,
+                    },
                     target_version: r.try_get("target_version")?,
                 })
             })
@@ -516,18 +525,18 @@ mod tests {
             .await
             .unwrap();
         let read = store.user("bob").await.unwrap().unwrap();
-        let audit = |action: &str| AuditEntry {
-            id: uuid::Uuid::new_v4().to_string(),
-            at: OffsetDateTime::UNIX_EPOCH,
-            decision_id: "d".into(),
-            actor: "bob".into(),
-            organization: "acme".into(),
-            action: action.into(),
-            target: "bob".into(),
-            allowed: true,
-            policy_ids: vec!["self-service".into()],
-            denial_code: None,
-            target_version: None,
+        let audit = |action: &str| {
+            let record = AuditRecord {
+                at: OffsetDateTime::UNIX_EPOCH,
+                actor: "bob".into(),
+                organization: "acme".into(),
+                action: action.into(),
+                target: "bob".into(),
+                allowed: true,
+                policy_ids: vec!["self-service".into()],
+                denial_code: None,
+            };
+            AuditEntry::new(record, "d".into())
         };
         let none = Authenticator::default();
         let on = User {
@@ -566,7 +575,7 @@ mod tests {
         let log = store.audit("acme", 10).await.unwrap();
         assert_eq!(log.len(), 1, "the failed commit left no audit record");
         assert_eq!(
-            (log[0].action.as_str(), log[0].target_version),
+            (log[0].record.action.as_str(), log[0].target_version),
             ("enable_own_mfa", Some(1))
         );
     }
