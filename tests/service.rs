@@ -161,6 +161,15 @@ async fn every_status_code_path() {
             (StatusCode::UNAUTHORIZED, Some("invalid-credentials"))
         );
     }
+    // Logging out ends the session: the same token is then 401.
+    let gone = login(base, "carol").await;
+    let (status, _) = call(base, &gone, "POST", "/api/logout", None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, body) = call(base, &gone, "GET", "/api/session", None).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("no-session"))
+    );
     // 403: denied by a policy.
     let bob = login(base, "bob").await;
     let (status, body) = call(
@@ -593,6 +602,7 @@ async fn health_metrics_and_the_openapi_document() {
     for path in [
         "/api/login",
         "/api/login/code",
+        "/api/logout",
         "/api/enrolment/start",
         "/api/enrolment/confirm",
         "/api/session",

@@ -80,6 +80,23 @@ pub async fn login(
     Ok(([(header::SET_COOKIE, cookie)], Json(answer)).into_response())
 }
 
+/// POST /api/logout: ends the session (204), and clears the cookie.
+pub async fn logout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let token = session::required_token(&headers)?;
+    if !state.store.delete_session(&session::hash(&token)).await? {
+        return Err(ApiError::NoSession);
+    }
+    let expired = format!(
+        "{}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0",
+        session::COOKIE
+    );
+    let cookie = axum::http::HeaderValue::from_str(&expired).expect("ASCII");
+    Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response())
+}
+
 /// POST /api/login/code: the code that completes a login.
 pub async fn code(
     State(state): State<AppState>,

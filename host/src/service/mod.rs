@@ -193,6 +193,7 @@ fn router(state: AppState) -> Router {
     let api = Router::new()
         .route("/login", post(login::login))
         .route("/login/code", post(login::code))
+        .route("/logout", post(login::logout))
         .route("/enrolment/start", post(login::start))
         .route("/enrolment/confirm", post(login::confirm))
         .route("/session", get(console::session_info))

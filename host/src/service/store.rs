@@ -340,6 +340,15 @@ impl Store {
         .transpose()
     }
 
+    /// Ends a session; returns whether there was one.
+    pub async fn delete_session(&self, token_hash: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+            .bind(token_hash)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     /// Marks a session used (for reads that commit nothing else).
     pub async fn touch_session(&self, token_hash: &str, now: i64) -> Result<(), StoreError> {
         sqlx::query("UPDATE sessions SET last_activity_at = $1 WHERE token_hash = $2 AND last_activity_at < $3")
