@@ -85,15 +85,7 @@ pub async fn decide(state: &AppState, token: &str, intent: &Intent) -> Result<De
     // State changes of one organization queue here (reads need not).
     let _queued = match intent {
         Intent::ListUsers | Intent::Route(_) => None,
-        _ => {
-            let caller = session::caller(state, token).await?;
-            Some(
-                state
-                    .org_locks
-                    .lock(&caller.user.user.organization.id)
-                    .await,
-            )
-        }
+        _ => Some(session::queue_for_caller_org(state, token).await?),
     };
     for n in 0..ATTEMPTS {
         match attempt(state, token, intent).await {

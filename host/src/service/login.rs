@@ -123,13 +123,7 @@ pub async fn start(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let token = session::required_token(&headers)?;
-    let _queued = {
-        let caller = session::caller(&state, &token).await?;
-        state
-            .org_locks
-            .lock(&caller.user.user.organization.id)
-            .await
-    };
+    let _queued = session::queue_for_caller_org(&state, &token).await?;
     for n in 0..8 {
         let caller = session::caller(&state, &token).await?;
         let now = state.config.clock.now();
@@ -203,13 +197,7 @@ async fn check_code(
     code: &str,
     kind: CodeKind,
 ) -> Result<Response, ApiError> {
-    let _queued = {
-        let caller = session::caller(state, token).await?;
-        state
-            .org_locks
-            .lock(&caller.user.user.organization.id)
-            .await
-    };
+    let _queued = session::queue_for_caller_org(state, token).await?;
     for n in 0..8 {
         let caller: Caller = session::caller(state, token).await?;
         let now = state.config.clock.now();

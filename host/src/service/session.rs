@@ -90,6 +90,19 @@ pub async fn caller(state: &AppState, token: &str) -> Result<Caller, ApiError> {
     Ok(Caller { session, user })
 }
 
+/// Queues behind other state changes of the caller's organization in this
+/// replica (see `org_locks.rs`); hold the guard until the change commits.
+pub async fn queue_for_caller_org(
+    state: &AppState,
+    token: &str,
+) -> Result<tokio::sync::OwnedMutexGuard<()>, ApiError> {
+    let caller = caller(state, token).await?;
+    Ok(state
+        .org_locks
+        .lock(&caller.user.user.organization.id)
+        .await)
+}
+
 pub fn required_token(headers: &HeaderMap) -> Result<String, ApiError> {
     token(headers).ok_or(ApiError::NoSession)
 }

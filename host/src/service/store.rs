@@ -137,6 +137,23 @@ fn time_of(seconds: i64) -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp(seconds).unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
+/// A version-checked update must touch exactly its one row; a changed row's
+/// new version is the checked one plus one.
+fn checked(
+    rows: u64,
+    changed: bool,
+    version: i64,
+    new_version: &mut Option<i64>,
+) -> Result<(), StoreError> {
+    if rows != 1 {
+        return Err(StoreError::Conflict);
+    }
+    if changed {
+        *new_version = Some(version + 1);
+    }
+    Ok(())
+}
+
 const USER_COLUMNS: &str = "u.id, u.role, u.password_hash, u.mfa_status, u.totp_pending, u.totp_active, \
      u.last_accepted_step, u.failures, u.locked_until, u.version, \
      o.id AS organization_id, o.enforce_mfa, o.version AS organization_version";
@@ -394,12 +411,12 @@ impl Store {
                         .await?
                 }
             };
-            if done.rows_affected() != 1 {
-                return Err(StoreError::Conflict);
-            }
-            if changed.is_some() {
-                new_version = Some(version + 1);
-            }
+            checked(
+                done.rows_affected(),
+                changed.is_some(),
+                version,
+                &mut new_version,
+            )?;
         }
         for &(id, version) in &c.read_organizations {
             let changed = c.organization.filter(|o| o.id == id);
@@ -422,12 +439,12 @@ impl Store {
                         .await?
                 }
             };
-            if done.rows_affected() != 1 {
-                return Err(StoreError::Conflict);
-            }
-            if changed.is_some() {
-                new_version = Some(version + 1);
-            }
+            checked(
+                done.rows_affected(),
+                changed.is_some(),
+                version,
+                &mut new_version,
+            )?;
         }
         if let Some(mut audit) = c.audit {
             audit.target_version = new_version;
