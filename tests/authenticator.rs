@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use common::*;
 use mfa_reset::{
     Action, Authenticator, Change, CodeRequest, CodeResult, Engine, EnrolmentRequest, Error,
-    LockoutPolicy, LoginStep, MfaStatus, Role, TotpKey, User, Verification,
+    LockoutPolicy, LoginStep, MfaStatus, Role, Session, TotpKey, User, Verification,
 };
 use time::{Duration, OffsetDateTime};
 use totp_rs::{Algorithm, Totp};
@@ -49,6 +49,7 @@ fn code_request(
 ) -> CodeRequest {
     CodeRequest {
         user: user.clone(),
+        session: login_session(now),
         authenticator: authenticator.clone(),
         code: code.into(),
         now,
@@ -56,10 +57,20 @@ fn code_request(
     }
 }
 
+/// A login in progress: password accepted at `now`, MFA not done.
+fn login_session(now: OffsetDateTime) -> Session {
+    Session {
+        login_at: now,
+        last_activity_at: now,
+        mfa_satisfied: false,
+    }
+}
+
 fn start(user: &User, authenticator: &Authenticator) -> mfa_reset::Enrolment {
     engine()
         .start_enrolment(&EnrolmentRequest {
             user: user.clone(),
+            session: login_session(t0()),
             authenticator: authenticator.clone(),
             now: t0(),
             issuer: "Acme Cloud".into(),
@@ -377,7 +388,8 @@ fn r5_enforcement_makes_a_user_without_mfa_enrol() {
 fn the_uri_parses_back_and_the_qr_code_decodes_to_it() {
     let enrolment = start(&due_user(), &Authenticator::default());
     let key = enrolment.authenticator.pending.clone().unwrap();
-    let uri = &enrolment.uri;
+    let shown = enrolment.key.expect("allowed: a key to show");
+    let uri = &shown.uri;
     assert!(
         uri.starts_with("otpauth://totp/Acme%20Cloud:alice?"),
         "{uri}"
@@ -399,7 +411,7 @@ fn the_uri_parses_back_and_the_qr_code_decodes_to_it() {
         (6, 30, Algorithm::SHA1)
     );
 
-    let image = image::load_from_memory(&enrolment.qr_png)
+    let image = image::load_from_memory(&shown.qr_png)
         .expect("a PNG")
         .to_luma8();
     let mut prepared = rqrr::PreparedImage::prepare(image);
@@ -408,7 +420,7 @@ fn the_uri_parses_back_and_the_qr_code_decodes_to_it() {
     let (_, content) = grids[0].decode().expect("the QR code decodes");
     let png_totp = Totp::from_url(&content).expect("the QR holds an otpauth URI");
     assert_eq!(png_totp.secret().as_bytes(), key.secret.as_slice());
-    assert!(enrolment.qr_text.contains('▀') && enrolment.qr_text.lines().count() > 10);
+    assert!(shown.qr_text.contains('▀') && shown.qr_text.lines().count() > 10);
 }
 
 #[test]
@@ -417,6 +429,7 @@ fn bad_authenticator_requests_name_the_field() {
     let err = engine()
         .start_enrolment(&EnrolmentRequest {
             user: active_user.clone(),
+            session: login_session(t0()),
             authenticator: authenticator.clone(),
             now: t0(),
             issuer: "Acme".into(),
@@ -430,6 +443,7 @@ fn bad_authenticator_requests_name_the_field() {
     let err = engine()
         .start_enrolment(&EnrolmentRequest {
             user: due_user(),
+            session: login_session(t0()),
             authenticator: Authenticator::default(),
             now: t0(),
             issuer: "Acme: evil".into(),
@@ -529,6 +543,7 @@ fn r12_neither_code_nor_secret_reaches_audit_records_or_logs() {
         let enrolment = engine
             .start_enrolment(&EnrolmentRequest {
                 user: user.clone(),
+                session: login_session(t0()),
                 authenticator: Authenticator::default(),
                 now: t0(),
                 issuer: "Acme".into(),

@@ -83,8 +83,8 @@ fn every_guardrail_is_verified_for_the_shipped_policies() {
             .filter(|r| r.property == property)
             .count();
         assert_eq!(
-            actions, 11,
-            "{property} is checked for every action of the schema"
+            actions, 15,
+            "{property} is checked for every action of the schema, the login steps included"
         );
     }
     assert!(
@@ -148,6 +148,46 @@ fn r7_a_removed_session_rule_is_caught_and_the_engine_agrees() {
     assert!(
         replay(&policies, &cex.test_case),
         "the component allows the counterexample too"
+    );
+    assert!(
+        !replay(&shipped(), &cex.test_case),
+        "the shipped policies deny it"
+    );
+}
+
+/// Issue 8.3: a set that lets the login steps past the idle limit (an
+/// expired token could then enrol a device) breaks the `sessions` guardrail.
+#[test]
+fn r7_login_steps_exempt_from_the_session_rules_are_caught_and_the_engine_agrees() {
+    let marker = "context.now.durationSince(context.session.last_activity_at) >= duration(\"30d\")";
+    let policies = broken(|t| {
+        t.replace(
+            marker,
+            &format!("({marker} && !(action in MfaReset::Action::\"login_steps\"))"),
+        )
+    });
+    let report = prove(&policies);
+    let steps: Vec<&str> = report
+        .counterexamples()
+        .filter(|r| r.property == "guardrail sessions")
+        .map(|r| r.action.as_str())
+        .collect();
+    for step in [
+        "start_enrolment",
+        "confirm_enrolment",
+        "verify_code",
+        "view_session",
+    ] {
+        assert!(steps.contains(&step), "{step} not caught: {steps:?}");
+    }
+    let found = report
+        .counterexamples()
+        .find(|r| r.property == "guardrail sessions" && r.action == "start_enrolment")
+        .unwrap();
+    let cex = found.counterexample.as_ref().unwrap();
+    assert!(
+        replay(&policies, &cex.test_case),
+        "the component allows it too"
     );
     assert!(
         !replay(&shipped(), &cex.test_case),

@@ -125,6 +125,9 @@ async fn start_backend() -> u16 {
             "organization": get("x-auth-organization"),
             "role": get("x-auth-role"),
             "decision_id": get("x-auth-decision-id"),
+            "forwarded_uri": get("x-forwarded-uri"),
+            "forwarded_method": get("x-forwarded-method"),
+            "original_uri": get("x-original-uri"),
         }))
     }));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -149,7 +152,7 @@ async fn console_routes_through_nginx_are_allowed_and_denied_by_the_sidecar() {
     // Logging in through nginx (the /api/ location proxies to the sidecar).
     let bob = login(&front, "bob").await;
     let ada = login(&front, "ada").await;
-    let cookie = |token: &str| format!("mfa_session={token}");
+    let cookie = |token: &str| format!("mfa_session={token}"); // plain HTTP here
 
     // Allowed: the backend gets the subject from the sidecar's headers,
     // not the ones the client made up.
@@ -234,6 +237,143 @@ async fn console_routes_through_nginx_are_allowed_and_denied_by_the_sidecar() {
         (status, body["denial_code"].as_str()),
         (StatusCode::UNAUTHORIZED, Some("session-expired"))
     );
+    drop(nginx);
+    svc.service.stop().await;
+}
+
+/// Issue 8.1 and 8.2 through a real nginx with the shipped config: a
+/// sub-user's forged forwarding headers, route spellings and methods never
+/// open the administration pages, and forged X-Auth-* never reach the backend.
+#[tokio::test(flavor = "multi_thread")]
+async fn route_spoofing_through_nginx_is_refused() {
+    let svc = TestService::start(|_, _| {}).await;
+    let backend = start_backend().await;
+    let port = free_port();
+    let nginx = Nginx::start(port, svc.addr().port(), backend);
+    let front = format!("http://127.0.0.1:{port}");
+    let c = client();
+    let bob = login(&front, "bob").await;
+    let ada = login(&front, "ada").await;
+
+    // R11: the attack of the issue, header by header.
+    for (method, path, forged) in [
+        (
+            "GET",
+            "/console/admin/users",
+            ("x-forwarded-uri", "/console/home"),
+        ),
+        (
+            "GET",
+            "/console/admin/users",
+            ("x-original-uri", "/console/home"),
+        ),
+        ("GET", "/console/audit", ("x-forwarded-method", "POST")),
+        ("GET", "/console/audit", ("x-original-method", "POST")),
+        (
+            "GET",
+            "/console/admin/users",
+            ("x-forwarded-host", "elsewhere"),
+        ),
+    ] {
+        let response = c
+            .request(method.parse().unwrap(), format!("{front}{path}"))
+            .bearer_auth(&bob)
+            .header(forged.0, forged.1)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            response.status(),
+            StatusCode::FORBIDDEN,
+            "{method} {path} with {forged:?}"
+        );
+    }
+    // R11: other spellings of the administration pages, and methods the
+    // audit route does not take.
+    for path in [
+        "/console/admin",
+        "/console/Admin/",
+        "/console/admin;x=1/",
+        "/console/admin./",
+        "/console/admin%20/",
+    ] {
+        let response = c
+            .get(format!("{front}{path}"))
+            .bearer_auth(&bob)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{path}");
+    }
+    for method in ["HEAD", "POST", "PUT", "DELETE"] {
+        for token in [&bob, &ada] {
+            let response = c
+                .request(method.parse().unwrap(), format!("{front}/console/audit"))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), StatusCode::FORBIDDEN, "{method}");
+        }
+    }
+    // Allowed pages reach the backend with the sidecar's subject only, and
+    // none of the client's forwarding headers.
+    let (status, body) = read(
+        c.get(format!("{front}/console/home"))
+            .bearer_auth(&bob)
+            .header("x-auth-role", "root")
+            .header("x-auth-organization", "globex")
+            .header("x-auth-user", "ada")
+            .header("x-original-uri", "/console/admin/")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        (
+            body["user"].as_str(),
+            body["organization"].as_str(),
+            body["role"].as_str()
+        ),
+        (Some("bob"), Some("acme"), Some("sub_user"))
+    );
+    assert_eq!(
+        (
+            body["forwarded_uri"].as_str(),
+            body["original_uri"].as_str()
+        ),
+        (Some(""), Some(""))
+    );
+    // The root still reaches the administration pages.
+    let (status, body) = read(
+        c.get(format!("{front}/console/Admin/users"))
+            .bearer_auth(&ada)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, body["role"].as_str()),
+        (StatusCode::OK, Some("root"))
+    );
+    // CSRF through nginx: this site's page may change state, another may not.
+    for (origin, expected) in [
+        ("https://evil.example".to_string(), StatusCode::FORBIDDEN),
+        (front.clone(), StatusCode::OK),
+    ] {
+        let response = c
+            .post(format!("{front}/api/me/mfa/enable"))
+            .bearer_auth(&ada)
+            .header("content-type", "application/json")
+            .header("origin", origin.as_str())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), expected, "{origin}");
+    }
     drop(nginx);
     svc.service.stop().await;
 }

@@ -195,6 +195,7 @@ async fn two_replicas_200_concurrent_conflicting_changes_stay_consistent() {
             let response = client
                 .post(format!("{base}/api/org/users/bob/mfa/{action}"))
                 .bearer_auth(&ada)
+                .header("content-type", "application/json")
                 .send()
                 .await
                 .unwrap();

@@ -96,7 +96,7 @@ fn session_times_out_of_order_are_refused() {
     req.session.last_activity_at = req.session.login_at - Duration::SECOND;
     let err = engine().decide(&req).expect_err("activity before login");
     assert!(
-        matches!(&err, Error::InvalidRequest { field, .. } if field == "session.last-activity-at"),
+        matches!(&err, Error::InvalidRequest { field, .. } if field == "session.last_activity_at"),
         "{err}"
     );
 
@@ -119,7 +119,7 @@ fn inconsistent_records_are_refused() {
     );
     let err = engine().decide(&req).expect_err("inconsistent org");
     assert!(
-        matches!(&err, Error::InvalidRequest { field, .. } if field == "action.reset-user-mfa.organization.enforce-mfa"),
+        matches!(&err, Error::InvalidRequest { field, .. } if field == "action.reset_user_mfa.organization.enforce_mfa"),
         "{err}"
     );
     // The caller listed as a target with another role.
@@ -138,7 +138,7 @@ fn inconsistent_records_are_refused() {
     );
     let err = engine().decide(&req).expect_err("foreign user");
     assert!(
-        matches!(&err, Error::InvalidRequest { field, .. } if field == "action.list-users[0].organization.id"),
+        matches!(&err, Error::InvalidRequest { field, .. } if field == "action.list_users[0].organization.id"),
         "{err}"
     );
 }
@@ -149,7 +149,7 @@ fn a_time_cedar_cannot_represent_is_refused() {
     req.session.login_at = time::macros::datetime!(-0001-01-01 0:00 UTC);
     let err = engine().decide(&req).expect_err("year -1");
     assert!(
-        matches!(&err, Error::InvalidRequest { field, .. } if field == "session.login-at"),
+        matches!(&err, Error::InvalidRequest { field, .. } if field == "session.login_at"),
         "{err}"
     );
 }

@@ -38,6 +38,15 @@ async fn the_seed_story_over_http() {
     )
     .await;
     assert_eq!(status, StatusCode::OK);
+    // R5: sessions that logged in with a password only must finish MFA
+    // first, the root's included: both enrol an authenticator.
+    let (status, body) = call(&svc.base, &bob, "POST", "/api/me/mfa/disable", None).await;
+    assert_eq!(
+        (status, body["denial_code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("mfa-required"))
+    );
+    enrol(&svc.base, &bob, &svc.clock).await;
+    enrol(&svc.base, &ada, &svc.clock).await;
     let (status, body) = call(&svc.base, &bob, "POST", "/api/me/mfa/disable", None).await;
     assert_eq!(
         (status, body["denial_code"].as_str()),
@@ -103,12 +112,20 @@ async fn the_seed_story_over_http() {
         })
         .collect();
     let expected = [
+        ("bob", "login", true),
+        ("ada", "login", true),
         ("bob", "reset_own_mfa", false),
         ("bob", "enable_own_mfa", true),
         ("ada", "set_enforcement", true),
         ("bob", "disable_own_mfa", false),
+        ("bob", "start_enrolment", true),
+        ("bob", "confirm_enrolment", true),
+        ("ada", "start_enrolment", true),
+        ("ada", "confirm_enrolment", true),
+        ("bob", "disable_own_mfa", false),
         ("bob", "reset_own_mfa", true),
         ("ada", "reset_user_mfa", true),
+        ("gus", "reset_user_mfa", false),
     ];
     let expected: Vec<(String, String, bool)> = expected
         .iter()
@@ -116,7 +133,7 @@ async fn the_seed_story_over_http() {
         .collect();
     assert_eq!(
         summary, expected,
-        "globex's denied attempt is in globex's log, not acme's"
+        "globex's denied attempt on bob is in acme's log too"
     );
     assert!(
         records
@@ -136,6 +153,7 @@ async fn every_status_code_path() {
     // 401: no session, an unknown token, wrong password, unknown user (alike).
     let (status, body) = read(
         c.post(format!("{base}/api/me/mfa/reset"))
+            .header("content-type", "application/json")
             .send()
             .await
             .unwrap(),
@@ -144,6 +162,19 @@ async fn every_status_code_path() {
     assert_eq!(
         (status, body["error"]["code"].as_str()),
         (StatusCode::UNAUTHORIZED, Some("no-session"))
+    );
+    // 415: a state change that is not JSON (CSRF), before anything else.
+    let (status, body) = read(
+        c.post(format!("{base}/api/me/mfa/reset"))
+            .bearer_auth(&ada)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["field"].as_str()),
+        (StatusCode::UNSUPPORTED_MEDIA_TYPE, Some("content-type"))
     );
     let (status, _) = call(base, "not-a-token", "POST", "/api/me/mfa/reset", None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
@@ -185,11 +216,11 @@ async fn every_status_code_path() {
         (StatusCode::FORBIDDEN, Some("not-root"))
     );
     assert_eq!(body["policy_ids"], json!(["administration-is-root-only"]));
-    // 404: unknown target user.
+    // 403, not 404, for an unknown target user: existence is not revealed.
     let (status, body) = call(base, &ada, "POST", "/api/org/users/nobody/mfa/reset", None).await;
     assert_eq!(
-        (status, body["error"]["code"].as_str()),
-        (StatusCode::NOT_FOUND, Some("unknown-user"))
+        (status, body["denial_code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("other-organization"))
     );
     // 409: an enrolment when none is due.
     let (status, body) = call(base, &ada, "POST", "/api/enrolment/start", None).await;
@@ -448,31 +479,31 @@ async fn forward(
 
 #[tokio::test(flavor = "multi_thread")]
 async fn forward_auth_answers_like_each_gateway_expects() {
-    let svc = TestService::start(|_, _| {}).await;
+    let svc = TestService::start(|_, _| {}).await; // nginx's header family
     let base = &svc.base;
     let (bob, ada) = (login(base, "bob").await, login(base, "ada").await);
 
-    // Traefik / APISIX style, nginx style, Envoy style (path appended).
-    let traefik = [
-        ("x-forwarded-method", "POST"),
-        ("x-forwarded-uri", "/console/home?tab=1"),
+    let home = [
+        ("x-original-method", "POST"),
+        ("x-original-uri", "/console/home?tab=1"),
     ];
-    let (status, headers) = forward(base, "/forward-auth", Some(&bob), &traefik, None).await;
+    let (status, headers) = forward(base, "/forward-auth", Some(&bob), &home, None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(headers["x-auth-user"], "bob");
     assert_eq!(headers["x-auth-organization"], "acme");
+    assert_eq!(headers["x-auth-role"], "sub_user");
     assert!(!headers["x-auth-decision-id"].is_empty());
-    let nginx = [
+    let admin = [
         ("x-original-method", "GET"),
         ("x-original-uri", "/console/admin/users"),
     ];
     assert_eq!(
-        forward(base, "/forward-auth", Some(&ada), &nginx, None)
+        forward(base, "/forward-auth", Some(&ada), &admin, None)
             .await
             .0,
         StatusCode::OK
     );
-    let (status, headers) = forward(base, "/forward-auth", Some(&bob), &nginx, None).await;
+    let (status, headers) = forward(base, "/forward-auth", Some(&bob), &admin, None).await;
     assert_eq!(
         (status, &headers["x-auth-denial-code"]),
         (
@@ -480,38 +511,37 @@ async fn forward_auth_answers_like_each_gateway_expects() {
             &"not-root".parse::<reqwest::header::HeaderValue>().unwrap()
         )
     );
-    assert_eq!(
-        forward(base, "/forward-auth/console/home", Some(&bob), &[], None)
-            .await
-            .0,
-        StatusCode::OK
-    );
 
     // Fail closed: no session, no route, a method the route does not take,
     // a path that tries to climb out of its prefix.
     assert_eq!(
-        forward(base, "/forward-auth", None, &traefik, None).await.0,
+        forward(base, "/forward-auth", None, &home, None).await.0,
         StatusCode::UNAUTHORIZED
     );
-    let other = [("x-forwarded-uri", "/billing/")];
+    let other = [
+        ("x-original-method", "GET"),
+        ("x-original-uri", "/billing/"),
+    ];
     assert_eq!(
         forward(base, "/forward-auth", Some(&ada), &other, None)
             .await
             .0,
         StatusCode::FORBIDDEN
     );
-    let post_audit = [
-        ("x-forwarded-method", "DELETE"),
-        ("x-forwarded-uri", "/console/audit"),
+    let delete_audit = [
+        ("x-original-method", "DELETE"),
+        ("x-original-uri", "/console/audit"),
     ];
+    let (status, headers) = forward(base, "/forward-auth", Some(&ada), &delete_audit, None).await;
     assert_eq!(
-        forward(base, "/forward-auth", Some(&ada), &post_audit, None)
-            .await
-            .0,
-        StatusCode::OK,
-        "falls to /console/"
+        (status, headers["x-auth-denial-code"].to_str().unwrap()),
+        (StatusCode::FORBIDDEN, "method-not-allowed"),
+        "no fall through to /console/"
     );
-    let climb = [("x-forwarded-uri", "/console/%2e%2e/admin")];
+    let climb = [
+        ("x-original-method", "GET"),
+        ("x-original-uri", "/console/%2e%2e/admin"),
+    ];
     assert_eq!(
         forward(base, "/forward-auth", Some(&ada), &climb, None)
             .await
@@ -522,7 +552,7 @@ async fn forward_auth_answers_like_each_gateway_expects() {
     // An expired session is 401.
     svc.clock.advance(Duration::days(31));
     assert_eq!(
-        forward(base, "/forward-auth", Some(&bob), &traefik, None)
+        forward(base, "/forward-auth", Some(&bob), &home, None)
             .await
             .0,
         StatusCode::UNAUTHORIZED
@@ -531,25 +561,36 @@ async fn forward_auth_answers_like_each_gateway_expects() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn spoofed_forwarded_headers_from_an_untrusted_peer_are_ignored() {
+async fn forwarded_headers_from_an_untrusted_peer_are_refused() {
     let svc = TestService::start(|_, _| {}).await; // trusts 127.0.0.1 only
     let base = &svc.base;
     let bob = login(base, "bob").await;
-    let spoof = [
-        ("x-forwarded-uri", "/console/home"),
+    let question = [
+        ("x-original-method", "GET"),
         ("x-original-uri", "/console/home"),
     ];
-    // From 127.0.0.2 the headers are not believed: the request line says
-    // `/forward-auth`, which no route allows.
-    let (status, headers) =
-        forward(base, "/forward-auth", Some(&bob), &spoof, Some("127.0.0.2")).await;
+    // From 127.0.0.2 nothing is answered but a denial.
+    let (status, headers) = forward(
+        base,
+        "/forward-auth",
+        Some(&bob),
+        &question,
+        Some("127.0.0.2"),
+    )
+    .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    assert_eq!(headers["x-auth-denial-code"], "no-route");
+    assert_eq!(headers["x-auth-denial-code"], "untrusted-peer");
     // From the trusted proxy the same request is allowed.
     assert_eq!(
-        forward(base, "/forward-auth", Some(&bob), &spoof, Some("127.0.0.1"))
-            .await
-            .0,
+        forward(
+            base,
+            "/forward-auth",
+            Some(&bob),
+            &question,
+            Some("127.0.0.1")
+        )
+        .await
+        .0,
         StatusCode::OK
     );
     svc.service.stop().await;

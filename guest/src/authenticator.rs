@@ -3,11 +3,14 @@
 
 use totp_rs::{Algorithm, Totp};
 
+use crate::cedar_request::Query;
+use crate::decide::evaluate;
 use crate::mfa_reset::engine::types::{
-    AuditRecord, Authenticator, CodeRequest, CodeResult, LockoutPolicy, LoginStep, MfaStatus,
-    RequestError, TotpKey, User, Verification,
+    AuditRecord, Authenticator, CodeRequest, CodeResult, Decision, LockoutPolicy, LoginStep,
+    MfaStatus, RequestError, Session, TotpKey, User, Verification,
 };
-use crate::request_check::check_user;
+use crate::policy_store::PolicyStore;
+use crate::request_check::{check_session, check_user};
 use crate::transition::effective_mfa;
 
 /// Skew tolerated: one time step either side (RFC 6238 section 5.2).
@@ -41,13 +44,35 @@ pub fn key_totp(key: &TotpKey) -> Result<Totp, String> {
         .map_err(|e| e.to_string())
 }
 
-/// An audit record of an authenticator step, on the user's own account.
-/// It never holds the code or the secret.
+/// Asks the policies whether `session` may take the login step `action`
+/// on `user`'s own account (an expired session may not, R7).
+pub fn decide_step(
+    store: &PolicyStore,
+    user: &User,
+    session: &Session,
+    now: i64,
+    action: &str,
+) -> Result<Decision, RequestError> {
+    check_user("user", user)?;
+    check_session(session, now)?;
+    let query = Query {
+        actor: user,
+        action,
+        target: Some(user),
+        session,
+        now,
+    };
+    evaluate(store, &query, None)
+}
+
+/// An audit record of a login step, on the user's own account. It never
+/// holds the code or the secret. `denial` overrides the decision's code
+/// when the policies allowed the step but the code failed.
 pub fn audit(
     user: &User,
     now: i64,
     action: &str,
-    allowed: bool,
+    decision: &Decision,
     denial: Option<&str>,
 ) -> AuditRecord {
     AuditRecord {
@@ -56,21 +81,28 @@ pub fn audit(
         organization: user.organization.id.clone(),
         action: action.into(),
         target: user.id.clone(),
-        allowed,
-        policy_ids: Vec::new(),
-        denial_code: denial.map(str::to_string),
+        allowed: decision.allowed && denial.is_none(),
+        policy_ids: decision.policy_ids.clone(),
+        denial_code: denial
+            .map(str::to_string)
+            .or_else(|| decision.denial_code.clone()),
     }
 }
 
 /// Confirms a pending enrolment with its first code.
-pub fn confirm(request: &CodeRequest) -> Result<Verification, RequestError> {
-    check(request, LoginStep::Enrol)?;
+pub fn confirm(store: &PolicyStore, request: &CodeRequest) -> Result<Verification, RequestError> {
+    const ACTION: &str = "confirm_enrolment";
+    let decision = check(store, request, ACTION)?;
+    if !decision.allowed {
+        return Ok(denied(request, ACTION, decision));
+    }
+    check_step(request, LoginStep::Enrol)?;
     let key = request
         .authenticator
         .pending
         .as_ref()
         .ok_or_else(|| error("authenticator.pending", "no enrolment was started"))?;
-    let mut v = check_code(request, key, "confirm_enrolment")?;
+    let mut v = check_code(request, key, ACTION, decision)?;
     if v.result == CodeResult::Accepted {
         v.authenticator.active = v.authenticator.pending.take();
         v.user.mfa = MfaStatus::Active;
@@ -80,19 +112,40 @@ pub fn confirm(request: &CodeRequest) -> Result<Verification, RequestError> {
 }
 
 /// Checks a login code against the active key.
-pub fn verify(request: &CodeRequest) -> Result<Verification, RequestError> {
-    check(request, LoginStep::Code)?;
+pub fn verify(store: &PolicyStore, request: &CodeRequest) -> Result<Verification, RequestError> {
+    const ACTION: &str = "verify_code";
+    let decision = check(store, request, ACTION)?;
+    if !decision.allowed {
+        return Ok(denied(request, ACTION, decision));
+    }
+    check_step(request, LoginStep::Code)?;
     let key = request.authenticator.active.as_ref().ok_or_else(|| {
         error(
             "authenticator.active",
             "MFA is active but no authenticator is stored",
         )
     })?;
-    check_code(request, key, "verify_code")
+    check_code(request, key, ACTION, decision)
 }
 
-fn check(request: &CodeRequest, step: LoginStep) -> Result<(), RequestError> {
-    check_user("user", &request.user)?;
+/// A step the policies denied: no code checked, nothing counted.
+fn denied(request: &CodeRequest, action: &str, decision: Decision) -> Verification {
+    Verification {
+        result: CodeResult::Denied,
+        message: decision.message.clone(),
+        audit: audit(&request.user, request.now, action, &decision, None),
+        decision,
+        user: request.user.clone(),
+        authenticator: request.authenticator.clone(),
+    }
+}
+
+/// Shape checks, then the policies' decision on the step.
+fn check(
+    store: &PolicyStore,
+    request: &CodeRequest,
+    action: &str,
+) -> Result<Decision, RequestError> {
     if request.now < 0 {
         return Err(error("now", "must not be before 1970"));
     }
@@ -106,6 +159,11 @@ fn check(request: &CodeRequest, step: LoginStep) -> Result<(), RequestError> {
             "needs max-failures > 0 and 0 < base-delay-seconds <= max-delay-seconds",
         ));
     }
+    decide_step(store, &request.user, &request.session, request.now, action)
+}
+
+/// The step asked for must be the one the user's state calls for.
+fn check_step(request: &CodeRequest, step: LoginStep) -> Result<(), RequestError> {
     let needed = login_step(&request.user);
     if needed != step {
         let what = match needed {
@@ -122,6 +180,7 @@ fn check_code(
     request: &CodeRequest,
     key: &TotpKey,
     action: &str,
+    decision: Decision,
 ) -> Result<Verification, RequestError> {
     let totp = key_totp(key).map_err(|e| error("authenticator", e))?;
     let now = request.now;
@@ -133,9 +192,10 @@ fn check_code(
             result: CodeResult::Locked,
             message: format!(
                 "Too many wrong codes: try again in {} seconds.",
-                until - now
+                (until - now + 999) / 1000
             ),
-            audit: audit(&user, now, action, false, Some("locked")),
+            audit: audit(&user, now, action, &decision, Some("locked")),
+            decision,
             user,
             authenticator,
         });
@@ -146,7 +206,8 @@ fn check_code(
         .chars()
         .filter(|c| !c.is_whitespace())
         .collect();
-    let matched = totp.check(&code, now.unsigned_abs());
+    // TOTP counts whole seconds; `now` is in milliseconds (checked >= 0).
+    let matched = totp.check(&code, now.unsigned_abs() / 1000);
     let result = match matched {
         Some(step)
             if authenticator
@@ -180,7 +241,8 @@ fn check_code(
     Ok(Verification {
         result,
         message,
-        audit: audit(&user, now, action, result == CodeResult::Accepted, denial),
+        audit: audit(&user, now, action, &decision, denial),
+        decision,
         user,
         authenticator,
     })
@@ -192,9 +254,10 @@ fn register_failure(a: &mut Authenticator, now: i64, policy: &LockoutPolicy) {
     a.failures = a.failures.saturating_add(1);
     if a.failures >= policy.max_failures {
         let doublings = (a.failures - policy.max_failures).min(31);
-        let delay = u64::from(policy.base_delay_seconds)
+        let delay_seconds = u64::from(policy.base_delay_seconds)
             .saturating_mul(1u64 << doublings)
             .min(u64::from(policy.max_delay_seconds));
-        a.locked_until = Some(now.saturating_add(i64::try_from(delay).unwrap_or(i64::MAX)));
+        let delay_ms = i64::try_from(delay_seconds.saturating_mul(1000)).unwrap_or(i64::MAX);
+        a.locked_until = Some(now.saturating_add(delay_ms));
     }
 }

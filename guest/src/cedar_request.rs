@@ -8,7 +8,6 @@ use cedar_policy::{
     Context, Entities, Entity, EntityId, EntityTypeName, EntityUid, RestrictedExpression, Schema,
 };
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 use crate::mfa_reset::engine::types::{
     Action, MfaStatus, Organization, Request, Role, Session, User,
@@ -66,24 +65,32 @@ pub fn action_name(action: &Action) -> &str {
         Action::SetEnforcement(_) => "set_enforcement",
         Action::ListUsers(_) => "list_users",
         Action::AccessRoute(name) => name,
+        Action::ViewOwnSession => "view_session",
     }
 }
 
 /// The user acted on, if the action targets a user (the caller for `*-own-*`).
 pub fn target_user(request: &Request) -> Option<&User> {
     match &request.action {
-        Action::ResetOwnMfa | Action::EnableOwnMfa | Action::DisableOwnMfa => Some(&request.actor),
+        Action::ResetOwnMfa
+        | Action::EnableOwnMfa
+        | Action::DisableOwnMfa
+        | Action::ViewOwnSession => Some(&request.actor),
         Action::ResetUserMfa(u) | Action::EnableUserMfa(u) | Action::DisableUserMfa(u) => Some(u),
         Action::SetEnforcement(_) | Action::ListUsers(_) | Action::AccessRoute(_) => None,
     }
 }
 
-/// A timestamp as a Cedar `datetime` literal.
-pub fn datetime(seconds: i64) -> Result<String, String> {
-    OffsetDateTime::from_unix_timestamp(seconds)
+/// A timestamp (milliseconds) as a Cedar `datetime` literal, to the millisecond.
+pub fn datetime(millis: i64) -> Result<String, String> {
+    let format = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    );
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000)
         .ok()
-        .and_then(|t| t.format(&Rfc3339).ok())
-        .ok_or_else(|| format!("{seconds} is not a time between the years 0 and 9999"))
+        .filter(|t| (0..=9999).contains(&t.year()))
+        .and_then(|t| t.format(&format).ok())
+        .ok_or_else(|| format!("{millis} ms is not a time between the years 0 and 9999"))
 }
 
 pub struct CedarRequest {
@@ -91,17 +98,39 @@ pub struct CedarRequest {
     pub entities: Entities,
 }
 
+/// What Cedar is asked, in the engine's terms: `actor` does `action` on
+/// `target` (a user), or on the actor's organization when `target` is `None`.
+pub struct Query<'a> {
+    pub actor: &'a User,
+    pub action: &'a str,
+    pub target: Option<&'a User>,
+    pub session: &'a Session,
+    pub now: i64,
+}
+
+impl<'a> Query<'a> {
+    pub fn of(request: &'a Request) -> Self {
+        Self {
+            actor: &request.actor,
+            action: action_name(&request.action),
+            target: target_user(request),
+            session: &request.session,
+            now: request.now,
+        }
+    }
+}
+
 /// Builds the Cedar request; with a schema, also checks request, context and
 /// entities against it (used at load time, not per decision).
 pub fn build(
     names: &RequestBuilder,
-    request: &Request,
+    query: &Query,
     schema: Option<&Schema>,
 ) -> Result<CedarRequest, String> {
-    let actor = &request.actor;
+    let actor = query.actor;
     let mut organizations = vec![&actor.organization];
     let mut users = vec![actor];
-    let resource = match target_user(request) {
+    let resource = match query.target {
         Some(target) => {
             if target.id != actor.id {
                 users.push(target);
@@ -127,8 +156,8 @@ pub fn build(
         .add_entities(entities, schema)
         .map_err(|e| e.to_string())?;
 
-    let action = names.action(action_name(&request.action));
-    let context = context(&request.session, request.now)?;
+    let action = names.action(query.action);
+    let context = context(query.session, query.now)?;
     let request =
         cedar_policy::Request::new(names.user(&actor.id), action, resource, context, schema)
             .map_err(|e| e.to_string())?;
@@ -217,24 +246,40 @@ pub fn schema_mismatches(names: &RequestBuilder, schema: &Schema) -> Vec<String>
         Action::SetEnforcement(true),
         Action::ListUsers(vec![root.clone(), sub]),
         Action::AccessRoute("access_console".into()),
+        Action::ViewOwnSession,
     ];
-    actions
-        .into_iter()
-        .filter_map(|action| {
-            let name = action_name(&action).to_string();
-            let request = Request {
-                actor: root.clone(),
-                session: Session {
-                    login_at: 0,
-                    last_activity_at: 0,
-                    mfa_satisfied: true,
-                },
-                now: 0,
-                action,
-            };
-            build(names, &request, Some(schema))
+    let session = Session {
+        login_at: 0,
+        last_activity_at: 0,
+        mfa_satisfied: true,
+    };
+    let requests = actions.into_iter().map(|action| Request {
+        actor: root.clone(),
+        session: session.clone(),
+        now: 0,
+        action,
+    });
+    let mut problems: Vec<String> = requests
+        .filter_map(|request| {
+            build(names, &Query::of(&request), Some(schema))
                 .err()
-                .map(|e| format!("action `{name}`: {e}"))
+                .map(|e| format!("action `{}`: {e}", action_name(&request.action)))
         })
-        .collect()
+        .collect();
+    for step in LOGIN_STEPS {
+        let query = Query {
+            actor: &root,
+            action: step,
+            target: Some(&root),
+            session: &session,
+            now: 0,
+        };
+        if let Err(e) = build(names, &query, Some(schema)) {
+            problems.push(format!("action `{step}`: {e}"));
+        }
+    }
+    problems
 }
+
+/// The Cedar actions of the login steps, decided like every other action.
+pub const LOGIN_STEPS: [&str; 3] = ["start_enrolment", "confirm_enrolment", "verify_code"];

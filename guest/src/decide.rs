@@ -2,9 +2,9 @@
 
 use cedar_policy::{Authorizer, Decision as CedarDecision};
 
-use crate::cedar_request::{self, action_name, target_user};
+use crate::cedar_request::{self, Query, action_name, target_user};
 use crate::mfa_reset::engine::types::{
-    Action, AuditRecord, Decision, Outcome, Request, RequestError,
+    Action, AuditRecord, Decision, Outcome, Request, RequestError, SessionEffect,
 };
 use crate::policy_store::PolicyStore;
 use crate::request_check;
@@ -15,8 +15,36 @@ const NOT_PERMITTED: &str = "not-permitted";
 
 pub fn decide(store: &PolicyStore, request: &Request) -> Result<Outcome, RequestError> {
     request_check::check(request, &store.names)?;
+    let decision = evaluate(store, &Query::of(request), None)?;
+    let (decision, change, users, sessions) = if decision.allowed {
+        let applied = transition::apply(request);
+        let decision = Decision {
+            message: applied.message,
+            ..decision
+        };
+        (decision, applied.change, applied.users, applied.sessions)
+    } else {
+        (decision, None, Vec::new(), SessionEffect::None)
+    };
+    let audit = audit_record(request, &decision);
+    Ok(Outcome {
+        decision,
+        change,
+        sessions,
+        users,
+        audit,
+    })
+}
+
+/// Asks Cedar. An allow carries `allowed_message`; a denial the code and
+/// message of the first deciding forbid in source order.
+pub fn evaluate(
+    store: &PolicyStore,
+    query: &Query,
+    allowed_message: Option<String>,
+) -> Result<Decision, RequestError> {
     let cedar =
-        cedar_request::build(&store.names, request, None).map_err(|message| RequestError {
+        cedar_request::build(&store.names, query, None).map_err(|message| RequestError {
             field: "request".into(),
             message,
         })?;
@@ -30,47 +58,33 @@ pub fn decide(store: &PolicyStore, request: &Request) -> Result<Outcome, Request
         .errors()
         .map(ToString::to_string)
         .collect();
-
-    let (decision, change, users) = if allowed {
-        let applied = transition::apply(request);
-        let decision = Decision {
+    if allowed {
+        return Ok(Decision {
             allowed,
             policy_ids,
             denial_code: None,
-            message: applied.message,
+            message: allowed_message.unwrap_or_default(),
             errors,
-        };
-        (decision, applied.change, applied.users)
-    } else {
-        // The first deciding forbid in source order speaks for the denial.
-        let (code, message) = match deciding.first() {
-            Some((id, meta)) => (
-                meta.code.clone().unwrap_or_else(|| id.clone()),
-                meta.message
-                    .clone()
-                    .unwrap_or_else(|| format!("Denied by policy `{id}`.")),
-            ),
-            None => (
-                NOT_PERMITTED.to_string(),
-                "No policy permits this action.".to_string(),
-            ),
-        };
-        let decision = Decision {
-            allowed,
-            policy_ids,
-            denial_code: Some(code),
-            message,
-            errors,
-        };
-        (decision, None, Vec::new())
+        });
+    }
+    let (code, message) = match deciding.first() {
+        Some((id, meta)) => (
+            meta.code.clone().unwrap_or_else(|| id.clone()),
+            meta.message
+                .clone()
+                .unwrap_or_else(|| format!("Denied by policy `{id}`.")),
+        ),
+        None => (
+            NOT_PERMITTED.to_string(),
+            "No policy permits this action.".to_string(),
+        ),
     };
-
-    let audit = audit_record(request, &decision);
-    Ok(Outcome {
-        decision,
-        change,
-        users,
-        audit,
+    Ok(Decision {
+        allowed,
+        policy_ids,
+        denial_code: Some(code),
+        message,
+        errors,
     })
 }
 
@@ -78,7 +92,7 @@ pub fn decide(store: &PolicyStore, request: &Request) -> Result<Outcome, Request
 /// Reads (listing, gateway routes) are logged by the host, not audited.
 fn audit_record(request: &Request, decision: &Decision) -> Option<AuditRecord> {
     let target = match &request.action {
-        Action::ListUsers(_) | Action::AccessRoute(_) => return None,
+        Action::ListUsers(_) | Action::AccessRoute(_) | Action::ViewOwnSession => return None,
         Action::SetEnforcement(_) => request.actor.organization.id.clone(),
         _ => target_user(request).map(|u| u.id.clone())?,
     };

@@ -3,11 +3,11 @@
 use qrcodegen::{QrCode, QrCodeEcc};
 use totp_rs::{Algorithm, Secret, Totp};
 
-use crate::authenticator::{audit, login_step};
+use crate::authenticator::{audit, decide_step, login_step};
 use crate::mfa_reset::engine::types::{
-    Enrolment, EnrolmentRequest, LoginStep, RequestError, TotpKey,
+    Enrolment, EnrolmentKey, EnrolmentRequest, LoginStep, RequestError, TotpKey,
 };
-use crate::request_check::check_user;
+use crate::policy_store::PolicyStore;
 
 /// Key parameters every authenticator app accepts (Google Key URI format).
 const DIGITS: u8 = 6;
@@ -20,8 +20,17 @@ fn error(field: &str, message: impl Into<String>) -> RequestError {
     }
 }
 
-pub fn start(request: &EnrolmentRequest) -> Result<Enrolment, RequestError> {
-    check_user("user", &request.user)?;
+pub fn start(store: &PolicyStore, request: &EnrolmentRequest) -> Result<Enrolment, RequestError> {
+    const ACTION: &str = "start_enrolment";
+    let decision = decide_step(store, &request.user, &request.session, request.now, ACTION)?;
+    if !decision.allowed {
+        return Ok(Enrolment {
+            audit: audit(&request.user, request.now, ACTION, &decision, None),
+            decision,
+            key: None,
+            authenticator: request.authenticator.clone(),
+        });
+    }
     if login_step(&request.user) != LoginStep::Enrol {
         return Err(error(
             "user.mfa",
@@ -58,11 +67,14 @@ pub fn start(request: &EnrolmentRequest) -> Result<Enrolment, RequestError> {
     let mut authenticator = request.authenticator.clone();
     authenticator.pending = Some(key);
     Ok(Enrolment {
-        uri,
-        qr_png,
-        qr_text,
+        audit: audit(&request.user, request.now, ACTION, &decision, None),
+        decision,
+        key: Some(EnrolmentKey {
+            uri,
+            qr_png,
+            qr_text,
+        }),
         authenticator,
-        audit: audit(&request.user, request.now, "start_enrolment", true, None),
     })
 }
 

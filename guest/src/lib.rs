@@ -109,15 +109,15 @@ impl Guest for Component {
     }
 
     fn start_enrolment(request: EnrolmentRequest) -> Result<Enrolment, RequestError> {
-        enrolment::start(&request)
+        with_store(|store| enrolment::start(store, &request))
     }
 
     fn confirm_enrolment(request: CodeRequest) -> Result<Verification, RequestError> {
-        authenticator::confirm(&request)
+        with_store(|store| authenticator::confirm(store, &request))
     }
 
     fn verify_login(request: CodeRequest) -> Result<Verification, RequestError> {
-        authenticator::verify(&request)
+        with_store(|store| authenticator::verify(store, &request))
     }
 
     fn authorize_cedar(test_case_json: String) -> Result<CedarAnswer, String> {

@@ -2,7 +2,7 @@
 //! Permissions are never decided here; Cedar decides them.
 
 use crate::cedar_request::{RequestBuilder, datetime};
-use crate::mfa_reset::engine::types::{Action, Organization, Request, RequestError, User};
+use crate::mfa_reset::engine::types::{Action, Organization, Request, RequestError, Session, User};
 
 fn error(field: impl Into<String>, message: impl Into<String>) -> RequestError {
     RequestError {
@@ -13,25 +13,7 @@ fn error(field: impl Into<String>, message: impl Into<String>) -> RequestError {
 
 pub fn check(request: &Request, names: &RequestBuilder) -> Result<(), RequestError> {
     check_user("actor", &request.actor)?;
-    for (field, value) in [
-        ("now", request.now),
-        ("session.login-at", request.session.login_at),
-        ("session.last-activity-at", request.session.last_activity_at),
-    ] {
-        datetime(value).map_err(|e| error(field, e))?;
-    }
-    if request.session.last_activity_at < request.session.login_at {
-        return Err(error(
-            "session.last-activity-at",
-            "is before session.login-at: a session has no activity before its login",
-        ));
-    }
-    if request.now < request.session.last_activity_at {
-        return Err(error(
-            "now",
-            "is before session.last-activity-at: the request cannot precede the session's last activity",
-        ));
-    }
+    check_session(&request.session, request.now)?;
     match &request.action {
         Action::ResetUserMfa(target)
         | Action::EnableUserMfa(target)
@@ -74,7 +56,32 @@ pub fn check(request: &Request, names: &RequestBuilder) -> Result<(), RequestErr
         Action::ResetOwnMfa
         | Action::EnableOwnMfa
         | Action::DisableOwnMfa
-        | Action::SetEnforcement(_) => {}
+        | Action::SetEnforcement(_)
+        | Action::ViewOwnSession => {}
+    }
+    Ok(())
+}
+
+/// Times must be representable and in order: login, last activity, now.
+pub fn check_session(session: &Session, now: i64) -> Result<(), RequestError> {
+    for (field, value) in [
+        ("now", now),
+        ("session.login-at", session.login_at),
+        ("session.last-activity-at", session.last_activity_at),
+    ] {
+        datetime(value).map_err(|e| error(field, e))?;
+    }
+    if session.last_activity_at < session.login_at {
+        return Err(error(
+            "session.last-activity-at",
+            "is before the session's login: a session has no activity before its login",
+        ));
+    }
+    if now < session.last_activity_at {
+        return Err(error(
+            "now",
+            "is before the session's last activity: a request cannot precede it",
+        ));
     }
     Ok(())
 }
@@ -130,7 +137,7 @@ fn check_same_organization(
         return Err(error(
             format!("{field}.enforce-mfa"),
             format!(
-                "organization `{}` appears with two different enforce-mfa values",
+                "organization `{}` appears with two different enforcement values",
                 org.id
             ),
         ));

@@ -2,7 +2,8 @@
 //! the confirmation the caller sees. Only runs after Cedar allowed.
 
 use crate::mfa_reset::engine::types::{
-    Action, Authenticator, Change, MfaStatus, Organization, Request, User, UserChange, UserStatus,
+    Action, Authenticator, Change, MfaStatus, Organization, Request, SessionEffect, User,
+    UserChange, UserStatus,
 };
 
 /// What an allowed request changes.
@@ -10,12 +11,15 @@ pub struct Applied {
     pub message: String,
     pub change: Option<Change>,
     pub users: Vec<UserStatus>,
+    pub sessions: SessionEffect,
 }
 
 impl Applied {
     /// Every change of a user's MFA starts the authenticator afresh: no
-    /// key, no counters (a reset also lifts a lockout).
-    fn user(user: &User, mfa: MfaStatus, message: String) -> Self {
+    /// key, no counters (a reset also lifts a lockout). Sessions
+    /// authenticated under the old state end: all of them when someone else
+    /// made the change, all but the caller's own when the user did.
+    fn user(user: &User, by_self: bool, mfa: MfaStatus, message: String) -> Self {
         let change = UserChange {
             user: User {
                 mfa,
@@ -33,6 +37,11 @@ impl Applied {
             message,
             change: Some(Change::User(change)),
             users: Vec::new(),
+            sessions: if by_self {
+                SessionEffect::EndOtherSessionsOfUser
+            } else {
+                SessionEffect::EndSessionsOfUser
+            },
         }
     }
 }
@@ -52,6 +61,7 @@ pub fn apply(request: &Request) -> Applied {
         // R6: the authenticator goes, MFA stays required, enrolment is due.
         Action::ResetOwnMfa => Applied::user(
             actor,
+            true,
             MfaStatus::EnrolmentDue,
             "Your MFA has been reset. At your next login you will set up a new authenticator app."
                 .into(),
@@ -59,6 +69,7 @@ pub fn apply(request: &Request) -> Applied {
         // R9.
         Action::ResetUserMfa(target) => Applied::user(
             target,
+            false,
             MfaStatus::EnrolmentDue,
             format!(
                 "The MFA of `{}` has been reset. They will set up a new authenticator app at their next login.",
@@ -68,12 +79,14 @@ pub fn apply(request: &Request) -> Applied {
         // R2: enabling means enrolling at the next login.
         Action::EnableOwnMfa => Applied::user(
             actor,
+            true,
             MfaStatus::EnrolmentDue,
             "MFA is on. At your next login you will set up an authenticator app.".into(),
         ),
         // R4.
         Action::EnableUserMfa(target) => Applied::user(
             target,
+            false,
             MfaStatus::EnrolmentDue,
             format!(
                 "MFA is on for `{}`. They will set up an authenticator app at their next login.",
@@ -83,11 +96,13 @@ pub fn apply(request: &Request) -> Applied {
         // R2, R3: login reverts to password only.
         Action::DisableOwnMfa => Applied::user(
             actor,
+            true,
             MfaStatus::Off,
             "MFA is off. You will log in with your password only.".into(),
         ),
         Action::DisableUserMfa(target) => Applied::user(
             target,
+            false,
             MfaStatus::Off,
             format!(
                 "MFA is off for `{}`. They will log in with their password only.",
@@ -112,16 +127,30 @@ pub fn apply(request: &Request) -> Applied {
                     org.id
                 )
             };
+            // Sessions that logged in with a password only must now
+            // finish MFA before anything else.
             Applied {
                 message,
                 change: Some(Change::Organization(org)),
                 users: Vec::new(),
+                sessions: if *enforce {
+                    SessionEffect::RequireMfaInOrganization
+                } else {
+                    SessionEffect::None
+                },
             }
         }
+        Action::ViewOwnSession => Applied {
+            message: "Your session.".into(),
+            change: None,
+            users: Vec::new(),
+            sessions: SessionEffect::None,
+        },
         Action::AccessRoute(name) => Applied {
             message: format!("`{name}` allowed."),
             change: None,
             users: Vec::new(),
+            sessions: SessionEffect::None,
         },
         // R11.
         Action::ListUsers(users) => Applied {
@@ -136,6 +165,7 @@ pub fn apply(request: &Request) -> Applied {
                     effective_mfa: effective_mfa(u),
                 })
                 .collect(),
+            sessions: SessionEffect::None,
         },
     }
 }

@@ -6,13 +6,45 @@ use time::OffsetDateTime;
 use crate::api;
 use crate::bindings::types as wit;
 
-fn seconds(t: OffsetDateTime) -> i64 {
-    t.unix_timestamp()
+/// Milliseconds since the epoch (the WIT `timestamp`); finer digits are
+/// dropped, towards the past.
+pub(crate) fn millis(t: OffsetDateTime) -> i64 {
+    let ms = t.unix_timestamp_nanos().div_euclid(1_000_000);
+    i64::try_from(ms).unwrap_or(if ms < 0 { i64::MIN } else { i64::MAX })
 }
 
 /// Times coming back from the component are ones the host sent in.
-fn time(seconds: i64) -> OffsetDateTime {
-    OffsetDateTime::from_unix_timestamp(seconds).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+pub(crate) fn time(millis: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+/// A field path of the component (WIT names, `session.last-activity-at`)
+/// as callers of this crate write it (`session.last_activity_at`).
+pub(crate) fn field_path(wit_path: &str) -> String {
+    wit_path.replace('-', "_")
+}
+
+impl From<&api::Session> for wit::Session {
+    fn from(s: &api::Session) -> Self {
+        Self {
+            login_at: millis(s.login_at),
+            last_activity_at: millis(s.last_activity_at),
+            mfa_satisfied: s.mfa_satisfied,
+        }
+    }
+}
+
+impl From<wit::Decision> for api::Decision {
+    fn from(d: wit::Decision) -> Self {
+        Self {
+            allowed: d.allowed,
+            policy_ids: d.policy_ids,
+            denial_code: d.denial_code,
+            message: d.message,
+            errors: d.errors,
+        }
+    }
 }
 
 impl From<api::Role> for wit::Role {
@@ -107,6 +139,7 @@ impl From<&api::Action> for wit::Action {
                 Self::ListUsers(users.iter().map(Into::into).collect())
             }
             api::Action::AccessRoute(name) => Self::AccessRoute(name.clone()),
+            api::Action::ViewOwnSession => Self::ViewOwnSession,
         }
     }
 }
@@ -115,12 +148,8 @@ impl From<&api::Request> for wit::Request {
     fn from(r: &api::Request) -> Self {
         Self {
             actor: (&r.actor).into(),
-            session: wit::Session {
-                login_at: seconds(r.session.login_at),
-                last_activity_at: seconds(r.session.last_activity_at),
-                mfa_satisfied: r.session.mfa_satisfied,
-            },
-            now: seconds(r.now),
+            session: (&r.session).into(),
+            now: millis(r.now),
             action: (&r.action).into(),
         }
     }
@@ -128,14 +157,17 @@ impl From<&api::Request> for wit::Request {
 
 impl From<wit::Outcome> for api::Outcome {
     fn from(o: wit::Outcome) -> Self {
-        let d = o.decision;
         Self {
-            decision: api::Decision {
-                allowed: d.allowed,
-                policy_ids: d.policy_ids,
-                denial_code: d.denial_code,
-                message: d.message,
-                errors: d.errors,
+            decision: o.decision.into(),
+            sessions: match o.sessions {
+                wit::SessionEffect::None => api::SessionEffect::None,
+                wit::SessionEffect::EndOtherSessionsOfUser => {
+                    api::SessionEffect::EndOtherSessionsOfUser
+                }
+                wit::SessionEffect::EndSessionsOfUser => api::SessionEffect::EndSessionsOfUser,
+                wit::SessionEffect::RequireMfaInOrganization => {
+                    api::SessionEffect::RequireMfaInOrganization
+                }
             },
             change: o.change.map(|c| match c {
                 wit::Change::User(u) => api::Change::User(api::UserChange {
@@ -201,7 +233,7 @@ impl From<&api::Authenticator> for wit::Authenticator {
             active: a.active.as_ref().map(Into::into),
             last_accepted_step: a.last_accepted_step,
             failures: a.failures,
-            locked_until: a.locked_until.map(seconds),
+            locked_until: a.locked_until.map(millis),
         }
     }
 }
@@ -232,8 +264,9 @@ impl From<&api::EnrolmentRequest> for wit::EnrolmentRequest {
     fn from(r: &api::EnrolmentRequest) -> Self {
         Self {
             user: (&r.user).into(),
+            session: (&r.session).into(),
             authenticator: (&r.authenticator).into(),
-            now: seconds(r.now),
+            now: millis(r.now),
             issuer: r.issuer.clone(),
         }
     }
@@ -242,9 +275,12 @@ impl From<&api::EnrolmentRequest> for wit::EnrolmentRequest {
 impl From<wit::Enrolment> for api::Enrolment {
     fn from(e: wit::Enrolment) -> Self {
         Self {
-            uri: e.uri,
-            qr_png: e.qr_png,
-            qr_text: e.qr_text,
+            decision: e.decision.into(),
+            key: e.key.map(|k| api::EnrolmentKey {
+                uri: k.uri,
+                qr_png: k.qr_png,
+                qr_text: k.qr_text,
+            }),
             authenticator: e.authenticator.into(),
             audit: e.audit.into(),
         }
@@ -255,9 +291,10 @@ impl From<&api::CodeRequest> for wit::CodeRequest {
     fn from(r: &api::CodeRequest) -> Self {
         Self {
             user: (&r.user).into(),
+            session: (&r.session).into(),
             authenticator: (&r.authenticator).into(),
             code: r.code.clone(),
-            now: seconds(r.now),
+            now: millis(r.now),
             lockout: wit::LockoutPolicy {
                 max_failures: r.lockout.max_failures,
                 base_delay_seconds: r.lockout.base_delay_seconds,
@@ -275,7 +312,9 @@ impl From<wit::Verification> for api::Verification {
                 wit::CodeResult::InvalidCode => api::CodeResult::InvalidCode,
                 wit::CodeResult::Replayed => api::CodeResult::Replayed,
                 wit::CodeResult::Locked => api::CodeResult::Locked,
+                wit::CodeResult::Denied => api::CodeResult::Denied,
             },
+            decision: v.decision.into(),
             message: v.message,
             user: v.user.into(),
             authenticator: v.authenticator.into(),

@@ -19,6 +19,7 @@ use crate::api::{
 use crate::bindings::{MfaEngine, MfaEnginePre};
 use crate::component;
 use crate::host_state::HostState;
+use crate::log_text::Shown;
 
 /// Fuel per call: about a second of guest work, far above what a decision
 /// (or installing a policy set) needs, low enough to stop a runaway guest.
@@ -159,7 +160,7 @@ impl std::fmt::Debug for Engine {
 /// Logs who and what, never the code or the key.
 fn log_verification(v: &Verification) {
     tracing::info!(
-        user = %v.user.id,
+        user = %Shown(&v.user.id),
         action = %v.audit.action,
         result = ?v.result,
         failures = v.authenticator.failures,
@@ -167,9 +168,11 @@ fn log_verification(v: &Verification) {
     );
 }
 
+/// A request error of the component, with the field named as callers of
+/// this crate write it.
 fn invalid(e: crate::bindings::types::RequestError) -> Error {
     Error::InvalidRequest {
-        field: e.field,
+        field: crate::convert::field_path(&e.field),
         message: e.message,
     }
 }
@@ -196,12 +199,7 @@ impl Engine {
         let answer = self.call(&generation, |guest, store| {
             guest.call_decide(store, &request)
         })?;
-        answer
-            .map(Outcome::from)
-            .map_err(|e| Error::InvalidRequest {
-                field: e.field,
-                message: e.message,
-            })
+        answer.map(Outcome::from).map_err(invalid)
     }
 
     /// Checks `policies` without installing them: errors and warnings.
@@ -283,7 +281,12 @@ impl Engine {
             guest.call_start_enrolment(store, &request)
         })?;
         let enrolment: Enrolment = enrolment.map(Into::into).map_err(invalid)?;
-        tracing::info!(user = %request.user.id, action = "start_enrolment", "enrolment started");
+        tracing::info!(
+            user = %Shown(&request.user.id),
+            action = "start_enrolment",
+            allowed = enrolment.decision.allowed,
+            "enrolment"
+        );
         Ok(enrolment)
     }
 

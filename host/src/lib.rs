@@ -33,6 +33,7 @@ mod engine;
 mod error;
 pub mod guardrails;
 mod host_state;
+pub mod log_text;
 mod policy_files;
 mod policy_tests;
 pub mod service;

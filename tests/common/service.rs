@@ -5,7 +5,8 @@ use std::net::SocketAddr;
 
 use mfa_reset::LockoutPolicy;
 use mfa_reset::service::{
-    Clock, DEFAULT_ROUTES, DEMO_SEED, RouteMap, SecretBox, Seed, Service, ServiceConfig,
+    Clock, DEFAULT_ROUTES, DEMO_SEED, ForwardedHeaders, LoginThrottle, RouteMap, SecretBox, Seed,
+    Service, ServiceConfig,
 };
 use reqwest::{Client, Response, StatusCode};
 use serde_json::{Value, json};
@@ -24,6 +25,8 @@ pub fn config(database: String, secret_key: String) -> ServiceConfig {
         support_url: Some(SUPPORT_URL.into()),
         routes: RouteMap::parse(DEFAULT_ROUTES).unwrap(),
         trusted_proxies: vec!["127.0.0.1".parse().unwrap()],
+        forwarded_headers: ForwardedHeaders::Original,
+        login_throttle: LoginThrottle::default(),
         issuer: "Acme Cloud".into(),
         lockout: LockoutPolicy::default(),
         secure_cookies: false,
@@ -87,7 +90,8 @@ pub async fn login(base: &str, user: &str) -> String {
     body["token"].as_str().unwrap().to_string()
 }
 
-/// Sends `method path` with the session `token` and an optional JSON body.
+/// Sends `method path` with the session `token` and an optional JSON body
+/// (state changes always as JSON, as the API demands).
 pub async fn call(
     base: &str,
     token: &str,
@@ -100,8 +104,30 @@ pub async fn call(
         .bearer_auth(token);
     if let Some(body) = body {
         request = request.json(&body);
+    } else if method != "GET" {
+        request = request.header("content-type", "application/json");
     }
     read(request.send().await.unwrap()).await
+}
+
+/// Enrols an authenticator for the session `token` (whose login is due to
+/// enrol) and confirms it with the code the test computes; returns the
+/// base32 secret.
+pub async fn enrol(base: &str, token: &str, clock: &Clock) -> String {
+    let (status, body) = call(base, token, "POST", "/api/enrolment/start", None).await;
+    assert_eq!(status, StatusCode::OK, "enrolment starts: {body}");
+    let secret = uri_secret(body["uri"].as_str().unwrap());
+    let code = totp_code(&secret, clock.now().unix_timestamp());
+    let (status, body) = call(
+        base,
+        token,
+        "POST",
+        "/api/enrolment/confirm",
+        Some(json!({ "code": code })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "enrolment confirmed: {body}");
+    secret
 }
 
 pub async fn read(response: Response) -> (StatusCode, Value) {

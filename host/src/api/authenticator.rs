@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use super::{AuditRecord, User};
+use super::{AuditRecord, Decision, Session, User};
 
 /// A TOTP key (RFC 6238, HMAC-SHA-1). In JSON the secret is base32, as in
 /// otpauth URIs; `Debug` never shows it.
@@ -79,10 +79,13 @@ pub enum LoginStep {
     Code,
 }
 
-/// Starts (or restarts) an enrolment.
+/// Starts (or restarts) an enrolment. The policies decide the step
+/// (`start_enrolment`): `session` must be active and belong to `user`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EnrolmentRequest {
     pub user: User,
+    /// The session asking; it need not have finished MFA yet.
+    pub session: Session,
     pub authenticator: Authenticator,
     pub now: OffsetDateTime,
     /// Shown in the authenticator app, e.g. the service's name.
@@ -91,22 +94,34 @@ pub struct EnrolmentRequest {
 
 /// A new pending key, to show once.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Enrolment {
+pub struct EnrolmentKey {
     /// `otpauth://totp/…` (Google Authenticator Key URI format).
     pub uri: String,
     /// The URI as a QR code, PNG.
     pub qr_png: Vec<u8>,
     /// The same QR code for a terminal (Unicode half blocks).
     pub qr_text: String,
-    /// The state to store.
+}
+
+/// The answer to an [`EnrolmentRequest`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Enrolment {
+    /// The policies' decision on `start_enrolment`.
+    pub decision: Decision,
+    /// The new key, when allowed.
+    pub key: Option<EnrolmentKey>,
+    /// The state to store (unchanged when denied).
     pub authenticator: Authenticator,
     pub audit: AuditRecord,
 }
 
-/// A code to check, for an enrolment confirmation or a login.
+/// A code to check, for an enrolment confirmation or a login. The
+/// policies decide the step first (`confirm_enrolment`, `verify_code`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CodeRequest {
     pub user: User,
+    /// The session asking; it need not have finished MFA yet.
+    pub session: Session,
     pub authenticator: Authenticator,
     /// As typed; spaces are ignored.
     pub code: String,
@@ -124,11 +139,16 @@ pub enum CodeResult {
     Replayed,
     /// Too many failures: nothing was checked.
     Locked,
+    /// The policies denied the step (an expired session, say): nothing was
+    /// checked and nothing counts.
+    Denied,
 }
 
 /// The answer to a [`CodeRequest`], with the state to store either way.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verification {
+    /// The policies' decision on the step.
+    pub decision: Decision,
     pub result: CodeResult,
     pub message: String,
     pub user: User,

@@ -86,6 +86,9 @@ pub enum Action {
     /// A gateway route: the Cedar action its route map names (an action of
     /// the schema's `console_routes` group), on the caller's organization.
     AccessRoute(String),
+    /// The caller's own session (what its login still needs); allowed
+    /// before MFA is finished, like the login steps.
+    ViewOwnSession,
 }
 
 /// One request to decide.
@@ -162,12 +165,31 @@ pub struct AuditRecord {
     pub denial_code: Option<String>,
 }
 
+/// What an allowed change means for the sessions a host keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionEffect {
+    /// Sessions stay as they are.
+    #[default]
+    None,
+    /// End every session of the changed user but the caller's current one.
+    EndOtherSessionsOfUser,
+    /// End every session of the changed user.
+    EndSessionsOfUser,
+    /// Sessions of the organization whose login verified no code must
+    /// finish MFA before anything else (enforcement switched on, R5).
+    RequireMfaInOrganization,
+}
+
 /// Everything a decision produces.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Outcome {
     pub decision: Decision,
     /// The new state, when the decision allows a change.
     pub change: Option<Change>,
+    /// What storing `change` means for sessions.
+    #[serde(default)]
+    pub sessions: SessionEffect,
     /// Filled for an allowed `list_users`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub users: Vec<UserStatus>,

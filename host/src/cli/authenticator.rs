@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use clap::Args;
 use mfa_reset::{
     Authenticator, CodeRequest, CodeResult, EnrolmentRequest, Error, LockoutPolicy, LoginStep,
-    MfaStatus, Organization, Role, User, Verification,
+    MfaStatus, Organization, Role, Session, User, Verification,
 };
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -125,20 +125,26 @@ pub fn enroll(engine: &mfa_reset::Engine, args: &EnrollArgs) -> Result<ExitCode,
         );
         return Ok(ExitCode::FAILURE);
     }
+    let now = args.state.now();
     let enrolment = engine.start_enrolment(&EnrolmentRequest {
         user: state.user.clone(),
+        session: login_now(now),
         authenticator: state.authenticator.clone(),
-        now: args.state.now(),
+        now,
         issuer: args.issuer.clone(),
     })?;
+    let Some(key) = enrolment.key else {
+        println!("{}", enrolment.decision.message);
+        return Ok(ExitCode::FAILURE);
+    };
     state.authenticator = enrolment.authenticator;
     save(path, &state)?;
     if let Some(png) = &args.qr_png {
-        std::fs::write(png, &enrolment.qr_png).map_err(|e| file_error(png, e))?;
+        std::fs::write(png, &key.qr_png).map_err(|e| file_error(png, e))?;
     }
     println!("Scan this QR code with your authenticator app:\n");
-    println!("{}", enrolment.qr_text);
-    println!("or enter this URI: {}\n", enrolment.uri);
+    println!("{}", key.qr_text);
+    println!("or enter this URI: {}\n", key.uri);
     println!(
         "Then confirm with the code it shows:\n  mfa-reset enroll --state {} --confirm CODE",
         path.display()
@@ -152,9 +158,20 @@ pub fn verify(engine: &mfa_reset::Engine, args: &StateArgs, code: &str) -> Resul
     finish(&args.state, state, verification)
 }
 
+/// The state file's owner logging in at the terminal, right now: a session
+/// that has just started and not finished MFA.
+fn login_now(now: OffsetDateTime) -> Session {
+    Session {
+        login_at: now,
+        last_activity_at: now,
+        mfa_satisfied: false,
+    }
+}
+
 fn code_request(state: &StateFile, code: &str, now: OffsetDateTime) -> CodeRequest {
     CodeRequest {
         user: state.user.clone(),
+        session: login_now(now),
         authenticator: state.authenticator.clone(),
         code: code.to_string(),
         now,

@@ -6,7 +6,8 @@ use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
 use mfa_reset::service::{
-    Clock, DEFAULT_ROUTES, DEMO_SEED, RouteMap, SecretBox, Seed, Service, ServiceConfig,
+    Clock, DEFAULT_ROUTES, DEMO_SEED, ForwardedHeaders, LoginThrottle, RouteMap, SecretBox, Seed,
+    Service, ServiceConfig,
 };
 use mfa_reset::{EngineBuilder, Error, LockoutPolicy};
 
@@ -14,6 +15,13 @@ use mfa_reset::{EngineBuilder, Error, LockoutPolicy};
 pub enum LogFormat {
     Json,
     Text,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum HeaderFamily {
+    Original,
+    Forwarded,
+    RequestLine,
 }
 
 #[derive(Args)]
@@ -44,7 +52,8 @@ pub struct ServeArgs {
     /// Gateway route map (TOML); host/deploy/routes.toml if not given.
     #[arg(long, env = "MFA_RESET_ROUTES")]
     routes: Option<PathBuf>,
-    /// Peers whose X-Forwarded-* and X-Original-* headers are believed (repeat the flag).
+    /// Peers (gateways) allowed to ask forward-auth, and whose forwarding
+    /// headers and X-Forwarded-For are believed (repeat the flag).
     #[arg(
         long = "trusted-proxy",
         env = "MFA_RESET_TRUSTED_PROXIES",
@@ -52,6 +61,17 @@ pub struct ServeArgs {
         default_value = "127.0.0.1,::1"
     )]
     trusted_proxies: Vec<IpAddr>,
+    /// Which headers carry the original method and URI to /forward-auth:
+    /// `original` (X-Original-Method/-URI: nginx, host/deploy/nginx.conf),
+    /// `forwarded` (X-Forwarded-Method/-Uri: Traefik, Caddy, APISIX) or
+    /// `request-line` (Envoy ext_authz). A request carrying another family is refused.
+    #[arg(
+        long,
+        env = "MFA_RESET_FORWARDED_HEADERS",
+        value_enum,
+        default_value = "original"
+    )]
+    forwarded_headers: HeaderFamily,
     /// Name shown in authenticator apps.
     #[arg(long, default_value = "mfa-reset")]
     issuer: String,
@@ -70,9 +90,11 @@ pub struct ServeArgs {
     /// Create no demo data.
     #[arg(long)]
     no_seed: bool,
-    /// Mark the session cookie `Secure` (when served over TLS).
-    #[arg(long)]
-    secure_cookies: bool,
+    /// Browsers reach the service over plain HTTP (development only): the
+    /// session cookie is then `mfa_session` without `Secure` instead of
+    /// `__Host-mfa_session`.
+    #[arg(long, env = "MFA_RESET_INSECURE_COOKIES")]
+    insecure_cookies: bool,
     /// Largest request body, in bytes.
     #[arg(long, default_value_t = 64 * 1024)]
     max_body_bytes: usize,
@@ -121,6 +143,38 @@ fn key_file(data_dir: &Path) -> Result<String, Error> {
     Ok(key)
 }
 
+/// The data directory, readable by us only (it holds the database and the key).
+fn private_dir(dir: &Path) -> Result<(), Error> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    let error = |e: std::io::Error| Error::Files {
+        path: dir.to_path_buf(),
+        message: e.to_string(),
+    };
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(error)?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(error)
+}
+
+/// Creates the SQLite file 0600 before SQLite does (its journal files take
+/// the database file's mode), and tightens an existing one.
+fn private_file(path: &Path) -> Result<(), Error> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let error = |e: std::io::Error| Error::Files {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    };
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(error)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(error)
+}
+
 fn init_logs(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("MFA_RESET_LOG")
         .unwrap_or_else(|_| "info".into());
@@ -133,16 +187,15 @@ fn init_logs(format: LogFormat) {
 
 pub fn run(args: ServeArgs, engine: EngineBuilder) -> Result<ExitCode, Error> {
     init_logs(args.log_format);
-    std::fs::create_dir_all(&args.data_dir).map_err(|e| Error::Files {
-        path: args.data_dir.clone(),
-        message: e.to_string(),
-    })?;
-    let database = args.database.clone().unwrap_or_else(|| {
-        format!(
-            "sqlite://{}?mode=rwc",
-            args.data_dir.join("mfa-reset.db").display()
-        )
-    });
+    private_dir(&args.data_dir)?;
+    let database = match &args.database {
+        Some(url) => url.clone(),
+        None => {
+            let file = args.data_dir.join("mfa-reset.db");
+            private_file(&file)?;
+            format!("sqlite://{}?mode=rwc", file.display())
+        }
+    };
     let secret_key = match (&args.secret_key, database.starts_with("sqlite:")) {
         (Some(key), _) => key.clone(),
         (None, true) => key_file(&args.data_dir)?,
@@ -174,13 +227,19 @@ pub fn run(args: ServeArgs, engine: EngineBuilder) -> Result<ExitCode, Error> {
         support_url: args.support_url,
         routes,
         trusted_proxies: args.trusted_proxies,
+        forwarded_headers: match args.forwarded_headers {
+            HeaderFamily::Original => ForwardedHeaders::Original,
+            HeaderFamily::Forwarded => ForwardedHeaders::Forwarded,
+            HeaderFamily::RequestLine => ForwardedHeaders::RequestLine,
+        },
+        login_throttle: LoginThrottle::default(),
         issuer: args.issuer,
         lockout: LockoutPolicy {
             max_failures: args.max_failures,
             base_delay_seconds: args.lockout_seconds,
             max_delay_seconds: args.lockout_max_seconds,
         },
-        secure_cookies: args.secure_cookies,
+        secure_cookies: !args.insecure_cookies,
         max_body_bytes: args.max_body_bytes,
         clock: Clock::default(),
         engine,

@@ -15,7 +15,7 @@ use super::json::ApiJson;
 use super::session;
 
 async fn run(state: &AppState, headers: &HeaderMap, intent: Intent) -> Result<Response, ApiError> {
-    let token = session::required_token(headers)?;
+    let token = session::required_token(headers, &state.config)?;
     let decided = decisions::decide(state, &token, &intent).await?;
     Ok(respond(decided))
 }
@@ -25,14 +25,14 @@ fn respond(decided: Decided) -> Response {
 }
 
 /// GET /api/session: who is logged in and what the login still needs.
+/// Decided by the policies (`view_session`, allowed before MFA is done).
 pub async fn session_info(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let token = session::required_token(&headers)?;
-    let decided =
-        decisions::decide(&state, &token, &Intent::Route("access_console".into())).await?;
-    if decided.decision.denial_code.as_deref() == Some("session-expired") {
+    let token = session::required_token(&headers, &state.config)?;
+    let decided = decisions::decide(&state, &token, &Intent::ViewSession).await?;
+    if !decided.decision.allowed {
         return Ok(respond(decided));
     }
     // Read after the decision, which recorded this use of the session.
@@ -43,11 +43,16 @@ pub async fn session_info(
         state.engine.login_step(&caller.user.user)?
     };
     let session = caller.session();
+    let rfc3339 = |t: time::OffsetDateTime| {
+        t.format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default()
+    };
     Ok(Json(json!({
+        "decision_id": decided.decision_id,
         "user": UserView::from(&caller.user.user),
         "enforce_mfa": caller.user.user.organization.enforce_mfa,
-        "login_at": session.login_at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
-        "last_activity_at": session.last_activity_at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+        "login_at": rfc3339(session.login_at),
+        "last_activity_at": rfc3339(session.last_activity_at),
         "mfa_satisfied": session.mfa_satisfied,
         "next_step": next_step,
     }))
@@ -143,7 +148,7 @@ pub async fn audit(
             message: "must be between 1 and 1000".into(),
         });
     }
-    let token = session::required_token(&headers)?;
+    let token = session::required_token(&headers, &state.config)?;
     let decided = decisions::decide(
         &state,
         &token,

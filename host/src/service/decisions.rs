@@ -12,8 +12,13 @@ use time::OffsetDateTime;
 use super::AppState;
 use super::error::ApiError;
 use super::session;
-use super::store::{AuditEntry, Commit, StoreError, StoredUser};
-use crate::api::{Action, Change, Decision, Organization, Outcome, Request, UserStatus};
+use super::store::{AuditEntry, Commit, SessionUse, SessionsChange, StoreError, StoredUser};
+use crate::api::{
+    Action, AuditRecord, Change, Decision, MfaStatus, Organization, Outcome, Request, Role,
+    SessionEffect, User, UserStatus,
+};
+use crate::convert::millis;
+use crate::log_text::Shown;
 
 /// Attempts before answering 409 Conflict.
 const ATTEMPTS: usize = 8;
@@ -31,6 +36,8 @@ pub enum Intent {
     ListUsers,
     /// A gateway route or a read-only console function.
     Route(String),
+    /// The caller's own session (allowed before MFA is finished).
+    ViewSession,
 }
 
 /// The answer to a decided action.
@@ -70,6 +77,22 @@ impl From<&crate::api::User> for UserView {
 }
 
 impl Decided {
+    /// A denial as the caller sees it: the deciding policy's id, code and
+    /// message only (the audit record keeps every policy that denied), and
+    /// no evaluation errors.
+    pub fn denied(decision_id: String, mut decision: Decision) -> Self {
+        decision.policy_ids.truncate(1);
+        decision.errors.clear();
+        Self {
+            decision_id,
+            decision,
+            user: None,
+            organization: None,
+            users: Vec::new(),
+            caller: None,
+        }
+    }
+
     /// 200 when allowed; 401 when the session is expired or its login is
     /// unfinished; 403 for every other denial.
     pub fn status(&self) -> StatusCode {
@@ -84,7 +107,7 @@ impl Decided {
 pub async fn decide(state: &AppState, token: &str, intent: &Intent) -> Result<Decided, ApiError> {
     // State changes of one organization queue here (reads need not).
     let _queued = match intent {
-        Intent::ListUsers | Intent::Route(_) => None,
+        Intent::ListUsers | Intent::Route(_) | Intent::ViewSession => None,
         _ => Some(session::queue_for_caller_org(state, token).await?),
     };
     for n in 0..ATTEMPTS {
@@ -107,12 +130,46 @@ pub async fn backoff(attempt: usize) {
     tokio::time::sleep(pause).await;
 }
 
-async fn target(state: &AppState, id: &str) -> Result<StoredUser, ApiError> {
-    state
-        .store
-        .user(id)
-        .await?
-        .ok_or_else(|| ApiError::UnknownUser(id.into()))
+/// Longest user id accepted in a path (no stored id is longer).
+const MAX_ID_CHARS: usize = 256;
+
+/// The user acted on. An unknown id is decided as a user of no organization
+/// the caller could see, so that the answer is the one a user of another
+/// organization gets: existence is never revealed before the policies speak.
+async fn target(state: &AppState, id: &str, actor: &StoredUser) -> Result<Target, ApiError> {
+    if id.chars().count() > MAX_ID_CHARS {
+        return Err(ApiError::Invalid {
+            field: "id".into(),
+            message: format!("longer than {MAX_ID_CHARS} characters"),
+        });
+    }
+    Ok(match state.store.user(id).await? {
+        Some(stored) => Target::Stored(stored),
+        None => Target::Unknown(User {
+            id: id.to_string(),
+            role: Role::SubUser,
+            organization: Organization {
+                // Never the caller's organization, whatever its id.
+                id: format!("{}/(unknown)", actor.user.organization.id),
+                enforce_mfa: false,
+            },
+            mfa: MfaStatus::Off,
+        }),
+    })
+}
+
+enum Target {
+    Stored(StoredUser),
+    Unknown(User),
+}
+
+impl Target {
+    fn user(&self) -> &User {
+        match self {
+            Self::Stored(s) => &s.user,
+            Self::Unknown(u) => u,
+        }
+    }
 }
 
 async fn attempt(state: &AppState, token: &str, intent: &Intent) -> Result<Decided, ApiError> {
@@ -125,11 +182,13 @@ async fn attempt(state: &AppState, token: &str, intent: &Intent) -> Result<Decid
         Intent::EnableOwn => Action::EnableOwnMfa,
         Intent::DisableOwn => Action::DisableOwnMfa,
         Intent::ResetUser(id) | Intent::EnableUser(id) | Intent::DisableUser(id) => {
-            target_user = target(state, id).await?;
-            if target_user.user.id != actor.user.id {
-                read_users.push(&target_user);
+            target_user = target(state, id, actor).await?;
+            if let Target::Stored(stored) = &target_user
+                && stored.user.id != actor.user.id
+            {
+                read_users.push(stored);
             }
-            let user = target_user.user.clone();
+            let user = target_user.user().clone();
             match intent {
                 Intent::ResetUser(_) => Action::ResetUserMfa(user),
                 Intent::EnableUser(_) => Action::EnableUserMfa(user),
@@ -145,6 +204,7 @@ async fn attempt(state: &AppState, token: &str, intent: &Intent) -> Result<Decid
             Action::ListUsers(users.into_iter().map(|u| u.user).collect())
         }
         Intent::Route(name) => Action::AccessRoute(name.clone()),
+        Intent::ViewSession => Action::ViewOwnSession,
     };
     let now = state.config.clock.now();
     let request = Request {
@@ -158,32 +218,39 @@ async fn attempt(state: &AppState, token: &str, intent: &Intent) -> Result<Decid
     let outcome = state.engine.decide(&request)?;
     log_decision(state, &request, &outcome, &decision_id, started);
 
-    let expired = outcome.decision.denial_code.as_deref() == Some("session-expired");
-    let session_touch = (!expired).then_some((
-        caller.session.token_hash.as_str(),
-        now.unix_timestamp(),
-        caller.session.mfa_satisfied,
-    ));
+    // Only an allowed use counts as activity: a denied request (an expired
+    // session above all) never moves the session's last activity.
+    let allowed = outcome.decision.allowed;
+    let session_use = allowed.then_some(SessionUse {
+        token_hash: caller.session.token_hash.as_str(),
+        at: millis(now),
+        verified: false,
+    });
     let Outcome {
         decision,
         change,
+        sessions,
         users,
         audit,
     } = outcome;
-    if audit.is_none() {
-        // Reads change nothing; the session was used all the same.
-        if let Some((hash, at, _)) = session_touch {
-            state.store.touch_session(hash, at).await?;
+    let Some(audit) = audit else {
+        // Reads change nothing; an allowed one used the session all the same.
+        if let Some(used) = session_use {
+            state.store.touch_session(used.token_hash, used.at).await?;
         }
-        return Ok(Decided {
-            decision_id,
-            decision,
-            user: None,
-            organization: None,
-            users,
-            caller: Some(actor.user.clone()),
+        return Ok(if allowed {
+            Decided {
+                decision_id,
+                decision,
+                user: None,
+                organization: None,
+                users,
+                caller: Some(actor.user.clone()),
+            }
+        } else {
+            Decided::denied(decision_id, decision)
         });
-    }
+    };
 
     let mut orgs: Vec<(&str, i64)> = read_users
         .iter()
@@ -195,7 +262,35 @@ async fn attempt(state: &AppState, token: &str, intent: &Intent) -> Result<Decid
         Some(Change::Organization(o)) => (None, Some(o)),
         None => (None, None),
     };
-    let audit = audit.map(|a| AuditEntry::new(a, decision_id.clone()));
+    let sessions_change = match (sessions, user_change, org_change) {
+        (SessionEffect::EndOtherSessionsOfUser, Some((user, _)), _) => {
+            Some(SessionsChange::EndOthers {
+                user: &user.id,
+                keep: &caller.session.token_hash,
+            })
+        }
+        (SessionEffect::EndSessionsOfUser, Some((user, _)), _) => {
+            Some(SessionsChange::EndAll { user: &user.id })
+        }
+        (SessionEffect::RequireMfaInOrganization, _, Some(org)) => {
+            Some(SessionsChange::RequireMfa {
+                organization: &org.id,
+            })
+        }
+        _ => None,
+    };
+    // R12: an attempt on another organization's user is in that
+    // organization's audit log too.
+    let mut audit_rows = vec![AuditEntry::new(audit.clone(), decision_id.clone())];
+    if let Some(stored) = read_users.get(1)
+        && stored.user.organization.id != actor.user.organization.id
+    {
+        let copy = AuditRecord {
+            organization: stored.user.organization.id.clone(),
+            ..audit
+        };
+        audit_rows.push(AuditEntry::new(copy, decision_id.clone()));
+    }
     state
         .store
         .commit(Commit {
@@ -206,14 +301,18 @@ async fn attempt(state: &AppState, token: &str, intent: &Intent) -> Result<Decid
             read_organizations: orgs,
             user: user_change,
             organization: org_change,
-            audit,
-            session: session_touch,
+            audit: audit_rows,
+            session: session_use,
+            sessions_change,
         })
         .await
         .map_err(|e| match e {
             StoreError::Conflict => ApiError::Conflict("retry".into()),
             other => other.into(),
         })?;
+    if !allowed {
+        return Ok(Decided::denied(decision_id, decision));
+    }
     Ok(Decided {
         decision_id,
         decision,
@@ -234,6 +333,7 @@ fn log_decision(
     let elapsed = started.elapsed().as_secs_f64();
     let action = match &request.action {
         Action::AccessRoute(name) => name.as_str(),
+        Action::ViewOwnSession => "view_session",
         _ => outcome
             .audit
             .as_ref()
@@ -245,8 +345,8 @@ fn log_decision(
         .decision(action, d.allowed, d.denial_code.as_deref(), elapsed);
     tracing::info!(
         decision_id,
-        actor = %request.actor.id,
-        organization = %request.actor.organization.id,
+        actor = %Shown(&request.actor.id),
+        organization = %Shown(&request.actor.organization.id),
         action,
         allowed = d.allowed,
         denial_code = d.denial_code.as_deref().unwrap_or(""),
@@ -256,7 +356,11 @@ fn log_decision(
     );
 }
 
-/// Seconds until `until`, at least 1.
+/// Whole seconds until `until`, rounded up (a `Retry-After` that is never
+/// too early), at least 1.
 pub fn seconds_until(until: OffsetDateTime, now: OffsetDateTime) -> i64 {
-    (until - now).whole_seconds().max(1)
+    let ms = (until - now).whole_milliseconds();
+    i64::try_from((ms + 999).div_euclid(1000))
+        .unwrap_or(i64::MAX)
+        .max(1)
 }

@@ -14,8 +14,12 @@ pub enum ApiError {
     NoSession,
     /// 401: wrong user or password (the same answer for both).
     InvalidCredentials,
-    /// 404.
-    UnknownUser(String),
+    /// 429: too many wrong passwords; the same for every account id.
+    Throttled { retry_after_seconds: i64 },
+    /// 403: a state change sent by a page of another site (CSRF).
+    CrossSite(String),
+    /// 415: a state change must send `Content-Type: application/json`.
+    NotJson,
     /// 409: the state kept changing, or the operation does not fit it.
     Conflict(String),
     /// 422: which field and why.
@@ -46,6 +50,7 @@ impl From<crate::Error> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let mut retry_after = None;
         let (status, code, message, field) = match self {
             Self::NoSession => (
                 StatusCode::UNAUTHORIZED,
@@ -59,11 +64,23 @@ impl IntoResponse for ApiError {
                 "unknown user or wrong password".to_string(),
                 None,
             ),
-            Self::UnknownUser(id) => (
-                StatusCode::NOT_FOUND,
-                "unknown-user",
-                format!("no user `{id}`"),
-                None,
+            Self::Throttled {
+                retry_after_seconds,
+            } => {
+                retry_after = Some(retry_after_seconds);
+                (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "too-many-attempts",
+                    format!("too many failed logins: try again in {retry_after_seconds} seconds"),
+                    None,
+                )
+            }
+            Self::CrossSite(why) => (StatusCode::FORBIDDEN, "cross-site-request", why, None),
+            Self::NotJson => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "not-json",
+                "state changes must be sent with `Content-Type: application/json`".to_string(),
+                Some("content-type".to_string()),
             ),
             Self::Conflict(message) => (StatusCode::CONFLICT, "conflict", message, None),
             Self::Invalid { field, message } => (
@@ -87,6 +104,12 @@ impl IntoResponse for ApiError {
             Json(json!({"error": {"code": code, "message": message, "field": field}})),
         )
             .into_response();
+        if let Some(seconds) = retry_after {
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from_str(&seconds.to_string()).expect("digits"),
+            );
+        }
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,

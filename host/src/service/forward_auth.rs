@@ -12,10 +12,12 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 
 use super::AppState;
+use super::config::ForwardedHeaders;
 use super::decisions::{self, Intent};
 use super::error::ApiError;
-use super::routes::normalize_path;
+use super::routes::{RouteMatch, canonical_path, is_method};
 use super::session;
+use crate::log_text::Shown;
 
 /// Where the endpoint is mounted; Envoy appends the original path to it.
 pub const PREFIX: &str = "/forward-auth";
@@ -28,62 +30,99 @@ pub async fn check(
     headers: HeaderMap,
 ) -> Response {
     let trusted = state.config.trusted_proxies.contains(&peer.ip());
-    let (method, raw_path) = original_request(trusted, &method, &uri, &headers);
-    let response = match normalize_path(&raw_path) {
-        None => deny(StatusCode::FORBIDDEN, "bad-path", None),
-        Some(path) => match state.config.routes.action_for(&method, &path) {
-            None => deny(StatusCode::FORBIDDEN, "no-route", None),
-            Some(action) => decide(&state, &headers, action).await,
+    let asked = original_request(
+        state.config.forwarded_headers,
+        trusted,
+        &method,
+        &uri,
+        &headers,
+    );
+    let response = match &asked {
+        Err(code) => deny(StatusCode::FORBIDDEN, code, None),
+        Ok((method, path)) => match canonical_path(path) {
+            Err(_) => deny(StatusCode::FORBIDDEN, "bad-path", None),
+            Ok(segments) => match state.config.routes.route_for(method, &segments) {
+                RouteMatch::NoRoute => deny(StatusCode::FORBIDDEN, "no-route", None),
+                RouteMatch::MethodNotAllowed => {
+                    deny(StatusCode::FORBIDDEN, "method-not-allowed", None)
+                }
+                RouteMatch::Action(action) => decide(&state, &headers, action).await,
+            },
         },
     };
     state.metrics.forward_auth(response.status().as_u16());
+    let (logged_method, logged_path) = match &asked {
+        Ok((m, p)) => (m.as_str(), p.as_str()),
+        Err(_) => ("", ""),
+    };
     tracing::info!(
         peer = %peer,
         trusted,
-        method = %method,
-        path = %raw_path,
+        method = %Shown(logged_method),
+        path = %Shown(logged_path),
         status = response.status().as_u16(),
+        denial_code = response.headers().get("x-auth-denial-code").and_then(|v| v.to_str().ok()).unwrap_or(""),
         decision_id = response.headers().get("x-auth-decision-id").and_then(|v| v.to_str().ok()).unwrap_or(""),
         "forward-auth"
     );
     response
 }
 
-/// The method and URI of the request the gateway is asking about.
+const ORIGINAL: [&str; 2] = ["x-original-method", "x-original-uri"];
+const FORWARDED: [&str; 2] = ["x-forwarded-method", "x-forwarded-uri"];
+
+/// The method and URI of the request the gateway asks about, from the one
+/// header family configured, or the denial code why it cannot be known.
 fn original_request(
+    family: ForwardedHeaders,
     trusted: bool,
     method: &Method,
     uri: &Uri,
     headers: &HeaderMap,
-) -> (String, String) {
-    let header = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string)
-    };
-    if trusted {
-        // Traefik and APISIX send X-Forwarded-*; nginx as configured in
-        // host/deploy/nginx.conf sends X-Original-*.
-        let path = header("x-forwarded-uri").or_else(|| header("x-original-uri"));
-        if let Some(path) = path {
-            let method = header("x-forwarded-method")
-                .or_else(|| header("x-original-method"))
-                .unwrap_or_else(|| method.to_string());
-            return (method.to_ascii_uppercase(), path);
-        }
+) -> Result<(String, String), &'static str> {
+    // Only a configured proxy may ask: anyone else could learn decisions
+    // about sessions it holds, or probe the route map.
+    if !trusted {
+        return Err("untrusted-peer");
     }
-    // Envoy ext_authz: the original method and path, behind our prefix.
-    let path = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
-    let path = path
-        .strip_prefix(PREFIX)
-        .filter(|p| p.starts_with('/'))
-        .unwrap_or("/");
-    (method.to_string(), path.to_string())
+    let present = |names: [&str; 2]| names.iter().any(|n| headers.contains_key(*n));
+    let (expected, other): (Option<[&str; 2]>, &[[&str; 2]]) = match family {
+        ForwardedHeaders::Original => (Some(ORIGINAL), &[FORWARDED]),
+        ForwardedHeaders::Forwarded => (Some(FORWARDED), &[ORIGINAL]),
+        ForwardedHeaders::RequestLine => (None, &[ORIGINAL, FORWARDED]),
+    };
+    if other.iter().any(|names| present(*names)) {
+        return Err("conflicting-forwarded-headers");
+    }
+    let Some([method_header, uri_header]) = expected else {
+        // Envoy ext_authz: the original method and path, behind our prefix.
+        let path = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
+        let path = path
+            .strip_prefix(PREFIX)
+            .filter(|p| p.starts_with('/'))
+            .ok_or("no-original-uri")?;
+        return Ok((method.to_string(), path.to_string()));
+    };
+    let single = |name: &str| -> Result<String, &'static str> {
+        let mut values = headers.get_all(name).iter();
+        let value = values.next().ok_or("no-original-request")?;
+        if values.next().is_some() {
+            return Err("conflicting-forwarded-headers");
+        }
+        value
+            .to_str()
+            .map(str::to_string)
+            .map_err(|_| "bad-forwarded-header")
+    };
+    let original_method = single(method_header)?;
+    if !is_method(&original_method) {
+        return Err("bad-method");
+    }
+    Ok((original_method, single(uri_header)?))
 }
 
 async fn decide(state: &AppState, headers: &HeaderMap, action: &str) -> Response {
-    let Some(token) = session::token(headers) else {
+    let Some(token) = session::token(headers, &state.config) else {
         return deny(StatusCode::UNAUTHORIZED, "no-session", None);
     };
     match decisions::decide(state, &token, &Intent::Route(action.to_string())).await {

@@ -1,8 +1,10 @@
 //! Logging in: password, then what the component says the login needs —
 //! nothing, an enrolment (start + confirm), or a code.
 
+use std::net::{IpAddr, SocketAddr};
+
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
@@ -10,13 +12,18 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::AppState;
-use super::decisions::{backoff, seconds_until};
+use super::config::LoginThrottle;
+use super::decisions::{Decided, backoff, seconds_until};
 use super::error::ApiError;
 use super::json::ApiJson;
 use super::passwords;
 use super::session::{self, Caller};
-use super::store::{AuditEntry, Commit, StoreError, StoredSession};
-use crate::api::{CodeRequest, CodeResult, EnrolmentRequest, LoginStep, Verification};
+use super::store::{AuditEntry, Commit, SessionUse, StoreError, StoredSession, time_of};
+use crate::api::{
+    AuditRecord, CodeRequest, CodeResult, Decision, EnrolmentRequest, LoginStep, Verification,
+};
+use crate::convert::millis;
+use crate::log_text::Shown;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -39,11 +46,47 @@ struct LoginAnswer {
     user: super::decisions::UserView,
 }
 
-/// POST /api/login
+/// Longest user id and password accepted (anything longer cannot match).
+const MAX_USER_CHARS: usize = 256;
+const MAX_PASSWORD_CHARS: usize = 1024;
+
+/// POST /api/login: password, throttled per account id and per client
+/// address; unknown ids and wrong passwords get the same answer, after the
+/// same work (a decoy hash, the same writes).
 pub async fn login(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     ApiJson(body): ApiJson<LoginBody>,
 ) -> Result<Response, ApiError> {
+    for (field, value, max) in [
+        ("user", &body.user, MAX_USER_CHARS),
+        ("password", &body.password, MAX_PASSWORD_CHARS),
+    ] {
+        if value.chars().count() > max {
+            return Err(ApiError::Invalid {
+                field: field.into(),
+                message: format!("longer than {max} characters"),
+            });
+        }
+    }
+    let now = state.config.clock.now();
+    let now_ms = millis(now);
+    let address = client_address(&state, peer, &headers);
+    let account_key = format!("account:{}", body.user);
+    let address_key = format!("address:{address}");
+    if let Some(until) = state
+        .store
+        .throttled_until(&[&account_key, &address_key])
+        .await?
+        .filter(|until| *until > now_ms)
+    {
+        tracing::info!(user = %Shown(&body.user), %address, "login throttled");
+        return Err(ApiError::Throttled {
+            retry_after_seconds: seconds_until(time_of(until), now),
+        });
+    }
+
     let stored = state.store.user(&body.user).await?;
     let hash = stored.as_ref().map_or_else(
         || passwords::decoy().to_string(),
@@ -53,25 +96,65 @@ pub async fn login(
     let matches = tokio::task::spawn_blocking(move || passwords::verify(&password, &hash))
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let organization = stored
+        .as_ref()
+        .map(|u| u.user.organization.id.clone())
+        .unwrap_or_default();
+    let audit = |allowed: bool| {
+        let record = AuditRecord {
+            at: now,
+            actor: body.user.clone(),
+            organization: organization.clone(),
+            action: "login".into(),
+            target: body.user.clone(),
+            allowed,
+            policy_ids: Vec::new(),
+            denial_code: (!allowed).then(|| "invalid-credentials".to_string()),
+        };
+        AuditEntry::new(record, uuid::Uuid::new_v4().to_string())
+    };
     let Some(stored) = stored.filter(|_| matches) else {
-        tracing::info!(user = %body.user, "login refused");
+        let throttle = state.config.login_throttle;
+        let forget_before = now_ms - i64::from(throttle.address_forget_seconds) * 1000;
+        state
+            .store
+            .record_login_failure(
+                // An account's failures count until a right password.
+                &[(&account_key, i64::MIN), (&address_key, forget_before)],
+                now_ms,
+                |subject, failures| {
+                    let free = if subject.starts_with("account:") {
+                        throttle.free_account_failures
+                    } else {
+                        throttle.free_address_failures
+                    };
+                    login_lock(&throttle, free, failures).map(|ms| now_ms + ms)
+                },
+                &audit(false),
+            )
+            .await?;
+        tracing::info!(user = %Shown(&body.user), %address, "login refused");
         return Err(ApiError::InvalidCredentials);
     };
+    state.store.clear_login_failures(&account_key).await?;
     let next_step = state.engine.login_step(&stored.user)?;
     let token = session::new_token();
-    let now = state.config.clock.now().unix_timestamp();
     state
         .store
-        .create_session(&StoredSession {
-            token_hash: session::hash(&token),
-            user_id: stored.user.id.clone(),
-            login_at: now,
-            last_activity_at: now,
-            mfa_satisfied: next_step == LoginStep::None,
-        })
+        .create_session(
+            &StoredSession {
+                token_hash: session::hash(&token),
+                user_id: stored.user.id.clone(),
+                login_at: now_ms,
+                last_activity_at: now_ms,
+                mfa_satisfied: next_step == LoginStep::None,
+                mfa_verified: false,
+            },
+            audit(true),
+        )
         .await?;
-    tracing::info!(user = %stored.user.id, next_step = ?next_step, "login: password accepted");
-    let cookie = session::set_cookie(&token, state.config.secure_cookies);
+    tracing::info!(user = %Shown(&stored.user.id), next_step = ?next_step, "login: password accepted");
+    let cookie = session::set_cookie(&token, &state.config);
     let answer = LoginAnswer {
         token,
         next_step,
@@ -80,20 +163,49 @@ pub async fn login(
     Ok(([(header::SET_COOKIE, cookie)], Json(answer)).into_response())
 }
 
+/// How long (ms) a login throttle subject waits after its `failures`-th
+/// failure in a row: nothing for the first `free`, then the base delay
+/// doubling to the maximum; from the hard limit on, the hard lock.
+fn login_lock(throttle: &LoginThrottle, free: u32, failures: i64) -> Option<i64> {
+    let failures = u32::try_from(failures).unwrap_or(u32::MAX);
+    if failures >= throttle.hard_limit {
+        return Some(i64::from(throttle.hard_lock_seconds) * 1000);
+    }
+    if failures < free {
+        return None;
+    }
+    let doublings = (failures - free).min(30);
+    let seconds = (u64::from(throttle.base_delay_seconds) << doublings)
+        .min(u64::from(throttle.max_delay_seconds));
+    Some(i64::try_from(seconds * 1000).unwrap_or(i64::MAX))
+}
+
+/// The client's address: the peer's, or the last `X-Forwarded-For` entry a
+/// trusted proxy added (the address that proxy saw).
+fn client_address(state: &AppState, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
+    if !state.config.trusted_proxies.contains(&peer.ip()) {
+        return peer.ip();
+    }
+    headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .next_back()
+        .and_then(|a| a.trim().parse().ok())
+        .unwrap_or(peer.ip())
+}
+
 /// POST /api/logout: ends the session (204), and clears the cookie.
 pub async fn logout(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let token = session::required_token(&headers)?;
+    let token = session::required_token(&headers, &state.config)?;
     if !state.store.delete_session(&session::hash(&token)).await? {
         return Err(ApiError::NoSession);
     }
-    let expired = format!(
-        "{}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0",
-        session::COOKIE
-    );
-    let cookie = axum::http::HeaderValue::from_str(&expired).expect("ASCII");
+    let cookie = session::set_cookie("", &state.config);
     Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response())
 }
 
@@ -103,7 +215,7 @@ pub async fn code(
     headers: HeaderMap,
     ApiJson(body): ApiJson<CodeBody>,
 ) -> Result<Response, ApiError> {
-    let token = session::required_token(&headers)?;
+    let token = session::required_token(&headers, &state.config)?;
     check_code(&state, &token, &body.code, CodeKind::Login).await
 }
 
@@ -113,16 +225,17 @@ pub async fn confirm(
     headers: HeaderMap,
     ApiJson(body): ApiJson<CodeBody>,
 ) -> Result<Response, ApiError> {
-    let token = session::required_token(&headers)?;
+    let token = session::required_token(&headers, &state.config)?;
     check_code(&state, &token, &body.code, CodeKind::Enrolment).await
 }
 
-/// POST /api/enrolment/start: a new pending key, shown once.
+/// POST /api/enrolment/start: a new pending key, shown once. The policies
+/// decide (`start_enrolment`): an expired session cannot enrol a device.
 pub async fn start(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let token = session::required_token(&headers)?;
+    let token = session::required_token(&headers, &state.config)?;
     let _queued = session::queue_for_caller_org(&state, &token).await?;
     for n in 0..8 {
         let caller = session::caller(&state, &token).await?;
@@ -131,25 +244,30 @@ pub async fn start(
             .engine
             .start_enrolment(&EnrolmentRequest {
                 user: caller.user.user.clone(),
+                session: caller.session(),
                 authenticator: caller.user.authenticator.clone(),
                 now,
                 issuer: state.config.issuer.clone(),
             })
             .map_err(not_due)?;
+        let decision_id = uuid::Uuid::new_v4().to_string();
+        let audit = AuditEntry::new(enrolment.audit.clone(), decision_id.clone());
+        let Some(key) = enrolment.key else {
+            // Denied: nothing changes, the session is not touched.
+            state.store.audit_only(&[audit]).await?;
+            return Ok(step_denied(decision_id, enrolment.decision));
+        };
         let committed = state
             .store
             .commit(Commit {
                 read_users: vec![(&caller.user.user.id, caller.user.version)],
                 user: Some((&caller.user.user, &enrolment.authenticator)),
-                audit: Some(AuditEntry::new(
-                    enrolment.audit.clone(),
-                    uuid::Uuid::new_v4().to_string(),
-                )),
-                session: Some((
-                    &caller.session.token_hash,
-                    now.unix_timestamp(),
-                    caller.session.mfa_satisfied,
-                )),
+                audit: vec![audit],
+                session: Some(SessionUse {
+                    token_hash: &caller.session.token_hash,
+                    at: millis(now),
+                    verified: false,
+                }),
                 ..Commit::default()
             })
             .await;
@@ -161,11 +279,12 @@ pub async fn start(
             Err(e) => return Err(e.into()),
             Ok(_) => {}
         }
-        tracing::info!(user = %caller.user.user.id, "enrolment started");
+        tracing::info!(user = %Shown(&caller.user.user.id), "enrolment started");
         let body = json!({
-            "uri": enrolment.uri,
-            "qr_png_base64": base64::engine::general_purpose::STANDARD.encode(&enrolment.qr_png),
-            "qr_text": enrolment.qr_text,
+            "decision_id": decision_id,
+            "uri": key.uri,
+            "qr_png_base64": base64::engine::general_purpose::STANDARD.encode(&key.qr_png),
+            "qr_text": key.qr_text,
             "message": "Scan the QR code (or enter the URI) in your authenticator app, then confirm with its first code.",
         });
         return Ok(Json(body).into_response());
@@ -173,6 +292,13 @@ pub async fn start(
     Err(ApiError::Conflict(
         "the state kept changing; try again".into(),
     ))
+}
+
+/// A login step the policies denied: 401 for an expired session, 403
+/// otherwise, with the deciding policy's code and message only.
+fn step_denied(decision_id: String, decision: Decision) -> Response {
+    let decided = Decided::denied(decision_id, decision);
+    (decided.status(), Json(decided)).into_response()
 }
 
 /// An enrolment asked for when none is due is a conflict with the state.
@@ -203,6 +329,7 @@ async fn check_code(
         let now = state.config.clock.now();
         let request = CodeRequest {
             user: caller.user.user.clone(),
+            session: caller.session(),
             authenticator: caller.user.authenticator.clone(),
             code: code.to_string(),
             now,
@@ -213,21 +340,25 @@ async fn check_code(
             CodeKind::Enrolment => state.engine.confirm_enrolment(&request),
         }
         .map_err(not_due)?;
+        let decision_id = uuid::Uuid::new_v4().to_string();
+        let audit = AuditEntry::new(verification.audit.clone(), decision_id.clone());
+        if verification.result == CodeResult::Denied {
+            // No code was checked: nothing counts, the session is not touched.
+            state.store.audit_only(&[audit]).await?;
+            return Ok(step_denied(decision_id, verification.decision));
+        }
         let accepted = verification.result == CodeResult::Accepted;
         let committed = state
             .store
             .commit(Commit {
                 read_users: vec![(&caller.user.user.id, caller.user.version)],
                 user: Some((&verification.user, &verification.authenticator)),
-                audit: Some(AuditEntry::new(
-                    verification.audit.clone(),
-                    uuid::Uuid::new_v4().to_string(),
-                )),
-                session: Some((
-                    &caller.session.token_hash,
-                    now.unix_timestamp(),
-                    caller.session.mfa_satisfied || accepted,
-                )),
+                audit: vec![audit],
+                session: Some(SessionUse {
+                    token_hash: &caller.session.token_hash,
+                    at: millis(now),
+                    verified: accepted,
+                }),
                 ..Commit::default()
             })
             .await;
@@ -240,7 +371,7 @@ async fn check_code(
             Ok(_) => {}
         }
         tracing::info!(
-            user = %caller.user.user.id,
+            user = %Shown(&caller.user.user.id),
             action = %verification.audit.action,
             result = ?verification.result,
             failures = verification.authenticator.failures,
@@ -249,9 +380,12 @@ async fn check_code(
         let status = match verification.result {
             CodeResult::Accepted => StatusCode::OK,
             CodeResult::Locked => StatusCode::TOO_MANY_REQUESTS,
-            CodeResult::InvalidCode | CodeResult::Replayed => StatusCode::UNAUTHORIZED,
+            CodeResult::InvalidCode | CodeResult::Replayed | CodeResult::Denied => {
+                StatusCode::UNAUTHORIZED
+            }
         };
         let body = Json(json!({
+            "decision_id": decision_id,
             "result": verification.result,
             "message": verification.message,
             "mfa": verification.user.mfa,

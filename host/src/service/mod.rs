@@ -7,6 +7,7 @@
 //! - `session.rs`, `secret_box.rs`, `passwords.rs`: credentials.
 //! - `routes.rs`: the gateway route map; `reload.rs`: policy hot reload.
 
+mod browser_guard;
 mod config;
 mod console;
 mod decisions;
@@ -33,7 +34,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{any, get, post, put};
 use tokio::sync::oneshot;
 
-pub use config::{Clock, ServiceConfig};
+pub use config::{Clock, ForwardedHeaders, LoginThrottle, ServiceConfig};
 pub use routes::{DEFAULT_ROUTES, Route, RouteMap};
 pub use secret_box::SecretBox;
 pub use seed::{DEMO_SEED, Seed};
@@ -205,7 +206,8 @@ fn router(state: AppState) -> Router {
         .route("/org/users/{id}/mfa/enable", post(console::enable_user))
         .route("/org/users/{id}/mfa/disable", post(console::disable_user))
         .route("/org/enforcement", put(console::set_enforcement))
-        .route("/audit", get(console::audit));
+        .route("/audit", get(console::audit))
+        .layer(axum::middleware::from_fn(browser_guard::guard));
     Router::new()
         .nest("/api", api)
         .route(forward_auth::PREFIX, any(forward_auth::check))

@@ -1,4 +1,9 @@
-//! The gateway route map: path prefix and method → Cedar action.
+//! The gateway route map: path prefix and methods → Cedar action.
+//!
+//! Paths are matched whole segment by segment, case-insensitively, after
+//! one canonical normalization ([`canonical_path`]); the rule with the
+//! longest matching prefix decides, and a method it does not list is
+//! denied rather than passed on to a shorter rule.
 
 use serde::Deserialize;
 
@@ -8,7 +13,9 @@ pub const DEFAULT_ROUTES: &str = include_str!("../../deploy/routes.toml");
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct Route {
-    /// Matches paths that start with it.
+    /// Matches paths whose first segments are these (`/console/admin/`
+    /// matches `/console/admin` and `/console/admin/users`, not
+    /// `/console/administrator`).
     pub prefix: String,
     /// Upper-case methods; any method when empty.
     #[serde(default)]
@@ -24,67 +31,234 @@ pub struct RouteMap {
     pub routes: Vec<Route>,
 }
 
+/// What the route map says of a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RouteMatch<'a> {
+    /// Decide with this Cedar action.
+    Action(&'a str),
+    /// The most specific rule matches the path but not the method.
+    MethodNotAllowed,
+    /// No rule matches the path.
+    NoRoute,
+}
+
 impl RouteMap {
     pub fn parse(toml_text: &str) -> Result<Self, String> {
         let map: Self = toml::from_str(toml_text).map_err(|e| e.to_string())?;
         for (i, r) in map.routes.iter().enumerate() {
-            if !r.prefix.starts_with('/') {
+            let canonical = canonical_path(&r.prefix)
+                .map_err(|why| format!("route[{i}].prefix: `{}`: {why}", r.prefix))?;
+            if r.prefix.chars().any(char::is_uppercase) {
                 return Err(format!(
-                    "route[{i}].prefix: `{}` must start with `/`",
+                    "route[{i}].prefix: `{}`: write prefixes in lower case (paths match case-insensitively)",
                     r.prefix
+                ));
+            }
+            if let Some(m) = r.methods.iter().find(|m| !is_method(m)) {
+                return Err(format!(
+                    "route[{i}].methods: `{m}` is not an upper-case HTTP method"
                 ));
             }
             if r.action.trim().is_empty() {
                 return Err(format!("route[{i}].action: must not be empty"));
             }
+            let same = map.routes[..i]
+                .iter()
+                .position(|o| canonical_path(&o.prefix).ok() == Some(canonical.clone()));
+            if let Some(j) = same {
+                return Err(format!(
+                    "route[{i}].prefix: `{}` is the prefix of route[{j}] too: list its methods in one rule",
+                    r.prefix
+                ));
+            }
         }
         Ok(map)
     }
 
-    /// The action for `method` on `path` (already normalized), if any rule matches.
-    pub fn action_for(&self, method: &str, path: &str) -> Option<&str> {
-        self.routes
+    /// The rule for `method` on `segments` (from [`canonical_path`]): the
+    /// longest prefix matching whole segments decides.
+    pub fn route_for(&self, method: &str, segments: &[String]) -> RouteMatch<'_> {
+        let best = self
+            .routes
             .iter()
-            .find(|r| {
-                path.starts_with(&r.prefix)
-                    && (r.methods.is_empty()
-                        || r.methods.iter().any(|m| m.eq_ignore_ascii_case(method)))
+            .filter_map(|r| {
+                let prefix = canonical_path(&r.prefix).ok()?;
+                segments.starts_with(&prefix).then_some((prefix.len(), r))
             })
-            .map(|r| r.action.as_str())
+            .max_by_key(|(len, _)| *len);
+        match best {
+            None => RouteMatch::NoRoute,
+            Some((_, r)) if r.methods.is_empty() || r.methods.iter().any(|m| m == method) => {
+                RouteMatch::Action(&r.action)
+            }
+            Some(_) => RouteMatch::MethodNotAllowed,
+        }
     }
 }
 
-/// Percent-decodes a request path, drops the query, folds `//`, and refuses
-/// dot segments, so `/console/%2e%2e/admin` cannot slip past a prefix.
-pub fn normalize_path(raw: &str) -> Option<String> {
+/// An HTTP method as a route map or a gateway may name it: an upper-case token.
+pub fn is_method(method: &str) -> bool {
+    !method.is_empty() && method.len() <= 32 && method.bytes().all(|b| b.is_ascii_uppercase())
+}
+
+/// The one canonical form of a request path: its segments, percent-decoded
+/// once, lower-cased, empty segments dropped; the query is ignored.
+/// Whatever a server behind the gateway might read differently is refused
+/// with the reason: dot segments, `;` parameters, segments ending in a dot
+/// or a space, encoded `/` or `\`, double encoding (`%25`), control
+/// characters, bad UTF-8.
+pub fn canonical_path(raw: &str) -> Result<Vec<String>, &'static str> {
     let path = raw.split(['?', '#']).next().unwrap_or("");
-    let bytes = path.as_bytes();
+    if !path.starts_with('/') {
+        return Err("does not start with `/`");
+    }
+    let mut segments = Vec::new();
+    for raw_segment in path.split('/').filter(|s| !s.is_empty()) {
+        let segment = decode_segment(raw_segment)?;
+        if segment == "." || segment == ".." {
+            return Err("has a dot segment");
+        }
+        if segment.contains(';') {
+            return Err("has a `;` parameter");
+        }
+        if segment.ends_with('.') || segment.ends_with(char::is_whitespace) {
+            return Err("has a segment ending in a dot or a space");
+        }
+        if segment.starts_with(char::is_whitespace) {
+            return Err("has a segment starting with a space");
+        }
+        segments.push(segment.to_lowercase());
+    }
+    Ok(segments)
+}
+
+fn decode_segment(segment: &str) -> Result<String, &'static str> {
+    let bytes = segment.as_bytes();
     let mut decoded = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%' {
-            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
-            decoded.push(u8::from_str_radix(hex, 16).ok()?);
+            let hex = bytes
+                .get(i + 1..i + 3)
+                .and_then(|h| std::str::from_utf8(h).ok())
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+                .ok_or("has a `%` not followed by two hex digits")?;
+            match hex {
+                b'/' | b'\\' => return Err("has an encoded `/` or `\\`"),
+                b'%' => return Err("is encoded twice (`%25`)"),
+                _ => decoded.push(hex),
+            }
             i += 3;
         } else {
             decoded.push(bytes[i]);
             i += 1;
         }
     }
-    let decoded = String::from_utf8(decoded).ok()?;
-    if !decoded.starts_with('/') || decoded.contains('\0') || decoded.contains('\\') {
-        return None;
+    let text = String::from_utf8(decoded).map_err(|_| "is not UTF-8 once decoded")?;
+    if text.chars().any(|c| c.is_control() || c == '\\') {
+        return Err("has a control character or `\\`");
     }
-    let mut out = String::new();
-    for segment in decoded.split('/').filter(|s| !s.is_empty()) {
-        if segment == "." || segment == ".." {
-            return None;
+    Ok(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    static ROUTES: std::sync::LazyLock<RouteMap> =
+        std::sync::LazyLock::new(|| RouteMap::parse(DEFAULT_ROUTES).unwrap());
+
+    fn route(method: &str, path: &str) -> Result<RouteMatch<'static>, &'static str> {
+        canonical_path(path).map(|segments| ROUTES.route_for(method, &segments))
+    }
+
+    #[test]
+    fn every_spelling_of_the_admin_console_is_the_admin_console_or_refused() {
+        for path in [
+            "/console/admin",
+            "/console/admin/",
+            "/console/Admin/",
+            "/console/ADMIN/users",
+            "/console//admin/",
+            "/console/%61dmin/",
+            "/console/admin?x=/console/home",
+        ] {
+            assert_eq!(
+                route("GET", path),
+                Ok(RouteMatch::Action("administer_console")),
+                "{path}"
+            );
         }
-        out.push('/');
-        out.push_str(segment);
+        for path in [
+            "/console/admin;x=1/",
+            "/console/admin./",
+            "/console/admin%20/",
+            "/console/admin%2fusers",
+            "/console/%2e%2e/admin",
+            "/console/home/../admin/",
+            "/console/%2561dmin/",
+            "/console/admin%00/",
+            "/console/admin\\users",
+            "/console/%ff/",
+            "/console/%zz/",
+            "console/admin",
+        ] {
+            assert!(route("GET", path).is_err(), "{path} must be refused");
+        }
     }
-    if decoded.ends_with('/') || out.is_empty() {
-        out.push('/');
+
+    #[test]
+    fn a_prefix_matches_whole_segments_only() {
+        assert_eq!(
+            route("GET", "/console/administrator"),
+            Ok(RouteMatch::Action("access_console"))
+        );
+        assert_eq!(
+            route("GET", "/console/auditor"),
+            Ok(RouteMatch::Action("access_console"))
+        );
+        assert_eq!(route("GET", "/consoles/home"), Ok(RouteMatch::NoRoute));
+        assert_eq!(route("GET", "/"), Ok(RouteMatch::NoRoute));
     }
-    Some(out)
+
+    #[test]
+    fn an_unlisted_method_is_denied_not_passed_to_a_shorter_rule() {
+        assert_eq!(
+            route("GET", "/console/audit"),
+            Ok(RouteMatch::Action("read_organization_audit"))
+        );
+        for method in ["HEAD", "POST", "PUT", "DELETE", "PATCH"] {
+            assert_eq!(
+                route(method, "/console/audit/2026"),
+                Ok(RouteMatch::MethodNotAllowed),
+                "{method}"
+            );
+        }
+    }
+
+    #[test]
+    fn route_maps_that_cannot_match_as_written_are_refused() {
+        for (toml, why) in [
+            (
+                "[[route]]\nprefix = \"/Console/\"\naction = \"a\"",
+                "lower case",
+            ),
+            ("[[route]]\nprefix = \"/console;x/\"\naction = \"a\"", "`;`"),
+            (
+                "[[route]]\nprefix = \"console/\"\naction = \"a\"",
+                "start with",
+            ),
+            (
+                "[[route]]\nprefix = \"/c/\"\nmethods = [\"get\"]\naction = \"a\"",
+                "upper-case",
+            ),
+            (
+                "[[route]]\nprefix = \"/c/\"\naction = \"a\"\n[[route]]\nprefix = \"/c\"\naction = \"b\"",
+                "route[0] too",
+            ),
+        ] {
+            let err = RouteMap::parse(toml).unwrap_err();
+            assert!(err.contains(why), "{err}");
+        }
+    }
 }

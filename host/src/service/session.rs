@@ -7,12 +7,24 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
-use super::AppState;
 use super::error::ApiError;
-use super::store::{StoredSession, StoredUser};
+use super::store::{StoredSession, StoredUser, time_of};
+use super::{AppState, ServiceConfig};
 use crate::api::Session;
 
-pub const COOKIE: &str = "mfa_session";
+/// The session cookie over TLS: `__Host-` binds it to this host, path `/`
+/// and `Secure`, so no subdomain or plain-HTTP page can plant or read it.
+pub const SECURE_COOKIE: &str = "__Host-mfa_session";
+/// Its name when the service is told it runs without TLS.
+pub const PLAIN_COOKIE: &str = "mfa_session";
+
+pub fn cookie_name(config: &ServiceConfig) -> &'static str {
+    if config.secure_cookies {
+        SECURE_COOKIE
+    } else {
+        PLAIN_COOKIE
+    }
+}
 
 /// A new random session token (256 bits).
 pub fn new_token() -> String {
@@ -29,8 +41,10 @@ pub fn hash(token: &str) -> String {
         .collect()
 }
 
-/// The token of `Authorization: Bearer …` or of the session cookie.
-pub fn token(headers: &HeaderMap) -> Option<String> {
+/// The token of `Authorization: Bearer …` or of the session cookie (under
+/// its configured name only).
+pub fn token(headers: &HeaderMap, config: &ServiceConfig) -> Option<String> {
+    let cookie = cookie_name(config);
     if let Some(bearer) = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -44,14 +58,21 @@ pub fn token(headers: &HeaderMap) -> Option<String> {
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE)
+        .find(|(name, _)| *name == cookie)
         .map(|(_, value)| value.to_string())
 }
 
-pub fn set_cookie(token: &str, secure: bool) -> HeaderValue {
-    let secure = if secure { "; Secure" } else { "" };
+/// The `Set-Cookie` value carrying `token`; an empty token clears it.
+pub fn set_cookie(token: &str, config: &ServiceConfig) -> HeaderValue {
+    let name = cookie_name(config);
+    let secure = if config.secure_cookies {
+        "; Secure"
+    } else {
+        ""
+    };
+    let max_age = if token.is_empty() { "; Max-Age=0" } else { "" };
     HeaderValue::from_str(&format!(
-        "{COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax{secure}"
+        "{name}={token}; Path=/; HttpOnly; SameSite=Lax{secure}{max_age}"
     ))
     .expect("tokens are URL-safe base64")
 }
@@ -64,12 +85,9 @@ pub struct Caller {
 
 impl Caller {
     pub fn session(&self) -> Session {
-        let at = |s| {
-            time::OffsetDateTime::from_unix_timestamp(s).unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
-        };
         Session {
-            login_at: at(self.session.login_at),
-            last_activity_at: at(self.session.last_activity_at),
+            login_at: time_of(self.session.login_at),
+            last_activity_at: time_of(self.session.last_activity_at),
             mfa_satisfied: self.session.mfa_satisfied,
         }
     }
@@ -103,6 +121,6 @@ pub async fn queue_for_caller_org(
         .await)
 }
 
-pub fn required_token(headers: &HeaderMap) -> Result<String, ApiError> {
-    token(headers).ok_or(ApiError::NoSession)
+pub fn required_token(headers: &HeaderMap, config: &ServiceConfig) -> Result<String, ApiError> {
+    token(headers, config).ok_or(ApiError::NoSession)
 }

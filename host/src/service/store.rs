@@ -15,6 +15,7 @@ use time::OffsetDateTime;
 
 use super::secret_box::SecretBox;
 use crate::api::{AuditRecord, Authenticator, MfaStatus, Organization, Role, TotpKey, User};
+use crate::convert::{millis, time};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
@@ -58,6 +59,7 @@ pub struct StoredUser {
     pub organization_version: i64,
 }
 
+/// A session as stored; times in milliseconds.
 #[derive(Debug, Clone)]
 pub struct StoredSession {
     pub token_hash: String,
@@ -65,6 +67,31 @@ pub struct StoredSession {
     pub login_at: i64,
     pub last_activity_at: i64,
     pub mfa_satisfied: bool,
+    /// The login verified a code (or confirmed an enrolment).
+    pub mfa_verified: bool,
+}
+
+/// The caller's session used by an allowed decision.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionUse<'a> {
+    pub token_hash: &'a str,
+    /// Its new last activity, in milliseconds (never moved back).
+    pub at: i64,
+    /// The decision verified a code: the login has finished MFA.
+    pub verified: bool,
+}
+
+/// What a change does to other sessions (the engine's `SessionEffect`,
+/// bound to the rows it applies to).
+#[derive(Debug, Clone, Copy)]
+pub enum SessionsChange<'a> {
+    /// End every session of `user` except `keep`.
+    EndOthers { user: &'a str, keep: &'a str },
+    /// End every session of `user`.
+    EndAll { user: &'a str },
+    /// Sessions of the organization's users whose login verified no code
+    /// must finish MFA again.
+    RequireMfa { organization: &'a str },
 }
 
 /// One row of the audit log: the engine's record, with the row's id and
@@ -103,9 +130,12 @@ pub struct Commit<'a> {
     pub user: Option<(&'a User, &'a Authenticator)>,
     /// New state of one organization (must be among `read_organizations`).
     pub organization: Option<&'a Organization>,
-    pub audit: Option<AuditEntry>,
-    /// Session to mark used at this time, and whether its login is complete.
-    pub session: Option<(&'a str, i64, bool)>,
+    /// Audit rows: the decision's, and a copy for the target's
+    /// organization when the caller acted across organizations.
+    pub audit: Vec<AuditEntry>,
+    /// The caller's session, when the decision allowed its use.
+    pub session: Option<SessionUse<'a>>,
+    pub sessions_change: Option<SessionsChange<'a>>,
 }
 
 #[derive(Clone)]
@@ -129,12 +159,9 @@ fn status_name(status: MfaStatus) -> &'static str {
     }
 }
 
-fn unix(t: OffsetDateTime) -> i64 {
-    t.unix_timestamp()
-}
-
-fn time_of(seconds: i64) -> OffsetDateTime {
-    OffsetDateTime::from_unix_timestamp(seconds).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+/// A stored time (milliseconds since the epoch).
+pub fn time_of(millis: i64) -> OffsetDateTime {
+    time(millis)
 }
 
 /// A version-checked update must touch exactly its one row; a changed row's
@@ -151,6 +178,30 @@ fn checked(
     if changed {
         *new_version = Some(version + 1);
     }
+    Ok(())
+}
+
+async fn insert_audit(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    audit: &AuditEntry,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO audit_log (id, at, decision_id, actor, organization_id, action, target, allowed, \
+         policy_ids, denial_code, target_version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    )
+    .bind(&audit.id)
+    .bind(millis(audit.record.at))
+    .bind(&audit.decision_id)
+    .bind(&audit.record.actor)
+    .bind(&audit.record.organization)
+    .bind(&audit.record.action)
+    .bind(&audit.record.target)
+    .bind(i64::from(audit.record.allowed))
+    .bind(audit.record.policy_ids.join(","))
+    .bind(&audit.record.denial_code)
+    .bind(audit.target_version)
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
 
@@ -323,24 +374,107 @@ impl Store {
         })
     }
 
-    pub async fn create_session(&self, session: &StoredSession) -> Result<(), StoreError> {
+    /// Creates a session and writes the login's audit row with it.
+    pub async fn create_session(
+        &self,
+        session: &StoredSession,
+        audit: AuditEntry,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
         sqlx::query(
-            "INSERT INTO sessions (token_hash, user_id, login_at, last_activity_at, mfa_satisfied) \
-             VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO sessions (token_hash, user_id, login_at, last_activity_at, mfa_satisfied, mfa_verified) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(&session.token_hash)
         .bind(&session.user_id)
         .bind(session.login_at)
         .bind(session.last_activity_at)
         .bind(i64::from(session.mfa_satisfied))
-        .execute(&self.pool)
+        .bind(i64::from(session.mfa_verified))
+        .execute(&mut *tx)
         .await?;
+        insert_audit(&mut tx, &audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Writes audit rows on their own (decisions that change nothing else).
+    pub async fn audit_only(&self, entries: &[AuditEntry]) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        for entry in entries {
+            insert_audit(&mut tx, entry).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The latest end of a lock among `subjects` (login throttle), if any.
+    pub async fn throttled_until(&self, subjects: &[&str]) -> Result<Option<i64>, StoreError> {
+        let mut until = None;
+        for subject in subjects {
+            let row = sqlx::query("SELECT locked_until FROM login_throttle WHERE subject = $1")
+                .bind(*subject)
+                .fetch_optional(&self.pool)
+                .await?;
+            if let Some(row) = row {
+                let locked: Option<i64> = row.try_get("locked_until")?;
+                until = until.max(locked);
+            }
+        }
+        Ok(until)
+    }
+
+    /// Counts a wrong password for each subject and sets its lock, with
+    /// the login's audit row, in one transaction. `lock` maps a subject and
+    /// its new failure count to the end of its lock (if any); a count whose
+    /// last failure is older than `forget_before` starts again at 1.
+    pub async fn record_login_failure(
+        &self,
+        subjects: &[(&str, i64)],
+        now: i64,
+        lock: impl Fn(&str, i64) -> Option<i64>,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        for &(subject, forget_before) in subjects {
+            let row = sqlx::query(
+                "INSERT INTO login_throttle (subject, failures, locked_until, last_failure_at) \
+                 VALUES ($1, 1, NULL, $2) ON CONFLICT (subject) DO UPDATE SET \
+                 failures = CASE WHEN login_throttle.last_failure_at < $3 THEN 1 \
+                                 ELSE login_throttle.failures + 1 END, \
+                 last_failure_at = $4 RETURNING failures",
+            )
+            .bind(subject)
+            .bind(now)
+            .bind(forget_before)
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await?;
+            let failures: i64 = row.try_get("failures")?;
+            sqlx::query("UPDATE login_throttle SET locked_until = $1 WHERE subject = $2")
+                .bind(lock(subject, failures))
+                .bind(subject)
+                .execute(&mut *tx)
+                .await?;
+        }
+        insert_audit(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// A right password: the account's count starts again.
+    pub async fn clear_login_failures(&self, subject: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM login_throttle WHERE subject = $1")
+            .bind(subject)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
     pub async fn session(&self, token_hash: &str) -> Result<Option<StoredSession>, StoreError> {
         let row = sqlx::query(
-            "SELECT token_hash, user_id, login_at, last_activity_at, mfa_satisfied FROM sessions WHERE token_hash = $1",
+            "SELECT token_hash, user_id, login_at, last_activity_at, mfa_satisfied, mfa_verified \
+             FROM sessions WHERE token_hash = $1",
         )
         .bind(token_hash)
         .fetch_optional(&self.pool)
@@ -352,6 +486,7 @@ impl Store {
                 login_at: r.try_get("login_at")?,
                 last_activity_at: r.try_get("last_activity_at")?,
                 mfa_satisfied: r.try_get::<i64, _>("mfa_satisfied")? != 0,
+                mfa_verified: r.try_get::<i64, _>("mfa_verified")? != 0,
             })
         })
         .transpose()
@@ -396,7 +531,7 @@ impl Store {
                     .bind(self.seal_key(id, "active", a.active.as_ref()))
                     .bind(a.last_accepted_step.map(|s| s as i64))
                     .bind(i64::from(a.failures))
-                    .bind(a.locked_until.map(unix))
+                    .bind(a.locked_until.map(millis))
                     .bind(id)
                     .bind(version)
                     .execute(&mut *tx)
@@ -446,33 +581,49 @@ impl Store {
                 &mut new_version,
             )?;
         }
-        if let Some(mut audit) = c.audit {
+        for mut audit in c.audit {
             audit.target_version = new_version;
+            insert_audit(&mut tx, &audit).await?;
+        }
+        if let Some(used) = c.session {
             sqlx::query(
-                "INSERT INTO audit_log (id, at, decision_id, actor, organization_id, action, target, allowed, \
-                 policy_ids, denial_code, target_version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                "UPDATE sessions SET last_activity_at = $1, \
+                 mfa_satisfied = CASE WHEN $2 = 1 THEN 1 ELSE mfa_satisfied END, \
+                 mfa_verified = CASE WHEN $3 = 1 THEN 1 ELSE mfa_verified END \
+                 WHERE token_hash = $4 AND last_activity_at <= $5",
             )
-            .bind(&audit.id)
-            .bind(unix(audit.record.at))
-            .bind(&audit.decision_id)
-            .bind(&audit.record.actor)
-            .bind(&audit.record.organization)
-            .bind(&audit.record.action)
-            .bind(&audit.record.target)
-            .bind(i64::from(audit.record.allowed))
-            .bind(audit.record.policy_ids.join(","))
-            .bind(&audit.record.denial_code)
-            .bind(audit.target_version)
+            .bind(used.at)
+            .bind(i64::from(used.verified))
+            .bind(i64::from(used.verified))
+            .bind(used.token_hash)
+            .bind(used.at)
             .execute(&mut *tx)
             .await?;
         }
-        if let Some((token_hash, now, satisfied)) = c.session {
-            sqlx::query("UPDATE sessions SET last_activity_at = $1, mfa_satisfied = $2 WHERE token_hash = $3")
-                .bind(now)
-                .bind(i64::from(satisfied))
-                .bind(token_hash)
+        match c.sessions_change {
+            None => {}
+            Some(SessionsChange::EndOthers { user, keep }) => {
+                sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND token_hash <> $2")
+                    .bind(user)
+                    .bind(keep)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            Some(SessionsChange::EndAll { user }) => {
+                sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+                    .bind(user)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            Some(SessionsChange::RequireMfa { organization }) => {
+                sqlx::query(
+                    "UPDATE sessions SET mfa_satisfied = 0 WHERE mfa_verified = 0 AND user_id IN \
+                     (SELECT id FROM users WHERE organization_id = $1)",
+                )
+                .bind(organization)
                 .execute(&mut *tx)
                 .await?;
+            }
         }
         tx.commit().await?;
         Ok(new_version)
@@ -583,8 +734,9 @@ mod tests {
                     read_organizations: vec![("acme", read.organization_version)],
                     user: Some((new, &none)),
                     organization: None,
-                    audit: Some(audit(action)),
+                    audit: vec![audit(action)],
                     session: None,
+                    sessions_change: None,
                 })
                 .await;
             if expected_ok {
