@@ -603,3 +603,79 @@ fn r12_neither_code_nor_secret_reaches_audit_records_or_logs() {
 fn data_encoding_base32(bytes: &[u8]) -> String {
     totp_rs::Secret::from(bytes.to_vec()).to_base32()
 }
+
+/// Issue 8.3: the login steps are decided by the policies (R7, R3). An
+/// expired session cannot enrol, confirm or send codes: no key is drawn,
+/// no code is checked, no failure counts, and the denial is audited with
+/// the policy that decided it.
+#[test]
+fn r7_login_steps_from_an_expired_session_are_denied_and_count_nothing() {
+    let expired = Session {
+        login_at: t0() - Duration::days(31),
+        last_activity_at: t0() - Duration::days(31),
+        mfa_satisfied: false,
+    };
+    let enrolment = engine()
+        .start_enrolment(&EnrolmentRequest {
+            user: due_user(),
+            session: expired,
+            authenticator: Authenticator::default(),
+            now: t0(),
+            issuer: "Acme".into(),
+        })
+        .expect("a decision, not an error");
+    assert!(!enrolment.decision.allowed);
+    assert_eq!(
+        enrolment.decision.denial_code.as_deref(),
+        Some("session-expired")
+    );
+    assert!(enrolment.key.is_none(), "no key for an expired session");
+    assert_eq!(enrolment.authenticator, Authenticator::default());
+    assert_eq!(
+        (enrolment.audit.action.as_str(), enrolment.audit.allowed),
+        ("start_enrolment", false)
+    );
+    assert!(
+        enrolment
+            .audit
+            .policy_ids
+            .contains(&"session-idle-limit".to_string())
+    );
+
+    let (user, authenticator, key) = enrolled();
+    for step in [true, false] {
+        let mut request = code_request(
+            &user,
+            &authenticator,
+            &code_at(&key, t0() + Duration::seconds(60)),
+            t0() + Duration::seconds(60),
+        );
+        request.session = expired;
+        let v = if step {
+            engine().verify_login(&request)
+        } else {
+            engine().confirm_enrolment(&CodeRequest {
+                user: due_user(),
+                ..request.clone()
+            })
+        }
+        .expect("a decision, not an error");
+        assert_eq!(v.result, CodeResult::Denied);
+        assert_eq!(v.decision.denial_code.as_deref(), Some("session-expired"));
+        assert_eq!(v.authenticator, request.authenticator, "nothing counted");
+        assert!(!v.audit.allowed);
+    }
+    // The same code from an active session of the login is accepted.
+    let now = t0() + Duration::seconds(60);
+    let v = engine()
+        .verify_login(&code_request(
+            &user,
+            &authenticator,
+            &code_at(&key, now),
+            now,
+        ))
+        .unwrap();
+    assert_eq!(v.result, CodeResult::Accepted);
+    assert_eq!(v.decision.policy_ids, ["login-steps-of-own-account"]);
+    assert_eq!(v.audit.policy_ids, ["login-steps-of-own-account"]);
+}

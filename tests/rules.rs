@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use mfa_reset::{Action, Change, MfaStatus, Role, User};
+use mfa_reset::{Action, Change, MfaStatus, Role, Session, SessionEffect, User};
 
 fn changed(user: User) -> Change {
     Change::User(mfa_reset::UserChange {
@@ -225,6 +225,85 @@ fn r7_idle_limit_is_thirty_days_to_the_second() {
         thirty_days + Duration::SECOND,
     );
     assert_denied(&decide(&req), "session-expired", "session-idle-limit");
+}
+
+/// Issue 8.7: times keep their milliseconds end to end.
+#[test]
+fn r7_limits_hold_to_the_millisecond_and_audit_times_keep_them() {
+    let bob = user("bob", Role::SubUser, &org("acme", false), MfaStatus::Off);
+    let thirty_days = Duration::days(30);
+    let ms = Duration::milliseconds(1);
+    let mut req = request(&bob, Action::EnableOwnMfa);
+    req.now += Duration::milliseconds(123);
+    req.session = Session {
+        login_at: req.now - thirty_days + ms,
+        last_activity_at: req.now - thirty_days + ms,
+        mfa_satisfied: true,
+    };
+    let outcome = decide(&req);
+    assert!(
+        outcome.decision.allowed,
+        "1 ms short of 30 days: {:?}",
+        outcome.decision
+    );
+    let at = outcome.audit.expect("audited").at;
+    assert_eq!(at, req.now, "the audit time keeps its milliseconds");
+    assert_eq!(at.millisecond(), 123);
+
+    req.session.last_activity_at = req.now - thirty_days;
+    req.session.login_at = req.session.last_activity_at;
+    assert_denied(&decide(&req), "session-expired", "session-idle-limit");
+}
+
+/// Issue 8.4: what each allowed change means for sessions (the host ends
+/// them or sends them back to MFA).
+#[test]
+fn r5_r6_r9_changes_say_which_sessions_end() {
+    let acme = org("acme", false);
+    let (ada, bob) = (root("ada", &acme), sub("bob", &acme));
+    for (actor, action, effect) in [
+        (
+            &bob,
+            Action::ResetOwnMfa,
+            SessionEffect::EndOtherSessionsOfUser,
+        ),
+        (
+            &bob,
+            Action::DisableOwnMfa,
+            SessionEffect::EndOtherSessionsOfUser,
+        ),
+        (
+            &ada,
+            Action::ResetUserMfa(bob.clone()),
+            SessionEffect::EndSessionsOfUser,
+        ),
+        (
+            &ada,
+            Action::DisableUserMfa(bob.clone()),
+            SessionEffect::EndSessionsOfUser,
+        ),
+        (
+            &ada,
+            Action::SetEnforcement(true),
+            SessionEffect::RequireMfaInOrganization,
+        ),
+        (&ada, Action::SetEnforcement(false), SessionEffect::None),
+        (
+            &ada,
+            Action::AccessRoute("access_console".into()),
+            SessionEffect::None,
+        ),
+    ] {
+        let outcome = decide(&request(actor, action.clone()));
+        assert!(outcome.decision.allowed, "{action:?}");
+        assert_eq!(outcome.sessions, effect, "{action:?}");
+    }
+    let off = user("dave", Role::SubUser, &acme, MfaStatus::Off);
+    let outcome = decide(&request(&off, Action::EnableOwnMfa));
+    assert_eq!(outcome.sessions, SessionEffect::EndOtherSessionsOfUser);
+    // A denial ends nothing.
+    let outcome = decide(&request(&bob, Action::ResetUserMfa(ada.clone())));
+    assert_eq!(outcome.sessions, SessionEffect::None);
 }
 
 #[test]

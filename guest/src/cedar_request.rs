@@ -255,7 +255,7 @@ pub fn schema_mismatches(names: &RequestBuilder, schema: &Schema) -> Vec<String>
     };
     let requests = actions.into_iter().map(|action| Request {
         actor: root.clone(),
-        session: session.clone(),
+        session,
         now: 0,
         action,
     });
