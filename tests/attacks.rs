@@ -880,3 +880,29 @@ fn p8_the_data_directory_and_database_are_private() {
         assert_eq!(mode(&path), 0o600, "{}", path.display());
     }
 }
+
+/// Issue 8.5: parallel guesses cannot slip past the throttle before the
+/// first failures are counted.
+#[tokio::test(flavor = "multi_thread")]
+async fn p5_parallel_guesses_are_counted_one_by_one() {
+    let svc = TestService::start(|_, _| {}).await;
+    let tasks: Vec<_> = (0..30)
+        .map(|_| {
+            let base = svc.base.clone();
+            tokio::spawn(async move { login_answer(&base, "bob", "guess").await.status() })
+        })
+        .collect();
+    let mut checked = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            StatusCode::UNAUTHORIZED => checked += 1,
+            StatusCode::TOO_MANY_REQUESTS => {}
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert_eq!(
+        checked, 5,
+        "only the free failures had their password checked"
+    );
+    svc.service.stop().await;
+}

@@ -75,6 +75,9 @@ pub async fn login(
     let address = client_address(&state, peer, &headers);
     let account_key = format!("account:{}", body.user);
     let address_key = format!("address:{address}");
+    // One password check per account id at a time in this replica: the
+    // throttle below sees every earlier failure.
+    let _queued = state.login_locks.lock(&account_key).await;
     if let Some(until) = state
         .store
         .throttled_until(&[&account_key, &address_key])

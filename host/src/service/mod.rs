@@ -5,6 +5,8 @@
 //! - `decisions.rs`: decide an action and commit its outcome.
 //! - `console.rs`, `login.rs`, `forward_auth.rs`, `ops.rs`: HTTP handlers.
 //! - `session.rs`, `secret_box.rs`, `passwords.rs`: credentials.
+//! - `browser_guard.rs`: CSRF and caching rules of the JSON API.
+//! - `keyed_locks.rs`: per-organization and per-account queues.
 //! - `routes.rs`: the gateway route map; `reload.rs`: policy hot reload.
 
 mod browser_guard;
@@ -14,10 +16,10 @@ mod decisions;
 mod error;
 mod forward_auth;
 mod json;
+mod keyed_locks;
 mod login;
 mod metrics;
 mod ops;
-mod org_locks;
 mod passwords;
 mod reload;
 mod routes;
@@ -48,7 +50,10 @@ pub struct AppState {
     store: store::Store,
     metrics: Arc<metrics::Metrics>,
     config: Arc<ServiceConfig>,
-    org_locks: Arc<org_locks::OrgLocks>,
+    /// State changes of one organization queue here.
+    org_locks: Arc<keyed_locks::KeyedLocks>,
+    /// Password checks of one account id queue here.
+    login_locks: Arc<keyed_locks::KeyedLocks>,
 }
 
 /// A running service.
@@ -138,6 +143,7 @@ impl Service {
             metrics,
             config: Arc::new(config),
             org_locks: Arc::default(),
+            login_locks: Arc::default(),
         };
         if let (Some(dir), Some(policies)) = (&state.config.policies_dir, policies) {
             reload::spawn(state.clone(), dir.clone(), support_url, policies);

@@ -22,6 +22,9 @@ pub struct Route {
     pub methods: Vec<String>,
     /// The Cedar action deciding requests on this route.
     pub action: String,
+    /// `prefix` in canonical form, filled by [`RouteMap::parse`].
+    #[serde(skip)]
+    segments: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
@@ -44,8 +47,9 @@ pub enum RouteMatch<'a> {
 
 impl RouteMap {
     pub fn parse(toml_text: &str) -> Result<Self, String> {
-        let map: Self = toml::from_str(toml_text).map_err(|e| e.to_string())?;
-        for (i, r) in map.routes.iter().enumerate() {
+        let mut map: Self = toml::from_str(toml_text).map_err(|e| e.to_string())?;
+        for i in 0..map.routes.len() {
+            let r = &map.routes[i];
             let canonical = canonical_path(&r.prefix)
                 .map_err(|why| format!("route[{i}].prefix: `{}`: {why}", r.prefix))?;
             if r.prefix.chars().any(char::is_uppercase) {
@@ -62,15 +66,14 @@ impl RouteMap {
             if r.action.trim().is_empty() {
                 return Err(format!("route[{i}].action: must not be empty"));
             }
-            let same = map.routes[..i]
-                .iter()
-                .position(|o| canonical_path(&o.prefix).ok() == Some(canonical.clone()));
+            let same = map.routes[..i].iter().position(|o| o.segments == canonical);
             if let Some(j) = same {
                 return Err(format!(
                     "route[{i}].prefix: `{}` is the prefix of route[{j}] too: list its methods in one rule",
                     r.prefix
                 ));
             }
+            map.routes[i].segments = canonical;
         }
         Ok(map)
     }
@@ -81,10 +84,8 @@ impl RouteMap {
         let best = self
             .routes
             .iter()
-            .filter_map(|r| {
-                let prefix = canonical_path(&r.prefix).ok()?;
-                segments.starts_with(&prefix).then_some((prefix.len(), r))
-            })
+            .filter(|r| segments.starts_with(&r.segments))
+            .map(|r| (r.segments.len(), r))
             .max_by_key(|(len, _)| *len);
         match best {
             None => RouteMatch::NoRoute,

@@ -109,7 +109,7 @@ pub async fn caller(state: &AppState, token: &str) -> Result<Caller, ApiError> {
 }
 
 /// Queues behind other state changes of the caller's organization in this
-/// replica (see `org_locks.rs`); hold the guard until the change commits.
+/// replica (see `keyed_locks.rs`); hold the guard until the change commits.
 pub async fn queue_for_caller_org(
     state: &AppState,
     token: &str,
