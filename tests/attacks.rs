@@ -13,31 +13,6 @@ use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
 use time::Duration;
 
-/// Asks forward-auth from `from` (default 127.0.0.1) about a request,
-/// with the session in a Bearer header and `headers` as a gateway (or an
-/// attacker) set them.
-async fn forward(
-    base: &str,
-    path: &str,
-    token: Option<&str>,
-    headers: &[(&str, &str)],
-    from: Option<&str>,
-) -> (StatusCode, HeaderMap) {
-    let mut builder = reqwest::Client::builder();
-    if let Some(ip) = from {
-        builder = builder.local_address(ip.parse::<std::net::IpAddr>().unwrap());
-    }
-    let mut request = builder.build().unwrap().get(format!("{base}{path}"));
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
-    }
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    let response = request.send().await.unwrap();
-    (response.status(), response.headers().clone())
-}
-
 fn denial(headers: &HeaderMap) -> &str {
     headers
         .get("x-auth-denial-code")
@@ -261,6 +236,9 @@ async fn p2_routes_match_canonical_segments_and_methods() {
         "/console/admin%2fusers",
         "/console/%2561dmin/",
         "/console/home/../admin/",
+        "/console/home#/../admin/",
+        "/console/adm%C4%B1n/",
+        "/console/admin%E2%80%8B/",
     ] {
         for token in [&bob, &ada] {
             let (status, headers) = ask(base, token, "GET", path).await;
@@ -724,6 +702,25 @@ async fn p6_denials_reveal_neither_existence_nor_another_organization() {
         "{globex:#?}"
     );
     assert!(!globex.iter().any(|r| r["target"] == "ghost"));
+    // Ids that cannot exist are bad input, for everybody alike (a NUL once
+    // made PostgreSQL answer 500).
+    for bad in ["ghost%00", "%20%20", "a%0Ab"] {
+        let (status, body) = call(
+            base,
+            &bob,
+            "POST",
+            &format!("/api/org/users/{bad}/mfa/reset"),
+            None,
+        )
+        .await;
+        assert_eq!(
+            (status, body["error"]["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("id")),
+            "{bad}"
+        );
+    }
+    let response = login_answer(base, "ada\u{0}", "ada-demo-password").await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
     // Over-long ids are bad input, for everybody alike.
     let long = "x".repeat(300);
     let (status, body) = call(
@@ -903,6 +900,28 @@ async fn p5_parallel_guesses_are_counted_one_by_one() {
     assert_eq!(
         checked, 5,
         "only the free failures had their password checked"
+    );
+
+    // The same from one address over many ids: 20 free, then none.
+    let tasks: Vec<_> = (0..60)
+        .map(|i| {
+            let base = svc.base.clone();
+            tokio::spawn(async move {
+                login_answer(&base, &format!("spray-{i}"), "guess")
+                    .await
+                    .status()
+            })
+        })
+        .collect();
+    let mut checked = 0;
+    for task in tasks {
+        if task.await.unwrap() == StatusCode::UNAUTHORIZED {
+            checked += 1;
+        }
+    }
+    assert_eq!(
+        checked, 15,
+        "20 free per address, 5 of them spent on bob above"
     );
     svc.service.stop().await;
 }

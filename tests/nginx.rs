@@ -126,6 +126,8 @@ async fn start_backend() -> u16 {
             "role": get("x-auth-role"),
             "decision_id": get("x-auth-decision-id"),
             "forwarded_uri": get("x-forwarded-uri"),
+            "forwarded_host": get("x-forwarded-host"),
+            "forwarded": get("forwarded"),
             "forwarded_method": get("x-forwarded-method"),
             "original_uri": get("x-original-uri"),
         }))
@@ -325,6 +327,8 @@ async fn route_spoofing_through_nginx_is_refused() {
             .header("x-auth-organization", "globex")
             .header("x-auth-user", "ada")
             .header("x-original-uri", "/console/admin/")
+            .header("x-forwarded-host", "evil.example")
+            .header("forwarded", "host=evil.example")
             .send()
             .await
             .unwrap(),
@@ -339,13 +343,14 @@ async fn route_spoofing_through_nginx_is_refused() {
         ),
         (Some("bob"), Some("acme"), Some("sub_user"))
     );
-    assert_eq!(
-        (
-            body["forwarded_uri"].as_str(),
-            body["original_uri"].as_str()
-        ),
-        (Some(""), Some(""))
-    );
+    for header in [
+        "forwarded_uri",
+        "original_uri",
+        "forwarded_host",
+        "forwarded",
+    ] {
+        assert_eq!(body[header], "", "{header} reached the backend: {body}");
+    }
     // The root still reaches the administration pages.
     let (status, body) = read(
         c.get(format!("{front}/console/Admin/users"))

@@ -455,28 +455,6 @@ async fn r2_r3_totp_login_over_http_with_secrets_sealed_at_rest() {
     svc.service.stop().await;
 }
 
-async fn forward(
-    base: &str,
-    path: &str,
-    token: Option<&str>,
-    headers: &[(&str, &str)],
-    from: Option<&str>,
-) -> (StatusCode, reqwest::header::HeaderMap) {
-    let mut builder = reqwest::Client::builder();
-    if let Some(ip) = from {
-        builder = builder.local_address(ip.parse::<std::net::IpAddr>().unwrap());
-    }
-    let mut request = builder.build().unwrap().get(format!("{base}{path}"));
-    if let Some(token) = token {
-        request = request.header("cookie", format!("mfa_session={token}"));
-    }
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    let response = request.send().await.unwrap();
-    (response.status(), response.headers().clone())
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn forward_auth_answers_like_each_gateway_expects() {
     let svc = TestService::start(|_, _| {}).await; // nginx's header family

@@ -110,6 +110,31 @@ pub async fn call(
     read(request.send().await.unwrap()).await
 }
 
+/// Asks forward-auth from `from` (default 127.0.0.1) about a request,
+/// with the session in a Bearer header and `headers` as a gateway (or an
+/// attacker) set them.
+pub async fn forward(
+    base: &str,
+    path: &str,
+    token: Option<&str>,
+    headers: &[(&str, &str)],
+    from: Option<&str>,
+) -> (StatusCode, reqwest::header::HeaderMap) {
+    let mut builder = reqwest::Client::builder();
+    if let Some(ip) = from {
+        builder = builder.local_address(ip.parse::<std::net::IpAddr>().unwrap());
+    }
+    let mut request = builder.build().unwrap().get(format!("{base}{path}"));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = request.send().await.unwrap();
+    (response.status(), response.headers().clone())
+}
+
 /// Enrols an authenticator for the session `token` (whose login is due to
 /// enrol) and confirms it with the code the test computes; returns the
 /// base32 secret.

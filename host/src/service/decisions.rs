@@ -143,6 +143,12 @@ async fn target(state: &AppState, id: &str, actor: &StoredUser) -> Result<Target
             message: format!("longer than {MAX_ID_CHARS} characters"),
         });
     }
+    if id.trim().is_empty() || id.chars().any(char::is_control) {
+        return Err(ApiError::Invalid {
+            field: "id".into(),
+            message: "must be a user id: not empty, no control characters".into(),
+        });
+    }
     Ok(match state.store.user(id).await? {
         Some(stored) => Target::Stored(stored),
         None => Target::Unknown(User {
@@ -206,7 +212,7 @@ async fn attempt(state: &AppState, token: &str, intent: &Intent) -> Result<Decid
         Intent::Route(name) => Action::AccessRoute(name.clone()),
         Intent::ViewSession => Action::ViewOwnSession,
     };
-    let now = state.config.clock.now();
+    let now = caller.now(&state.config.clock);
     let request = Request {
         actor: actor.user.clone(),
         session: caller.session(),

@@ -34,6 +34,7 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict => {
                 Self::Conflict("the state changed concurrently; try again".into())
             }
+            StoreError::SessionEnded => Self::NoSession,
             other => Self::Internal(other.to_string()),
         }
     }

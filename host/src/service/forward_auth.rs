@@ -51,8 +51,9 @@ pub async fn check(
         },
     };
     state.metrics.forward_auth(response.status().as_u16());
+    // The query stays out of the log (it may carry tokens of the backend's).
     let (logged_method, logged_path) = match &asked {
-        Ok((m, p)) => (m.as_str(), p.as_str()),
+        Ok((m, p)) => (m.as_str(), p.split('?').next().unwrap_or("")),
         Err(_) => ("", ""),
     };
     tracing::info!(
@@ -127,22 +128,34 @@ async fn decide(state: &AppState, headers: &HeaderMap, action: &str) -> Response
     };
     match decisions::decide(state, &token, &Intent::Route(action.to_string())).await {
         Ok(decided) if decided.decision.allowed => {
+            let Some(user) = &decided.caller else {
+                return deny(StatusCode::FORBIDDEN, "error", Some(&decided.decision_id));
+            };
+            let role = if user.role == crate::Role::Root {
+                "root"
+            } else {
+                "sub_user"
+            };
+            let subject = [
+                ("x-auth-user", user.id.as_str()),
+                ("x-auth-organization", user.organization.id.as_str()),
+                ("x-auth-role", role),
+                ("x-auth-decision-id", decided.decision_id.as_str()),
+            ];
             let mut response = StatusCode::OK.into_response();
-            let h = response.headers_mut();
-            if let Some(user) = &decided.caller {
-                set(h, "x-auth-user", &user.id);
-                set(h, "x-auth-organization", &user.organization.id);
-                set(
-                    h,
-                    "x-auth-role",
-                    if user.role == crate::Role::Root {
-                        "root"
-                    } else {
-                        "sub_user"
-                    },
-                );
+            for (name, value) in subject {
+                // An allow the backend cannot learn the subject of is no allow.
+                let Ok(value) = HeaderValue::from_str(value) else {
+                    tracing::error!(
+                        header = name,
+                        "forward-auth: subject not expressible as a header; denied"
+                    );
+                    return deny(StatusCode::FORBIDDEN, "error", Some(&decided.decision_id));
+                };
+                response
+                    .headers_mut()
+                    .insert(HeaderName::from_static(name), value);
             }
-            set(h, "x-auth-decision-id", &decided.decision_id);
             response
         }
         Ok(decided) => {

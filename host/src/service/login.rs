@@ -70,21 +70,43 @@ pub async fn login(
             });
         }
     }
+    if body.user.chars().any(char::is_control) {
+        return Err(ApiError::Invalid {
+            field: "user".into(),
+            message: "must not contain control characters".into(),
+        });
+    }
     let now = state.config.clock.now();
     let now_ms = millis(now);
     let address = client_address(&state, peer, &headers);
-    let account_key = format!("account:{}", body.user);
+    // Hashed: the throttle table never holds what was typed as a user id
+    // (sometimes a password).
+    let account_key = format!("account:{}", session::hash(&body.user));
     let address_key = format!("address:{address}");
-    // One password check per account id at a time in this replica: the
-    // throttle below sees every earlier failure.
+    // One password check per account id at a time in this replica, and each
+    // attempt counted before its password is checked: parallel guesses,
+    // from any replica, each take a slot; a right password gives it back.
     let _queued = state.login_locks.lock(&account_key).await;
-    if let Some(until) = state
+    let throttle = state.config.login_throttle;
+    let forget_before = now_ms - i64::from(throttle.address_forget_seconds) * 1000;
+    let claimed = state
         .store
-        .throttled_until(&[&account_key, &address_key])
-        .await?
-        .filter(|until| *until > now_ms)
-    {
-        tracing::info!(user = %Shown(&body.user), %address, "login throttled");
+        .claim_login_attempt(
+            // An account's failures count until a right password.
+            &[(&account_key, i64::MIN), (&address_key, forget_before)],
+            now_ms,
+            |subject, failures| {
+                let free = if subject.starts_with("account:") {
+                    throttle.free_account_failures
+                } else {
+                    throttle.free_address_failures
+                };
+                login_lock(&throttle, free, failures).map(|ms| now_ms + ms)
+            },
+        )
+        .await?;
+    if let Err(until) = claimed {
+        tracing::info!(%address, "login throttled");
         return Err(ApiError::Throttled {
             retry_after_seconds: seconds_until(time_of(until), now),
         });
@@ -96,74 +118,98 @@ pub async fn login(
         |u| u.password_hash.clone(),
     );
     let password = body.password;
-    let matches = tokio::task::spawn_blocking(move || passwords::verify(&password, &hash))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
-    let organization = stored
-        .as_ref()
-        .map(|u| u.user.organization.id.clone())
-        .unwrap_or_default();
-    let audit = |allowed: bool| {
+    let matches = {
+        // Each check holds ~19 MiB: bound how many run at once.
+        let _slot = state
+            .password_checks
+            .acquire()
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        tokio::task::spawn_blocking(move || passwords::verify(&password, &hash))
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))?
+    };
+    // Same writes whether the user exists or not; an id that matches no
+    // user is recorded as unknown, never as typed.
+    let (who, organization) = match &stored {
+        Some(u) => (u.user.id.clone(), u.user.organization.id.clone()),
+        None => ("(unknown)".to_string(), String::new()),
+    };
+    let Some(mut stored) = stored.filter(|_| matches) else {
         let record = AuditRecord {
             at: now,
-            actor: body.user.clone(),
-            organization: organization.clone(),
+            actor: who.clone(),
+            organization,
             action: "login".into(),
-            target: body.user.clone(),
-            allowed,
+            target: who.clone(),
+            allowed: false,
             policy_ids: Vec::new(),
-            denial_code: (!allowed).then(|| "invalid-credentials".to_string()),
+            denial_code: Some("invalid-credentials".into()),
         };
-        AuditEntry::new(record, uuid::Uuid::new_v4().to_string())
-    };
-    let Some(stored) = stored.filter(|_| matches) else {
-        let throttle = state.config.login_throttle;
-        let forget_before = now_ms - i64::from(throttle.address_forget_seconds) * 1000;
-        state
-            .store
-            .record_login_failure(
-                // An account's failures count until a right password.
-                &[(&account_key, i64::MIN), (&address_key, forget_before)],
-                now_ms,
-                |subject, failures| {
-                    let free = if subject.starts_with("account:") {
-                        throttle.free_account_failures
-                    } else {
-                        throttle.free_address_failures
-                    };
-                    login_lock(&throttle, free, failures).map(|ms| now_ms + ms)
-                },
-                &audit(false),
-            )
-            .await?;
-        tracing::info!(user = %Shown(&body.user), %address, "login refused");
+        let entry = AuditEntry::new(record, uuid::Uuid::new_v4().to_string());
+        state.store.audit_only(&[entry]).await?;
+        tracing::info!(user = %Shown(&who), %address, "login refused");
         return Err(ApiError::InvalidCredentials);
     };
-    state.store.clear_login_failures(&account_key).await?;
-    let next_step = state.engine.login_step(&stored.user)?;
-    let token = session::new_token();
     state
         .store
-        .create_session(
-            &StoredSession {
-                token_hash: session::hash(&token),
-                user_id: stored.user.id.clone(),
-                login_at: now_ms,
-                last_activity_at: now_ms,
-                mfa_satisfied: next_step == LoginStep::None,
-                mfa_verified: false,
-            },
-            audit(true),
-        )
+        .release_login_attempt(&account_key, &address_key, throttle.free_address_failures)
         .await?;
-    tracing::info!(user = %Shown(&stored.user.id), next_step = ?next_step, "login: password accepted");
-    let cookie = session::set_cookie(&token, &state.config);
-    let answer = LoginAnswer {
-        token,
-        next_step,
-        user: (&stored.user).into(),
-    };
-    Ok(([(header::SET_COOKIE, cookie)], Json(answer)).into_response())
+    // The session starts from the user's state as it is when it commits: a
+    // change of the user's MFA or of enforcement in between is seen.
+    let token = session::new_token();
+    for n in 0..8 {
+        let next_step = state.engine.login_step(&stored.user)?;
+        let record = AuditRecord {
+            at: now,
+            actor: stored.user.id.clone(),
+            organization: stored.user.organization.id.clone(),
+            action: "login".into(),
+            target: stored.user.id.clone(),
+            allowed: true,
+            policy_ids: Vec::new(),
+            denial_code: None,
+        };
+        let created = state
+            .store
+            .create_session(
+                &StoredSession {
+                    token_hash: session::hash(&token),
+                    user_id: stored.user.id.clone(),
+                    login_at: now_ms,
+                    last_activity_at: now_ms,
+                    mfa_satisfied: next_step == LoginStep::None,
+                    mfa_verified: false,
+                },
+                (stored.version, stored.organization_version),
+                AuditEntry::new(record, uuid::Uuid::new_v4().to_string()),
+            )
+            .await;
+        match created {
+            Err(StoreError::Conflict) => {
+                backoff(n).await;
+                stored = state
+                    .store
+                    .user(&stored.user.id)
+                    .await?
+                    .ok_or(ApiError::InvalidCredentials)?;
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+            Ok(()) => {}
+        }
+        tracing::info!(user = %Shown(&stored.user.id), next_step = ?next_step, "login: password accepted");
+        let cookie = session::set_cookie(&token, &state.config);
+        let answer = LoginAnswer {
+            token,
+            next_step,
+            user: (&stored.user).into(),
+        };
+        return Ok(([(header::SET_COOKIE, cookie)], Json(answer)).into_response());
+    }
+    Err(ApiError::Conflict(
+        "the state kept changing; try again".into(),
+    ))
 }
 
 /// How long (ms) a login throttle subject waits after its `failures`-th
@@ -242,7 +288,7 @@ pub async fn start(
     let _queued = session::queue_for_caller_org(&state, &token).await?;
     for n in 0..8 {
         let caller = session::caller(&state, &token).await?;
-        let now = state.config.clock.now();
+        let now = caller.now(&state.config.clock);
         let enrolment = state
             .engine
             .start_enrolment(&EnrolmentRequest {
@@ -329,7 +375,7 @@ async fn check_code(
     let _queued = session::queue_for_caller_org(state, token).await?;
     for n in 0..8 {
         let caller: Caller = session::caller(state, token).await?;
-        let now = state.config.clock.now();
+        let now = caller.now(&state.config.clock);
         let request = CodeRequest {
             user: caller.user.user.clone(),
             session: caller.session(),

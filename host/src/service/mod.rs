@@ -54,6 +54,8 @@ pub struct AppState {
     org_locks: Arc<keyed_locks::KeyedLocks>,
     /// Password checks of one account id queue here.
     login_locks: Arc<keyed_locks::KeyedLocks>,
+    /// Password hashes checked at once (each holds ~19 MiB).
+    password_checks: Arc<tokio::sync::Semaphore>,
 }
 
 /// A running service.
@@ -144,6 +146,9 @@ impl Service {
             config: Arc::new(config),
             org_locks: Arc::default(),
             login_locks: Arc::default(),
+            password_checks: Arc::new(tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get() * 2),
+            )),
         };
         if let (Some(dir), Some(policies)) = (&state.config.policies_dir, policies) {
             reload::spawn(state.clone(), dir.clone(), support_url, policies);

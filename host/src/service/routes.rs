@@ -107,9 +107,13 @@ pub fn is_method(method: &str) -> bool {
 /// Whatever a server behind the gateway might read differently is refused
 /// with the reason: dot segments, `;` parameters, segments ending in a dot
 /// or a space, encoded `/` or `\`, double encoding (`%25`), control
-/// characters, bad UTF-8.
+/// characters, a `#` (never part of a request), anything but ASCII once
+/// decoded (case folding and invisible characters differ between servers).
 pub fn canonical_path(raw: &str) -> Result<Vec<String>, &'static str> {
-    let path = raw.split(['?', '#']).next().unwrap_or("");
+    let path = raw.split('?').next().unwrap_or("");
+    if path.contains('#') {
+        return Err("has a `#`");
+    }
     if !path.starts_with('/') {
         return Err("does not start with `/`");
     }
@@ -128,7 +132,7 @@ pub fn canonical_path(raw: &str) -> Result<Vec<String>, &'static str> {
         if segment.starts_with(char::is_whitespace) {
             return Err("has a segment starting with a space");
         }
-        segments.push(segment.to_lowercase());
+        segments.push(segment.to_ascii_lowercase());
     }
     Ok(segments)
 }
@@ -154,6 +158,9 @@ fn decode_segment(segment: &str) -> Result<String, &'static str> {
             decoded.push(bytes[i]);
             i += 1;
         }
+    }
+    if !decoded.is_ascii() {
+        return Err("is not ASCII once decoded");
     }
     let text = String::from_utf8(decoded).map_err(|_| "is not UTF-8 once decoded")?;
     if text.chars().any(|c| c.is_control() || c == '\\') {
@@ -202,6 +209,10 @@ mod tests {
             "/console/admin\\users",
             "/console/%ff/",
             "/console/%zz/",
+            "/console/home#/../admin",
+            "/console/adm%C4%B1n",
+            "/console/admin%E2%80%8B",
+            "/console/admın",
             "console/admin",
         ] {
             assert!(route("GET", path).is_err(), "{path} must be refused");

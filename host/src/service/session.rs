@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 
 use super::error::ApiError;
 use super::store::{StoredSession, StoredUser, time_of};
-use super::{AppState, ServiceConfig};
+use super::{AppState, Clock, ServiceConfig};
 use crate::api::Session;
 
 /// The session cookie over TLS: `__Host-` binds it to this host, path `/`
@@ -84,6 +84,13 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// The time of this request: the clock, but never before the session's
+    /// last activity (replicas' clocks may differ by a little; a request
+    /// cannot precede the one before it).
+    pub fn now(&self, clock: &Clock) -> time::OffsetDateTime {
+        clock.now().max(time_of(self.session.last_activity_at))
+    }
+
     pub fn session(&self) -> Session {
         Session {
             login_at: time_of(self.session.login_at),

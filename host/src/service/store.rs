@@ -24,6 +24,9 @@ pub enum StoreError {
     /// The rows a decision read changed before it committed.
     #[error("the state changed concurrently")]
     Conflict,
+    /// The caller's session ended before its decision committed.
+    #[error("the session has ended")]
+    SessionEnded,
     #[error("database: {0}")]
     Database(sqlx::Error),
     /// A sealed TOTP key does not open: wrong `MFA_RESET_SECRET_KEY`?
@@ -374,13 +377,32 @@ impl Store {
         })
     }
 
-    /// Creates a session and writes the login's audit row with it.
+    /// Creates a session and writes the login's audit row with it, if the
+    /// user and its organization are still at the versions its login step
+    /// was read at (else [`StoreError::Conflict`]: decide the step again).
     pub async fn create_session(
         &self,
         session: &StoredSession,
+        (user_version, organization_version): (i64, i64),
         audit: AuditEntry,
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
+        let user = sqlx::query("UPDATE users SET version = version WHERE id = $1 AND version = $2")
+            .bind(&session.user_id)
+            .bind(user_version)
+            .execute(&mut *tx)
+            .await?;
+        let organization = sqlx::query(
+            "UPDATE organizations SET version = version WHERE version = $1 AND id = \
+             (SELECT organization_id FROM users WHERE id = $2)",
+        )
+        .bind(organization_version)
+        .bind(&session.user_id)
+        .execute(&mut *tx)
+        .await?;
+        if user.rows_affected() != 1 || organization.rows_affected() != 1 {
+            return Err(StoreError::Conflict);
+        }
         sqlx::query(
             "INSERT INTO sessions (token_hash, user_id, login_at, last_activity_at, mfa_satisfied, mfa_verified) \
              VALUES ($1, $2, $3, $4, $5, $6)",
@@ -408,41 +430,26 @@ impl Store {
         Ok(())
     }
 
-    /// The latest end of a lock among `subjects` (login throttle), if any.
-    pub async fn throttled_until(&self, subjects: &[&str]) -> Result<Option<i64>, StoreError> {
-        let mut until = None;
-        for subject in subjects {
-            let row = sqlx::query("SELECT locked_until FROM login_throttle WHERE subject = $1")
-                .bind(*subject)
-                .fetch_optional(&self.pool)
-                .await?;
-            if let Some(row) = row {
-                let locked: Option<i64> = row.try_get("locked_until")?;
-                until = until.max(locked);
-            }
-        }
-        Ok(until)
-    }
-
-    /// Counts a wrong password for each subject and sets its lock, with
-    /// the login's audit row, in one transaction. `lock` maps a subject and
-    /// its new failure count to the end of its lock (if any); a count whose
-    /// last failure is older than `forget_before` starts again at 1.
-    pub async fn record_login_failure(
+    /// Counts a password attempt for each subject before it is checked,
+    /// and sets each subject's lock from its new count (`lock` maps a
+    /// subject and count to the lock's end). If a subject is locked, nothing
+    /// is counted and the lock's end comes back as `Err`. A count whose last
+    /// attempt is older than its `forget_before` starts again at 1.
+    pub async fn claim_login_attempt(
         &self,
         subjects: &[(&str, i64)],
         now: i64,
         lock: impl Fn(&str, i64) -> Option<i64>,
-        audit: &AuditEntry,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Result<(), i64>, StoreError> {
         let mut tx = self.pool.begin().await?;
         for &(subject, forget_before) in subjects {
+            // The upsert locks the row: concurrent claims go one by one.
             let row = sqlx::query(
                 "INSERT INTO login_throttle (subject, failures, locked_until, last_failure_at) \
                  VALUES ($1, 1, NULL, $2) ON CONFLICT (subject) DO UPDATE SET \
                  failures = CASE WHEN login_throttle.last_failure_at < $3 THEN 1 \
                                  ELSE login_throttle.failures + 1 END, \
-                 last_failure_at = $4 RETURNING failures",
+                 last_failure_at = $4 RETURNING failures, locked_until",
             )
             .bind(subject)
             .bind(now)
@@ -451,23 +458,44 @@ impl Store {
             .fetch_one(&mut *tx)
             .await?;
             let failures: i64 = row.try_get("failures")?;
+            let locked: Option<i64> = row.try_get("locked_until")?;
+            if let Some(until) = locked.filter(|until| *until > now) {
+                tx.rollback().await?;
+                return Ok(Err(until));
+            }
             sqlx::query("UPDATE login_throttle SET locked_until = $1 WHERE subject = $2")
                 .bind(lock(subject, failures))
                 .bind(subject)
                 .execute(&mut *tx)
                 .await?;
         }
-        insert_audit(&mut tx, audit).await?;
         tx.commit().await?;
-        Ok(())
+        Ok(Ok(()))
     }
 
-    /// A right password: the account's count starts again.
-    pub async fn clear_login_failures(&self, subject: &str) -> Result<(), StoreError> {
+    /// A right password: the account's count starts again, and the
+    /// address gets its attempt back (and loses a lock it no longer earns).
+    pub async fn release_login_attempt(
+        &self,
+        account: &str,
+        address: &str,
+        free_address_failures: u32,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
         sqlx::query("DELETE FROM login_throttle WHERE subject = $1")
-            .bind(subject)
-            .execute(&self.pool)
+            .bind(account)
+            .execute(&mut *tx)
             .await?;
+        sqlx::query(
+            "UPDATE login_throttle SET failures = failures - 1, \
+             locked_until = CASE WHEN failures - 1 < $1 THEN NULL ELSE locked_until END \
+             WHERE subject = $2 AND failures > 0",
+        )
+        .bind(i64::from(free_address_failures))
+        .bind(address)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -586,19 +614,25 @@ impl Store {
             insert_audit(&mut tx, &audit).await?;
         }
         if let Some(used) = c.session {
-            sqlx::query(
-                "UPDATE sessions SET last_activity_at = $1, \
-                 mfa_satisfied = CASE WHEN $2 = 1 THEN 1 ELSE mfa_satisfied END, \
-                 mfa_verified = CASE WHEN $3 = 1 THEN 1 ELSE mfa_verified END \
-                 WHERE token_hash = $4 AND last_activity_at <= $5",
+            let done = sqlx::query(
+                "UPDATE sessions SET \
+                 last_activity_at = CASE WHEN last_activity_at < $1 THEN $2 ELSE last_activity_at END, \
+                 mfa_satisfied = CASE WHEN $3 = 1 THEN 1 ELSE mfa_satisfied END, \
+                 mfa_verified = CASE WHEN $4 = 1 THEN 1 ELSE mfa_verified END \
+                 WHERE token_hash = $5",
             )
+            .bind(used.at)
             .bind(used.at)
             .bind(i64::from(used.verified))
             .bind(i64::from(used.verified))
             .bind(used.token_hash)
-            .bind(used.at)
             .execute(&mut *tx)
             .await?;
+            // Ended (logout, an MFA change) since the decision read it:
+            // nothing the decision allowed may commit.
+            if done.rows_affected() != 1 {
+                return Err(StoreError::SessionEnded);
+            }
         }
         match c.sessions_change {
             None => {}
@@ -752,6 +786,28 @@ mod tests {
         );
         let log = store.audit("acme", 10).await.unwrap();
         assert_eq!(log.len(), 1, "the failed commit left no audit record");
+
+        // A login decided on the state before that change cannot create its
+        // session (it would skip the enrolment the change made due).
+        let session = StoredSession {
+            token_hash: "h".into(),
+            user_id: "bob".into(),
+            login_at: 0,
+            last_activity_at: 0,
+            mfa_satisfied: true,
+            mfa_verified: false,
+        };
+        let stale = (read.version, read.organization_version);
+        let created = store.create_session(&session, stale, audit("login")).await;
+        assert!(matches!(created, Err(StoreError::Conflict)), "{created:?}");
+        assert!(store.session("h").await.unwrap().is_none());
+        assert_eq!(store.audit("acme", 10).await.unwrap().len(), 1);
+        let fresh = (after.version, after.organization_version);
+        store
+            .create_session(&session, fresh, audit("login"))
+            .await
+            .unwrap();
+        assert!(store.session("h").await.unwrap().is_some());
         assert_eq!(
             (log[0].record.action.as_str(), log[0].target_version),
             ("enable_own_mfa", Some(1))
