@@ -7,7 +7,7 @@ mod common;
 use std::time::Instant;
 
 use common::service::*;
-use mfa_reset::service::ForwardedHeaders;
+use mfa_reset_service::ForwardedHeaders;
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
@@ -278,7 +278,7 @@ async fn p2_routes_match_canonical_segments_and_methods() {
 /// Writes the shipped policies into `dir` with the absolute session limit
 /// raised to 60 days (the idle limit stays 30).
 fn policies_with_long_absolute_limit(dir: &std::path::Path) -> std::path::PathBuf {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies");
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies");
     let policies = std::fs::read_to_string(root.join("mfa.cedar")).unwrap();
     let marker = "context.now.durationSince(context.session.login_at) >= duration(\"30d\")";
     assert!(policies.contains(marker));

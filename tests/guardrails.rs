@@ -9,9 +9,9 @@ use std::path::Path;
 
 use common::*;
 use mfa_reset::PolicySource;
-use mfa_reset::guardrails::{Guardrail, VerifyError, VerifyReport, read_guardrails, verify};
+use mfa_reset_guardrails::{Guardrail, VerifyError, VerifyReport, read_guardrails, verify};
 
-const POLICY_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../policies");
+const POLICY_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../policies");
 
 fn shipped() -> PolicySource {
     PolicySource::from_dir(POLICY_DIR, "https://support.example.com/mfa").unwrap()
@@ -333,10 +333,10 @@ async fn the_service_does_not_start_on_a_set_that_breaks_a_guardrail() {
     std::fs::write(&file, without_policy(&text, "enforced-mfa-stays-on")).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}?mode=rwc", dir.path().join("s.db").display());
-    let mut config = common::service::config(url, mfa_reset::service::SecretBox::generate_base64());
+    let mut config = common::service::config(url, mfa_reset_service::SecretBox::generate_base64());
     config.policies_dir = Some(policies.path().to_path_buf());
     config.guardrails_dir = Some(Path::new(POLICY_DIR).join("guardrails"));
-    let err = match mfa_reset::service::Service::start(config).await {
+    let err = match mfa_reset_service::Service::start(config).await {
         Err(e) => e.to_string(),
         Ok(_) => panic!("started on a set that breaks a guardrail"),
     };

@@ -50,9 +50,11 @@ impl Nginx {
     fn start(listen: u16, sidecar: u16, backend: u16) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
-        let shipped =
-            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/nginx.conf"))
-                .unwrap();
+        let shipped = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../service/deploy/nginx.conf"
+        ))
+        .unwrap();
         let site = shipped
             .replace("127.0.0.1:8080", &format!("127.0.0.1:{sidecar}"))
             .replace("127.0.0.1:8081", &format!("127.0.0.1:{backend}"))

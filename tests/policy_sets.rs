@@ -7,7 +7,7 @@ use common::*;
 use mfa_reset::{Action, Error, PolicySource, Severity, SourceFile, run_policy_tests};
 use time::Duration;
 
-const POLICY_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../policies");
+const POLICY_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../policies");
 
 fn shipped() -> PolicySource {
     PolicySource::from_dir(POLICY_DIR, "https://support.example.com/mfa").expect("policies/ reads")

@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::service::*;
-use mfa_reset::service::{SecretBox, Service};
+use mfa_reset_service::{SecretBox, Service};
 use reqwest::StatusCode;
 use sqlx::Row;
 

@@ -646,7 +646,7 @@ async fn health_metrics_and_the_openapi_document() {
 #[tokio::test(flavor = "multi_thread")]
 async fn edited_policies_are_picked_up_and_broken_ones_refused() {
     let policy_dir = tempfile::tempdir().unwrap();
-    let shipped = concat!(env!("CARGO_MANIFEST_DIR"), "/../policies");
+    let shipped = concat!(env!("CARGO_MANIFEST_DIR"), "/../../policies");
     for name in ["mfa.cedar", "mfa.cedarschema"] {
         std::fs::copy(format!("{shipped}/{name}"), policy_dir.path().join(name)).unwrap();
     }

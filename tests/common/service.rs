@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 
 use mfa_reset::LockoutPolicy;
-use mfa_reset::service::{
+use mfa_reset_service::{
     Clock, DEFAULT_ROUTES, DEMO_SEED, ForwardedHeaders, LoginThrottle, RouteMap, SecretBox, Seed,
     Service, ServiceConfig,
 };

@@ -1,0 +1,263 @@
+//! `mfa-reset serve`: the sidecar service.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Args, ValueEnum};
+use mfa_reset::{EngineBuilder, Error, LockoutPolicy};
+use mfa_reset_service::{
+    Clock, DEFAULT_ROUTES, DEMO_SEED, ForwardedHeaders, LoginThrottle, RouteMap, SecretBox, Seed,
+    Service, ServiceConfig,
+};
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum LogFormat {
+    Json,
+    Text,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum HeaderFamily {
+    Original,
+    Forwarded,
+    RequestLine,
+}
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "MFA_RESET_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Directory for the embedded SQLite database and its generated key.
+    #[arg(long, env = "MFA_RESET_DATA_DIR", default_value = ".mfa-reset")]
+    data_dir: PathBuf,
+    /// `postgres://user:password@host/db` or `sqlite://file`; SQLite in the data dir if not given.
+    #[arg(long, env = "MFA_RESET_DATABASE")]
+    database: Option<String>,
+    /// AEAD key sealing TOTP secrets at rest (base64, 32 bytes). Required with
+    /// PostgreSQL (all replicas share it); generated into the data dir for SQLite.
+    #[arg(long, env = "MFA_RESET_SECRET_KEY", hide_env_values = true)]
+    secret_key: Option<String>,
+    /// Policy directory (`*.cedar` + `*.cedarschema`), reloaded when edited; built-in if not given.
+    #[arg(long, env = "MFA_RESET_POLICIES")]
+    policies: Option<PathBuf>,
+    /// Guardrail directory (e.g. policies/guardrails): install a policy set, at start or
+    /// on reload, only if it is proven within these guardrails (needs cvc5).
+    #[arg(long, env = "MFA_RESET_GUARDRAILS")]
+    guardrails: Option<PathBuf>,
+    /// Support URL that session-expired denials point to (R8).
+    #[arg(long, env = "MFA_RESET_SUPPORT_URL")]
+    support_url: Option<String>,
+    /// Gateway route map (TOML); host/deploy/routes.toml if not given.
+    #[arg(long, env = "MFA_RESET_ROUTES")]
+    routes: Option<PathBuf>,
+    /// Peers (gateways) allowed to ask forward-auth, and whose forwarding
+    /// headers and X-Forwarded-For are believed (repeat the flag).
+    #[arg(
+        long = "trusted-proxy",
+        env = "MFA_RESET_TRUSTED_PROXIES",
+        value_delimiter = ',',
+        default_value = "127.0.0.1,::1"
+    )]
+    trusted_proxies: Vec<IpAddr>,
+    /// Which headers carry the original method and URI to /forward-auth:
+    /// `original` (X-Original-Method/-URI: nginx, host/deploy/nginx.conf),
+    /// `forwarded` (X-Forwarded-Method/-Uri: Traefik, Caddy, APISIX) or
+    /// `request-line` (Envoy ext_authz). A request carrying another family is refused.
+    #[arg(
+        long,
+        env = "MFA_RESET_FORWARDED_HEADERS",
+        value_enum,
+        default_value = "original"
+    )]
+    forwarded_headers: HeaderFamily,
+    /// Name shown in authenticator apps.
+    #[arg(long, default_value = "mfa-reset")]
+    issuer: String,
+    /// Wrong codes in a row that lock verification.
+    #[arg(long, default_value_t = 5)]
+    max_failures: u32,
+    /// First lock in seconds; doubles with each further failure.
+    #[arg(long, default_value_t = 30)]
+    lockout_seconds: u32,
+    /// Longest lock in seconds.
+    #[arg(long, default_value_t = 3600)]
+    lockout_max_seconds: u32,
+    /// Demo data for an empty database; host/seed/demo.json if not given.
+    #[arg(long, conflicts_with = "no_seed")]
+    seed: Option<PathBuf>,
+    /// Create no demo data.
+    #[arg(long)]
+    no_seed: bool,
+    /// Browsers reach the service over plain HTTP (development only): the
+    /// session cookie is then `mfa_session` without `Secure` instead of
+    /// `__Host-mfa_session`.
+    #[arg(long, env = "MFA_RESET_INSECURE_COOKIES")]
+    insecure_cookies: bool,
+    /// Largest request body, in bytes.
+    #[arg(long, default_value_t = 64 * 1024)]
+    max_body_bytes: usize,
+    /// Log format on standard output.
+    #[arg(long, value_enum, default_value = "json")]
+    log_format: LogFormat,
+}
+
+fn config_error(message: impl Into<String>) -> Error {
+    Error::Files {
+        path: PathBuf::from("(serve)"),
+        message: message.into(),
+    }
+}
+
+fn read(path: &Path) -> Result<String, Error> {
+    std::fs::read_to_string(path).map_err(|e| Error::Files {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })
+}
+
+/// The key for SQLite: generated once into the data dir, readable by us only.
+fn key_file(data_dir: &Path) -> Result<String, Error> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = data_dir.join("secret.key");
+    if path.exists() {
+        return read(&path);
+    }
+    let key = SecretBox::generate_base64();
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .map_err(|e| Error::Files {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+    file.write_all(key.as_bytes()).map_err(|e| Error::Files {
+        path: path.clone(),
+        message: e.to_string(),
+    })?;
+    tracing::warn!(path = %path.display(), "generated a new secret key for TOTP secrets at rest; back it up");
+    Ok(key)
+}
+
+/// The data directory, readable by us only (it holds the database and the key).
+fn private_dir(dir: &Path) -> Result<(), Error> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    let error = |e: std::io::Error| Error::Files {
+        path: dir.to_path_buf(),
+        message: e.to_string(),
+    };
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(error)?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(error)
+}
+
+/// Creates the SQLite file 0600 before SQLite does (its journal files take
+/// the database file's mode), and tightens an existing one.
+fn private_file(path: &Path) -> Result<(), Error> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let error = |e: std::io::Error| Error::Files {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    };
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(error)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(error)
+}
+
+fn init_logs(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("MFA_RESET_LOG")
+        .unwrap_or_else(|_| "info".into());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    match format {
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+pub fn run(args: ServeArgs, engine: EngineBuilder) -> Result<ExitCode, Error> {
+    init_logs(args.log_format);
+    private_dir(&args.data_dir)?;
+    let database = match &args.database {
+        Some(url) => url.clone(),
+        None => {
+            let file = args.data_dir.join("mfa-reset.db");
+            private_file(&file)?;
+            format!("sqlite://{}?mode=rwc", file.display())
+        }
+    };
+    let secret_key = match (&args.secret_key, database.starts_with("sqlite:")) {
+        (Some(key), _) => key.clone(),
+        (None, true) => key_file(&args.data_dir)?,
+        (None, false) => {
+            return Err(config_error(
+                "MFA_RESET_SECRET_KEY is required with PostgreSQL: every replica must share it",
+            ));
+        }
+    };
+    let routes = match &args.routes {
+        Some(path) => RouteMap::parse(&read(path)?).map_err(|e| Error::Files {
+            path: path.clone(),
+            message: e,
+        })?,
+        None => RouteMap::parse(DEFAULT_ROUTES).map_err(config_error)?,
+    };
+    let seed = match (&args.seed, args.no_seed) {
+        (_, true) => None,
+        (Some(path), false) => Some(Seed::parse(&read(path)?)?),
+        (None, false) => Some(Seed::parse(DEMO_SEED)?),
+    };
+    let config = ServiceConfig {
+        listen: args.listen,
+        database,
+        secret_key,
+        seed,
+        policies_dir: args.policies,
+        guardrails_dir: args.guardrails,
+        support_url: args.support_url,
+        routes,
+        trusted_proxies: args.trusted_proxies,
+        forwarded_headers: match args.forwarded_headers {
+            HeaderFamily::Original => ForwardedHeaders::Original,
+            HeaderFamily::Forwarded => ForwardedHeaders::Forwarded,
+            HeaderFamily::RequestLine => ForwardedHeaders::RequestLine,
+        },
+        login_throttle: LoginThrottle::default(),
+        issuer: args.issuer,
+        lockout: LockoutPolicy {
+            max_failures: args.max_failures,
+            base_delay_seconds: args.lockout_seconds,
+            max_delay_seconds: args.lockout_max_seconds,
+        },
+        secure_cookies: !args.insecure_cookies,
+        max_body_bytes: args.max_body_bytes,
+        clock: Clock::default(),
+        engine,
+    };
+    let runtime = tokio::runtime::Runtime::new().map_err(|e| config_error(e.to_string()))?;
+    runtime.block_on(async {
+        let service = match Service::start(config).await {
+            Ok(service) => service,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot start");
+                eprintln!("error: {e}");
+                return Ok(ExitCode::from(2));
+            }
+        };
+        tokio::select! {
+            result = service.wait() => result.map_err(|e| config_error(e.to_string()))?,
+            _ = tokio::signal::ctrl_c() => tracing::info!("stopping"),
+        }
+        Ok(ExitCode::SUCCESS)
+    })
+}

@@ -1,0 +1,314 @@
+//! The public request and answer types, as Rust values and as JSON.
+//!
+//! JSON uses snake_case names and RFC 3339 times; unknown fields are
+//! refused, so a typo in a request is an error, never silently ignored.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+mod authenticator;
+pub use authenticator::*;
+
+/// Whether a user is the root of its organization or one of its sub-users.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Root,
+    SubUser,
+}
+
+/// A user's stored MFA status; `Off` is every user's default (R1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MfaStatus {
+    /// Password only.
+    #[default]
+    Off,
+    /// MFA is required and no authenticator is enrolled yet: the next login
+    /// enrols one.
+    EnrolmentDue,
+    /// An authenticator is enrolled: every login needs a code.
+    Active,
+}
+
+/// An organization and its "enforce MFA for all users" switch (R5).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Organization {
+    pub id: String,
+    pub enforce_mfa: bool,
+}
+
+/// A user as the host has it stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct User {
+    pub id: String,
+    pub role: Role,
+    pub organization: Organization,
+    pub mfa: MfaStatus,
+}
+
+/// The caller's console session (R7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Session {
+    #[serde(with = "time::serde::rfc3339")]
+    pub login_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub last_activity_at: OffsetDateTime,
+    /// The login completed what MFA demanded (a code, or nothing when MFA is
+    /// off); until then the session may do nothing but finish the login.
+    pub mfa_satisfied: bool,
+}
+
+/// What the caller asks for. In JSON a plain string (`"reset_own_mfa"`) or
+/// a one-key object (`{"reset_user_mfa": {…user…}}`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// R6.
+    ResetOwnMfa,
+    /// R2.
+    EnableOwnMfa,
+    /// R2, R10.
+    DisableOwnMfa,
+    /// R9: the sub-user whose MFA is reset.
+    ResetUserMfa(User),
+    /// R4.
+    EnableUserMfa(User),
+    /// R4, R5.
+    DisableUserMfa(User),
+    /// R5: the new value of the organization's switch.
+    SetEnforcement(bool),
+    /// R11: the organization's users as stored.
+    ListUsers(Vec<User>),
+    /// A gateway route: the Cedar action its route map names (an action of
+    /// the schema's `console_routes` group), on the caller's organization.
+    AccessRoute(String),
+    /// The caller's own session (what its login still needs); allowed
+    /// before MFA is finished, like the login steps.
+    ViewOwnSession,
+}
+
+/// One request to decide.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Request {
+    pub actor: User,
+    pub session: Session,
+    /// The time of the request (the host's clock).
+    #[serde(with = "time::serde::rfc3339")]
+    pub now: OffsetDateTime,
+    pub action: Action,
+}
+
+/// Cedar's answer, with the deciding policies and a message for people.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Decision {
+    pub allowed: bool,
+    /// `@id`s of the deciding policies, in policy-file order.
+    pub policy_ids: Vec<String>,
+    /// Why it was denied, e.g. `session-expired`, `other-organization`,
+    /// `not-root`, `enforced-by-organization`, `mfa-not-enabled`.
+    pub denial_code: Option<String>,
+    pub message: String,
+    /// Policies that failed to evaluate.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<String>,
+}
+
+/// One user of a `list_users` answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserStatus {
+    pub id: String,
+    pub role: Role,
+    /// As stored.
+    pub mfa: MfaStatus,
+    /// What the next login demands, enforcement included (R5).
+    pub effective_mfa: MfaStatus,
+}
+
+/// The state to store after an allowed change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Change {
+    /// A user's MFA changed; the authenticator starts afresh (a reset
+    /// removes it, R6). In JSON the authenticator is left out: store it,
+    /// never show it.
+    User(UserChange),
+    Organization(Organization),
+}
+
+/// A user's new state after an allowed change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserChange {
+    #[serde(flatten)]
+    pub user: User,
+    #[serde(skip)]
+    pub authenticator: Authenticator,
+}
+
+/// R12: who did what to whom, when, and which policies decided.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditRecord {
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    pub actor: String,
+    pub organization: String,
+    /// The Cedar action, e.g. `reset_user_mfa`.
+    pub action: String,
+    /// The user or organization acted on.
+    pub target: String,
+    pub allowed: bool,
+    pub policy_ids: Vec<String>,
+    pub denial_code: Option<String>,
+}
+
+/// What an allowed change means for the sessions a host keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionEffect {
+    /// Sessions stay as they are.
+    #[default]
+    None,
+    /// End every session of the changed user but the caller's current one.
+    EndOtherSessionsOfUser,
+    /// End every session of the changed user.
+    EndSessionsOfUser,
+    /// Sessions of the organization whose login verified no code must
+    /// finish MFA before anything else (enforcement switched on, R5).
+    RequireMfaInOrganization,
+}
+
+/// Everything a decision produces.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Outcome {
+    pub decision: Decision,
+    /// The new state, when the decision allows a change.
+    pub change: Option<Change>,
+    /// What storing `change` means for sessions.
+    #[serde(default)]
+    pub sessions: SessionEffect,
+    /// Filled for an allowed `list_users`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub users: Vec<UserStatus>,
+    /// Present for every action that can change state.
+    pub audit: Option<AuditRecord>,
+}
+
+/// One source file of a policy set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceFile {
+    /// Shown in diagnostics, e.g. `policies/mfa.cedar`.
+    pub name: String,
+    pub text: String,
+}
+
+/// Policies, their schema, and the support URL that denial messages cite.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicySource {
+    pub policies: Vec<SourceFile>,
+    pub schema: SourceFile,
+    /// Replaces `{support_url}` in `@message` annotations (R8).
+    pub support_url: String,
+}
+
+/// How bad a [`Diagnostic`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+/// A problem in a policy set, located in its file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Diagnostic {
+    pub severity: Severity,
+    pub file: String,
+    /// 1-based; 0 when Cedar gives no location.
+    pub line: u32,
+    pub column: u32,
+    pub policy_id: Option<String>,
+    pub message: String,
+    pub help: Option<String>,
+}
+
+impl std::fmt::Display for Diagnostic {
+    /// `file:line:column: error: message`, compiler style, then the help.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let severity = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        write!(f, "{}:{}:{}: {severity}", self.file, self.line, self.column)?;
+        if let Some(id) = &self.policy_id {
+            write!(f, " in policy `{id}`")?;
+        }
+        write!(f, ": {}", self.message)?;
+        if let Some(help) = &self.help {
+            write!(f, "\n  help: {help}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The policy set in force.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicySetInfo {
+    /// Content hash, to tell revisions apart.
+    pub revision: String,
+    pub policy_ids: Vec<String>,
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// Cedar's raw answer to a request written in Cedar terms.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CedarAnswer {
+    pub allowed: bool,
+    pub policy_ids: Vec<String>,
+    pub errors: Vec<String>,
+}
+
+impl Request {
+    /// Parses a request from JSON; the error names the offending field.
+    ///
+    /// ```
+    /// let json = r#"{"actor": {"id": "bob", "role": "sub_user",
+    ///     "organization": {"id": "acme", "enforce_mfa": false}, "mfa": "active"},
+    ///   "session": {"login_at": "2026-11-20T09:00:00Z", "last_activity_at": "2026-11-22T09:00:00Z",
+    ///               "mfa_satisfied": true},
+    ///   "now": "2026-11-22T10:00:00Z", "action": "reset_own_mfa"}"#;
+    /// let request = mfa_reset::Request::from_json(json).unwrap();
+    /// assert_eq!(request.action, mfa_reset::Action::ResetOwnMfa);
+    ///
+    /// let err = mfa_reset::Request::from_json(&json.replace("\"now\"", "\"when\"")).unwrap_err();
+    /// assert!(err.to_string().contains("unknown field `when`"));
+    /// ```
+    pub fn from_json(text: &str) -> Result<Self, crate::Error> {
+        from_json(text)
+    }
+}
+
+/// Deserializes JSON (any of this crate's types, or a host's own request
+/// bodies), reporting the path of the field that failed.
+pub fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, crate::Error> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        crate::Error::InvalidRequest {
+            field: if path == "." {
+                "(request)".into()
+            } else {
+                path
+            },
+            message: e.into_inner().to_string(),
+        }
+    })?;
+    de.end().map_err(|e| crate::Error::InvalidRequest {
+        field: "(request)".into(),
+        message: e.to_string(),
+    })?;
+    Ok(value)
+}

@@ -1,0 +1,386 @@
+//! Conversions between the public types ([`crate::api`]) and the generated
+//! WIT types, so no wasmtime-generated type reaches a caller.
+
+use crate::api;
+use crate::bindings::types as wit;
+
+use crate::timestamp::{from_millis as time, to_millis as millis};
+
+/// A field path of the component (WIT names, `session.last-activity-at`)
+/// as callers of this crate write it (`session.last_activity_at`).
+pub(crate) fn field_path(wit_path: &str) -> String {
+    wit_path.replace('-', "_")
+}
+
+impl From<&api::Session> for wit::Session {
+    fn from(s: &api::Session) -> Self {
+        Self {
+            login_at: millis(s.login_at),
+            last_activity_at: millis(s.last_activity_at),
+            mfa_satisfied: s.mfa_satisfied,
+        }
+    }
+}
+
+impl From<wit::Decision> for api::Decision {
+    fn from(d: wit::Decision) -> Self {
+        Self {
+            allowed: d.allowed,
+            policy_ids: d.policy_ids,
+            denial_code: d.denial_code,
+            message: d.message,
+            errors: d.errors,
+        }
+    }
+}
+
+impl From<api::Role> for wit::Role {
+    fn from(r: api::Role) -> Self {
+        match r {
+            api::Role::Root => Self::Root,
+            api::Role::SubUser => Self::SubUser,
+        }
+    }
+}
+
+impl From<wit::Role> for api::Role {
+    fn from(r: wit::Role) -> Self {
+        match r {
+            wit::Role::Root => Self::Root,
+            wit::Role::SubUser => Self::SubUser,
+        }
+    }
+}
+
+impl From<api::MfaStatus> for wit::MfaStatus {
+    fn from(s: api::MfaStatus) -> Self {
+        match s {
+            api::MfaStatus::Off => Self::Off,
+            api::MfaStatus::EnrolmentDue => Self::EnrolmentDue,
+            api::MfaStatus::Active => Self::Active,
+        }
+    }
+}
+
+impl From<wit::MfaStatus> for api::MfaStatus {
+    fn from(s: wit::MfaStatus) -> Self {
+        match s {
+            wit::MfaStatus::Off => Self::Off,
+            wit::MfaStatus::EnrolmentDue => Self::EnrolmentDue,
+            wit::MfaStatus::Active => Self::Active,
+        }
+    }
+}
+
+impl From<&api::Organization> for wit::Organization {
+    fn from(o: &api::Organization) -> Self {
+        Self {
+            id: o.id.clone(),
+            enforce_mfa: o.enforce_mfa,
+        }
+    }
+}
+
+impl From<wit::Organization> for api::Organization {
+    fn from(o: wit::Organization) -> Self {
+        Self {
+            id: o.id,
+            enforce_mfa: o.enforce_mfa,
+        }
+    }
+}
+
+impl From<&api::User> for wit::User {
+    fn from(u: &api::User) -> Self {
+        Self {
+            id: u.id.clone(),
+            role: u.role.into(),
+            organization: (&u.organization).into(),
+            mfa: u.mfa.into(),
+        }
+    }
+}
+
+impl From<wit::User> for api::User {
+    fn from(u: wit::User) -> Self {
+        Self {
+            id: u.id,
+            role: u.role.into(),
+            organization: u.organization.into(),
+            mfa: u.mfa.into(),
+        }
+    }
+}
+
+impl From<&api::Action> for wit::Action {
+    fn from(a: &api::Action) -> Self {
+        match a {
+            api::Action::ResetOwnMfa => Self::ResetOwnMfa,
+            api::Action::EnableOwnMfa => Self::EnableOwnMfa,
+            api::Action::DisableOwnMfa => Self::DisableOwnMfa,
+            api::Action::ResetUserMfa(u) => Self::ResetUserMfa(u.into()),
+            api::Action::EnableUserMfa(u) => Self::EnableUserMfa(u.into()),
+            api::Action::DisableUserMfa(u) => Self::DisableUserMfa(u.into()),
+            api::Action::SetEnforcement(on) => Self::SetEnforcement(*on),
+            api::Action::ListUsers(users) => {
+                Self::ListUsers(users.iter().map(Into::into).collect())
+            }
+            api::Action::AccessRoute(name) => Self::AccessRoute(name.clone()),
+            api::Action::ViewOwnSession => Self::ViewOwnSession,
+        }
+    }
+}
+
+impl From<&api::Request> for wit::Request {
+    fn from(r: &api::Request) -> Self {
+        Self {
+            actor: (&r.actor).into(),
+            session: (&r.session).into(),
+            now: millis(r.now),
+            action: (&r.action).into(),
+        }
+    }
+}
+
+impl From<wit::Outcome> for api::Outcome {
+    fn from(o: wit::Outcome) -> Self {
+        Self {
+            decision: o.decision.into(),
+            sessions: match o.sessions {
+                wit::SessionEffect::None => api::SessionEffect::None,
+                wit::SessionEffect::EndOtherSessionsOfUser => {
+                    api::SessionEffect::EndOtherSessionsOfUser
+                }
+                wit::SessionEffect::EndSessionsOfUser => api::SessionEffect::EndSessionsOfUser,
+                wit::SessionEffect::RequireMfaInOrganization => {
+                    api::SessionEffect::RequireMfaInOrganization
+                }
+            },
+            change: o.change.map(|c| match c {
+                wit::Change::User(u) => api::Change::User(api::UserChange {
+                    user: u.user.into(),
+                    authenticator: u.authenticator.into(),
+                }),
+                wit::Change::Organization(org) => api::Change::Organization(org.into()),
+            }),
+            users: o
+                .users
+                .into_iter()
+                .map(|u| api::UserStatus {
+                    id: u.id,
+                    role: u.role.into(),
+                    mfa: u.mfa.into(),
+                    effective_mfa: u.effective_mfa.into(),
+                })
+                .collect(),
+            audit: o.audit.map(Into::into),
+        }
+    }
+}
+
+impl From<wit::AuditRecord> for api::AuditRecord {
+    fn from(a: wit::AuditRecord) -> Self {
+        Self {
+            at: time(a.at),
+            actor: a.actor,
+            organization: a.organization,
+            action: a.action,
+            target: a.target,
+            allowed: a.allowed,
+            policy_ids: a.policy_ids,
+            denial_code: a.denial_code,
+        }
+    }
+}
+
+impl From<&api::TotpKey> for wit::TotpKey {
+    fn from(k: &api::TotpKey) -> Self {
+        Self {
+            secret: k.secret.clone(),
+            digits: k.digits,
+            period: k.period,
+        }
+    }
+}
+
+impl From<wit::TotpKey> for api::TotpKey {
+    fn from(k: wit::TotpKey) -> Self {
+        Self {
+            secret: k.secret,
+            digits: k.digits,
+            period: k.period,
+        }
+    }
+}
+
+impl From<&api::Authenticator> for wit::Authenticator {
+    fn from(a: &api::Authenticator) -> Self {
+        Self {
+            pending: a.pending.as_ref().map(Into::into),
+            active: a.active.as_ref().map(Into::into),
+            last_accepted_step: a.last_accepted_step,
+            failures: a.failures,
+            locked_until: a.locked_until.map(millis),
+        }
+    }
+}
+
+impl From<wit::Authenticator> for api::Authenticator {
+    fn from(a: wit::Authenticator) -> Self {
+        Self {
+            pending: a.pending.map(Into::into),
+            active: a.active.map(Into::into),
+            last_accepted_step: a.last_accepted_step,
+            failures: a.failures,
+            locked_until: a.locked_until.map(time),
+        }
+    }
+}
+
+impl From<wit::LoginStep> for api::LoginStep {
+    fn from(s: wit::LoginStep) -> Self {
+        match s {
+            wit::LoginStep::None => Self::None,
+            wit::LoginStep::Enrol => Self::Enrol,
+            wit::LoginStep::Code => Self::Code,
+        }
+    }
+}
+
+impl From<&api::EnrolmentRequest> for wit::EnrolmentRequest {
+    fn from(r: &api::EnrolmentRequest) -> Self {
+        Self {
+            user: (&r.user).into(),
+            session: (&r.session).into(),
+            authenticator: (&r.authenticator).into(),
+            now: millis(r.now),
+            issuer: r.issuer.clone(),
+        }
+    }
+}
+
+impl From<wit::Enrolment> for api::Enrolment {
+    fn from(e: wit::Enrolment) -> Self {
+        Self {
+            decision: e.decision.into(),
+            key: e.key.map(|k| api::EnrolmentKey {
+                uri: k.uri,
+                qr_png: k.qr_png,
+                qr_text: k.qr_text,
+            }),
+            authenticator: e.authenticator.into(),
+            audit: e.audit.into(),
+        }
+    }
+}
+
+impl From<&api::CodeRequest> for wit::CodeRequest {
+    fn from(r: &api::CodeRequest) -> Self {
+        Self {
+            user: (&r.user).into(),
+            session: (&r.session).into(),
+            authenticator: (&r.authenticator).into(),
+            code: r.code.clone(),
+            now: millis(r.now),
+            lockout: wit::LockoutPolicy {
+                max_failures: r.lockout.max_failures,
+                base_delay_seconds: r.lockout.base_delay_seconds,
+                max_delay_seconds: r.lockout.max_delay_seconds,
+            },
+        }
+    }
+}
+
+impl From<wit::Verification> for api::Verification {
+    fn from(v: wit::Verification) -> Self {
+        Self {
+            result: match v.result {
+                wit::CodeResult::Accepted => api::CodeResult::Accepted,
+                wit::CodeResult::InvalidCode => api::CodeResult::InvalidCode,
+                wit::CodeResult::Replayed => api::CodeResult::Replayed,
+                wit::CodeResult::Locked => api::CodeResult::Locked,
+                wit::CodeResult::Denied => api::CodeResult::Denied,
+            },
+            decision: v.decision.into(),
+            message: v.message,
+            user: v.user.into(),
+            authenticator: v.authenticator.into(),
+            audit: v.audit.into(),
+        }
+    }
+}
+
+impl From<&api::SourceFile> for wit::SourceFile {
+    fn from(f: &api::SourceFile) -> Self {
+        Self {
+            name: f.name.clone(),
+            text: f.text.clone(),
+        }
+    }
+}
+
+impl From<wit::SourceFile> for api::SourceFile {
+    fn from(f: wit::SourceFile) -> Self {
+        Self {
+            name: f.name,
+            text: f.text,
+        }
+    }
+}
+
+impl From<&api::PolicySource> for wit::PolicySet {
+    fn from(s: &api::PolicySource) -> Self {
+        Self {
+            policies: s.policies.iter().map(Into::into).collect(),
+            schema: (&s.schema).into(),
+            support_url: s.support_url.clone(),
+        }
+    }
+}
+
+impl From<wit::PolicySet> for api::PolicySource {
+    fn from(s: wit::PolicySet) -> Self {
+        Self {
+            policies: s.policies.into_iter().map(Into::into).collect(),
+            schema: s.schema.into(),
+            support_url: s.support_url,
+        }
+    }
+}
+
+impl From<wit::Diagnostic> for api::Diagnostic {
+    fn from(d: wit::Diagnostic) -> Self {
+        Self {
+            severity: match d.severity {
+                wit::Severity::Error => api::Severity::Error,
+                wit::Severity::Warning => api::Severity::Warning,
+            },
+            file: d.file,
+            line: d.line,
+            column: d.column,
+            policy_id: d.policy_id,
+            message: d.message,
+            help: d.help,
+        }
+    }
+}
+
+impl From<wit::PolicySetInfo> for api::PolicySetInfo {
+    fn from(i: wit::PolicySetInfo) -> Self {
+        Self {
+            revision: i.revision,
+            policy_ids: i.policy_ids,
+            warnings: i.warnings.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+impl From<wit::CedarAnswer> for api::CedarAnswer {
+    fn from(a: wit::CedarAnswer) -> Self {
+        Self {
+            allowed: a.allowed,
+            policy_ids: a.policy_ids,
+            errors: a.errors,
+        }
+    }
+}

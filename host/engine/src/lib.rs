@@ -1,0 +1,47 @@
+//! mfa-reset host: runs the mfa-reset policy component in wasmtime.
+//!
+//! The component (built from `guest/`, embedded in this crate) evaluates
+//! the Cedar policies of `policies/` and computes MFA state changes; this
+//! crate loads it, keeps warm instances, caps each call's fuel and memory,
+//! and offers a typed API with no wasmtime types in it.
+//!
+//! ```no_run
+//! let engine = mfa_reset::Engine::new()?;
+//! let request = mfa_reset::Request::from_json(&std::fs::read_to_string("request.json").unwrap())?;
+//! let outcome = engine.decide(&request)?;
+//! println!("{}: {}", outcome.decision.allowed, outcome.decision.message);
+//! # Ok::<(), mfa_reset::Error>(())
+//! ```
+//!
+//! Map of the crate:
+//! - [`api`]: the request and answer types (also their JSON form).
+//! - [`Engine`] / [`EngineBuilder`] (`engine.rs`): instance pool, limits, policy loading.
+//! - `component.rs`: compiling the component and caching the compiled form.
+//! - `host_state.rs`: what each wasmtime store holds.
+//! - `bindings.rs`, `convert.rs`: the generated WIT bindings and the
+//!   conversions that keep them private.
+//! - `policy_files.rs`: reading a policy directory.
+//! - [`timestamp`]: milliseconds since the epoch, the component's time.
+//! - [`log_text`]: user-supplied text made safe for log lines.
+//!
+//! The sidecar service (`mfa-reset-service`), the guardrail prover
+//! (`mfa-reset-guardrails`) and the command line (`mfa-reset-cli`) are crates
+//! of their own: embedding the engine compiles none of them.
+//! - [`run_policy_tests`] (`policy_tests.rs`): `cedar run-tests` files through the component.
+
+pub mod api;
+mod bindings;
+mod component;
+mod convert;
+mod engine;
+mod error;
+mod host_state;
+pub mod log_text;
+mod policy_files;
+mod policy_tests;
+pub mod timestamp;
+
+pub use api::*;
+pub use engine::{DEFAULT_FUEL_PER_CALL, DEFAULT_MEMORY_LIMIT, Engine, EngineBuilder};
+pub use error::Error;
+pub use policy_tests::{PolicyTestResult, run_policy_tests};

@@ -1,0 +1,130 @@
+//! The service's configuration: plain data, filled by `mfa-reset serve`'s
+//! flags (or by a test), acted on by [`super::Service::start`].
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use time::OffsetDateTime;
+
+use super::routes::RouteMap;
+use super::seed::Seed;
+use mfa_reset::{EngineBuilder, LockoutPolicy};
+
+/// Where the time comes from: the system clock, shifted by an offset that
+/// tests move forward (to expire sessions or locks without waiting).
+#[derive(Clone, Debug, Default)]
+pub struct Clock {
+    offset_seconds: Arc<AtomicI64>,
+}
+
+impl Clock {
+    /// Now, to the millisecond (what the engine and the store keep).
+    pub fn now(&self) -> OffsetDateTime {
+        let now = OffsetDateTime::now_utc()
+            + time::Duration::seconds(self.offset_seconds.load(Ordering::Relaxed));
+        now.replace_millisecond(now.millisecond())
+            .expect("a millisecond of a valid time is valid")
+    }
+
+    /// Moves this clock (and every copy of it) forward.
+    pub fn advance(&self, by: time::Duration) {
+        self.offset_seconds
+            .fetch_add(by.whole_seconds(), Ordering::Relaxed);
+    }
+}
+
+/// Where forward-auth reads the original request's method and URI: one
+/// header family per deployment, believed only from trusted proxies. A
+/// request that also carries the other family is refused, so a header a
+/// client slipped past the gateway can never override the one it set.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ForwardedHeaders {
+    /// `X-Original-Method` and `X-Original-URI`: nginx `auth_request`, as
+    /// configured in `host/deploy/nginx.conf`.
+    Original,
+    /// `X-Forwarded-Method` and `X-Forwarded-Uri`: Traefik ForwardAuth,
+    /// Caddy `forward_auth`, APISIX forward-auth.
+    Forwarded,
+    /// The request line itself, after `/forward-auth`: Envoy ext_authz HTTP
+    /// (`path_prefix: /forward-auth`).
+    RequestLine,
+}
+
+/// Password guessing limits (NIST SP 800-63B 5.2.2), per account id —
+/// existing or not, so answers do not tell them apart — and per client
+/// address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LoginThrottle {
+    /// Wrong passwords for one account id before each further one waits.
+    pub free_account_failures: u32,
+    /// Wrong passwords from one client address (any accounts) before each
+    /// further one waits.
+    pub free_address_failures: u32,
+    /// The first wait; it doubles with each further failure.
+    pub base_delay_seconds: u32,
+    /// The longest wait while under `hard_limit`.
+    pub max_delay_seconds: u32,
+    /// Consecutive failures on one account that lock it for `hard_lock_seconds`
+    /// at a time (NIST: at most 100).
+    pub hard_limit: u32,
+    pub hard_lock_seconds: u32,
+    /// An address's count starts again after this long without a failure.
+    pub address_forget_seconds: u32,
+}
+
+impl Default for LoginThrottle {
+    /// 5 free failures per account (20 per address), then 1 s doubling to
+    /// 15 min; from the 100th consecutive failure, a day at a time.
+    fn default() -> Self {
+        Self {
+            free_account_failures: 5,
+            free_address_failures: 20,
+            base_delay_seconds: 1,
+            max_delay_seconds: 15 * 60,
+            hard_limit: 100,
+            hard_lock_seconds: 24 * 3600,
+            address_forget_seconds: 3600,
+        }
+    }
+}
+
+/// Everything `serve` needs.
+#[derive(Clone, Debug)]
+pub struct ServiceConfig {
+    /// Address to listen on; 127.0.0.1 by default (a sidecar).
+    pub listen: SocketAddr,
+    /// `sqlite://…` or `postgres://…`.
+    pub database: String,
+    /// The AEAD key sealing TOTP keys at rest (base64, 32 bytes).
+    pub secret_key: String,
+    /// Demo data to create when the database is empty.
+    pub seed: Option<Seed>,
+    /// Policy directory, watched and reloaded on change; built-in if `None`.
+    pub policies_dir: Option<PathBuf>,
+    /// Guardrail directory: when set, a policy set is installed (at start or
+    /// on reload) only if it is proven within these guardrails (needs cvc5).
+    pub guardrails_dir: Option<PathBuf>,
+    /// Support URL for session-expired denials (R8); built-in if `None`.
+    pub support_url: Option<String>,
+    /// Gateway routes for forward-auth.
+    pub routes: RouteMap,
+    /// Peers allowed to ask forward-auth, and whose forwarding headers
+    /// (and `X-Forwarded-For`) are believed.
+    pub trusted_proxies: Vec<IpAddr>,
+    /// Which header family carries the original request to forward-auth.
+    pub forwarded_headers: ForwardedHeaders,
+    pub login_throttle: LoginThrottle,
+    /// Issuer shown in authenticator apps.
+    pub issuer: String,
+    pub lockout: LockoutPolicy,
+    /// The session cookie is `__Host-mfa_session`, `Secure` (the default);
+    /// `false` only when browsers reach the service over plain HTTP, then
+    /// it is `mfa_session` without `Secure`.
+    pub secure_cookies: bool,
+    /// Largest request body accepted.
+    pub max_body_bytes: usize,
+    pub clock: Clock,
+    pub engine: EngineBuilder,
+}

@@ -1,0 +1,168 @@
+//! The console JSON API: a handler per action, each decided by the
+//! component (see `decisions.rs`).
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::AppState;
+use super::decisions::{self, Decided, Intent, UserView};
+use super::error::ApiError;
+use super::json::ApiJson;
+use super::session;
+
+async fn run(state: &AppState, headers: &HeaderMap, intent: Intent) -> Result<Response, ApiError> {
+    let token = session::required_token(headers, &state.config)?;
+    let decided = decisions::decide(state, &token, &intent).await?;
+    Ok(respond(decided))
+}
+
+fn respond(decided: Decided) -> Response {
+    (decided.status(), Json(decided)).into_response()
+}
+
+/// GET /api/session: who is logged in and what the login still needs.
+/// Decided by the policies (`view_session`, allowed before MFA is done).
+pub async fn session_info(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let token = session::required_token(&headers, &state.config)?;
+    let decided = decisions::decide(&state, &token, &Intent::ViewSession).await?;
+    if !decided.decision.allowed {
+        return Ok(respond(decided));
+    }
+    // Read after the decision, which recorded this use of the session.
+    let caller = session::caller(&state, &token).await?;
+    let next_step = if caller.session.mfa_satisfied {
+        mfa_reset::LoginStep::None
+    } else {
+        state.engine.login_step(&caller.user.user)?
+    };
+    let session = caller.session();
+    let rfc3339 = |t: time::OffsetDateTime| {
+        t.format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default()
+    };
+    Ok(Json(json!({
+        "decision_id": decided.decision_id,
+        "user": UserView::from(&caller.user.user),
+        "enforce_mfa": caller.user.user.organization.enforce_mfa,
+        "login_at": rfc3339(session.login_at),
+        "last_activity_at": rfc3339(session.last_activity_at),
+        "mfa_satisfied": session.mfa_satisfied,
+        "next_step": next_step,
+    }))
+    .into_response())
+}
+
+pub async fn reset_own(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    run(&state, &headers, Intent::ResetOwn).await
+}
+
+pub async fn enable_own(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    run(&state, &headers, Intent::EnableOwn).await
+}
+
+pub async fn disable_own(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    run(&state, &headers, Intent::DisableOwn).await
+}
+
+pub async fn list_users(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    run(&state, &headers, Intent::ListUsers).await
+}
+
+pub async fn reset_user(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    run(&state, &headers, Intent::ResetUser(id)).await
+}
+
+pub async fn enable_user(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    run(&state, &headers, Intent::EnableUser(id)).await
+}
+
+pub async fn disable_user(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    run(&state, &headers, Intent::DisableUser(id)).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnforcementBody {
+    enforce_mfa: bool,
+}
+
+pub async fn set_enforcement(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<EnforcementBody>,
+) -> Result<Response, ApiError> {
+    run(&state, &headers, Intent::SetEnforcement(body.enforce_mfa)).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditQuery {
+    limit: Option<i64>,
+}
+
+/// GET /api/audit: the organization's audit log, newest first (roots).
+pub async fn audit(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    query: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::Invalid {
+        field: "(query)".into(),
+        message: e.body_text(),
+    })?;
+    let limit = query.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::Invalid {
+            field: "limit".into(),
+            message: "must be between 1 and 1000".into(),
+        });
+    }
+    let token = session::required_token(&headers, &state.config)?;
+    let decided = decisions::decide(
+        &state,
+        &token,
+        &Intent::Route("read_organization_audit".into()),
+    )
+    .await?;
+    if !decided.decision.allowed {
+        return Ok(respond(decided));
+    }
+    let organization = decided
+        .caller
+        .as_ref()
+        .map(|u| u.organization.id.clone())
+        .unwrap_or_default();
+    let records = state.store.audit(&organization, limit).await?;
+    Ok(Json(json!({"decision_id": decided.decision_id, "records": records})).into_response())
+}

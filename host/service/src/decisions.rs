@@ -1,0 +1,372 @@
+//! One console action: load the caller and the target, let the component
+//! decide, commit the new state with its audit record. A concurrent change
+//! to what the decision read makes the commit fail; the action is then
+//! decided again on fresh state (no update is ever lost).
+
+use std::time::Instant;
+
+use axum::http::StatusCode;
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use super::AppState;
+use super::error::ApiError;
+use super::session;
+use super::store::{AuditEntry, Commit, SessionUse, SessionsChange, StoreError, StoredUser};
+use mfa_reset::api::{
+    Action, AuditRecord, Change, Decision, MfaStatus, Organization, Outcome, Request, Role,
+    SessionEffect, User, UserStatus,
+};
+use mfa_reset::log_text::Shown;
+use mfa_reset::timestamp::to_millis as millis;
+
+/// Attempts before answering 409 Conflict.
+const ATTEMPTS: usize = 8;
+
+/// What the caller asks for, before the stored state is read.
+#[derive(Debug, Clone)]
+pub enum Intent {
+    ResetOwn,
+    EnableOwn,
+    DisableOwn,
+    ResetUser(String),
+    EnableUser(String),
+    DisableUser(String),
+    SetEnforcement(bool),
+    ListUsers,
+    /// A gateway route or a read-only console function.
+    Route(String),
+    /// The caller's own session (allowed before MFA is finished).
+    ViewSession,
+}
+
+/// The answer to a decided action.
+#[derive(Debug, Serialize)]
+pub struct Decided {
+    pub decision_id: String,
+    #[serde(flatten)]
+    pub decision: Decision,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<UserView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub organization: Option<Organization>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub users: Vec<UserStatus>,
+    #[serde(skip)]
+    pub caller: Option<mfa_reset::api::User>,
+}
+
+/// A user as the API shows it: no secrets.
+#[derive(Debug, Serialize)]
+pub struct UserView {
+    pub id: String,
+    pub role: mfa_reset::api::Role,
+    pub organization: String,
+    pub mfa: mfa_reset::api::MfaStatus,
+}
+
+impl From<&mfa_reset::api::User> for UserView {
+    fn from(u: &mfa_reset::api::User) -> Self {
+        Self {
+            id: u.id.clone(),
+            role: u.role,
+            organization: u.organization.id.clone(),
+            mfa: u.mfa,
+        }
+    }
+}
+
+impl Decided {
+    /// A denial as the caller sees it: the deciding policy's id, code and
+    /// message only (the audit record keeps every policy that denied), and
+    /// no evaluation errors.
+    pub fn denied(decision_id: String, mut decision: Decision) -> Self {
+        decision.policy_ids.truncate(1);
+        decision.errors.clear();
+        Self {
+            decision_id,
+            decision,
+            user: None,
+            organization: None,
+            users: Vec::new(),
+            caller: None,
+        }
+    }
+
+    /// 200 when allowed; 401 when the session is expired or its login is
+    /// unfinished; 403 for every other denial.
+    pub fn status(&self) -> StatusCode {
+        match (self.decision.allowed, self.decision.denial_code.as_deref()) {
+            (true, _) => StatusCode::OK,
+            (false, Some("session-expired" | "mfa-required")) => StatusCode::UNAUTHORIZED,
+            (false, _) => StatusCode::FORBIDDEN,
+        }
+    }
+}
+
+pub async fn decide(state: &AppState, token: &str, intent: &Intent) -> Result<Decided, ApiError> {
+    // State changes of one organization queue here (reads need not).
+    let _queued = match intent {
+        Intent::ListUsers | Intent::Route(_) | Intent::ViewSession => None,
+        _ => Some(session::queue_for_caller_org(state, token).await?),
+    };
+    for n in 0..ATTEMPTS {
+        match attempt(state, token, intent).await {
+            Err(ApiError::Conflict(_)) => backoff(n).await,
+            done => return done,
+        }
+    }
+    Err(ApiError::Conflict(
+        "the state kept changing; try again".into(),
+    ))
+}
+
+/// A short random pause before deciding again, growing with each
+/// conflict, so that contenders spread out instead of colliding again.
+pub async fn backoff(attempt: usize) {
+    use rand::Rng;
+    let max_ms = 2u64 << attempt.min(6);
+    let pause = std::time::Duration::from_millis(rand::rng().random_range(0..=max_ms));
+    tokio::time::sleep(pause).await;
+}
+
+/// Longest user id accepted in a path (no stored id is longer).
+const MAX_ID_CHARS: usize = 256;
+
+/// The user acted on. An unknown id is decided as a user of no organization
+/// the caller could see, so that the answer is the one a user of another
+/// organization gets: existence is never revealed before the policies speak.
+async fn target(state: &AppState, id: &str, actor: &StoredUser) -> Result<Target, ApiError> {
+    if id.chars().count() > MAX_ID_CHARS {
+        return Err(ApiError::Invalid {
+            field: "id".into(),
+            message: format!("longer than {MAX_ID_CHARS} characters"),
+        });
+    }
+    if id.trim().is_empty() || id.chars().any(char::is_control) {
+        return Err(ApiError::Invalid {
+            field: "id".into(),
+            message: "must be a user id: not empty, no control characters".into(),
+        });
+    }
+    Ok(match state.store.user(id).await? {
+        Some(stored) => Target::Stored(stored),
+        None => Target::Unknown(User {
+            id: id.to_string(),
+            role: Role::SubUser,
+            organization: Organization {
+                // Never the caller's organization, whatever its id.
+                id: format!("{}/(unknown)", actor.user.organization.id),
+                enforce_mfa: false,
+            },
+            mfa: MfaStatus::Off,
+        }),
+    })
+}
+
+enum Target {
+    Stored(StoredUser),
+    Unknown(User),
+}
+
+impl Target {
+    fn user(&self) -> &User {
+        match self {
+            Self::Stored(s) => &s.user,
+            Self::Unknown(u) => u,
+        }
+    }
+}
+
+async fn attempt(state: &AppState, token: &str, intent: &Intent) -> Result<Decided, ApiError> {
+    let caller = session::caller(state, token).await?;
+    let actor = &caller.user;
+    let mut read_users = vec![actor];
+    let target_user;
+    let action = match intent {
+        Intent::ResetOwn => Action::ResetOwnMfa,
+        Intent::EnableOwn => Action::EnableOwnMfa,
+        Intent::DisableOwn => Action::DisableOwnMfa,
+        Intent::ResetUser(id) | Intent::EnableUser(id) | Intent::DisableUser(id) => {
+            target_user = target(state, id, actor).await?;
+            if let Target::Stored(stored) = &target_user
+                && stored.user.id != actor.user.id
+            {
+                read_users.push(stored);
+            }
+            let user = target_user.user().clone();
+            match intent {
+                Intent::ResetUser(_) => Action::ResetUserMfa(user),
+                Intent::EnableUser(_) => Action::EnableUserMfa(user),
+                _ => Action::DisableUserMfa(user),
+            }
+        }
+        Intent::SetEnforcement(on) => Action::SetEnforcement(*on),
+        Intent::ListUsers => {
+            let users = state
+                .store
+                .organization_users(&actor.user.organization.id)
+                .await?;
+            Action::ListUsers(users.into_iter().map(|u| u.user).collect())
+        }
+        Intent::Route(name) => Action::AccessRoute(name.clone()),
+        Intent::ViewSession => Action::ViewOwnSession,
+    };
+    let now = caller.now(&state.config.clock);
+    let request = Request {
+        actor: actor.user.clone(),
+        session: caller.session(),
+        now,
+        action,
+    };
+    let decision_id = uuid::Uuid::new_v4().to_string();
+    let started = Instant::now();
+    let outcome = state.engine.decide(&request)?;
+    log_decision(state, &request, &outcome, &decision_id, started);
+
+    // Only an allowed use counts as activity: a denied request (an expired
+    // session above all) never moves the session's last activity.
+    let allowed = outcome.decision.allowed;
+    let session_use = allowed.then_some(SessionUse {
+        token_hash: caller.session.token_hash.as_str(),
+        at: millis(now),
+        verified: false,
+    });
+    let Outcome {
+        decision,
+        change,
+        sessions,
+        users,
+        audit,
+    } = outcome;
+    let Some(audit) = audit else {
+        // Reads change nothing; an allowed one used the session all the same.
+        if let Some(used) = session_use {
+            state.store.touch_session(used.token_hash, used.at).await?;
+        }
+        return Ok(if allowed {
+            Decided {
+                decision_id,
+                decision,
+                user: None,
+                organization: None,
+                users,
+                caller: Some(actor.user.clone()),
+            }
+        } else {
+            Decided::denied(decision_id, decision)
+        });
+    };
+
+    let mut orgs: Vec<(&str, i64)> = read_users
+        .iter()
+        .map(|u| (u.user.organization.id.as_str(), u.organization_version))
+        .collect();
+    orgs.dedup_by_key(|(id, _)| *id);
+    let (user_change, org_change) = match &change {
+        Some(Change::User(c)) => (Some((&c.user, &c.authenticator)), None),
+        Some(Change::Organization(o)) => (None, Some(o)),
+        None => (None, None),
+    };
+    let sessions_change = match (sessions, user_change, org_change) {
+        (SessionEffect::EndOtherSessionsOfUser, Some((user, _)), _) => {
+            Some(SessionsChange::EndOthers {
+                user: &user.id,
+                keep: &caller.session.token_hash,
+            })
+        }
+        (SessionEffect::EndSessionsOfUser, Some((user, _)), _) => {
+            Some(SessionsChange::EndAll { user: &user.id })
+        }
+        (SessionEffect::RequireMfaInOrganization, _, Some(org)) => {
+            Some(SessionsChange::RequireMfa {
+                organization: &org.id,
+            })
+        }
+        _ => None,
+    };
+    // R12: an attempt on another organization's user is in that
+    // organization's audit log too.
+    let mut audit_rows = vec![AuditEntry::new(audit.clone(), decision_id.clone())];
+    if let Some(stored) = read_users.get(1)
+        && stored.user.organization.id != actor.user.organization.id
+    {
+        let copy = AuditRecord {
+            organization: stored.user.organization.id.clone(),
+            ..audit
+        };
+        audit_rows.push(AuditEntry::new(copy, decision_id.clone()));
+    }
+    state
+        .store
+        .commit(Commit {
+            read_users: read_users
+                .iter()
+                .map(|u| (u.user.id.as_str(), u.version))
+                .collect(),
+            read_organizations: orgs,
+            user: user_change,
+            organization: org_change,
+            audit: audit_rows,
+            session: session_use,
+            sessions_change,
+        })
+        .await
+        .map_err(|e| match e {
+            StoreError::Conflict => ApiError::Conflict("retry".into()),
+            other => other.into(),
+        })?;
+    if !allowed {
+        return Ok(Decided::denied(decision_id, decision));
+    }
+    Ok(Decided {
+        decision_id,
+        decision,
+        user: user_change.map(|(u, _)| UserView::from(u)),
+        organization: org_change.cloned(),
+        users,
+        caller: Some(actor.user.clone()),
+    })
+}
+
+fn log_decision(
+    state: &AppState,
+    request: &Request,
+    outcome: &Outcome,
+    decision_id: &str,
+    started: Instant,
+) {
+    let elapsed = started.elapsed().as_secs_f64();
+    let action = match &request.action {
+        Action::AccessRoute(name) => name.as_str(),
+        Action::ViewOwnSession => "view_session",
+        _ => outcome
+            .audit
+            .as_ref()
+            .map_or("list_users", |a| a.action.as_str()),
+    };
+    let d = &outcome.decision;
+    state
+        .metrics
+        .decision(action, d.allowed, d.denial_code.as_deref(), elapsed);
+    tracing::info!(
+        decision_id,
+        actor = %Shown(&request.actor.id),
+        organization = %Shown(&request.actor.organization.id),
+        action,
+        allowed = d.allowed,
+        denial_code = d.denial_code.as_deref().unwrap_or(""),
+        policy_ids = %d.policy_ids.join(","),
+        micros = (elapsed * 1e6) as u64,
+        "decision"
+    );
+}
+
+/// Whole seconds until `until`, rounded up (a `Retry-After` that is never
+/// too early), at least 1.
+pub fn seconds_until(until: OffsetDateTime, now: OffsetDateTime) -> i64 {
+    let ms = (until - now).whole_milliseconds();
+    i64::try_from((ms + 999).div_euclid(1000))
+        .unwrap_or(i64::MAX)
+        .max(1)
+}

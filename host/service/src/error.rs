@@ -1,0 +1,122 @@
+//! The one error type of the HTTP layer: each variant knows its status,
+//! and internals are logged, never sent.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use super::store::StoreError;
+
+#[derive(Debug)]
+pub enum ApiError {
+    /// 401: no session, or an unknown one.
+    NoSession,
+    /// 401: wrong user or password (the same answer for both).
+    InvalidCredentials,
+    /// 429: too many wrong passwords; the same for every account id.
+    Throttled { retry_after_seconds: i64 },
+    /// 403: a state change sent by a page of another site (CSRF).
+    CrossSite(String),
+    /// 415: a state change must send `Content-Type: application/json`.
+    NotJson,
+    /// 409: the state kept changing, or the operation does not fit it.
+    Conflict(String),
+    /// 422: which field and why.
+    Invalid { field: String, message: String },
+    /// 500: details go to the log only.
+    Internal(String),
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict => {
+                Self::Conflict("the state changed concurrently; try again".into())
+            }
+            StoreError::SessionEnded => Self::NoSession,
+            other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<mfa_reset::Error> for ApiError {
+    fn from(e: mfa_reset::Error) -> Self {
+        match e {
+            mfa_reset::Error::InvalidRequest { field, message } => Self::Invalid { field, message },
+            other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut retry_after = None;
+        let (status, code, message, field) = match self {
+            Self::NoSession => (
+                StatusCode::UNAUTHORIZED,
+                "no-session",
+                "log in first: no valid session in the Cookie or Authorization header".to_string(),
+                None,
+            ),
+            Self::InvalidCredentials => (
+                StatusCode::UNAUTHORIZED,
+                "invalid-credentials",
+                "unknown user or wrong password".to_string(),
+                None,
+            ),
+            Self::Throttled {
+                retry_after_seconds,
+            } => {
+                retry_after = Some(retry_after_seconds);
+                (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "too-many-attempts",
+                    format!("too many failed logins: try again in {retry_after_seconds} seconds"),
+                    None,
+                )
+            }
+            Self::CrossSite(why) => (StatusCode::FORBIDDEN, "cross-site-request", why, None),
+            Self::NotJson => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "not-json",
+                "state changes must be sent with `Content-Type: application/json`".to_string(),
+                Some("content-type".to_string()),
+            ),
+            Self::Conflict(message) => (StatusCode::CONFLICT, "conflict", message, None),
+            Self::Invalid { field, message } => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid-request",
+                message,
+                Some(field),
+            ),
+            Self::Internal(detail) => {
+                tracing::error!(error = %detail, "internal error");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "internal error; see the service log".to_string(),
+                    None,
+                )
+            }
+        };
+        let mut response = (
+            status,
+            Json(json!({"error": {"code": code, "message": message, "field": field}})),
+        )
+            .into_response();
+        if let Some(seconds) = retry_after {
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from_str(&seconds.to_string()).expect("digits"),
+            );
+        }
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"mfa-reset\""),
+            );
+        }
+        response
+    }
+}

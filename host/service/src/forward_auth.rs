@@ -1,0 +1,196 @@
+//! The gateway forward-auth endpoint (nginx auth_request, Traefik
+//! ForwardAuth, Envoy ext_authz HTTP, APISIX forward-auth).
+//!
+//! Allow is 200 with the subject and decision id in headers; deny is 401
+//! (no or expired session) or 403 (anything else, errors included): it
+//! fails closed.
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+
+use super::AppState;
+use super::config::ForwardedHeaders;
+use super::decisions::{self, Intent};
+use super::error::ApiError;
+use super::routes::{RouteMatch, canonical_path, is_method};
+use super::session;
+use mfa_reset::log_text::Shown;
+
+/// Where the endpoint is mounted; Envoy appends the original path to it.
+pub const PREFIX: &str = "/forward-auth";
+
+pub async fn check(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    let trusted = state.config.trusted_proxies.contains(&peer.ip());
+    let asked = original_request(
+        state.config.forwarded_headers,
+        trusted,
+        &method,
+        &uri,
+        &headers,
+    );
+    let response = match &asked {
+        Err(code) => deny(StatusCode::FORBIDDEN, code, None),
+        Ok((method, path)) => match canonical_path(path) {
+            Err(_) => deny(StatusCode::FORBIDDEN, "bad-path", None),
+            Ok(segments) => match state.config.routes.route_for(method, &segments) {
+                RouteMatch::NoRoute => deny(StatusCode::FORBIDDEN, "no-route", None),
+                RouteMatch::MethodNotAllowed => {
+                    deny(StatusCode::FORBIDDEN, "method-not-allowed", None)
+                }
+                RouteMatch::Action(action) => decide(&state, &headers, action).await,
+            },
+        },
+    };
+    state.metrics.forward_auth(response.status().as_u16());
+    // The query stays out of the log (it may carry tokens of the backend's).
+    let (logged_method, logged_path) = match &asked {
+        Ok((m, p)) => (m.as_str(), p.split('?').next().unwrap_or("")),
+        Err(_) => ("", ""),
+    };
+    tracing::info!(
+        peer = %peer,
+        trusted,
+        method = %Shown(logged_method),
+        path = %Shown(logged_path),
+        status = response.status().as_u16(),
+        denial_code = response.headers().get("x-auth-denial-code").and_then(|v| v.to_str().ok()).unwrap_or(""),
+        decision_id = response.headers().get("x-auth-decision-id").and_then(|v| v.to_str().ok()).unwrap_or(""),
+        "forward-auth"
+    );
+    response
+}
+
+const ORIGINAL: [&str; 2] = ["x-original-method", "x-original-uri"];
+const FORWARDED: [&str; 2] = ["x-forwarded-method", "x-forwarded-uri"];
+
+/// The method and URI of the request the gateway asks about, from the one
+/// header family configured, or the denial code why it cannot be known.
+fn original_request(
+    family: ForwardedHeaders,
+    trusted: bool,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+) -> Result<(String, String), &'static str> {
+    // Only a configured proxy may ask: anyone else could learn decisions
+    // about sessions it holds, or probe the route map.
+    if !trusted {
+        return Err("untrusted-peer");
+    }
+    let present = |names: [&str; 2]| names.iter().any(|n| headers.contains_key(*n));
+    let (expected, other): (Option<[&str; 2]>, &[[&str; 2]]) = match family {
+        ForwardedHeaders::Original => (Some(ORIGINAL), &[FORWARDED]),
+        ForwardedHeaders::Forwarded => (Some(FORWARDED), &[ORIGINAL]),
+        ForwardedHeaders::RequestLine => (None, &[ORIGINAL, FORWARDED]),
+    };
+    if other.iter().any(|names| present(*names)) {
+        return Err("conflicting-forwarded-headers");
+    }
+    let Some([method_header, uri_header]) = expected else {
+        // Envoy ext_authz: the original method and path, behind our prefix.
+        let path = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
+        let path = path
+            .strip_prefix(PREFIX)
+            .filter(|p| p.starts_with('/'))
+            .ok_or("no-original-uri")?;
+        return Ok((method.to_string(), path.to_string()));
+    };
+    let single = |name: &str| -> Result<String, &'static str> {
+        let mut values = headers.get_all(name).iter();
+        let value = values.next().ok_or("no-original-request")?;
+        if values.next().is_some() {
+            return Err("conflicting-forwarded-headers");
+        }
+        value
+            .to_str()
+            .map(str::to_string)
+            .map_err(|_| "bad-forwarded-header")
+    };
+    let original_method = single(method_header)?;
+    if !is_method(&original_method) {
+        return Err("bad-method");
+    }
+    Ok((original_method, single(uri_header)?))
+}
+
+async fn decide(state: &AppState, headers: &HeaderMap, action: &str) -> Response {
+    let Some(token) = session::token(headers, &state.config) else {
+        return deny(StatusCode::UNAUTHORIZED, "no-session", None);
+    };
+    match decisions::decide(state, &token, &Intent::Route(action.to_string())).await {
+        Ok(decided) if decided.decision.allowed => {
+            let Some(user) = &decided.caller else {
+                return deny(StatusCode::FORBIDDEN, "error", Some(&decided.decision_id));
+            };
+            let role = if user.role == mfa_reset::Role::Root {
+                "root"
+            } else {
+                "sub_user"
+            };
+            let subject = [
+                ("x-auth-user", user.id.as_str()),
+                ("x-auth-organization", user.organization.id.as_str()),
+                ("x-auth-role", role),
+                ("x-auth-decision-id", decided.decision_id.as_str()),
+            ];
+            let mut response = StatusCode::OK.into_response();
+            for (name, value) in subject {
+                // An allow the backend cannot learn the subject of is no allow.
+                let Ok(value) = HeaderValue::from_str(value) else {
+                    tracing::error!(
+                        header = name,
+                        "forward-auth: subject not expressible as a header; denied"
+                    );
+                    return deny(StatusCode::FORBIDDEN, "error", Some(&decided.decision_id));
+                };
+                response
+                    .headers_mut()
+                    .insert(HeaderName::from_static(name), value);
+            }
+            response
+        }
+        Ok(decided) => {
+            let status = decided.status();
+            let status = if status == StatusCode::UNAUTHORIZED {
+                status
+            } else {
+                StatusCode::FORBIDDEN
+            };
+            deny(
+                status,
+                decided.decision.denial_code.as_deref().unwrap_or("denied"),
+                Some(&decided.decision_id),
+            )
+        }
+        Err(ApiError::NoSession) => deny(StatusCode::UNAUTHORIZED, "no-session", None),
+        Err(e) => {
+            // Fail closed, whatever went wrong.
+            tracing::error!(error = ?e, "forward-auth failed closed");
+            deny(StatusCode::FORBIDDEN, "error", None)
+        }
+    }
+}
+
+fn set(headers: &mut HeaderMap, name: &'static str, value: &str) {
+    if let Ok(value) = HeaderValue::from_str(value) {
+        headers.insert(HeaderName::from_static(name), value);
+    }
+}
+
+fn deny(status: StatusCode, code: &str, decision_id: Option<&str>) -> Response {
+    let mut response = status.into_response();
+    set(response.headers_mut(), "x-auth-denial-code", code);
+    if let Some(id) = decision_id {
+        set(response.headers_mut(), "x-auth-decision-id", id);
+    }
+    response
+}

@@ -1,0 +1,40 @@
+//! A JSON body extractor whose rejections name the field (422) and respect
+//! the body limit (413).
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::de::DeserializeOwned;
+
+use super::error::ApiError;
+
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            let status = rejection.status();
+            if status == StatusCode::PAYLOAD_TOO_LARGE {
+                (status, axum::Json(serde_json::json!({"error": {"code": "too-large", "message": "request body too large"}})))
+                    .into_response()
+            } else {
+                ApiError::Invalid { field: "(body)".into(), message: rejection.body_text() }.into_response()
+            }
+        })?;
+        let text = std::str::from_utf8(&bytes).map_err(|_| {
+            ApiError::Invalid {
+                field: "(body)".into(),
+                message: "not UTF-8".into(),
+            }
+            .into_response()
+        })?;
+        // An empty body stands for `{}` (actions without parameters).
+        let text = if text.trim().is_empty() { "{}" } else { text };
+        mfa_reset::api::from_json(text)
+            .map(ApiJson)
+            .map_err(|e| ApiError::from(e).into_response())
+    }
+}

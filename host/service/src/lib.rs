@@ -1,0 +1,234 @@
+//! The sidecar service: console JSON API, gateway forward-auth, health,
+//! metrics, OpenAPI; state in SQLite or PostgreSQL.
+//!
+//! - `config.rs`: what `serve` is told. `store.rs`: the database.
+//! - `decisions.rs`: decide an action and commit its outcome.
+//! - `console.rs`, `login.rs`, `forward_auth.rs`, `ops.rs`: HTTP handlers.
+//! - `session.rs`, `secret_box.rs`, `passwords.rs`: credentials.
+//! - `browser_guard.rs`: CSRF and caching rules of the JSON API.
+//! - `keyed_locks.rs`: per-organization and per-account queues.
+//! - `routes.rs`: the gateway route map; `reload.rs`: policy hot reload.
+
+mod browser_guard;
+mod config;
+mod console;
+mod decisions;
+mod error;
+mod forward_auth;
+mod json;
+mod keyed_locks;
+mod login;
+mod metrics;
+mod ops;
+mod passwords;
+mod reload;
+mod routes;
+mod secret_box;
+mod seed;
+mod session;
+mod store;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{any, get, post, put};
+use tokio::sync::oneshot;
+
+pub use config::{Clock, ForwardedHeaders, LoginThrottle, ServiceConfig};
+pub use routes::{DEFAULT_ROUTES, Route, RouteMap};
+pub use secret_box::SecretBox;
+pub use seed::{DEMO_SEED, Seed};
+
+use mfa_reset::{Engine, PolicySource};
+
+/// Shared by every handler.
+#[derive(Clone)]
+pub struct AppState {
+    engine: Engine,
+    store: store::Store,
+    metrics: Arc<metrics::Metrics>,
+    config: Arc<ServiceConfig>,
+    /// State changes of one organization queue here.
+    org_locks: Arc<keyed_locks::KeyedLocks>,
+    /// Password checks of one account id queue here.
+    login_locks: Arc<keyed_locks::KeyedLocks>,
+    /// Password hashes checked at once (each holds ~19 MiB).
+    password_checks: Arc<tokio::sync::Semaphore>,
+}
+
+/// A running service.
+pub struct Service {
+    addr: SocketAddr,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+/// What can stop the service from starting.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("database `{url}`: {message}")]
+    Database { url: String, message: String },
+    #[error(transparent)]
+    Engine(#[from] mfa_reset::Error),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Config(String),
+}
+
+impl Service {
+    /// Opens the database (migrating, seeding if empty), loads the
+    /// component and policies, and starts serving.
+    pub async fn start(config: ServiceConfig) -> Result<Self, StartError> {
+        let secrets = SecretBox::from_base64(&config.secret_key).map_err(StartError::Config)?;
+        let db_error = |e: store::StoreError| StartError::Database {
+            url: redact(&config.database),
+            message: e.to_string(),
+        };
+        let store = store::Store::open(&config.database, secrets)
+            .await
+            .map_err(db_error)?;
+        if let Some(seed) = &config.seed
+            && seed.apply_if_empty(&store).await.map_err(db_error)?
+        {
+            tracing::info!(
+                organizations = seed.organizations.len(),
+                "seeded the empty database with demo data"
+            );
+        }
+
+        let engine = config.engine.clone().build()?;
+        let default_support_url = engine.default_policies()?.support_url;
+        let support_url = config.support_url.clone().unwrap_or(default_support_url);
+        let policies = match &config.policies_dir {
+            Some(dir) => Some(PolicySource::from_dir(dir, support_url.clone())?),
+            None if config.support_url.is_some() => Some(PolicySource {
+                support_url: support_url.clone(),
+                ..engine.default_policies()?
+            }),
+            None => None,
+        };
+        if let Some(guardrails) = &config.guardrails_dir {
+            let candidate = match &policies {
+                Some(policies) => policies.clone(),
+                None => engine.default_policies()?,
+            };
+            reload::check_guardrails(&candidate, guardrails)
+                .await
+                .map_err(StartError::Config)?;
+            tracing::info!(guardrails = %guardrails.display(), "the policy set is proven within its guardrails");
+        }
+        if let Some(policies) = &policies {
+            engine.load_policies(policies)?;
+        }
+        let metrics = Arc::new(metrics::Metrics::new());
+        metrics.policy_revision(&engine.policy_set_info()?.revision);
+
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .map_err(|source| StartError::Listen {
+                addr: config.listen,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| StartError::Listen {
+            addr: config.listen,
+            source,
+        })?;
+        let state = AppState {
+            engine,
+            store,
+            metrics,
+            config: Arc::new(config),
+            org_locks: Arc::default(),
+            login_locks: Arc::default(),
+            password_checks: Arc::new(tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get() * 2),
+            )),
+        };
+        if let (Some(dir), Some(policies)) = (&state.config.policies_dir, policies) {
+            reload::spawn(state.clone(), dir.clone(), support_url, policies);
+        }
+        let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+        let (tx, rx) = oneshot::channel();
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = rx.await;
+                })
+                .await
+        });
+        tracing::info!(%addr, "mfa-reset service listening");
+        Ok(Self {
+            addr,
+            shutdown: Some(tx),
+            task,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops accepting, finishes requests in flight, and returns.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        let _ = (&mut self.task).await;
+    }
+
+    /// Serves until the task ends (or Ctrl-C, with `serve`).
+    pub async fn wait(self) -> std::io::Result<()> {
+        self.task
+            .await
+            .unwrap_or_else(|e| Err(std::io::Error::other(e)))
+    }
+}
+
+/// A database URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}://…@{}", &url[..scheme], &url[at + 1..])
+        }
+        _ => url.to_string(),
+    }
+}
+
+fn router(state: AppState) -> Router {
+    let limit = state.config.max_body_bytes;
+    let api = Router::new()
+        .route("/login", post(login::login))
+        .route("/login/code", post(login::code))
+        .route("/logout", post(login::logout))
+        .route("/enrolment/start", post(login::start))
+        .route("/enrolment/confirm", post(login::confirm))
+        .route("/session", get(console::session_info))
+        .route("/me/mfa/reset", post(console::reset_own))
+        .route("/me/mfa/enable", post(console::enable_own))
+        .route("/me/mfa/disable", post(console::disable_own))
+        .route("/org/users", get(console::list_users))
+        .route("/org/users/{id}/mfa/reset", post(console::reset_user))
+        .route("/org/users/{id}/mfa/enable", post(console::enable_user))
+        .route("/org/users/{id}/mfa/disable", post(console::disable_user))
+        .route("/org/enforcement", put(console::set_enforcement))
+        .route("/audit", get(console::audit))
+        .layer(axum::middleware::from_fn(browser_guard::guard));
+    Router::new()
+        .nest("/api", api)
+        .route(forward_auth::PREFIX, any(forward_auth::check))
+        .route(
+            &format!("{}/{{*path}}", forward_auth::PREFIX),
+            any(forward_auth::check),
+        )
+        .route("/health", get(ops::health))
+        .route("/metrics", get(ops::metrics))
+        .route("/openapi.json", get(ops::openapi))
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(state)
+}

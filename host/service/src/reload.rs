@@ -1,0 +1,75 @@
+//! Picks up edited policies without a restart: the policy directory is
+//! read every two seconds and a changed set is loaded. A set with errors is
+//! refused with its diagnostics in the log; the set in force keeps deciding.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::AppState;
+use mfa_reset::PolicySource;
+
+pub const INTERVAL: Duration = Duration::from_secs(2);
+
+pub fn spawn(state: AppState, dir: PathBuf, support_url: String, mut loaded: PolicySource) {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(INTERVAL);
+        loop {
+            ticker.tick().await;
+            let source = match PolicySource::from_dir(&dir, support_url.clone()) {
+                Ok(source) => source,
+                Err(e) => {
+                    tracing::warn!(error = %e, "policy reload: cannot read the policy directory");
+                    continue;
+                }
+            };
+            if source == loaded {
+                continue;
+            }
+            // Do not retry the same set every tick, whatever becomes of it.
+            loaded = source.clone();
+            if let Some(guardrails) = &state.config.guardrails_dir
+                && let Err(refusal) = check_guardrails(&source, guardrails).await
+            {
+                tracing::error!(%refusal, "policy reload refused: the policy set in force keeps deciding");
+                continue;
+            }
+            match state.engine.load_policies(&source) {
+                Ok(info) => {
+                    tracing::info!(revision = %info.revision, policies = info.policy_ids.len(), "policy set reloaded");
+                    state.metrics.policy_revision(&info.revision);
+                }
+                Err(mfa_reset::Error::InvalidPolicies(diagnostics)) => {
+                    let diagnostics: Vec<String> =
+                        diagnostics.iter().map(ToString::to_string).collect();
+                    tracing::error!(
+                        ?diagnostics,
+                        "policy reload refused: the policy set in force keeps deciding"
+                    );
+                }
+                Err(e) => tracing::error!(error = %e, "policy reload failed"),
+            }
+        }
+    });
+}
+
+/// Proves `source` within the guardrails of `dir`; the refusal says why,
+/// with every counterexample (readable, and as a run-tests case).
+pub async fn check_guardrails(source: &PolicySource, dir: &Path) -> Result<(), String> {
+    use mfa_reset_guardrails::{read_guardrails, verify};
+    let guardrails = read_guardrails(dir).map_err(|e| e.to_string())?;
+    let report = verify(source, &guardrails, None)
+        .await
+        .map_err(|e| e.to_string())?;
+    if report.holds() {
+        return Ok(());
+    }
+    let mut why = String::from("the policy set breaks its guardrails");
+    for r in report.counterexamples() {
+        let cex = r.counterexample.as_ref().expect("a counterexample");
+        why.push_str(&format!(
+            "\n{} for action `{}`:\n{}\nrun-tests case: {}",
+            r.property, r.action, cex.readable, cex.test_case
+        ));
+    }
+    Err(why)
+}

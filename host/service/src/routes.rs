@@ -1,0 +1,276 @@
+//! The gateway route map: path prefix and methods → Cedar action.
+//!
+//! Paths are matched whole segment by segment, case-insensitively, after
+//! one canonical normalization ([`canonical_path`]); the rule with the
+//! longest matching prefix decides, and a method it does not list is
+//! denied rather than passed on to a shorter rule.
+
+use serde::Deserialize;
+
+/// The route map shipped in `host/deploy/routes.toml`, used by default.
+pub const DEFAULT_ROUTES: &str = include_str!("../deploy/routes.toml");
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Route {
+    /// Matches paths whose first segments are these (`/console/admin/`
+    /// matches `/console/admin` and `/console/admin/users`, not
+    /// `/console/administrator`).
+    pub prefix: String,
+    /// Upper-case methods; any method when empty.
+    #[serde(default)]
+    pub methods: Vec<String>,
+    /// The Cedar action deciding requests on this route.
+    pub action: String,
+    /// `prefix` in canonical form, filled by [`RouteMap::parse`].
+    #[serde(skip)]
+    segments: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct RouteMap {
+    #[serde(rename = "route")]
+    pub routes: Vec<Route>,
+}
+
+/// What the route map says of a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RouteMatch<'a> {
+    /// Decide with this Cedar action.
+    Action(&'a str),
+    /// The most specific rule matches the path but not the method.
+    MethodNotAllowed,
+    /// No rule matches the path.
+    NoRoute,
+}
+
+impl RouteMap {
+    pub fn parse(toml_text: &str) -> Result<Self, String> {
+        let mut map: Self = toml::from_str(toml_text).map_err(|e| e.to_string())?;
+        for i in 0..map.routes.len() {
+            let r = &map.routes[i];
+            let canonical = canonical_path(&r.prefix)
+                .map_err(|why| format!("route[{i}].prefix: `{}`: {why}", r.prefix))?;
+            if r.prefix.chars().any(char::is_uppercase) {
+                return Err(format!(
+                    "route[{i}].prefix: `{}`: write prefixes in lower case (paths match case-insensitively)",
+                    r.prefix
+                ));
+            }
+            if let Some(m) = r.methods.iter().find(|m| !is_method(m)) {
+                return Err(format!(
+                    "route[{i}].methods: `{m}` is not an upper-case HTTP method"
+                ));
+            }
+            if r.action.trim().is_empty() {
+                return Err(format!("route[{i}].action: must not be empty"));
+            }
+            let same = map.routes[..i].iter().position(|o| o.segments == canonical);
+            if let Some(j) = same {
+                return Err(format!(
+                    "route[{i}].prefix: `{}` is the prefix of route[{j}] too: list its methods in one rule",
+                    r.prefix
+                ));
+            }
+            map.routes[i].segments = canonical;
+        }
+        Ok(map)
+    }
+
+    /// The rule for `method` on `segments` (from [`canonical_path`]): the
+    /// longest prefix matching whole segments decides.
+    pub fn route_for(&self, method: &str, segments: &[String]) -> RouteMatch<'_> {
+        let best = self
+            .routes
+            .iter()
+            .filter(|r| segments.starts_with(&r.segments))
+            .map(|r| (r.segments.len(), r))
+            .max_by_key(|(len, _)| *len);
+        match best {
+            None => RouteMatch::NoRoute,
+            Some((_, r)) if r.methods.is_empty() || r.methods.iter().any(|m| m == method) => {
+                RouteMatch::Action(&r.action)
+            }
+            Some(_) => RouteMatch::MethodNotAllowed,
+        }
+    }
+}
+
+/// An HTTP method as a route map or a gateway may name it: an upper-case token.
+pub fn is_method(method: &str) -> bool {
+    !method.is_empty() && method.len() <= 32 && method.bytes().all(|b| b.is_ascii_uppercase())
+}
+
+/// The one canonical form of a request path: its segments, percent-decoded
+/// once, lower-cased, empty segments dropped; the query is ignored.
+/// Whatever a server behind the gateway might read differently is refused
+/// with the reason: dot segments, `;` parameters, segments ending in a dot
+/// or a space, encoded `/` or `\`, double encoding (`%25`), control
+/// characters, a `#` (never part of a request), anything but ASCII once
+/// decoded (case folding and invisible characters differ between servers).
+pub fn canonical_path(raw: &str) -> Result<Vec<String>, &'static str> {
+    let path = raw.split('?').next().unwrap_or("");
+    if path.contains('#') {
+        return Err("has a `#`");
+    }
+    if !path.starts_with('/') {
+        return Err("does not start with `/`");
+    }
+    let mut segments = Vec::new();
+    for raw_segment in path.split('/').filter(|s| !s.is_empty()) {
+        let segment = decode_segment(raw_segment)?;
+        if segment == "." || segment == ".." {
+            return Err("has a dot segment");
+        }
+        if segment.contains(';') {
+            return Err("has a `;` parameter");
+        }
+        if segment.ends_with('.') || segment.ends_with(char::is_whitespace) {
+            return Err("has a segment ending in a dot or a space");
+        }
+        if segment.starts_with(char::is_whitespace) {
+            return Err("has a segment starting with a space");
+        }
+        segments.push(segment.to_ascii_lowercase());
+    }
+    Ok(segments)
+}
+
+fn decode_segment(segment: &str) -> Result<String, &'static str> {
+    let bytes = segment.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = bytes
+                .get(i + 1..i + 3)
+                .and_then(|h| std::str::from_utf8(h).ok())
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+                .ok_or("has a `%` not followed by two hex digits")?;
+            match hex {
+                b'/' | b'\\' => return Err("has an encoded `/` or `\\`"),
+                b'%' => return Err("is encoded twice (`%25`)"),
+                _ => decoded.push(hex),
+            }
+            i += 3;
+        } else {
+            decoded.push(bytes[i]);
+            i += 1;
+        }
+    }
+    if !decoded.is_ascii() {
+        return Err("is not ASCII once decoded");
+    }
+    let text = String::from_utf8(decoded).map_err(|_| "is not UTF-8 once decoded")?;
+    if text.chars().any(|c| c.is_control() || c == '\\') {
+        return Err("has a control character or `\\`");
+    }
+    Ok(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    static ROUTES: std::sync::LazyLock<RouteMap> =
+        std::sync::LazyLock::new(|| RouteMap::parse(DEFAULT_ROUTES).unwrap());
+
+    fn route(method: &str, path: &str) -> Result<RouteMatch<'static>, &'static str> {
+        canonical_path(path).map(|segments| ROUTES.route_for(method, &segments))
+    }
+
+    #[test]
+    fn every_spelling_of_the_admin_console_is_the_admin_console_or_refused() {
+        for path in [
+            "/console/admin",
+            "/console/admin/",
+            "/console/Admin/",
+            "/console/ADMIN/users",
+            "/console//admin/",
+            "/console/%61dmin/",
+            "/console/admin?x=/console/home",
+        ] {
+            assert_eq!(
+                route("GET", path),
+                Ok(RouteMatch::Action("administer_console")),
+                "{path}"
+            );
+        }
+        for path in [
+            "/console/admin;x=1/",
+            "/console/admin./",
+            "/console/admin%20/",
+            "/console/admin%2fusers",
+            "/console/%2e%2e/admin",
+            "/console/home/../admin/",
+            "/console/%2561dmin/",
+            "/console/admin%00/",
+            "/console/admin\\users",
+            "/console/%ff/",
+            "/console/%zz/",
+            "/console/home#/../admin",
+            "/console/adm%C4%B1n",
+            "/console/admin%E2%80%8B",
+            "/console/admın",
+            "console/admin",
+        ] {
+            assert!(route("GET", path).is_err(), "{path} must be refused");
+        }
+    }
+
+    #[test]
+    fn a_prefix_matches_whole_segments_only() {
+        assert_eq!(
+            route("GET", "/console/administrator"),
+            Ok(RouteMatch::Action("access_console"))
+        );
+        assert_eq!(
+            route("GET", "/console/auditor"),
+            Ok(RouteMatch::Action("access_console"))
+        );
+        assert_eq!(route("GET", "/consoles/home"), Ok(RouteMatch::NoRoute));
+        assert_eq!(route("GET", "/"), Ok(RouteMatch::NoRoute));
+    }
+
+    #[test]
+    fn an_unlisted_method_is_denied_not_passed_to_a_shorter_rule() {
+        assert_eq!(
+            route("GET", "/console/audit"),
+            Ok(RouteMatch::Action("read_organization_audit"))
+        );
+        for method in ["HEAD", "POST", "PUT", "DELETE", "PATCH"] {
+            assert_eq!(
+                route(method, "/console/audit/2026"),
+                Ok(RouteMatch::MethodNotAllowed),
+                "{method}"
+            );
+        }
+    }
+
+    #[test]
+    fn route_maps_that_cannot_match_as_written_are_refused() {
+        for (toml, why) in [
+            (
+                "[[route]]\nprefix = \"/Console/\"\naction = \"a\"",
+                "lower case",
+            ),
+            ("[[route]]\nprefix = \"/console;x/\"\naction = \"a\"", "`;`"),
+            (
+                "[[route]]\nprefix = \"console/\"\naction = \"a\"",
+                "start with",
+            ),
+            (
+                "[[route]]\nprefix = \"/c/\"\nmethods = [\"get\"]\naction = \"a\"",
+                "upper-case",
+            ),
+            (
+                "[[route]]\nprefix = \"/c/\"\naction = \"a\"\n[[route]]\nprefix = \"/c\"\naction = \"b\"",
+                "route[0] too",
+            ),
+        ] {
+            let err = RouteMap::parse(toml).unwrap_err();
+            assert!(err.contains(why), "{err}");
+        }
+    }
+}
