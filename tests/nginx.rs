@@ -1,5 +1,5 @@
 //! A real nginx (Debian's package) in front of the sidecar, with the
-//! shipped host/deploy/nginx.conf: allowed and denied requests through it.
+//! shipped host/service/deploy/nginx.conf: allowed and denied requests through it.
 
 mod common;
 

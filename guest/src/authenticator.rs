@@ -261,3 +261,35 @@ fn register_failure(a: &mut Authenticator, now: i64, policy: &LockoutPolicy) {
         a.locked_until = Some(now.saturating_add(delay_ms));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_lock_from_the_limit_doubling_to_the_maximum() {
+        let policy = LockoutPolicy {
+            max_failures: 3,
+            base_delay_seconds: 30,
+            max_delay_seconds: 100,
+        };
+        let mut a = Authenticator {
+            pending: None,
+            active: None,
+            last_accepted_step: None,
+            failures: 0,
+            locked_until: None,
+        };
+        let now = 1_000_000;
+        let mut locks = Vec::new();
+        for _ in 0..5 {
+            register_failure(&mut a, now, &policy);
+            locks.push(a.locked_until.map(|until| until - now));
+        }
+        assert_eq!(
+            locks,
+            [None, None, Some(30_000), Some(60_000), Some(100_000)],
+            "milliseconds"
+        );
+    }
+}

@@ -283,3 +283,20 @@ pub fn schema_mismatches(names: &RequestBuilder, schema: &Schema) -> Vec<String>
 
 /// The Cedar actions of the login steps, decided like every other action.
 pub const LOGIN_STEPS: [&str; 3] = ["start_enrolment", "confirm_enrolment", "verify_code"];
+
+#[cfg(test)]
+mod tests {
+    use super::datetime;
+
+    #[test]
+    fn datetimes_keep_milliseconds_and_refuse_what_cedar_cannot_hold() {
+        assert_eq!(datetime(0).unwrap(), "1970-01-01T00:00:00.000Z");
+        assert_eq!(
+            datetime(1_795_000_005_123).unwrap(),
+            "2026-11-18T11:06:45.123Z"
+        );
+        assert_eq!(datetime(-1).unwrap(), "1969-12-31T23:59:59.999Z");
+        assert!(datetime(i64::MAX).is_err());
+        assert!(datetime(-62_198_755_200_000).is_err(), "year -1");
+    }
+}

@@ -107,3 +107,79 @@ fn audit_record(request: &Request, decision: &Decision) -> Option<AuditRecord> {
         denial_code: decision.denial_code.clone(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::default_source;
+    use crate::mfa_reset::engine::types::{MfaStatus, Organization, Role, Session, User};
+
+    const DAY_MS: i64 = 24 * 3600 * 1000;
+    const NOW: i64 = 1_795_000_000_000;
+
+    fn user(id: &str, org: &str, role: Role) -> User {
+        User {
+            id: id.into(),
+            role,
+            organization: Organization {
+                id: org.into(),
+                enforce_mfa: false,
+            },
+            mfa: MfaStatus::Active,
+        }
+    }
+
+    fn request(actor: &User, action: Action, idle_ms: i64) -> Request {
+        Request {
+            actor: actor.clone(),
+            session: Session {
+                login_at: NOW - idle_ms,
+                last_activity_at: NOW - idle_ms,
+                mfa_satisfied: true,
+            },
+            now: NOW,
+            action,
+        }
+    }
+
+    #[test]
+    fn r9_natively_the_same_decisions_as_in_the_component() {
+        let store = PolicyStore::compile(&default_source()).expect("the shipped set compiles");
+        let ada = user("ada", "acme", Role::Root);
+        let carol = user("carol", "acme", Role::SubUser);
+        let gina = user("gina", "globex", Role::SubUser);
+
+        let allowed = decide(
+            &store,
+            &request(&ada, Action::ResetUserMfa(carol.clone()), 0),
+        )
+        .unwrap();
+        assert!(allowed.decision.allowed);
+        assert_eq!(allowed.decision.policy_ids, ["root-manages-sub-users"]);
+        assert_eq!(allowed.audit.unwrap().target, "carol");
+
+        let other = decide(&store, &request(&ada, Action::ResetUserMfa(gina), 0)).unwrap();
+        assert_eq!(
+            other.decision.denial_code.as_deref(),
+            Some("other-organization")
+        );
+        assert!(other.change.is_none());
+
+        let by_sub = decide(
+            &store,
+            &request(&carol, Action::ResetUserMfa(ada.clone()), 0),
+        )
+        .unwrap();
+        assert_eq!(by_sub.decision.denial_code.as_deref(), Some("not-root"));
+    }
+
+    #[test]
+    fn r7_the_idle_limit_is_exact_to_the_millisecond() {
+        let store = PolicyStore::compile(&default_source()).unwrap();
+        let bob = user("bob", "acme", Role::SubUser);
+        let just_in = decide(&store, &request(&bob, Action::ResetOwnMfa, 30 * DAY_MS - 1)).unwrap();
+        assert!(just_in.decision.allowed, "{:?}", just_in.decision);
+        let out = decide(&store, &request(&bob, Action::ResetOwnMfa, 30 * DAY_MS)).unwrap();
+        assert_eq!(out.decision.denial_code.as_deref(), Some("session-expired"));
+    }
+}

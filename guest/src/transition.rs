@@ -169,3 +169,83 @@ pub fn apply(request: &Request) -> Applied {
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mfa_reset::engine::types::{Role, Session};
+
+    fn user(id: &str, role: Role, mfa: MfaStatus, enforce: bool) -> User {
+        User {
+            id: id.into(),
+            role,
+            organization: Organization {
+                id: "acme".into(),
+                enforce_mfa: enforce,
+            },
+            mfa,
+        }
+    }
+
+    fn request(actor: &User, action: Action) -> Request {
+        Request {
+            actor: actor.clone(),
+            session: Session {
+                login_at: 0,
+                last_activity_at: 0,
+                mfa_satisfied: true,
+            },
+            now: 0,
+            action,
+        }
+    }
+
+    #[test]
+    fn r5_enforcement_makes_mfa_due_for_users_without_it() {
+        assert_eq!(
+            effective_mfa(&user("a", Role::Root, MfaStatus::Off, true)),
+            MfaStatus::EnrolmentDue
+        );
+        assert_eq!(
+            effective_mfa(&user("b", Role::SubUser, MfaStatus::Off, false)),
+            MfaStatus::Off
+        );
+        assert_eq!(
+            effective_mfa(&user("c", Role::SubUser, MfaStatus::Active, true)),
+            MfaStatus::Active
+        );
+    }
+
+    #[test]
+    fn r6_r9_a_reset_empties_the_authenticator_and_ends_sessions() {
+        let bob = user("bob", Role::SubUser, MfaStatus::Active, false);
+        let ada = user("ada", Role::Root, MfaStatus::Active, false);
+        for (actor, action, effect) in [
+            (
+                &bob,
+                Action::ResetOwnMfa,
+                SessionEffect::EndOtherSessionsOfUser,
+            ),
+            (
+                &ada,
+                Action::ResetUserMfa(bob.clone()),
+                SessionEffect::EndSessionsOfUser,
+            ),
+        ] {
+            let applied = apply(&request(actor, action));
+            assert_eq!(applied.sessions, effect);
+            let Some(Change::User(change)) = applied.change else {
+                panic!("a user change");
+            };
+            assert_eq!(change.user.id, "bob");
+            assert_eq!(change.user.mfa, MfaStatus::EnrolmentDue);
+            assert!(
+                change.authenticator.active.is_none() && change.authenticator.pending.is_none()
+            );
+        }
+        let on = apply(&request(&ada, Action::SetEnforcement(true)));
+        assert_eq!(on.sessions, SessionEffect::RequireMfaInOrganization);
+        let off = apply(&request(&ada, Action::SetEnforcement(false)));
+        assert_eq!(off.sessions, SessionEffect::None);
+    }
+}

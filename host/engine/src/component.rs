@@ -8,7 +8,7 @@ use wasmtime::component::Component;
 
 use crate::Error;
 
-/// The component built from `guest/` by `host/build.rs`.
+/// The component built from `guest/` by `host/engine/build.rs`.
 pub(crate) static EMBEDDED: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/mfa_reset_guest.wasm"));
 

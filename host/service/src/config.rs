@@ -42,7 +42,7 @@ impl Clock {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ForwardedHeaders {
     /// `X-Original-Method` and `X-Original-URI`: nginx `auth_request`, as
-    /// configured in `host/deploy/nginx.conf`.
+    /// configured in `host/service/deploy/nginx.conf`.
     Original,
     /// `X-Forwarded-Method` and `X-Forwarded-Uri`: Traefik ForwardAuth,
     /// Caddy `forward_auth`, APISIX forward-auth.

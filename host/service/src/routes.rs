@@ -7,7 +7,7 @@
 
 use serde::Deserialize;
 
-/// The route map shipped in `host/deploy/routes.toml`, used by default.
+/// The route map shipped in `host/service/deploy/routes.toml`, used by default.
 pub const DEFAULT_ROUTES: &str = include_str!("../deploy/routes.toml");
 
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]

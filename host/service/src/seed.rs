@@ -1,4 +1,4 @@
-//! Demo data for a fresh database, from `host/seed/demo.json` by default.
+//! Demo data for a fresh database, from `host/service/seed/demo.json` by default.
 
 use serde::Deserialize;
 

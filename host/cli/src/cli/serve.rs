@@ -49,7 +49,7 @@ pub struct ServeArgs {
     /// Support URL that session-expired denials point to (R8).
     #[arg(long, env = "MFA_RESET_SUPPORT_URL")]
     support_url: Option<String>,
-    /// Gateway route map (TOML); host/deploy/routes.toml if not given.
+    /// Gateway route map (TOML); host/service/deploy/routes.toml if not given.
     #[arg(long, env = "MFA_RESET_ROUTES")]
     routes: Option<PathBuf>,
     /// Peers (gateways) allowed to ask forward-auth, and whose forwarding
@@ -62,7 +62,7 @@ pub struct ServeArgs {
     )]
     trusted_proxies: Vec<IpAddr>,
     /// Which headers carry the original method and URI to /forward-auth:
-    /// `original` (X-Original-Method/-URI: nginx, host/deploy/nginx.conf),
+    /// `original` (X-Original-Method/-URI: nginx, host/service/deploy/nginx.conf),
     /// `forwarded` (X-Forwarded-Method/-Uri: Traefik, Caddy, APISIX) or
     /// `request-line` (Envoy ext_authz). A request carrying another family is refused.
     #[arg(
@@ -84,7 +84,7 @@ pub struct ServeArgs {
     /// Longest lock in seconds.
     #[arg(long, default_value_t = 3600)]
     lockout_max_seconds: u32,
-    /// Demo data for an empty database; host/seed/demo.json if not given.
+    /// Demo data for an empty database; host/service/seed/demo.json if not given.
     #[arg(long, conflicts_with = "no_seed")]
     seed: Option<PathBuf>,
     /// Create no demo data.
