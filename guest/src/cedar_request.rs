@@ -14,22 +14,42 @@ use crate::mfa_reset::engine::types::{
 };
 
 /// What every request shares, made once per policy set: parsed type names
-/// and the schema's action entities (which carry the action groups).
+/// and, per action, the entities that carry its groups (the action with
+/// every ancestor), so a request adds the one action it needs instead of
+/// copying all of them and recomputing their hierarchy.
 pub struct RequestBuilder {
     user: EntityTypeName,
     organization: EntityTypeName,
     action: EntityTypeName,
     actions: Entities,
+    action_entities: HashMap<String, Vec<Entity>>,
 }
 
 impl RequestBuilder {
     pub fn new(schema: &Schema) -> Result<Self, String> {
         let name = |n: &str| EntityTypeName::from_str(n).expect("a valid Cedar type name");
+        let actions = schema.action_entities().map_err(|e| e.to_string())?;
+        let closed = |uid: &EntityUid| -> Entity {
+            let ancestors = actions
+                .ancestors(uid)
+                .map(|a| a.cloned().collect())
+                .unwrap_or_default();
+            Entity::new_no_attrs(uid.clone(), ancestors)
+        };
+        let mut action_entities = HashMap::new();
+        for action in schema.actions() {
+            let mut entities = vec![closed(action)];
+            if let Some(ancestors) = actions.ancestors(action) {
+                entities.extend(ancestors.map(closed));
+            }
+            action_entities.insert(action.id().unescaped().to_string(), entities);
+        }
         Ok(Self {
             user: name("MfaReset::User"),
             organization: name("MfaReset::Organization"),
             action: name("MfaReset::Action"),
-            actions: schema.action_entities().map_err(|e| e.to_string())?,
+            actions,
+            action_entities,
         })
     }
 
@@ -143,18 +163,26 @@ pub fn build(
         None => names.organization(&actor.organization.id),
     };
 
-    let mut entities = Vec::with_capacity(users.len() + organizations.len());
+    let action_entities = names
+        .action_entities
+        .get(query.action)
+        .ok_or_else(|| format!("`{}` is not an action of the schema", query.action))?;
+    let mut entities = Vec::with_capacity(users.len() + organizations.len() + 3);
     for org in organizations {
         entities.push(organization_entity(names, org)?);
     }
     for user in users {
         entities.push(user_entity(names, user)?);
     }
-    let entities = names
-        .actions
-        .clone()
-        .add_entities(entities, schema)
-        .map_err(|e| e.to_string())?;
+    let entities = match schema {
+        // At load time: every action, checked against the schema.
+        Some(schema) => names.actions.clone().add_entities(entities, Some(schema)),
+        None => {
+            entities.extend(action_entities.iter().cloned());
+            Entities::from_entities(entities, None)
+        }
+    }
+    .map_err(|e| e.to_string())?;
 
     let action = names.action(query.action);
     let context = context(query.session, query.now)?;

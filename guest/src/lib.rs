@@ -26,7 +26,6 @@ mod transition;
 
 use std::cell::RefCell;
 
-use exports::mfa_reset::engine::engine::Guest;
 use mfa_reset::engine::types::{
     CedarAnswer, CodeRequest, Diagnostic, Enrolment, EnrolmentRequest, LoginStep, Outcome,
     PolicySet as PolicySetSource, PolicySetInfo, Request, RequestError, SourceFile, User,
@@ -39,6 +38,11 @@ wit_bindgen::generate!({
     path: "../wit",
     additional_derives: [PartialEq, Eq],
 });
+
+/// For native callers (unit tests, benchmarks): the engine interface and
+/// its generated WIT types, implemented by [`Component`].
+pub use exports::mfa_reset::engine::engine::Guest;
+pub use mfa_reset::engine::types;
 
 /// Where users with an expired session are sent unless the host configures it (R8).
 const DEFAULT_SUPPORT_URL: &str = "https://support.example.com/mfa";

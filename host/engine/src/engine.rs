@@ -6,10 +6,11 @@
 //! (a trap poisons its store) and the next call instantiates a new one.
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
 use wasmtime::component::Linker;
-use wasmtime::{Config, Store, Trap};
+use wasmtime::{Config, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap};
 
 use crate::Error;
 use crate::api::{
@@ -26,15 +27,31 @@ use crate::log_text::Shown;
 pub const DEFAULT_FUEL_PER_CALL: u64 = 2_000_000_000;
 /// Memory cap per instance.
 pub const DEFAULT_MEMORY_LIMIT: usize = 64 << 20;
+/// How long one call may run by default: decisions take well under a
+/// millisecond, loading a large policy set tens of milliseconds.
+pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(2);
 
 /// Configures an [`Engine`].
+/// How a runaway call is stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Interruption {
+    /// Count executed instructions (fuel); a call may use this much.
+    Fuel(u64),
+    /// Wall-clock deadline per call (wasmtime epochs, ticked every 10 ms
+    /// by a background thread): cheaper than fuel (the default, 2 s).
+    Deadline(Duration),
+}
+
 #[derive(Debug, Clone)]
 pub struct EngineBuilder {
     component: Option<PathBuf>,
     cache_dir: Option<PathBuf>,
-    fuel_per_call: u64,
+    interruption: Interruption,
     memory_limit: usize,
     policies: Option<PolicySource>,
+    max_instances: usize,
+    reuse_instances: bool,
+    pooling_allocator: bool,
 }
 
 impl Default for EngineBuilder {
@@ -42,9 +59,13 @@ impl Default for EngineBuilder {
         Self {
             component: None,
             cache_dir: component::default_cache_dir(),
-            fuel_per_call: DEFAULT_FUEL_PER_CALL,
+            // Measured cheaper than fuel metering (BENCHMARKS.md).
+            interruption: Interruption::Deadline(DEFAULT_DEADLINE),
             memory_limit: DEFAULT_MEMORY_LIMIT,
             policies: None,
+            max_instances: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            reuse_instances: true,
+            pooling_allocator: false,
         }
     }
 }
@@ -63,8 +84,37 @@ impl EngineBuilder {
     }
 
     /// Fuel (roughly, wasm instructions) each call may use.
+    /// Stops a call after `fuel` units of work (the default, 2·10⁹).
     pub fn with_fuel_per_call(mut self, fuel: u64) -> Self {
-        self.fuel_per_call = fuel;
+        self.interruption = Interruption::Fuel(fuel);
+        self
+    }
+
+    /// Stops a call after `deadline` of wall-clock time instead of
+    /// counting fuel (cheaper per call; a slow machine gets less work done).
+    pub fn with_deadline(mut self, deadline: Duration) -> Self {
+        self.interruption = Interruption::Deadline(deadline);
+        self
+    }
+
+    /// Calls that run at once, and so instances that exist at most
+    /// (default: the number of CPUs); further callers wait.
+    pub fn with_max_instances(mut self, instances: usize) -> Self {
+        self.max_instances = instances.max(1);
+        self
+    }
+
+    /// `false`: every call gets a new instance, dropped afterwards (no state
+    /// can survive between calls, at the cost of an instantiation each).
+    pub fn with_instance_reuse(mut self, reuse: bool) -> Self {
+        self.reuse_instances = reuse;
+        self
+    }
+
+    /// Wasmtime's pooling allocator: instance memory reserved up front and
+    /// reused, which makes new instances cheaper.
+    pub fn with_pooling_allocator(mut self, pooling: bool) -> Self {
+        self.pooling_allocator = pooling;
         self
     }
 
@@ -83,9 +133,26 @@ impl EngineBuilder {
     /// Compiles (or loads from cache) the component and installs the policies.
     pub fn build(self) -> Result<Engine, Error> {
         let mut config = Config::new();
-        config.consume_fuel(true);
+        match self.interruption {
+            Interruption::Fuel(_) => config.consume_fuel(true),
+            Interruption::Deadline(_) => config.epoch_interruption(true),
+        };
+        if self.pooling_allocator {
+            let mut pooling = PoolingAllocationConfig::default();
+            let slots = u32::try_from(self.max_instances.saturating_mul(2)).unwrap_or(u32::MAX);
+            pooling
+                .total_component_instances(slots)
+                .total_core_instances(slots.saturating_mul(4))
+                .total_memories(slots.saturating_mul(4))
+                .total_tables(slots.saturating_mul(4))
+                .max_memory_size(self.memory_limit);
+            config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling));
+        }
         let wasmtime =
             wasmtime::Engine::new(&config).map_err(|e| Error::Component(format!("{e:#}")))?;
+        if let Interruption::Deadline(_) = self.interruption {
+            spawn_epoch_ticker(&wasmtime);
+        }
         let wasm = match &self.component {
             Some(path) => std::fs::read(path).map_err(|e| Error::files(path, e))?,
             None => component::EMBEDDED.to_vec(),
@@ -102,8 +169,13 @@ impl EngineBuilder {
             shared: Arc::new(Shared {
                 wasmtime,
                 pre,
-                fuel_per_call: self.fuel_per_call,
+                interruption: self.interruption,
                 memory_limit: self.memory_limit,
+                reuse_instances: self.reuse_instances,
+                slots: Slots {
+                    free: Mutex::new(self.max_instances),
+                    freed: Condvar::new(),
+                },
                 current: Mutex::new(Arc::new(PolicyGeneration {
                     number: 0,
                     source: None,
@@ -125,11 +197,60 @@ struct PolicyGeneration {
     source: Option<crate::bindings::types::PolicySet>,
 }
 
+/// Advances `engine`'s epoch every tick (10 ms) while it lives.
+fn spawn_epoch_ticker(engine: &wasmtime::Engine) {
+    let weak = engine.weak();
+    std::thread::Builder::new()
+        .name("mfa-reset-epoch".into())
+        .spawn(move || {
+            while let Some(engine) = weak.upgrade() {
+                engine.increment_epoch();
+                drop(engine);
+                std::thread::sleep(EPOCH_TICK);
+            }
+        })
+        .expect("a thread for the epoch ticker");
+}
+
+const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// How many calls may run at once: a counting semaphore, so that the pool
+/// never holds more instances than that, however many threads call.
+struct Slots {
+    free: Mutex<usize>,
+    freed: Condvar,
+}
+
+impl Slots {
+    fn acquire(&self) -> SlotGuard<'_> {
+        let mut free = lock(&self.free);
+        while *free == 0 {
+            free = self
+                .freed
+                .wait(free)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        *free -= 1;
+        SlotGuard(self)
+    }
+}
+
+struct SlotGuard<'a>(&'a Slots);
+
+impl Drop for SlotGuard<'_> {
+    fn drop(&mut self) {
+        *lock(&self.0.free) += 1;
+        self.0.freed.notify_one();
+    }
+}
+
 struct Shared {
     wasmtime: wasmtime::Engine,
     pre: MfaEnginePre<HostState>,
-    fuel_per_call: u64,
+    interruption: Interruption,
     memory_limit: usize,
+    reuse_instances: bool,
+    slots: Slots,
     current: Mutex<Arc<PolicyGeneration>>,
     /// Serializes policy loads so generations never interleave.
     loading: Mutex<()>,
@@ -151,7 +272,7 @@ pub struct Engine {
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Engine")
-            .field("fuel_per_call", &self.shared.fuel_per_call)
+            .field("interruption", &self.shared.interruption)
             .field("memory_limit", &self.shared.memory_limit)
             .finish_non_exhaustive()
     }
@@ -174,6 +295,20 @@ fn invalid(e: crate::bindings::types::RequestError) -> Error {
     Error::InvalidRequest {
         field: crate::convert::field_path(&e.field),
         message: e.message,
+    }
+}
+
+/// Gives the store a fresh budget for one call.
+fn arm(store: &mut Store<HostState>, interruption: Interruption) -> Result<(), Error> {
+    match interruption {
+        Interruption::Fuel(fuel) => store
+            .set_fuel(fuel)
+            .map_err(|e| Error::Component(format!("{e:#}"))),
+        Interruption::Deadline(deadline) => {
+            let ticks = deadline.as_millis().div_ceil(EPOCH_TICK.as_millis()).max(1);
+            store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX));
+            Ok(())
+        }
     }
 }
 
@@ -339,6 +474,7 @@ impl Engine {
         generation: &PolicyGeneration,
         f: impl FnOnce(&crate::bindings::Guest, &mut Store<HostState>) -> wasmtime::Result<R>,
     ) -> Result<R, Error> {
+        let _slot = self.shared.slots.acquire();
         let mut instance = self.checkout(generation)?;
         let result = self.run(&mut instance, f)?;
         self.checkin(instance);
@@ -352,14 +488,14 @@ impl Engine {
         instance: &mut Instance,
         f: impl FnOnce(&crate::bindings::Guest, &mut Store<HostState>) -> wasmtime::Result<R>,
     ) -> Result<R, Error> {
-        let fuel = self.shared.fuel_per_call;
-        instance
-            .store
-            .set_fuel(fuel)
-            .map_err(|e| Error::Component(format!("{e:#}")))?;
+        let interruption = self.shared.interruption;
+        arm(&mut instance.store, interruption)?;
         let guest = instance.bindings.mfa_reset_engine_engine();
-        f(guest, &mut instance.store).map_err(|e| match e.downcast_ref::<Trap>() {
-            Some(Trap::OutOfFuel) => Error::OutOfFuel { fuel },
+        f(guest, &mut instance.store).map_err(|e| match (e.downcast_ref::<Trap>(), interruption) {
+            (Some(Trap::OutOfFuel), Interruption::Fuel(fuel)) => Error::OutOfFuel { fuel },
+            (Some(Trap::Interrupt), Interruption::Deadline(deadline)) => {
+                Error::DeadlineExceeded { deadline }
+            }
             _ => Error::Trapped {
                 reason: format!("{e:#}"),
             },
@@ -388,7 +524,9 @@ impl Engine {
     }
 
     fn checkin(&self, instance: Instance) {
-        lock(&self.shared.idle).push(instance);
+        if self.shared.reuse_instances {
+            lock(&self.shared.idle).push(instance);
+        }
     }
 
     fn instantiate(&self) -> Result<Instance, Error> {
@@ -397,9 +535,7 @@ impl Engine {
             HostState::new(self.shared.memory_limit),
         );
         store.limiter(|state| &mut state.limits);
-        store
-            .set_fuel(self.shared.fuel_per_call)
-            .map_err(|e| Error::Component(format!("{e:#}")))?;
+        arm(&mut store, self.shared.interruption)?;
         let bindings = self
             .shared
             .pre

@@ -22,6 +22,12 @@ pub enum Error {
     )]
     OutOfFuel { fuel: u64 },
 
+    /// A call ran past its wall-clock deadline (`with_deadline`).
+    #[error(
+        "the component ran past its {deadline:?} deadline and its instance was discarded; the next call gets a fresh one"
+    )]
+    DeadlineExceeded { deadline: std::time::Duration },
+
     /// The guest trapped (for example at the memory cap).
     #[error(
         "the component trapped and its instance was discarded ({reason}); the next call gets a fresh one"

@@ -42,6 +42,9 @@ mod policy_tests;
 pub mod timestamp;
 
 pub use api::*;
-pub use engine::{DEFAULT_FUEL_PER_CALL, DEFAULT_MEMORY_LIMIT, Engine, EngineBuilder};
+pub use engine::{
+    DEFAULT_DEADLINE, DEFAULT_FUEL_PER_CALL, DEFAULT_MEMORY_LIMIT, Engine, EngineBuilder,
+    Interruption,
+};
 pub use error::Error;
 pub use policy_tests::{PolicyTestResult, run_policy_tests};

@@ -125,6 +125,11 @@ pub struct ServiceConfig {
     pub secure_cookies: bool,
     /// Largest request body accepted.
     pub max_body_bytes: usize,
+    /// A read (forward-auth, listings) records a session's activity only
+    /// when its last recorded activity is at least this old: the idle limit
+    /// is days, so a minute's granularity loses nothing and spares a write
+    /// per request. State changes always record it.
+    pub activity_interval: std::time::Duration,
     pub clock: Clock,
     pub engine: EngineBuilder,
 }

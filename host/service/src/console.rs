@@ -3,7 +3,6 @@
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
@@ -12,11 +11,10 @@ use super::AppState;
 use super::decisions::{self, Decided, Intent, UserView};
 use super::error::ApiError;
 use super::json::ApiJson;
-use super::session;
+use super::session::Caller;
 
-async fn run(state: &AppState, headers: &HeaderMap, intent: Intent) -> Result<Response, ApiError> {
-    let token = session::required_token(headers, &state.config)?;
-    let decided = decisions::decide(state, &token, &intent).await?;
+async fn run(state: &AppState, caller: Caller, intent: Intent) -> Result<Response, ApiError> {
+    let decided = decisions::decide(state, caller, &intent).await?;
     Ok(respond(decided))
 }
 
@@ -28,15 +26,12 @@ fn respond(decided: Decided) -> Response {
 /// Decided by the policies (`view_session`, allowed before MFA is done).
 pub async fn session_info(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    caller: Caller,
 ) -> Result<Response, ApiError> {
-    let token = session::required_token(&headers, &state.config)?;
-    let decided = decisions::decide(&state, &token, &Intent::ViewSession).await?;
+    let decided = decisions::decide(&state, caller.clone(), &Intent::ViewSession).await?;
     if !decided.decision.allowed {
         return Ok(respond(decided));
     }
-    // Read after the decision, which recorded this use of the session.
-    let caller = session::caller(&state, &token).await?;
     let next_step = if caller.session.mfa_satisfied {
         mfa_reset::LoginStep::None
     } else {
@@ -52,7 +47,9 @@ pub async fn session_info(
         "user": UserView::from(&caller.user.user),
         "enforce_mfa": caller.user.user.organization.enforce_mfa,
         "login_at": rfc3339(session.login_at),
-        "last_activity_at": rfc3339(session.last_activity_at),
+        // This request is the latest activity (the store records it at
+        // most once a minute).
+        "last_activity_at": rfc3339(caller.now(&state.config.clock)),
         "mfa_satisfied": session.mfa_satisfied,
         "next_step": next_step,
     }))
@@ -61,54 +58,54 @@ pub async fn session_info(
 
 pub async fn reset_own(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    caller: Caller,
 ) -> Result<Response, ApiError> {
-    run(&state, &headers, Intent::ResetOwn).await
+    run(&state, caller, Intent::ResetOwn).await
 }
 
 pub async fn enable_own(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    caller: Caller,
 ) -> Result<Response, ApiError> {
-    run(&state, &headers, Intent::EnableOwn).await
+    run(&state, caller, Intent::EnableOwn).await
 }
 
 pub async fn disable_own(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    caller: Caller,
 ) -> Result<Response, ApiError> {
-    run(&state, &headers, Intent::DisableOwn).await
+    run(&state, caller, Intent::DisableOwn).await
 }
 
 pub async fn list_users(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    caller: Caller,
 ) -> Result<Response, ApiError> {
-    run(&state, &headers, Intent::ListUsers).await
+    run(&state, caller, Intent::ListUsers).await
 }
 
 pub async fn reset_user(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    run(&state, &headers, Intent::ResetUser(id)).await
+    run(&state, caller, Intent::ResetUser(id)).await
 }
 
 pub async fn enable_user(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    run(&state, &headers, Intent::EnableUser(id)).await
+    run(&state, caller, Intent::EnableUser(id)).await
 }
 
 pub async fn disable_user(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    run(&state, &headers, Intent::DisableUser(id)).await
+    run(&state, caller, Intent::DisableUser(id)).await
 }
 
 #[derive(Deserialize)]
@@ -119,10 +116,10 @@ pub struct EnforcementBody {
 
 pub async fn set_enforcement(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    caller: Caller,
     ApiJson(body): ApiJson<EnforcementBody>,
 ) -> Result<Response, ApiError> {
-    run(&state, &headers, Intent::SetEnforcement(body.enforce_mfa)).await
+    run(&state, caller, Intent::SetEnforcement(body.enforce_mfa)).await
 }
 
 #[derive(Deserialize)]
@@ -134,7 +131,7 @@ pub struct AuditQuery {
 /// GET /api/audit: the organization's audit log, newest first (roots).
 pub async fn audit(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    caller: Caller,
     query: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Query(query) = query.map_err(|e| ApiError::Invalid {
@@ -148,10 +145,9 @@ pub async fn audit(
             message: "must be between 1 and 1000".into(),
         });
     }
-    let token = session::required_token(&headers, &state.config)?;
     let decided = decisions::decide(
         &state,
-        &token,
+        caller,
         &Intent::Route("read_organization_audit".into()),
     )
     .await?;

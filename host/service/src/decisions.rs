@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 
 use super::AppState;
 use super::error::ApiError;
-use super::session;
+use super::session::{self, Caller};
 use super::store::{AuditEntry, Commit, SessionUse, SessionsChange, StoreError, StoredUser};
 use mfa_reset::api::{
     Action, AuditRecord, Change, Decision, MfaStatus, Organization, Outcome, Request, Role,
@@ -104,15 +104,30 @@ impl Decided {
     }
 }
 
-pub async fn decide(state: &AppState, token: &str, intent: &Intent) -> Result<Decided, ApiError> {
-    // State changes of one organization queue here (reads need not).
+/// Decides `intent` for `caller` (as loaded by the extractor) and commits
+/// its outcome; on a concurrent change, decides again on fresh state.
+pub async fn decide(
+    state: &AppState,
+    caller: Caller,
+    intent: &Intent,
+) -> Result<Decided, ApiError> {
+    let mut caller = caller;
+    // State changes of one organization queue here, then read afresh;
+    // reads need neither.
     let _queued = match intent {
         Intent::ListUsers | Intent::Route(_) | Intent::ViewSession => None,
-        _ => Some(session::queue_for_caller_org(state, token).await?),
+        _ => {
+            let queued = session::queue_for_org(state, &caller).await;
+            caller = session::reload(state, &caller).await?;
+            Some(queued)
+        }
     };
     for n in 0..ATTEMPTS {
-        match attempt(state, token, intent).await {
-            Err(ApiError::Conflict(_)) => backoff(n).await,
+        match attempt(state, &caller, intent).await {
+            Err(ApiError::Conflict(_)) => {
+                backoff(n).await;
+                caller = session::reload(state, &caller).await?;
+            }
             done => return done,
         }
     }
@@ -178,8 +193,7 @@ impl Target {
     }
 }
 
-async fn attempt(state: &AppState, token: &str, intent: &Intent) -> Result<Decided, ApiError> {
-    let caller = session::caller(state, token).await?;
+async fn attempt(state: &AppState, caller: &Caller, intent: &Intent) -> Result<Decided, ApiError> {
     let actor = &caller.user;
     let mut read_users = vec![actor];
     let target_user;
@@ -221,7 +235,13 @@ async fn attempt(state: &AppState, token: &str, intent: &Intent) -> Result<Decid
     };
     let decision_id = uuid::Uuid::new_v4().to_string();
     let started = Instant::now();
-    let outcome = state.engine.decide(&request)?;
+    let (request, outcome) = state
+        .engine_call(move |engine| {
+            let outcome = engine.decide(&request);
+            (request, outcome)
+        })
+        .await?;
+    let outcome = outcome?;
     log_decision(state, &request, &outcome, &decision_id, started);
 
     // Only an allowed use counts as activity: a denied request (an expired
@@ -240,8 +260,13 @@ async fn attempt(state: &AppState, token: &str, intent: &Intent) -> Result<Decid
         audit,
     } = outcome;
     let Some(audit) = audit else {
-        // Reads change nothing; an allowed one used the session all the same.
-        if let Some(used) = session_use {
+        // Reads change nothing; an allowed one used the session all the
+        // same (recorded once per interval).
+        let interval =
+            i64::try_from(state.config.activity_interval.as_millis()).unwrap_or(i64::MAX);
+        if let Some(used) = session_use
+            && used.at.saturating_sub(caller.session.last_activity_at) >= interval
+        {
             state.store.touch_session(used.token_hash, used.at).await?;
         }
         return Ok(if allowed {

@@ -126,7 +126,15 @@ async fn decide(state: &AppState, headers: &HeaderMap, action: &str) -> Response
     let Some(token) = session::token(headers, &state.config) else {
         return deny(StatusCode::UNAUTHORIZED, "no-session", None);
     };
-    match decisions::decide(state, &token, &Intent::Route(action.to_string())).await {
+    let caller = match session::caller(state, &token).await {
+        Ok(caller) => caller,
+        Err(ApiError::NoSession) => return deny(StatusCode::UNAUTHORIZED, "no-session", None),
+        Err(e) => {
+            tracing::error!(error = ?e, "forward-auth failed closed");
+            return deny(StatusCode::FORBIDDEN, "error", None);
+        }
+    };
+    match decisions::decide(state, caller, &Intent::Route(action.to_string())).await {
         Ok(decided) if decided.decision.allowed => {
             let Some(user) = &decided.caller else {
                 return deny(StatusCode::FORBIDDEN, "error", Some(&decided.decision_id));

@@ -58,6 +58,21 @@ pub struct AppState {
     password_checks: Arc<tokio::sync::Semaphore>,
 }
 
+impl AppState {
+    /// Runs a synchronous engine call on tokio's blocking pool, so that a
+    /// decision never holds up the async workers serving other requests;
+    /// the engine itself bounds how many calls run at once.
+    async fn engine_call<R: Send + 'static>(
+        &self,
+        call: impl FnOnce(&Engine) -> R + Send + 'static,
+    ) -> Result<R, error::ApiError> {
+        let engine = self.engine.clone();
+        tokio::task::spawn_blocking(move || call(&engine))
+            .await
+            .map_err(|e| error::ApiError::Internal(format!("engine call: {e}")))
+    }
+}
+
 /// A running service.
 pub struct Service {
     addr: SocketAddr,

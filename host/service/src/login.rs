@@ -261,43 +261,38 @@ pub async fn logout(
 /// POST /api/login/code: the code that completes a login.
 pub async fn code(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    caller: Caller,
     ApiJson(body): ApiJson<CodeBody>,
 ) -> Result<Response, ApiError> {
-    let token = session::required_token(&headers, &state.config)?;
-    check_code(&state, &token, &body.code, CodeKind::Login).await
+    check_code(&state, caller, &body.code, CodeKind::Login).await
 }
 
 /// POST /api/enrolment/confirm: the first code of a new authenticator.
 pub async fn confirm(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    caller: Caller,
     ApiJson(body): ApiJson<CodeBody>,
 ) -> Result<Response, ApiError> {
-    let token = session::required_token(&headers, &state.config)?;
-    check_code(&state, &token, &body.code, CodeKind::Enrolment).await
+    check_code(&state, caller, &body.code, CodeKind::Enrolment).await
 }
 
 /// POST /api/enrolment/start: a new pending key, shown once. The policies
 /// decide (`start_enrolment`): an expired session cannot enrol a device.
-pub async fn start(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    let token = session::required_token(&headers, &state.config)?;
-    let _queued = session::queue_for_caller_org(&state, &token).await?;
+pub async fn start(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
+    let _queued = session::queue_for_org(&state, &caller).await;
     for n in 0..8 {
-        let caller = session::caller(&state, &token).await?;
+        let caller = session::reload(&state, &caller).await?;
         let now = caller.now(&state.config.clock);
+        let request = EnrolmentRequest {
+            user: caller.user.user.clone(),
+            session: caller.session(),
+            authenticator: state.store.authenticator(&caller.user)?,
+            now,
+            issuer: state.config.issuer.clone(),
+        };
         let enrolment = state
-            .engine
-            .start_enrolment(&EnrolmentRequest {
-                user: caller.user.user.clone(),
-                session: caller.session(),
-                authenticator: caller.user.authenticator.clone(),
-                now,
-                issuer: state.config.issuer.clone(),
-            })
+            .engine_call(move |engine| engine.start_enrolment(&request))
+            .await?
             .map_err(not_due)?;
         let decision_id = uuid::Uuid::new_v4().to_string();
         let audit = AuditEntry::new(enrolment.audit.clone(), decision_id.clone());
@@ -368,27 +363,29 @@ enum CodeKind {
 
 async fn check_code(
     state: &AppState,
-    token: &str,
+    caller: Caller,
     code: &str,
     kind: CodeKind,
 ) -> Result<Response, ApiError> {
-    let _queued = session::queue_for_caller_org(state, token).await?;
+    let _queued = session::queue_for_org(state, &caller).await;
     for n in 0..8 {
-        let caller: Caller = session::caller(state, token).await?;
+        let caller = session::reload(state, &caller).await?;
         let now = caller.now(&state.config.clock);
         let request = CodeRequest {
             user: caller.user.user.clone(),
             session: caller.session(),
-            authenticator: caller.user.authenticator.clone(),
+            authenticator: state.store.authenticator(&caller.user)?,
             code: code.to_string(),
             now,
             lockout: state.config.lockout,
         };
-        let verification: Verification = match kind {
-            CodeKind::Login => state.engine.verify_login(&request),
-            CodeKind::Enrolment => state.engine.confirm_enrolment(&request),
-        }
-        .map_err(not_due)?;
+        let verification: Verification = state
+            .engine_call(move |engine| match kind {
+                CodeKind::Login => engine.verify_login(&request),
+                CodeKind::Enrolment => engine.confirm_enrolment(&request),
+            })
+            .await?
+            .map_err(not_due)?;
         let decision_id = uuid::Uuid::new_v4().to_string();
         let audit = AuditEntry::new(verification.audit.clone(), decision_id.clone());
         if verification.result == CodeResult::Denied {

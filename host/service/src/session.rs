@@ -1,6 +1,8 @@
 //! Session tokens: where they travel (Cookie or Authorization), how they
 //! are stored (hashed), and who they belong to.
 
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, header};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -78,6 +80,7 @@ pub fn set_cookie(token: &str, config: &ServiceConfig) -> HeaderValue {
 }
 
 /// The caller of a request: its session and its stored user.
+#[derive(Clone)]
 pub struct Caller {
     pub session: StoredSession,
     pub user: StoredUser,
@@ -100,16 +103,21 @@ impl Caller {
     }
 }
 
-/// Loads the caller of `token` (a hashed lookup).
+/// Loads the caller of `token` (a hashed lookup, one query).
 pub async fn caller(state: &AppState, token: &str) -> Result<Caller, ApiError> {
-    let session = state
+    let (session, user) = state
         .store
-        .session(&hash(token))
+        .caller(&hash(token))
         .await?
         .ok_or(ApiError::NoSession)?;
-    let user = state
+    Ok(Caller { session, user })
+}
+
+/// The caller again, as stored now (after a conflict, or after queueing).
+pub async fn reload(state: &AppState, caller: &Caller) -> Result<Caller, ApiError> {
+    let (session, user) = state
         .store
-        .user(&session.user_id)
+        .caller(&caller.session.token_hash)
         .await?
         .ok_or(ApiError::NoSession)?;
     Ok(Caller { session, user })
@@ -117,15 +125,22 @@ pub async fn caller(state: &AppState, token: &str) -> Result<Caller, ApiError> {
 
 /// Queues behind other state changes of the caller's organization in this
 /// replica (see `keyed_locks.rs`); hold the guard until the change commits.
-pub async fn queue_for_caller_org(
-    state: &AppState,
-    token: &str,
-) -> Result<tokio::sync::OwnedMutexGuard<()>, ApiError> {
-    let caller = caller(state, token).await?;
-    Ok(state
+pub async fn queue_for_org(state: &AppState, caller: &Caller) -> tokio::sync::OwnedMutexGuard<()> {
+    state
         .org_locks
         .lock(&caller.user.user.organization.id)
-        .await)
+        .await
+}
+
+/// The caller of a console request, loaded once: handlers take it as an
+/// argument (401 without a valid session).
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let token = required_token(&parts.headers, &state.config)?;
+        caller(state, &token).await
+    }
 }
 
 pub fn required_token(headers: &HeaderMap, config: &ServiceConfig) -> Result<String, ApiError> {

@@ -52,17 +52,37 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
-/// A user as stored, with the versions its decision depends on.
+/// A user as stored, with the versions its decision depends on. Its TOTP
+/// keys stay sealed until [`Store::authenticator`] opens them: only the
+/// login steps need them.
 #[derive(Debug, Clone)]
 pub struct StoredUser {
     pub user: User,
-    pub authenticator: Authenticator,
+    sealed: SealedAuthenticator,
     pub password_hash: String,
     pub version: i64,
     pub organization_version: i64,
 }
 
 /// A session as stored; times in milliseconds.
+/// The authenticator as stored: keys still sealed.
+#[derive(Clone)]
+struct SealedAuthenticator {
+    pending: Option<String>,
+    active: Option<String>,
+    last_accepted_step: Option<u64>,
+    failures: u32,
+    locked_until: Option<i64>,
+}
+
+impl std::fmt::Debug for SealedAuthenticator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SealedAuthenticator")
+            .field("failures", &self.failures)
+            .finish_non_exhaustive()
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct StoredSession {
     pub token_hash: String,
@@ -182,6 +202,17 @@ fn checked(
         *new_version = Some(version + 1);
     }
     Ok(())
+}
+
+fn session_from_row(r: &AnyRow) -> Result<StoredSession, StoreError> {
+    Ok(StoredSession {
+        token_hash: r.try_get("token_hash")?,
+        user_id: r.try_get("user_id")?,
+        login_at: r.try_get("login_at")?,
+        last_activity_at: r.try_get("last_activity_at")?,
+        mfa_satisfied: r.try_get::<i64, _>("mfa_satisfied")? != 0,
+        mfa_verified: r.try_get::<i64, _>("mfa_verified")? != 0,
+    })
 }
 
 async fn insert_audit(
@@ -322,14 +353,14 @@ impl Store {
             "active" => MfaStatus::Active,
             _ => MfaStatus::Off,
         };
-        let authenticator = Authenticator {
-            pending: self.open_key(&id, "pending", r.try_get("totp_pending")?)?,
-            active: self.open_key(&id, "active", r.try_get("totp_active")?)?,
+        let sealed = SealedAuthenticator {
+            pending: r.try_get("totp_pending")?,
+            active: r.try_get("totp_active")?,
             last_accepted_step: r
                 .try_get::<Option<i64>, _>("last_accepted_step")?
                 .map(|s| s as u64),
             failures: u32::try_from(r.try_get::<i64, _>("failures")?).unwrap_or(u32::MAX),
-            locked_until: r.try_get::<Option<i64>, _>("locked_until")?.map(time_of),
+            locked_until: r.try_get("locked_until")?,
         };
         Ok(StoredUser {
             user: User {
@@ -341,10 +372,23 @@ impl Store {
                 },
                 mfa,
             },
-            authenticator,
+            sealed,
             password_hash: r.try_get("password_hash")?,
             version: r.try_get("version")?,
             organization_version: r.try_get("organization_version")?,
+        })
+    }
+
+    /// `user`'s authenticator with its keys opened (login steps only).
+    pub fn authenticator(&self, user: &StoredUser) -> Result<Authenticator, StoreError> {
+        let id = &user.user.id;
+        let sealed = &user.sealed;
+        Ok(Authenticator {
+            pending: self.open_key(id, "pending", sealed.pending.clone())?,
+            active: self.open_key(id, "active", sealed.active.clone())?,
+            last_accepted_step: sealed.last_accepted_step,
+            failures: sealed.failures,
+            locked_until: sealed.locked_until.map(time_of),
         })
     }
 
@@ -499,6 +543,26 @@ impl Store {
         Ok(())
     }
 
+    /// A session and its user, in one query (every request that uses a
+    /// session needs both).
+    pub async fn caller(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<(StoredSession, StoredUser)>, StoreError> {
+        let sql = format!(
+            "SELECT s.token_hash, s.user_id, s.login_at, s.last_activity_at, s.mfa_satisfied, \
+             s.mfa_verified, {USER_COLUMNS} FROM sessions s JOIN users u ON u.id = s.user_id \
+             JOIN organizations o ON o.id = u.organization_id WHERE s.token_hash = $1"
+        );
+        let row = sqlx::query(&sql)
+            .bind(token_hash)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| Ok((session_from_row(&r)?, self.user_from_row(&r)?)))
+            .transpose()
+    }
+
+    #[cfg(test)]
     pub async fn session(&self, token_hash: &str) -> Result<Option<StoredSession>, StoreError> {
         let row = sqlx::query(
             "SELECT token_hash, user_id, login_at, last_activity_at, mfa_satisfied, mfa_verified \
@@ -507,17 +571,7 @@ impl Store {
         .bind(token_hash)
         .fetch_optional(&self.pool)
         .await?;
-        row.map(|r| {
-            Ok(StoredSession {
-                token_hash: r.try_get("token_hash")?,
-                user_id: r.try_get("user_id")?,
-                login_at: r.try_get("login_at")?,
-                last_activity_at: r.try_get("last_activity_at")?,
-                mfa_satisfied: r.try_get::<i64, _>("mfa_satisfied")? != 0,
-                mfa_verified: r.try_get::<i64, _>("mfa_verified")? != 0,
-            })
-        })
-        .transpose()
+        row.map(|r| session_from_row(&r)).transpose()
     }
 
     /// Ends a session; returns whether there was one.

@@ -95,6 +95,10 @@ pub struct ServeArgs {
     /// `__Host-mfa_session`.
     #[arg(long, env = "MFA_RESET_INSECURE_COOKIES")]
     insecure_cookies: bool,
+    /// Seconds between two records of a session's activity by reads
+    /// (the idle limit is days; state changes always record it).
+    #[arg(long, default_value_t = 60)]
+    activity_interval_seconds: u64,
     /// Largest request body, in bytes.
     #[arg(long, default_value_t = 64 * 1024)]
     max_body_bytes: usize,
@@ -241,6 +245,7 @@ pub fn run(args: ServeArgs, engine: EngineBuilder) -> Result<ExitCode, Error> {
         },
         secure_cookies: !args.insecure_cookies,
         max_body_bytes: args.max_body_bytes,
+        activity_interval: std::time::Duration::from_secs(args.activity_interval_seconds),
         clock: Clock::default(),
         engine,
     };
