@@ -47,6 +47,35 @@ fn out_of_fuel_is_a_clear_error_and_the_next_call_succeeds() {
 }
 
 #[test]
+fn a_call_past_its_deadline_is_stopped_and_the_next_call_succeeds() {
+    // The default interruption: a wall-clock deadline (epochs). 100 ms is
+    // ample for a decision and a fresh instance's policy parse, far too
+    // little for a listing of 400 000 users.
+    let engine = builder()
+        .with_deadline(std::time::Duration::from_millis(100))
+        .with_memory_limit(1 << 30)
+        .build()
+        .expect("engine");
+    let ada = root("ada", &org("acme", false));
+    assert!(
+        engine
+            .decide(&request(&ada, Action::SetEnforcement(true)))
+            .expect("an ordinary decision fits")
+            .decision
+            .allowed
+    );
+    let err = engine
+        .decide(&request(&ada, big_listing(400_000)))
+        .expect_err("runs past the deadline");
+    assert!(matches!(err, Error::DeadlineExceeded { .. }), "{err}");
+    assert!(err.to_string().contains("deadline"), "{err}");
+    let outcome = engine
+        .decide(&request(&ada, Action::SetEnforcement(true)))
+        .expect("fresh instance decides");
+    assert!(outcome.decision.allowed);
+}
+
+#[test]
 fn the_memory_cap_traps_and_the_next_call_succeeds() {
     let engine = builder()
         .with_memory_limit(16 << 20)
