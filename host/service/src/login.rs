@@ -20,7 +20,8 @@ use super::passwords;
 use super::session::{self, Caller};
 use super::store::{AuditEntry, Commit, SessionUse, StoreError, StoredSession, time_of};
 use mfa_reset::api::{
-    AuditRecord, CodeRequest, CodeResult, Decision, EnrolmentRequest, LoginStep, Verification,
+    AuditRecord, Authenticator, CodeRequest, CodeResult, Decision, EnrolmentRequest, LoginStep,
+    User, Verification,
 };
 use mfa_reset::log_text::Shown;
 use mfa_reset::timestamp::to_millis as millis;
@@ -301,27 +302,10 @@ pub async fn start(State(state): State<AppState>, caller: Caller) -> Result<Resp
             state.store.audit_only(&[audit]).await?;
             return Ok(step_denied(decision_id, enrolment.decision));
         };
-        let committed = state
-            .store
-            .commit(Commit {
-                read_users: vec![(&caller.user.user.id, caller.user.version)],
-                user: Some((&caller.user.user, &enrolment.authenticator)),
-                audit: vec![audit],
-                session: Some(SessionUse {
-                    token_hash: &caller.session.token_hash,
-                    at: millis(now),
-                    verified: false,
-                }),
-                ..Commit::default()
-            })
-            .await;
-        match committed {
-            Err(StoreError::Conflict) => {
-                backoff(n).await;
-                continue;
-            }
-            Err(e) => return Err(e.into()),
-            Ok(_) => {}
+        let stored = (&caller.user.user, &enrolment.authenticator);
+        if !commit_step(&state, &caller, stored, audit, now, false).await? {
+            backoff(n).await;
+            continue;
         }
         tracing::info!(user = %Shown(&caller.user.user.id), "enrolment started");
         let body = json!({
@@ -336,6 +320,39 @@ pub async fn start(State(state): State<AppState>, caller: Caller) -> Result<Resp
     Err(ApiError::Conflict(
         "the state kept changing; try again".into(),
     ))
+}
+
+/// Stores what an allowed login step leaves (the user and authenticator,
+/// its audit row, the session's use; `verified`: the login finished MFA),
+/// if the user is unchanged since `caller` was read. `false` on a
+/// concurrent change: decide the step again.
+async fn commit_step(
+    state: &AppState,
+    caller: &Caller,
+    (user, authenticator): (&User, &Authenticator),
+    audit: AuditEntry,
+    now: time::OffsetDateTime,
+    verified: bool,
+) -> Result<bool, ApiError> {
+    let committed = state
+        .store
+        .commit(Commit {
+            read_users: vec![(&caller.user.user.id, caller.user.version)],
+            user: Some((user, authenticator)),
+            audit: vec![audit],
+            session: Some(SessionUse {
+                token_hash: &caller.session.token_hash,
+                at: millis(now),
+                verified,
+            }),
+            ..Commit::default()
+        })
+        .await;
+    match committed {
+        Ok(_) => Ok(true),
+        Err(StoreError::Conflict) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// A login step the policies denied: 401 for an expired session, 403
@@ -394,27 +411,10 @@ async fn check_code(
             return Ok(step_denied(decision_id, verification.decision));
         }
         let accepted = verification.result == CodeResult::Accepted;
-        let committed = state
-            .store
-            .commit(Commit {
-                read_users: vec![(&caller.user.user.id, caller.user.version)],
-                user: Some((&verification.user, &verification.authenticator)),
-                audit: vec![audit],
-                session: Some(SessionUse {
-                    token_hash: &caller.session.token_hash,
-                    at: millis(now),
-                    verified: accepted,
-                }),
-                ..Commit::default()
-            })
-            .await;
-        match committed {
-            Err(StoreError::Conflict) => {
-                backoff(n).await;
-                continue;
-            }
-            Err(e) => return Err(e.into()),
-            Ok(_) => {}
+        let stored = (&verification.user, &verification.authenticator);
+        if !commit_step(state, &caller, stored, audit, now, accepted).await? {
+            backoff(n).await;
+            continue;
         }
         tracing::info!(
             user = %Shown(&caller.user.user.id),
