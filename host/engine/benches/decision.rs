@@ -18,7 +18,11 @@ use mfa_reset::{
     Action, Engine, EngineBuilder, MfaStatus, Organization, PolicySource, Role, Session,
     SourceFile, User,
 };
-use mfa_reset_guest::{Component, Guest, types};
+use mfa_reset_guest::{Component, Guest};
+
+#[path = "native_request.rs"]
+mod native_request;
+use native_request::native_request;
 
 const POLICIES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../policies");
 const SUPPORT: &str = "https://support.example.com/mfa";
@@ -280,30 +284,5 @@ fn typed_request(users: usize) -> mfa_reset::Request {
         },
         now,
         action,
-    }
-}
-
-/// The same request in the guest's own (WIT) types.
-fn native_request() -> types::Request {
-    let acme = types::Organization {
-        id: "acme".into(),
-        enforce_mfa: false,
-    };
-    let user = |id: &str, role| types::User {
-        id: id.into(),
-        role,
-        organization: acme.clone(),
-        mfa: types::MfaStatus::Active,
-    };
-    let now = 1_795_000_000_000;
-    types::Request {
-        actor: user("ada", types::Role::Root),
-        session: types::Session {
-            login_at: now - 2 * 86_400_000,
-            last_activity_at: now - 3_600_000,
-            mfa_satisfied: true,
-        },
-        now,
-        action: types::Action::ResetUserMfa(user("bob", types::Role::SubUser)),
     }
 }

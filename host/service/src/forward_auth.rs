@@ -95,15 +95,6 @@ fn original_request(
     if other.iter().any(|names| present(*names)) {
         return Err("conflicting-forwarded-headers");
     }
-    let Some([method_header, uri_header]) = expected else {
-        // Envoy ext_authz: the original method and path, behind our prefix.
-        let path = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
-        let path = path
-            .strip_prefix(PREFIX)
-            .filter(|p| p.starts_with('/'))
-            .ok_or("no-original-uri")?;
-        return Ok((method.to_string(), path.to_string()));
-    };
     let single = |name: &str| -> Result<String, &'static str> {
         let mut values = headers.get_all(name).iter();
         let value = values.next().ok_or("no-original-request")?;
@@ -115,11 +106,22 @@ fn original_request(
             .map(str::to_string)
             .map_err(|_| "bad-forwarded-header")
     };
-    let original_method = single(method_header)?;
+    let (original_method, path) = match expected {
+        Some([method_header, uri_header]) => (single(method_header)?, single(uri_header)?),
+        None => {
+            // Envoy ext_authz: the original method and path, behind our prefix.
+            let path = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
+            let path = path
+                .strip_prefix(PREFIX)
+                .filter(|p| p.starts_with('/'))
+                .ok_or("no-original-uri")?;
+            (method.to_string(), path.to_string())
+        }
+    };
     if !is_method(&original_method) {
         return Err("bad-method");
     }
-    Ok((original_method, single(uri_header)?))
+    Ok((original_method, path))
 }
 
 async fn decide(state: &AppState, headers: &HeaderMap, action: &str) -> Response {

@@ -105,19 +105,18 @@ impl Caller {
 
 /// Loads the caller of `token` (a hashed lookup, one query).
 pub async fn caller(state: &AppState, token: &str) -> Result<Caller, ApiError> {
-    let (session, user) = state
-        .store
-        .caller(&hash(token))
-        .await?
-        .ok_or(ApiError::NoSession)?;
-    Ok(Caller { session, user })
+    caller_of_hash(state, &hash(token)).await
 }
 
 /// The caller again, as stored now (after a conflict, or after queueing).
 pub async fn reload(state: &AppState, caller: &Caller) -> Result<Caller, ApiError> {
+    caller_of_hash(state, &caller.session.token_hash).await
+}
+
+async fn caller_of_hash(state: &AppState, token_hash: &str) -> Result<Caller, ApiError> {
     let (session, user) = state
         .store
-        .caller(&caller.session.token_hash)
+        .caller(token_hash)
         .await?
         .ok_or(ApiError::NoSession)?;
     Ok(Caller { session, user })
