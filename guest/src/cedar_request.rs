@@ -71,6 +71,14 @@ impl RequestBuilder {
         EntityUid::from_type_name_and_id(self.action.clone(), EntityId::new(name))
     }
 
+    /// Every action of the schema by name, with its lineage: the action
+    /// itself first, then all its ancestors.
+    pub fn action_lineages(&self) -> impl Iterator<Item = (&str, Vec<EntityUid>)> {
+        self.action_entities
+            .iter()
+            .map(|(name, entities)| (name.as_str(), entities.iter().map(Entity::uid).collect()))
+    }
+
     /// Whether `name` is an action of the schema's `console_routes` group,
     /// the only actions a gateway route may name.
     pub fn is_route_action(&self, name: &str) -> bool {

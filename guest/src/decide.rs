@@ -49,7 +49,11 @@ pub fn evaluate(
             message,
         })?;
     let response =
-        Authorizer::new().is_authorized(&cedar.request, &store.policies, &cedar.entities);
+        Authorizer::new().is_authorized(
+        &cedar.request,
+        store.policies_for(query.action),
+        &cedar.entities,
+    );
     let allowed = response.decision() == CedarDecision::Allow;
     let deciding = store.in_order(response.diagnostics().reason());
     let policy_ids: Vec<String> = deciding.iter().map(|(id, _)| id.clone()).collect();
@@ -181,5 +185,80 @@ mod tests {
         assert!(just_in.decision.allowed, "{:?}", just_in.decision);
         let out = decide(&store, &request(&bob, Action::ResetOwnMfa, 30 * DAY_MS)).unwrap();
         assert_eq!(out.decision.denial_code.as_deref(), Some("session-expired"));
+    }
+
+    /// The per-action slices decide exactly as the whole set: same decision,
+    /// same deciding policies, same errors, for every action of the schema,
+    /// with policies scoped by `==`, `in` a group and `in [...]`, and one
+    /// whose condition errs.
+    #[test]
+    fn r9_per_action_slices_decide_as_the_whole_set() {
+        use crate::mfa_reset::engine::types::SourceFile;
+        let mut source = default_source();
+        source.policies.push(SourceFile {
+            name: "extra.cedar".into(),
+            text: r#"
+@id("own-reset-errs")
+forbid (principal, action == MfaReset::Action::"reset_own_mfa", resource)
+when { context.now.offset(duration("9223372036854775807ms")) > context.now };
+@id("listed-groups")
+permit (principal, action in [MfaReset::Action::"mfa_enable", MfaReset::Action::"console_routes"], resource)
+when { principal.is_root };
+@id("one-action")
+forbid (principal, action == MfaReset::Action::"list_users", resource)
+when { principal.organization.enforce_mfa };
+"#
+            .into(),
+        });
+        let store = PolicyStore::compile(&source).expect("the extended set compiles");
+        let ada = user("ada", "acme", Role::Root);
+        let mut carol = user("carol", "acme", Role::SubUser);
+        carol.organization.enforce_mfa = true;
+        let gina = user("gina", "globex", Role::SubUser);
+        let actions: Vec<String> = store
+            .names
+            .action_lineages()
+            .map(|(name, _)| name.to_string())
+            .collect();
+        let mut compared = 0;
+        for action in &actions {
+            for actor in [&ada, &carol, &gina] {
+                for target in [None, Some(&ada), Some(&carol), Some(&gina)] {
+                    for (idle_ms, mfa_satisfied) in [(0, true), (0, false), (30 * DAY_MS, true)] {
+                        let session = Session {
+                            login_at: NOW - idle_ms,
+                            last_activity_at: NOW - idle_ms,
+                            mfa_satisfied,
+                        };
+                        let query = Query {
+                            actor,
+                            action,
+                            target,
+                            session: &session,
+                            now: NOW,
+                        };
+                        let cedar = cedar_request::build(&store.names, &query, None).unwrap();
+                        let decide_with = |set| {
+                            let r = Authorizer::new().is_authorized(&cedar.request, set, &cedar.entities);
+                            let mut reasons: Vec<String> =
+                                r.diagnostics().reason().map(ToString::to_string).collect();
+                            reasons.sort();
+                            let errors: Vec<String> =
+                                r.diagnostics().errors().map(ToString::to_string).collect();
+                            (r.decision(), reasons, errors)
+                        };
+                        let whole = decide_with(&store.policies);
+                        let slice = decide_with(store.policies_for(action));
+                        assert_eq!(slice, whole, "{action} by {} on {target:?}", actor.id);
+                        compared += 1;
+                    }
+                }
+            }
+        }
+        assert_eq!(compared, actions.len() * 36);
+        // The slices really are smaller, and the erring policy is in its own.
+        assert!(store.policies_for("reset_user_mfa").policies().count() < store.policies.policies().count());
+        let own = decide(&store, &request(&ada, Action::ResetOwnMfa, 0)).unwrap();
+        assert_eq!(own.decision.errors.len(), 1, "{:?}", own.decision);
     }
 }

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::str::FromStr;
 
-use cedar_policy::{PolicyId, PolicySet, Schema, ValidationMode, Validator};
+use cedar_policy::{ActionConstraint, PolicyId, PolicySet, Schema, ValidationMode, Validator};
 use sha2::{Digest, Sha256};
 
 use crate::cedar_request::{self, RequestBuilder};
@@ -28,6 +28,9 @@ pub struct PolicyMeta {
 /// A validated policy set, ready to decide.
 pub struct PolicyStore {
     pub policies: PolicySet,
+    /// Per action of the schema, the policies whose action scope can match
+    /// it (see [`PolicyStore::policies_for`]).
+    by_action: HashMap<String, PolicySet>,
     pub schema: Schema,
     pub names: RequestBuilder,
     meta: HashMap<PolicyId, PolicyMeta>,
@@ -106,8 +109,10 @@ impl PolicyStore {
             .map(|(id, m)| (m.order, id.to_string()))
             .collect();
         ids_in_order.sort();
+        let by_action = slice_by_action(&policies, &names);
         Ok(Self {
             policies,
+            by_action,
             schema,
             names,
             meta,
@@ -115,6 +120,15 @@ impl PolicyStore {
             revision: revision(source),
             warnings,
         })
+    }
+
+    /// The policies that can apply to requests for `action`. Cedar evaluates
+    /// every policy of a set, and a policy whose action scope excludes the
+    /// request's action is false before its condition runs, so it can
+    /// neither decide nor err: deciding with this slice gives Cedar's answer
+    /// on the whole set (reasons and errors included) with less work.
+    pub fn policies_for(&self, action: &str) -> &PolicySet {
+        self.by_action.get(action).unwrap_or(&self.policies)
     }
 
     pub fn info(&self) -> PolicySetInfo {
@@ -136,6 +150,30 @@ impl PolicyStore {
         found.sort_by_key(|(_, m)| m.order);
         found
     }
+}
+
+/// For every action of the schema, the policies whose action scope matches
+/// it or one of its groups.
+fn slice_by_action(policies: &PolicySet, names: &RequestBuilder) -> HashMap<String, PolicySet> {
+    names
+        .action_lineages()
+        .map(|(name, lineage)| {
+            let mut slice = PolicySet::new();
+            for policy in policies.policies() {
+                let applies = match policy.action_constraint() {
+                    ActionConstraint::Any => true,
+                    ActionConstraint::Eq(action) => action == lineage[0],
+                    ActionConstraint::In(groups) => groups.iter().any(|g| lineage.contains(g)),
+                };
+                if applies {
+                    slice
+                        .add(policy.clone())
+                        .expect("ids are unique in the whole set");
+                }
+            }
+            (name.to_string(), slice)
+        })
+        .collect()
 }
 
 fn parse_schema(
