@@ -48,8 +48,7 @@ pub fn evaluate(
             field: "request".into(),
             message,
         })?;
-    let response =
-        Authorizer::new().is_authorized(
+    let response = Authorizer::new().is_authorized(
         &cedar.request,
         store.policies_for(query.action),
         &cedar.entities,
@@ -239,7 +238,11 @@ when { principal.organization.enforce_mfa };
                         };
                         let cedar = cedar_request::build(&store.names, &query, None).unwrap();
                         let decide_with = |set| {
-                            let r = Authorizer::new().is_authorized(&cedar.request, set, &cedar.entities);
+                            let r = Authorizer::new().is_authorized(
+                                &cedar.request,
+                                set,
+                                &cedar.entities,
+                            );
                             let mut reasons: Vec<String> =
                                 r.diagnostics().reason().map(ToString::to_string).collect();
                             reasons.sort();
@@ -257,7 +260,10 @@ when { principal.organization.enforce_mfa };
         }
         assert_eq!(compared, actions.len() * 36);
         // The slices really are smaller, and the erring policy is in its own.
-        assert!(store.policies_for("reset_user_mfa").policies().count() < store.policies.policies().count());
+        assert!(
+            store.policies_for("reset_user_mfa").policies().count()
+                < store.policies.policies().count()
+        );
         let own = decide(&store, &request(&ada, Action::ResetOwnMfa, 0)).unwrap();
         assert_eq!(own.decision.errors.len(), 1, "{:?}", own.decision);
     }
