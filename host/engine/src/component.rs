@@ -78,6 +78,14 @@ fn compile(engine: &wasmtime::Engine, wasm: &[u8]) -> Result<Component, Error> {
     Component::new(engine, wasm).map_err(|e| Error::Component(format!("{e:#}")))
 }
 
+/// The sha256 of `wasm`, lower-case hex: what an operator pins.
+pub(crate) fn sha256_hex(wasm: &[u8]) -> String {
+    Sha256::digest(wasm)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// Hash of the component and of everything in the engine that affects its
 /// compiled form.
 fn cache_key(engine: &wasmtime::Engine, wasm: &[u8]) -> String {

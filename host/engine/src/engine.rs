@@ -21,6 +21,7 @@ use crate::bindings::{MfaEngine, MfaEnginePre};
 use crate::component;
 use crate::host_state::HostState;
 use crate::log_text::Shown;
+use crate::outcome_check;
 
 /// Fuel per call: about a second of guest work, far above what a decision
 /// (or installing a policy set) needs, low enough to stop a runaway guest.
@@ -52,6 +53,7 @@ pub struct EngineBuilder {
     max_instances: usize,
     reuse_instances: bool,
     pooling_allocator: bool,
+    expected_sha256: Option<String>,
 }
 
 impl Default for EngineBuilder {
@@ -66,6 +68,7 @@ impl Default for EngineBuilder {
             max_instances: std::thread::available_parallelism().map_or(2, |n| n.get()),
             reuse_instances: true,
             pooling_allocator: false,
+            expected_sha256: None,
         }
     }
 }
@@ -74,6 +77,14 @@ impl EngineBuilder {
     /// Loads this component file instead of the embedded one.
     pub fn with_component_file(mut self, path: impl Into<PathBuf>) -> Self {
         self.component = Some(path.into());
+        self
+    }
+
+    /// Refuses to load a component (the file, or the embedded one) whose
+    /// sha256 is not `hex`: a pinned artifact, as Extism manifests and
+    /// proxy-wasm configurations pin theirs.
+    pub fn with_expected_sha256(mut self, hex: impl Into<String>) -> Self {
+        self.expected_sha256 = Some(hex.into());
         self
     }
 
@@ -157,6 +168,15 @@ impl EngineBuilder {
             Some(path) => std::fs::read(path).map_err(|e| Error::files(path, e))?,
             None => component::EMBEDDED.to_vec(),
         };
+        let sha256 = component::sha256_hex(&wasm);
+        if let Some(expected) = &self.expected_sha256
+            && !expected.trim().eq_ignore_ascii_case(&sha256)
+        {
+            return Err(Error::ComponentDigest {
+                expected: expected.clone(),
+                actual: sha256,
+            });
+        }
         let component = component::load(&wasmtime, &wasm, self.cache_dir.as_deref())?;
         let mut linker = Linker::<HostState>::new(&wasmtime);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
@@ -169,6 +189,7 @@ impl EngineBuilder {
             shared: Arc::new(Shared {
                 wasmtime,
                 pre,
+                sha256,
                 interruption: self.interruption,
                 memory_limit: self.memory_limit,
                 reuse_instances: self.reuse_instances,
@@ -247,6 +268,8 @@ impl Drop for SlotGuard<'_> {
 struct Shared {
     wasmtime: wasmtime::Engine,
     pre: MfaEnginePre<HostState>,
+    /// Of the component's bytes, lower-case hex.
+    sha256: String,
     interruption: Interruption,
     memory_limit: usize,
     reuse_instances: bool,
@@ -331,9 +354,14 @@ impl Engine {
     pub fn decide(&self, request: &Request) -> Result<Outcome, Error> {
         let request = request.into();
         let generation = self.generation();
-        let answer = self.call(&generation, |guest, store| {
-            guest.call_decide(store, &request)
-        })?;
+        let answer = self.call_checked(
+            &generation,
+            |guest, store| guest.call_decide(store, &request),
+            |answer| match answer {
+                Ok(outcome) => outcome_check::check(&request, outcome),
+                Err(_) => Ok(()),
+            },
+        )?;
         answer.map(Outcome::from).map_err(invalid)
     }
 
@@ -375,6 +403,12 @@ impl Engine {
             }
             Err(e) => Err(e),
         }
+    }
+
+    /// The sha256 of the loaded component's bytes, lower-case hex (the value
+    /// for [`EngineBuilder::with_expected_sha256`]).
+    pub fn component_sha256(&self) -> &str {
+        &self.shared.sha256
     }
 
     /// The policy set in force.
@@ -474,9 +508,24 @@ impl Engine {
         generation: &PolicyGeneration,
         f: impl FnOnce(&crate::bindings::Guest, &mut Store<HostState>) -> wasmtime::Result<R>,
     ) -> Result<R, Error> {
+        self.call_checked(generation, f, |_| Ok(()))
+    }
+
+    /// [`Self::call`], refusing an answer `check` finds wrong; the instance
+    /// that gave it is not trusted with another call.
+    fn call_checked<R>(
+        &self,
+        generation: &PolicyGeneration,
+        f: impl FnOnce(&crate::bindings::Guest, &mut Store<HostState>) -> wasmtime::Result<R>,
+        check: impl FnOnce(&R) -> Result<(), String>,
+    ) -> Result<R, Error> {
         let _slot = self.shared.slots.acquire();
         let mut instance = self.checkout(generation)?;
         let result = self.run(&mut instance, f)?;
+        if let Err(reason) = check(&result) {
+            tracing::error!(%reason, "refused the component's answer; instance discarded");
+            return Err(Error::BadOutcome { reason });
+        }
         self.checkin(instance);
         Ok(result)
     }

@@ -34,6 +34,17 @@ pub enum Error {
     )]
     Trapped { reason: String },
 
+    /// The component answered something that cannot be the answer to the
+    /// request (see `outcome_check.rs`); nothing of it was used.
+    #[error(
+        "the component's answer does not fit the request ({reason}); it was refused and the instance discarded"
+    )]
+    BadOutcome { reason: String },
+
+    /// The component file is not the one the operator pinned.
+    #[error("the component's sha256 is {actual}, not the expected {expected}: refusing to load it")]
+    ComponentDigest { expected: String, actual: String },
+
     /// The component could not be compiled or instantiated.
     #[error("cannot load the component: {0}")]
     Component(String),

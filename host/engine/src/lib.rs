@@ -18,6 +18,7 @@
 //! - [`Engine`] / [`EngineBuilder`] (`engine.rs`): instance pool, limits, policy loading.
 //! - `component.rs`: compiling the component and caching the compiled form.
 //! - `host_state.rs`: what each wasmtime store holds.
+//! - `outcome_check.rs`: a decision must fit its request before a host acts on it.
 //! - `bindings.rs`, `convert.rs`: the generated WIT bindings and the
 //!   conversions that keep them private.
 //! - `policy_files.rs`: reading a policy directory.
@@ -37,6 +38,7 @@ mod engine;
 mod error;
 mod host_state;
 pub mod log_text;
+mod outcome_check;
 mod policy_files;
 mod policy_tests;
 pub mod timestamp;

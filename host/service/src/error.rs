@@ -24,6 +24,9 @@ pub enum ApiError {
     Conflict(String),
     /// 422: which field and why.
     Invalid { field: String, message: String },
+    /// 503: the decision engine or the database failed this time (details
+    /// go to the log only); nothing was decided or changed.
+    Unavailable(String),
     /// 500: details go to the log only.
     Internal(String),
 }
@@ -44,6 +47,11 @@ impl From<mfa_reset::Error> for ApiError {
     fn from(e: mfa_reset::Error) -> Self {
         match e {
             mfa_reset::Error::InvalidRequest { field, message } => Self::Invalid { field, message },
+            // The instance was discarded; the next request gets a fresh one.
+            e @ (mfa_reset::Error::Trapped { .. }
+            | mfa_reset::Error::DeadlineExceeded { .. }
+            | mfa_reset::Error::OutOfFuel { .. }
+            | mfa_reset::Error::BadOutcome { .. }) => Self::Unavailable(e.to_string()),
             other => Self::Internal(other.to_string()),
         }
     }
@@ -90,6 +98,16 @@ impl IntoResponse for ApiError {
                 message,
                 Some(field),
             ),
+            Self::Unavailable(detail) => {
+                tracing::error!(error = %detail, "engine or database unavailable");
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "the request could not be decided this time; nothing was changed, try again"
+                        .to_string(),
+                    None,
+                )
+            }
             Self::Internal(detail) => {
                 tracing::error!(error = %detail, "internal error");
                 (

@@ -97,10 +97,14 @@ pub enum StartError {
 }
 
 impl Service {
-    /// Opens the database (migrating, seeding if empty), loads the
-    /// component and policies, and starts serving.
+    /// Loads the component (refusing one that is not the pinned one),
+    /// opens the database (migrating, seeding if empty), loads the
+    /// policies, and starts serving.
     pub async fn start(config: ServiceConfig) -> Result<Self, StartError> {
         let secrets = SecretBox::from_base64(&config.secret_key).map_err(StartError::Config)?;
+        // First, so that a component that is not the pinned one touches nothing.
+        let engine = config.engine.clone().build()?;
+        tracing::info!(sha256 = engine.component_sha256(), "component loaded");
         let db_error = |e: store::StoreError| StartError::Database {
             url: redact(&config.database),
             message: e.to_string(),
@@ -117,7 +121,6 @@ impl Service {
             );
         }
 
-        let engine = config.engine.clone().build()?;
         let default_support_url = engine.default_policies()?.support_url;
         let support_url = config.support_url.clone().unwrap_or(default_support_url);
         let policies = match &config.policies_dir {

@@ -22,6 +22,15 @@ struct Cli {
     /// Component file to load instead of the embedded one.
     #[arg(long, global = true, env = "MFA_RESET_COMPONENT", value_name = "FILE")]
     component: Option<PathBuf>,
+    /// Refuse to start unless the component (the file, or the embedded one)
+    /// has this sha256, in hex; `serve` logs the digest it loaded.
+    #[arg(
+        long,
+        global = true,
+        env = "MFA_RESET_COMPONENT_SHA256",
+        value_name = "HEX"
+    )]
+    component_sha256: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -119,6 +128,9 @@ pub fn run() -> ExitCode {
     let mut builder = EngineBuilder::default();
     if let Some(path) = &cli.component {
         builder = builder.with_component_file(path);
+    }
+    if let Some(hex) = &cli.component_sha256 {
+        builder = builder.with_expected_sha256(hex);
     }
     let with_engine = |f: &dyn Fn(&Engine) -> Result<ExitCode, mfa_reset::Error>| {
         builder.clone().build().and_then(|e| f(&e))

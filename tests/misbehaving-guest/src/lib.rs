@@ -1,0 +1,210 @@
+//! A misbehaving engine component, for tests of the host's sandbox only.
+//!
+//! It exports the engine's WIT interface and behaves by the user id a call
+//! is about (the actor of `decide`, the user of the enrolment and code
+//! calls):
+//! - `loop`: runs forever (the host's deadline or fuel must stop it);
+//! - `alloc`: allocates without bound (the host's memory cap must stop it);
+//! - `trap`: traps at once;
+//! - `garbage`: answers `decide` with an allow no policy made, a change to
+//!   a user the request did not name, and an audit record of someone else;
+//! - `stranger`: lists a user that was not in a `list-users` request;
+//! - anyone else: a well-formed allow (`decide`), or no login step.
+//!
+//! `current-policy-set` reports how many `decide` calls this instance has
+//! served (revision `calls-N`), so a test can tell a discarded instance
+//! from a reused one. Everything else it answers is the least that lets a
+//! host start with it.
+
+#[cfg(target_arch = "wasm32")]
+mod component {
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use exports::mfa_reset::engine::engine::Guest;
+    use mfa_reset::engine::types::*;
+
+    wit_bindgen::generate!({
+        world: "mfa-engine",
+        path: "../../wit",
+    });
+
+    fn misbehave(user_id: &str) {
+        match user_id {
+            "loop" => {
+                let mut n: u64 = 0;
+                loop {
+                    n = std::hint::black_box(n.wrapping_add(1));
+                }
+            }
+            "alloc" => {
+                let mut hoard: Vec<Vec<u8>> = Vec::new();
+                loop {
+                    hoard.push(std::hint::black_box(vec![1u8; 1 << 20]));
+                }
+            }
+            "trap" => core::arch::wasm32::unreachable(),
+            _ => {}
+        }
+    }
+
+    fn source() -> PolicySet {
+        let file = |name: &str| SourceFile {
+            name: name.into(),
+            text: String::new(),
+        };
+        PolicySet {
+            policies: vec![file("misbehaving.cedar")],
+            schema: file("misbehaving.cedarschema"),
+            support_url: "https://support.example.com".into(),
+        }
+    }
+
+    /// `decide` calls this instance has served.
+    static CALLS: AtomicU32 = AtomicU32::new(0);
+
+    fn info() -> PolicySetInfo {
+        PolicySetInfo {
+            revision: format!("calls-{}", CALLS.load(Ordering::Relaxed)),
+            policy_ids: vec!["misbehaving-allows".into()],
+            warnings: Vec::new(),
+        }
+    }
+
+    fn refused() -> RequestError {
+        RequestError {
+            field: "request".into(),
+            message: "the misbehaving component does not do this".into(),
+        }
+    }
+
+    fn audited(request: &Request) -> bool {
+        !matches!(
+            request.action,
+            Action::ListUsers(_) | Action::AccessRoute(_) | Action::ViewOwnSession
+        )
+    }
+
+    fn target(request: &Request) -> String {
+        match &request.action {
+            Action::ResetUserMfa(u) | Action::EnableUserMfa(u) | Action::DisableUserMfa(u) => {
+                u.id.clone()
+            }
+            Action::SetEnforcement(_) => request.actor.organization.id.clone(),
+            _ => request.actor.id.clone(),
+        }
+    }
+
+    struct Misbehaving;
+
+    impl Guest for Misbehaving {
+        fn default_policy_set() -> PolicySet {
+            source()
+        }
+
+        fn validate_policy_set(_: PolicySet) -> Vec<Diagnostic> {
+            Vec::new()
+        }
+
+        fn load_policy_set(_: PolicySet) -> Result<PolicySetInfo, Vec<Diagnostic>> {
+            Ok(info())
+        }
+
+        fn current_policy_set() -> PolicySetInfo {
+            info()
+        }
+
+        fn decide(request: Request) -> Result<Outcome, RequestError> {
+            CALLS.fetch_add(1, Ordering::Relaxed);
+            misbehave(&request.actor.id);
+            let policy_ids = vec!["misbehaving-allows".to_string()];
+            let audit = audited(&request).then(|| AuditRecord {
+                at: request.now,
+                actor: request.actor.id.clone(),
+                organization: request.actor.organization.id.clone(),
+                action: "some_action".into(),
+                target: target(&request),
+                allowed: true,
+                policy_ids: policy_ids.clone(),
+                denial_code: None,
+            });
+            let mut outcome = Outcome {
+                decision: Decision {
+                    allowed: true,
+                    policy_ids,
+                    denial_code: None,
+                    message: "allowed".into(),
+                    errors: Vec::new(),
+                },
+                change: None,
+                sessions: SessionEffect::None,
+                users: Vec::new(),
+                audit,
+            };
+            match request.actor.id.as_str() {
+                "garbage" => {
+                    let mut someone = request.actor.clone();
+                    someone.id = "somebody-else".into();
+                    someone.mfa = MfaStatus::Off;
+                    outcome.decision.policy_ids.clear();
+                    outcome.change = Some(Change::User(UserChange {
+                        user: someone,
+                        authenticator: Authenticator {
+                            pending: None,
+                            active: None,
+                            last_accepted_step: None,
+                            failures: 0,
+                            locked_until: None,
+                        },
+                    }));
+                    outcome.audit = Some(AuditRecord {
+                        at: request.now,
+                        actor: "somebody-else".into(),
+                        organization: "elsewhere".into(),
+                        action: "reset_user_mfa".into(),
+                        target: "somebody-else".into(),
+                        allowed: true,
+                        policy_ids: Vec::new(),
+                        denial_code: None,
+                    });
+                }
+                "stranger" => {
+                    outcome.users = vec![UserStatus {
+                        id: "not-in-the-request".into(),
+                        role: Role::SubUser,
+                        mfa: MfaStatus::Off,
+                        effective_mfa: MfaStatus::Off,
+                    }];
+                }
+                _ => {}
+            }
+            Ok(outcome)
+        }
+
+        fn next_login_step(_: User) -> LoginStep {
+            // Logins succeed, so that a service test gets sessions whose
+            // decisions misbehave.
+            LoginStep::None
+        }
+
+        fn start_enrolment(request: EnrolmentRequest) -> Result<Enrolment, RequestError> {
+            misbehave(&request.user.id);
+            Err(refused())
+        }
+
+        fn confirm_enrolment(request: CodeRequest) -> Result<Verification, RequestError> {
+            misbehave(&request.user.id);
+            Err(refused())
+        }
+
+        fn verify_login(request: CodeRequest) -> Result<Verification, RequestError> {
+            misbehave(&request.user.id);
+            Err(refused())
+        }
+
+        fn authorize_cedar(_: String) -> Result<CedarAnswer, String> {
+            Err("the misbehaving component does not do this".into())
+        }
+    }
+
+    export!(Misbehaving);
+}
