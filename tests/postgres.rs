@@ -48,9 +48,9 @@ fn as_postgres(command: &mut Command) -> &mut Command {
 
 /// A PostgreSQL cluster on a free loopback port; stopped on drop.
 struct Postgres {
-    child: Child,
+    child: Option<Child>,
     port: u16,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 impl Postgres {
@@ -90,15 +90,27 @@ impl Postgres {
             .local_addr()
             .unwrap()
             .port();
+        let mut pg = Self {
+            child: None,
+            port,
+            dir,
+        };
+        pg.spawn();
+        pg
+    }
+
+    /// Starts the server on the cluster and port of `self`, and waits until
+    /// it listens.
+    fn spawn(&mut self) {
         let child = as_postgres(
             Command::new(pg_bin("postgres"))
                 .arg("-D")
-                .arg(&data)
+                .arg(self.dir.path().join("data"))
                 .arg("-k")
-                .arg(dir.path())
+                .arg(self.dir.path())
                 .args([
                     "-p",
-                    &port.to_string(),
+                    &self.port.to_string(),
                     "-c",
                     "listen_addresses=127.0.0.1",
                     "-c",
@@ -111,20 +123,35 @@ impl Postgres {
         .stderr(Stdio::null())
         .spawn()
         .expect("postgres starts");
-        let pg = Self {
-            child,
-            port,
-            _dir: dir,
-        };
+        self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
             assert!(
                 Instant::now() < deadline,
                 "PostgreSQL did not listen within 20 s"
             );
             std::thread::sleep(Duration::from_millis(100));
         }
-        pg
+    }
+
+    /// Stops the server (SIGINT: fast shutdown, clients disconnected) and
+    /// waits for it to exit.
+    fn stop(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        let _ = Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
     }
 
     fn url(&self) -> String {
@@ -133,20 +160,9 @@ impl Postgres {
 }
 
 impl Drop for Postgres {
+    /// No server outlives the test, also when it panics.
     fn drop(&mut self) {
-        // SIGINT: fast shutdown, so no server outlives the test.
-        let _ = Command::new("kill")
-            .args(["-INT", &self.child.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.stop();
     }
 }
 
@@ -278,4 +294,154 @@ async fn two_replicas_200_concurrent_conflicting_changes_stay_consistent() {
     pool.close().await;
     a.stop().await;
     b.stop().await;
+}
+
+/// One request of the load: when it was sent and answered, and the status.
+struct Answered {
+    sent: Instant,
+    done: Instant,
+    status: StatusCode,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn database_loss_under_load_fails_closed_and_recovers_by_itself() {
+    let mut pg = Postgres::start();
+    wait_ready(&pg.url()).await;
+    let service = Service::start(config(pg.url(), SecretBox::generate_base64()))
+        .await
+        .expect("the service starts");
+    let base = format!("http://{}", service.local_addr());
+    let (ada, bob) = (login(&base, "ada").await, login(&base, "bob").await);
+    let gateway = [
+        ("x-original-method", "GET"),
+        ("x-original-uri", "/console/home"),
+    ];
+    let (status, _) = forward(&base, "/forward-auth", Some(&bob), &gateway, None).await;
+    assert_eq!(status, StatusCode::OK, "bob may see the console home");
+
+    // Load: forward-auth for bob and a console read for ada, until stopped.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut load = Vec::new();
+    for worker in 0..4 {
+        let (base, stop) = (base.clone(), stop.clone());
+        let token = if worker % 2 == 0 {
+            bob.clone()
+        } else {
+            ada.clone()
+        };
+        load.push(tokio::spawn(async move {
+            let client = reqwest::Client::new();
+            let mut answers = Vec::new();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let sent = Instant::now();
+                let request = if worker % 2 == 0 {
+                    client
+                        .get(format!("{base}/forward-auth"))
+                        .header("x-original-method", "GET")
+                        .header("x-original-uri", "/console/home")
+                } else {
+                    client.get(format!("{base}/api/org/users"))
+                };
+                let status = request.bearer_auth(&token).send().await.unwrap().status();
+                answers.push((
+                    worker,
+                    Answered {
+                        sent,
+                        done: Instant::now(),
+                        status,
+                    },
+                ));
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            answers
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    // The database goes away.
+    pg.stop();
+    let gone = Instant::now();
+    let (status, body) = call(&base, &ada, "GET", "/api/org/users", None).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["error"]["code"], "unavailable", "{body}");
+    let (status, headers) = forward(&base, "/forward-auth", Some(&bob), &gateway, None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "fails closed: {headers:?}");
+    let health = client().get(format!("{base}/health")).send().await.unwrap();
+    assert_eq!(health.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let health: serde_json::Value = health.json().await.unwrap();
+    assert!(
+        health["database"]
+            .as_str()
+            .is_some_and(|why| why.contains("unreachable")),
+        "/health says why: {health}"
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    // It comes back; the service recovers without a restart.
+    let back = Instant::now();
+    pg.spawn();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let status = client()
+            .get(format!("{base}/health"))
+            .send()
+            .await
+            .unwrap()
+            .status();
+        if status == StatusCode::OK {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no recovery within 30 s");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let recovered = back.elapsed();
+    let (status, _) = forward(&base, "/forward-auth", Some(&bob), &gateway, None).await;
+    assert_eq!(status, StatusCode::OK, "the session survived the outage");
+    let (status, body) = call(&base, &ada, "GET", "/api/org/users", None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut answers = Vec::new();
+    for worker in load {
+        answers.extend(worker.await.unwrap());
+    }
+    let during = |a: &Answered| a.sent > gone && a.done < back;
+    let mut outage = 0;
+    for (worker, a) in &answers {
+        let forward_auth = worker % 2 == 0;
+        // Never anything but an answer the API documents; never a 500.
+        let expected: &[StatusCode] = if forward_auth {
+            &[StatusCode::OK, StatusCode::FORBIDDEN]
+        } else {
+            &[StatusCode::OK, StatusCode::SERVICE_UNAVAILABLE]
+        };
+        assert!(
+            expected.contains(&a.status),
+            "worker {worker}: {}",
+            a.status
+        );
+        if during(a) {
+            outage += 1;
+            assert_ne!(
+                a.status,
+                StatusCode::OK,
+                "allowed while the database was gone"
+            );
+        }
+    }
+    assert!(outage > 0, "the load ran during the outage");
+    let after: Vec<_> = answers
+        .iter()
+        .filter(|(_, a)| a.sent > back + recovered)
+        .collect();
+    assert!(
+        !after.is_empty() && after.iter().all(|(_, a)| a.status == StatusCode::OK),
+        "every request after the recovery is answered normally"
+    );
+    println!(
+        "{} requests, {outage} during the outage (none allowed), recovered {:.1} s after the database came back",
+        answers.len(),
+        recovered.as_secs_f64()
+    );
 }

@@ -38,6 +38,7 @@ impl From<StoreError> for ApiError {
                 Self::Conflict("the state changed concurrently; try again".into())
             }
             StoreError::SessionEnded => Self::NoSession,
+            e @ StoreError::Unreachable(_) => Self::Unavailable(e.to_string()),
             other => Self::Internal(other.to_string()),
         }
     }

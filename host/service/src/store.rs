@@ -27,6 +27,10 @@ pub enum StoreError {
     /// The caller's session ended before its decision committed.
     #[error("the session has ended")]
     SessionEnded,
+    /// The database cannot be reached (down, restarting, connections
+    /// lost, or none free in time): nothing was read or written; retry.
+    #[error("database unreachable: {0}")]
+    Unreachable(sqlx::Error),
     #[error("database: {0}")]
     Database(sqlx::Error),
     /// A sealed TOTP key does not open: wrong `MFA_RESET_SECRET_KEY`?
@@ -44,8 +48,21 @@ impl From<sqlx::Error> for StoreError {
             matches!(code.as_ref(), "5" | "6" | "517" | "261" | "40001" | "40P01")
                 || d.message().contains("database is locked")
         });
+        // PostgreSQL's shutdown, crash-recovery and connection classes.
+        let gone = matches!(
+            e,
+            sqlx::Error::Io(_)
+                | sqlx::Error::PoolTimedOut
+                | sqlx::Error::PoolClosed
+                | sqlx::Error::WorkerCrashed
+        ) || e.as_database_error().is_some_and(|d| {
+            let code = d.code().unwrap_or_default();
+            code.starts_with("08") || code.starts_with("57P")
+        });
         if retryable {
             Self::Conflict
+        } else if gone {
+            Self::Unreachable(e)
         } else {
             Self::Database(e)
         }
@@ -239,6 +256,9 @@ async fn insert_audit(
     Ok(())
 }
 
+/// How long a request waits for a database connection.
+pub const DATABASE_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
 const USER_COLUMNS: &str = "u.id, u.role, u.password_hash, u.mfa_status, u.totp_pending, u.totp_active, \
      u.last_accepted_step, u.failures, u.locked_until, u.version, \
      o.id AS organization_id, o.enforce_mfa, o.version AS organization_version";
@@ -255,6 +275,9 @@ impl Store {
             // thread (7% of a forward-auth's CPU, profiled) that cannot find
             // a dead connection to a local file; a server connection can die.
             .test_before_acquire(!sqlite)
+            // Without a database a request fails after this long (503)
+            // instead of queueing for sqlx's default 30 s.
+            .acquire_timeout(DATABASE_WAIT)
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if sqlite {
