@@ -21,6 +21,7 @@ pub fn config(database: String, secret_key: String) -> ServiceConfig {
         secret_key,
         seed: Some(Seed::parse(DEMO_SEED).unwrap()),
         policies_dir: None,
+        policy_poll_interval: std::time::Duration::from_millis(200),
         guardrails_dir: None,
         support_url: Some(SUPPORT_URL.into()),
         routes: RouteMap::parse(DEFAULT_ROUTES).unwrap(),

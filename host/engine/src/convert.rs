@@ -174,6 +174,8 @@ impl From<wit::Outcome> for api::Outcome {
                 })
                 .collect(),
             audit: o.audit.map(Into::into),
+            // The engine knows the revision, the component's answer does not.
+            policy_revision: String::new(),
         }
     }
 }

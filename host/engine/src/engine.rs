@@ -200,11 +200,20 @@ impl EngineBuilder {
                 current: Mutex::new(Arc::new(PolicyGeneration {
                     number: 0,
                     source: None,
+                    revision: String::new(),
                 })),
                 loading: Mutex::new(()),
                 idle: Mutex::new(Vec::new()),
             }),
         };
+        // The built-in set's revision, from a first instance (kept warm in
+        // the pool for the first call).
+        let revision = engine.policy_set_info()?.revision;
+        *lock(&engine.shared.current) = Arc::new(PolicyGeneration {
+            number: 0,
+            source: None,
+            revision,
+        });
         if let Some(policies) = self.policies {
             engine.load_policies(&policies)?;
         }
@@ -216,6 +225,8 @@ impl EngineBuilder {
 struct PolicyGeneration {
     number: u64,
     source: Option<crate::bindings::types::PolicySet>,
+    /// Reported with every decision made under it.
+    revision: String,
 }
 
 /// Advances `engine`'s epoch every tick (10 ms) while it lives.
@@ -362,7 +373,12 @@ impl Engine {
                 Err(_) => Ok(()),
             },
         )?;
-        answer.map(Outcome::from).map_err(invalid)
+        answer
+            .map(|outcome| Outcome {
+                policy_revision: generation.revision.clone(),
+                ..outcome.into()
+            })
+            .map_err(invalid)
     }
 
     /// Checks `policies` without installing them: errors and warnings.
@@ -391,6 +407,7 @@ impl Engine {
                 *lock(&self.shared.current) = Arc::new(PolicyGeneration {
                     number: instance.generation,
                     source: Some(set),
+                    revision: info.revision.clone(),
                 });
                 self.checkin(instance);
                 Ok(info.into())

@@ -103,6 +103,10 @@ pub struct ServiceConfig {
     pub seed: Option<Seed>,
     /// Policy directory, watched and reloaded on change; built-in if `None`.
     pub policies_dir: Option<PathBuf>,
+    /// How often the policy directory is read. A changed set is installed
+    /// once two reads in a row agree, so a file caught half-written is
+    /// never installed.
+    pub policy_poll_interval: std::time::Duration,
     /// Guardrail directory: when set, a policy set is installed (at start or
     /// on reload) only if it is proven within these guardrails (needs cvc5).
     pub guardrails_dir: Option<PathBuf>,

@@ -54,6 +54,10 @@ pub struct Decided {
     pub users: Vec<UserStatus>,
     #[serde(skip)]
     pub caller: Option<mfa_reset::api::User>,
+    /// The policy set this was decided under (empty for login steps, whose
+    /// engine calls do not report it).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub policy_revision: String,
 }
 
 /// A user as the API shows it: no secrets.
@@ -90,6 +94,14 @@ impl Decided {
             organization: None,
             users: Vec::new(),
             caller: None,
+            policy_revision: String::new(),
+        }
+    }
+
+    fn under(self, policy_revision: String) -> Self {
+        Self {
+            policy_revision,
+            ..self
         }
     }
 
@@ -258,6 +270,7 @@ async fn attempt(state: &AppState, caller: &Caller, intent: &Intent) -> Result<D
         sessions,
         users,
         audit,
+        policy_revision,
     } = outcome;
     let Some(audit) = audit else {
         // Reads change nothing; an allowed one used the session all the
@@ -277,9 +290,10 @@ async fn attempt(state: &AppState, caller: &Caller, intent: &Intent) -> Result<D
                 organization: None,
                 users,
                 caller: Some(actor.user.clone()),
+                policy_revision,
             }
         } else {
-            Decided::denied(decision_id, decision)
+            Decided::denied(decision_id, decision).under(policy_revision)
         });
     };
 
@@ -342,7 +356,7 @@ async fn attempt(state: &AppState, caller: &Caller, intent: &Intent) -> Result<D
             other => other.into(),
         })?;
     if !allowed {
-        return Ok(Decided::denied(decision_id, decision));
+        return Ok(Decided::denied(decision_id, decision).under(policy_revision));
     }
     Ok(Decided {
         decision_id,
@@ -351,6 +365,7 @@ async fn attempt(state: &AppState, caller: &Caller, intent: &Intent) -> Result<D
         organization: org_change.cloned(),
         users,
         caller: Some(actor.user.clone()),
+        policy_revision,
     })
 }
 
@@ -382,6 +397,7 @@ fn log_decision(
         allowed = d.allowed,
         denial_code = d.denial_code.as_deref().unwrap_or(""),
         policy_ids = %d.policy_ids.join(","),
+        policy_revision = %outcome.policy_revision,
         micros = (elapsed * 1e6) as u64,
         "decision"
     );

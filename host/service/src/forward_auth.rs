@@ -151,6 +151,7 @@ async fn decide(state: &AppState, headers: &HeaderMap, action: &str) -> Response
                 ("x-auth-organization", user.organization.id.as_str()),
                 ("x-auth-role", role),
                 ("x-auth-decision-id", decided.decision_id.as_str()),
+                ("x-auth-policy-revision", decided.policy_revision.as_str()),
             ];
             let mut response = StatusCode::OK.into_response();
             for (name, value) in subject {
@@ -175,11 +176,17 @@ async fn decide(state: &AppState, headers: &HeaderMap, action: &str) -> Response
             } else {
                 StatusCode::FORBIDDEN
             };
-            deny(
+            let mut response = deny(
                 status,
                 decided.decision.denial_code.as_deref().unwrap_or("denied"),
                 Some(&decided.decision_id),
-            )
+            );
+            set(
+                response.headers_mut(),
+                "x-auth-policy-revision",
+                &decided.policy_revision,
+            );
+            response
         }
         Err(ApiError::NoSession) => deny(StatusCode::UNAUTHORIZED, "no-session", None),
         Err(e) => {

@@ -1,18 +1,21 @@
 //! Picks up edited policies without a restart: the policy directory is
-//! read every two seconds and a changed set is loaded. A set with errors is
-//! refused with its diagnostics in the log; the set in force keeps deciding.
+//! read every `policy_poll_interval` (2 s by default), and a changed set is
+//! loaded once two reads in a row agree: an editor that writes a file in
+//! place can be caught half-way, and a truncated file may still be a valid
+//! set that lacks its last forbids. A set with errors is refused with its
+//! diagnostics in the log; the set in force keeps deciding.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use super::AppState;
 use mfa_reset::PolicySource;
 
-pub const INTERVAL: Duration = Duration::from_secs(2);
-
 pub fn spawn(state: AppState, dir: PathBuf, support_url: String, mut loaded: PolicySource) {
     tokio::spawn(async move {
-        let mut ticker = tokio::time::interval(INTERVAL);
+        let mut ticker = tokio::time::interval(state.config.policy_poll_interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // A changed set read once, waiting for a second read to agree.
+        let mut settling: Option<PolicySource> = None;
         loop {
             ticker.tick().await;
             let source = match PolicySource::from_dir(&dir, support_url.clone()) {
@@ -23,8 +26,14 @@ pub fn spawn(state: AppState, dir: PathBuf, support_url: String, mut loaded: Pol
                 }
             };
             if source == loaded {
+                settling = None;
                 continue;
             }
+            if settling.as_ref() != Some(&source) {
+                settling = Some(source);
+                continue;
+            }
+            settling = None;
             // Do not retry the same set every tick, whatever becomes of it.
             loaded = source.clone();
             if let Some(guardrails) = &state.config.guardrails_dir

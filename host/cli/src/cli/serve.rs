@@ -95,6 +95,10 @@ pub struct ServeArgs {
     /// `__Host-mfa_session`.
     #[arg(long, env = "MFA_RESET_INSECURE_COOKIES")]
     insecure_cookies: bool,
+    /// Milliseconds between two reads of the policy directory (a changed
+    /// set is installed once two reads in a row agree).
+    #[arg(long, default_value_t = 2000)]
+    policy_poll_ms: u64,
     /// Seconds between two records of a session's activity by reads
     /// (the idle limit is days; state changes always record it).
     #[arg(long, default_value_t = 60)]
@@ -227,6 +231,7 @@ pub fn run(args: ServeArgs, engine: EngineBuilder) -> Result<ExitCode, Error> {
         secret_key,
         seed,
         policies_dir: args.policies,
+        policy_poll_interval: std::time::Duration::from_millis(args.policy_poll_ms.max(10)),
         guardrails_dir: args.guardrails,
         support_url: args.support_url,
         routes,

@@ -195,6 +195,10 @@ pub struct Outcome {
     pub users: Vec<UserStatus>,
     /// Present for every action that can change state.
     pub audit: Option<AuditRecord>,
+    /// The revision of the policy set this was decided under (see
+    /// [`PolicySetInfo`]); filled by the engine.
+    #[serde(default)]
+    pub policy_revision: String,
 }
 
 /// One source file of a policy set.
