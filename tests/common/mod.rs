@@ -2,6 +2,7 @@
 #![allow(dead_code, reason = "each test binary uses a different part")]
 
 pub mod misbehaving;
+pub mod postgres;
 pub mod service;
 
 use std::path::PathBuf;

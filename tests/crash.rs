@@ -1,0 +1,234 @@
+//! Crash safety: the service (the real `mfa-reset serve` process) is killed
+//! with SIGKILL while it processes concurrent state changes, restarted on
+//! the same database, and then every acknowledged change and its audit
+//! record are there, and nothing is half-written: each user's stored MFA
+//! agrees with the allowed changes its audit log holds. On SQLite and on
+//! PostgreSQL. `MFA_RESET_CRASH_KILLS` sets the kills per backend (3 in the
+//! suite; the long run is `MFA_RESET_CRASH_KILLS=20 cargo test --test crash`).
+
+mod common;
+
+use std::collections::HashMap;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::postgres::{Postgres, wait_ready};
+use common::service::{call, client, login};
+use mfa_reset_service::SecretBox;
+use reqwest::StatusCode;
+use serde_json::Value;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+const USERS: [&str; 2] = ["bob", "carol"];
+
+fn kills() -> usize {
+    std::env::var("MFA_RESET_CRASH_KILLS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(3)
+}
+
+/// A running `mfa-reset serve`; killed (SIGKILL) when dropped.
+struct Served {
+    child: Child,
+    base: String,
+}
+
+impl Served {
+    async fn start(args: &[String], envs: &[(&str, String)]) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(env!("CARGO_BIN_EXE_mfa-reset"))
+            .arg("serve")
+            .args([
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--insecure-cookies",
+            ])
+            .args(args)
+            .envs(envs.iter().map(|(k, v)| (*k, v.as_str())))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the service starts");
+        let served = Self {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+        };
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            if let Ok(r) = client().get(format!("{}/health", served.base)).send().await
+                && r.status() == StatusCode::OK
+            {
+                return served;
+            }
+            assert!(Instant::now() < deadline, "the service did not come up");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    fn kill(mut self) {
+        self.child.kill().expect("SIGKILL");
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Whether each user's stored MFA is on (anything but `off`).
+async fn mfa_on(base: &str, ada: &str) -> HashMap<String, bool> {
+    let (status, body) = call(base, ada, "GET", "/api/org/users", None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| (u["id"].as_str().unwrap().to_string(), u["mfa"] != "off"))
+        .collect()
+}
+
+/// ada turns `user`'s MFA on and off, one request after another, until the
+/// service dies; returns the decision ids of the acknowledged changes.
+async fn toggle_until_killed(base: String, ada: String, user: &str, mut on: bool) -> Vec<String> {
+    let http = reqwest::Client::new();
+    let mut acknowledged = Vec::new();
+    loop {
+        let action = if on { "disable" } else { "enable" };
+        let sent = http
+            .post(format!("{base}/api/org/users/{user}/mfa/{action}"))
+            .bearer_auth(&ada)
+            .header("content-type", "application/json")
+            .send()
+            .await;
+        let Ok(response) = sent else {
+            return acknowledged; // killed
+        };
+        let status = response.status();
+        let Ok(body) = response.json::<Value>().await else {
+            return acknowledged; // killed while answering: not acknowledged
+        };
+        assert_eq!(status, StatusCode::OK, "{user} {action}: {body}");
+        acknowledged.push(body["decision_id"].as_str().unwrap().to_string());
+        on = !on;
+    }
+}
+
+async fn kill_and_check(start: impl AsyncFn() -> Served) {
+    let mut served = start().await;
+    let ada = login(&served.base, "ada").await;
+    for round in 0..kills() {
+        let before = mfa_on(&served.base, &ada).await;
+        let started = OffsetDateTime::now_utc();
+        let togglers: Vec<_> = USERS
+            .iter()
+            .map(|user| {
+                let (base, ada) = (served.base.clone(), ada.clone());
+                let on = before[*user];
+                tokio::spawn(async move { toggle_until_killed(base, ada, user, on).await })
+            })
+            .collect();
+        // Mid-flight, at a different moment each round.
+        tokio::time::sleep(Duration::from_millis(300 + 137 * (round as u64 % 5))).await;
+        served.kill();
+        let mut acknowledged = HashMap::new();
+        for (user, toggler) in USERS.iter().zip(togglers) {
+            acknowledged.insert(*user, toggler.await.unwrap());
+        }
+
+        served = start().await;
+        let after = mfa_on(&served.base, &ada).await;
+        let (status, body) = call(&served.base, &ada, "GET", "/api/audit?limit=1000", None).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let records = body["records"].as_array().unwrap();
+        for user in USERS {
+            let acked = &acknowledged[user];
+            assert!(
+                !acked.is_empty(),
+                "round {round}: no change of {user} was acknowledged"
+            );
+            // Every acknowledged change has its audit record.
+            for id in acked {
+                assert!(
+                    records.iter().any(|r| r["decision_id"] == id.as_str()
+                        && r["target"] == user
+                        && r["allowed"] == true),
+                    "round {round}: acknowledged change {id} of {user} lost"
+                );
+            }
+            // The allowed changes the log holds since the round began: the
+            // acknowledged ones, and at most the one in flight at the kill.
+            let audited = records
+                .iter()
+                .filter(|r| {
+                    r["target"] == user
+                        && r["allowed"] == true
+                        && matches!(
+                            r["action"].as_str(),
+                            Some("enable_user_mfa" | "disable_user_mfa")
+                        )
+                        && OffsetDateTime::parse(r["at"].as_str().unwrap(), &Rfc3339).unwrap()
+                            >= started
+                })
+                .count();
+            assert!(
+                audited == acked.len() || audited == acked.len() + 1,
+                "round {round}: {user}: {audited} audited, {} acknowledged",
+                acked.len()
+            );
+            // Nothing half-written: the stored state is the audited changes'.
+            assert_eq!(
+                after[user],
+                before[user] ^ (audited % 2 == 1),
+                "round {round}: {user}'s state does not match its audit log"
+            );
+        }
+        println!(
+            "round {round}: killed after {} acknowledged changes; all present",
+            acknowledged.values().map(Vec::len).sum::<usize>()
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sigkill_during_state_changes_loses_nothing_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = vec![
+        "--data-dir".to_string(),
+        dir.path().join("data").display().to_string(),
+    ];
+    let cache = (
+        "XDG_CACHE_HOME",
+        dir.path().join("cache").display().to_string(),
+    );
+    kill_and_check(async || Served::start(&args, std::slice::from_ref(&cache)).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sigkill_during_state_changes_loses_nothing_on_postgres() {
+    let pg = Postgres::start();
+    wait_ready(&pg.url()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let args = vec![
+        "--database".to_string(),
+        pg.url(),
+        "--data-dir".to_string(),
+        dir.path().join("data").display().to_string(),
+    ];
+    let envs = [
+        (
+            "XDG_CACHE_HOME",
+            dir.path().join("cache").display().to_string(),
+        ),
+        ("MFA_RESET_SECRET_KEY", SecretBox::generate_base64()),
+    ];
+    kill_and_check(async || Served::start(&args, &envs).await).await;
+}
