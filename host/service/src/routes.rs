@@ -273,4 +273,76 @@ mod tests {
             assert!(err.contains(why), "{err}");
         }
     }
+
+    /// Percent-encodes every byte of `segment` but ASCII letters and digits.
+    fn encode_all(segment: &str) -> String {
+        segment
+            .bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect()
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            cases: 2_000,
+            failure_persistence: None,
+            ..proptest::prelude::ProptestConfig::default()
+        })]
+
+        /// Fuzzing: any text is a canonical path or a reason, never a
+        /// panic; a canonical path holds nothing a server could read
+        /// differently, and is its own canonical form.
+        #[test]
+        fn any_path_is_canonical_or_refused(raw in "(/|%|[0-9A-Fa-f]|[./;?#\\\\ ]|\\PC|\\p{Cc}){0,40}") {
+            if let Ok(segments) = canonical_path(&raw) {
+                for s in &segments {
+                    proptest::prop_assert!(!s.is_empty() && s.is_ascii());
+                    proptest::prop_assert!(s != "." && s != "..");
+                    proptest::prop_assert!(!s.contains(['/', '\\', ';']));
+                    proptest::prop_assert!(!s.chars().any(|c| c.is_control() || c.is_ascii_uppercase()));
+                    proptest::prop_assert!(!s.ends_with('.') && !s.ends_with(' '));
+                }
+                let again = format!(
+                    "/{}",
+                    segments.iter().map(|s| encode_all(s)).collect::<Vec<_>>().join("/")
+                );
+                proptest::prop_assert_eq!(canonical_path(&again), Ok(segments));
+            }
+        }
+
+        /// No spelling of a route escapes it: upper case, percent-encoding
+        /// and doubled slashes all give the same segments, so the same rule.
+        #[test]
+        fn every_spelling_of_a_path_is_the_same_route(
+            segments in proptest::collection::vec("[a-z0-9]{1,8}", 1..5),
+            shape in proptest::collection::vec(0u8..4, 40),
+        ) {
+            let mut shape = shape.into_iter().cycle();
+            let spelled: String = segments
+                .iter()
+                .map(|s| {
+                    let s: String = s
+                        .chars()
+                        .map(|c| match shape.next().unwrap() {
+                            0 => c.to_string(),
+                            1 => c.to_ascii_uppercase().to_string(),
+                            2 => format!("%{:02x}", c as u8),
+                            _ => format!("%{:02X}", c.to_ascii_uppercase() as u8),
+                        })
+                        .collect();
+                    let slashes = if shape.next().unwrap() == 0 { "//" } else { "/" };
+                    format!("{slashes}{s}")
+                })
+                .collect();
+            proptest::prop_assert_eq!(canonical_path(&spelled), Ok(segments.clone()));
+            let plain = format!("/{}", segments.join("/"));
+            proptest::prop_assert_eq!(route("GET", &spelled), route("GET", &plain));
+        }
+    }
 }
