@@ -10,6 +10,8 @@ mod common;
 
 use std::collections::HashMap;
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use common::postgres::{Postgres, wait_ready};
@@ -96,12 +98,30 @@ async fn mfa_on(base: &str, ada: &str) -> HashMap<String, bool> {
         .collect()
 }
 
+/// Changes per user and round at most, so that a round's audit records fit
+/// in one page of `/api/audit` (1 000).
+const MOST_PER_ROUND: usize = 300;
+
 /// ada turns `user`'s MFA on and off, one request after another, until the
-/// service dies; returns the decision ids of the acknowledged changes.
-async fn toggle_until_killed(base: String, ada: String, user: &str, mut on: bool) -> Vec<String> {
+/// service dies (or `MOST_PER_ROUND`, then it waits for the kill); returns
+/// the decision ids of the acknowledged changes. `first` is counted down at
+/// the first acknowledgement.
+async fn toggle_until_killed(
+    base: String,
+    ada: String,
+    user: &str,
+    mut on: bool,
+    first: Arc<AtomicUsize>,
+) -> Vec<String> {
     let http = reqwest::Client::new();
     let mut acknowledged = Vec::new();
     loop {
+        if acknowledged.len() == MOST_PER_ROUND {
+            while http.get(format!("{base}/health")).send().await.is_ok() {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            return acknowledged;
+        }
         let action = if on { "disable" } else { "enable" };
         let sent = http
             .post(format!("{base}/api/org/users/{user}/mfa/{action}"))
@@ -118,6 +138,9 @@ async fn toggle_until_killed(base: String, ada: String, user: &str, mut on: bool
         };
         assert_eq!(status, StatusCode::OK, "{user} {action}: {body}");
         acknowledged.push(body["decision_id"].as_str().unwrap().to_string());
+        if acknowledged.len() == 1 {
+            first.fetch_sub(1, Ordering::SeqCst);
+        }
         on = !on;
     }
 }
@@ -128,16 +151,21 @@ async fn kill_and_check(start: impl AsyncFn() -> Served) {
     for round in 0..kills() {
         let before = mfa_on(&served.base, &ada).await;
         let started = OffsetDateTime::now_utc();
+        let first = Arc::new(AtomicUsize::new(USERS.len()));
         let togglers: Vec<_> = USERS
             .iter()
             .map(|user| {
-                let (base, ada) = (served.base.clone(), ada.clone());
+                let (base, ada, first) = (served.base.clone(), ada.clone(), first.clone());
                 let on = before[*user];
-                tokio::spawn(async move { toggle_until_killed(base, ada, user, on).await })
+                tokio::spawn(async move { toggle_until_killed(base, ada, user, on, first).await })
             })
             .collect();
-        // Mid-flight, at a different moment each round.
-        tokio::time::sleep(Duration::from_millis(300 + 137 * (round as u64 % 5))).await;
+        // Mid-flight, once every toggler has had a change acknowledged, at a
+        // different moment each round.
+        while first.load(Ordering::SeqCst) > 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(100 + 137 * (round as u64 % 5))).await;
         served.kill();
         let mut acknowledged = HashMap::new();
         for (user, toggler) in USERS.iter().zip(togglers) {
@@ -149,6 +177,7 @@ async fn kill_and_check(start: impl AsyncFn() -> Served) {
         let (status, body) = call(&served.base, &ada, "GET", "/api/audit?limit=1000", None).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         let records = body["records"].as_array().unwrap();
+        assert!(records.len() < 1000, "the round's records fit in one page");
         for user in USERS {
             let acked = &acknowledged[user];
             assert!(

@@ -32,6 +32,22 @@ const INVALID: [&str; 2] = [
 
 const POLL: Duration = Duration::from_millis(20);
 
+/// How many changed sets hot reload has refused so far (the metric).
+async fn refused_reloads(base: &str) -> u64 {
+    let text = client()
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find(|l| l.starts_with("mfa_reset_policy_reloads_total{result=\"refused\"}"))
+        .and_then(|l| l.rsplit(' ').next())
+        .map_or(0, |n| n.parse().unwrap())
+}
+
 async fn revision(base: &str) -> String {
     let (_, health) = read(client().get(format!("{base}/health")).send().await.unwrap()).await;
     health["policy_revision"].as_str().unwrap().to_string()
@@ -135,8 +151,14 @@ async fn fifty_policy_swaps_under_load_fail_no_request_and_misdecide_none() {
                 closed_revision.get_or_insert_with(|| in_force.clone());
             }
         } else {
+            // Wait until the service has tried the invalid set and refused it.
+            let refused = refused_reloads(&base).await;
             std::fs::write(&policy_file, INVALID[(swap / 2) % 2]).unwrap();
-            tokio::time::sleep(POLL * 6).await;
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while refused_reloads(&base).await == refused {
+                assert!(Instant::now() < deadline, "the invalid set was never tried");
+                tokio::time::sleep(POLL).await;
+            }
             assert_eq!(
                 revision(&base).await,
                 in_force,

@@ -107,6 +107,16 @@ fn the_service_refuses_to_start_with_a_component_that_is_not_the_pinned_one() {
     let db = dir.path().join("data/mfa-reset.db");
     let written = std::fs::metadata(&db).map_or(0, |m| m.len());
     assert_eq!(written, 0, "the database was touched before the check");
+    for journal in [
+        "mfa-reset.db-wal",
+        "mfa-reset.db-shm",
+        "mfa-reset.db-journal",
+    ] {
+        assert!(
+            !dir.path().join("data").join(journal).exists(),
+            "{journal}: the database was opened before the check"
+        );
+    }
 }
 
 #[test]

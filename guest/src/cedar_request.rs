@@ -42,6 +42,11 @@ impl RequestBuilder {
         };
         let mut action_entities = HashMap::new();
         for action in schema.actions() {
+            // Another namespace's action of the same name is not ours to
+            // build requests for (and must not take our action's place).
+            if action.type_name().to_string() != "MfaReset::Action" {
+                continue;
+            }
             let mut entities = vec![closed(action)];
             if let Some(ancestors) = actions.ancestors(action) {
                 entities.extend(ancestors.map(closed));

@@ -206,12 +206,14 @@ impl EngineBuilder {
                 idle: Mutex::new(Vec::new()),
             }),
         };
-        // The built-in set's revision, from a first instance (kept warm in
-        // the pool for the first call).
+        // The built-in set and its revision, from a first instance (kept
+        // warm in the pool for the first call). The source is kept so that
+        // an instance already at a later generation is brought back to it.
         let revision = engine.policy_set_info()?.revision;
+        let built_in = engine.default_policies()?;
         *lock(&engine.shared.current) = Arc::new(PolicyGeneration {
             number: 0,
-            source: None,
+            source: Some((&built_in).into()),
             revision,
         });
         if let Some(policies) = self.policies {

@@ -1,14 +1,18 @@
-//! The host does not take the component's word for what it decided: an
-//! outcome that does not fit its request (an allow no policy made, a change
-//! to someone the request did not name, an audit record of another actor,
-//! users nobody listed) is refused before any host acts on it, and the
-//! instance that produced it is discarded. A faulty or tampered component
-//! can then at worst deny, never hand a host a state change or an allow it
-//! cannot account for.
+//! The host does not take the component's word for what an allow means.
+//! The WIT contract fixes the shape of every allowed answer: which user or
+//! organization changes and to what (a reset or an enable makes enrolment
+//! due, a disable turns MFA off, and every change starts the authenticator
+//! afresh), which sessions end, which users a listing holds, and the audit
+//! record of the request. An answer that breaks it — an allow no policy
+//! made, a change to someone the request did not name, a planted
+//! authenticator, sessions left alive after a reset, an audit record of
+//! someone else — is refused before any host acts on it, and the instance
+//! that produced it is discarded. Which requests are allowed is the
+//! policies' to say; pinning the component's sha256 is what guards that.
 
-use std::collections::HashSet;
-
-use crate::bindings::types::{Action, Change, Outcome, Request, SessionEffect};
+use crate::bindings::types::{
+    Action, Authenticator, Change, MfaStatus, Outcome, Request, SessionEffect, User,
+};
 
 /// Why `outcome` cannot be the answer to `request`, if it cannot.
 pub fn check(request: &Request, outcome: &Outcome) -> Result<(), String> {
@@ -19,98 +23,170 @@ pub fn check(request: &Request, outcome: &Outcome) -> Result<(), String> {
             decision.allowed, decision.denial_code
         ));
     }
-    if decision.allowed && decision.policy_ids.is_empty() {
-        return Err("an allow that no policy made".into());
-    }
-    if !decision.allowed
-        && (outcome.change.is_some()
-            || !outcome.users.is_empty()
-            || outcome.sessions != SessionEffect::None)
+    if decision.allowed {
+        if decision.policy_ids.is_empty() {
+            return Err("an allow that no policy made".into());
+        }
+        check_effects(request, outcome)?;
+    } else if outcome.change.is_some()
+        || !outcome.users.is_empty()
+        || outcome.sessions != SessionEffect::None
     {
         return Err("a denial that changes state, sessions or lists users".into());
     }
-    if outcome.change.is_none() && outcome.sessions != SessionEffect::None {
-        return Err("a session effect without a change".into());
-    }
-    check_change(request, outcome.change.as_ref())?;
-    check_users(request, outcome)?;
     check_audit(request, outcome)
 }
 
-/// The user an action names, the caller for the `*-own-*` ones.
-fn target(request: &Request) -> Option<&crate::bindings::types::User> {
-    match &request.action {
-        Action::ResetOwnMfa | Action::EnableOwnMfa | Action::DisableOwnMfa => Some(&request.actor),
-        Action::ViewOwnSession => Some(&request.actor),
-        Action::ResetUserMfa(u) | Action::EnableUserMfa(u) | Action::DisableUserMfa(u) => Some(u),
-        Action::SetEnforcement(_) | Action::ListUsers(_) | Action::AccessRoute(_) => None,
+/// The Cedar action of `action`, as audit records name it.
+fn action_name(action: &Action) -> &str {
+    match action {
+        Action::ResetOwnMfa => "reset_own_mfa",
+        Action::EnableOwnMfa => "enable_own_mfa",
+        Action::DisableOwnMfa => "disable_own_mfa",
+        Action::ResetUserMfa(_) => "reset_user_mfa",
+        Action::EnableUserMfa(_) => "enable_user_mfa",
+        Action::DisableUserMfa(_) => "disable_user_mfa",
+        Action::SetEnforcement(_) => "set_enforcement",
+        Action::ListUsers(_) => "list_users",
+        Action::AccessRoute(name) => name,
+        Action::ViewOwnSession => "view_session",
     }
 }
 
-fn check_change(request: &Request, change: Option<&Change>) -> Result<(), String> {
-    let Some(change) = change else {
-        return Ok(());
-    };
-    match (change, &request.action) {
-        (Change::Organization(org), Action::SetEnforcement(on)) => {
-            if org.id != request.actor.organization.id || org.enforce_mfa != *on {
-                return Err(format!(
-                    "an enforcement change of organization `{}` to {} for a request about `{}` to {on}",
-                    org.id, org.enforce_mfa, request.actor.organization.id
-                ));
-            }
+/// The user a state change is about, and whether the caller changes itself.
+fn changed_user(request: &Request) -> Option<(&User, bool)> {
+    match &request.action {
+        Action::ResetOwnMfa | Action::EnableOwnMfa | Action::DisableOwnMfa => {
+            Some((&request.actor, true))
         }
-        (Change::User(changed), _) => {
-            let target =
-                target(request).filter(|_| !matches!(request.action, Action::ViewOwnSession));
-            let Some(target) = target else {
-                return Err(format!(
-                    "a change of user `{}` for an action that changes no user",
-                    changed.user.id
-                ));
-            };
-            if changed.user.id != target.id
-                || changed.user.organization.id != target.organization.id
-                || changed.user.role != target.role
-            {
-                return Err(format!(
-                    "a change of user `{}` ({}) for a request about `{}` ({})",
-                    changed.user.id,
-                    changed.user.organization.id,
-                    target.id,
-                    target.organization.id
-                ));
-            }
+        Action::ResetUserMfa(u) | Action::EnableUserMfa(u) | Action::DisableUserMfa(u) => {
+            Some((u, false))
         }
-        (Change::Organization(org), _) => {
+        _ => None,
+    }
+}
+
+fn is_fresh(a: &Authenticator) -> bool {
+    a.pending.is_none()
+        && a.active.is_none()
+        && a.last_accepted_step.is_none()
+        && a.failures == 0
+        && a.locked_until.is_none()
+}
+
+/// What the next login demands of `user` (R5).
+fn effective_mfa(user: &User) -> MfaStatus {
+    match user.mfa {
+        MfaStatus::Off if user.organization.enforce_mfa => MfaStatus::EnrolmentDue,
+        status => status,
+    }
+}
+
+/// The change, session effect and listing an allowed `request` has.
+fn check_effects(request: &Request, outcome: &Outcome) -> Result<(), String> {
+    let name = action_name(&request.action);
+    if let Some((target, by_self)) = changed_user(request) {
+        let mfa = match &request.action {
+            Action::DisableOwnMfa | Action::DisableUserMfa(_) => MfaStatus::Off,
+            _ => MfaStatus::EnrolmentDue,
+        };
+        let Some(Change::User(changed)) = &outcome.change else {
+            return Err(format!("an allowed {name} without the user's new state"));
+        };
+        let user = &changed.user;
+        if user.id != target.id
+            || user.organization.id != target.organization.id
+            || user.organization.enforce_mfa != target.organization.enforce_mfa
+            || user.role != target.role
+        {
             return Err(format!(
-                "an organization change of `{}` for an action that is not set-enforcement",
-                org.id
+                "a change of user `{}` ({}) for a request about `{}` ({})",
+                user.id, user.organization.id, target.id, target.organization.id
             ));
         }
+        if user.mfa != mfa {
+            return Err(format!("{name} leading to MFA {:?}, not {mfa:?}", user.mfa));
+        }
+        if !is_fresh(&changed.authenticator) {
+            return Err(format!("{name} that keeps or plants an authenticator"));
+        }
+        let sessions = if by_self {
+            SessionEffect::EndOtherSessionsOfUser
+        } else {
+            SessionEffect::EndSessionsOfUser
+        };
+        if outcome.sessions != sessions {
+            return Err(format!(
+                "{name} with session effect {:?}, not {sessions:?}",
+                outcome.sessions
+            ));
+        }
+        return no_listing(outcome);
+    }
+    match &request.action {
+        Action::SetEnforcement(on) => {
+            let fits = matches!(&outcome.change, Some(Change::Organization(org))
+                if org.id == request.actor.organization.id && org.enforce_mfa == *on);
+            if !fits {
+                return Err(format!(
+                    "an enforcement change that is not `{}` to {on}",
+                    request.actor.organization.id
+                ));
+            }
+            let sessions = if *on {
+                SessionEffect::RequireMfaInOrganization
+            } else {
+                SessionEffect::None
+            };
+            if outcome.sessions != sessions {
+                return Err(format!(
+                    "enforcement {on} with session effect {:?}",
+                    outcome.sessions
+                ));
+            }
+            no_listing(outcome)
+        }
+        Action::ListUsers(listed) => {
+            no_change(outcome, name)?;
+            let fits = outcome.users.len() == listed.len()
+                && outcome.users.iter().zip(listed).all(|(status, user)| {
+                    status.id == user.id
+                        && status.role == user.role
+                        && status.mfa == user.mfa
+                        && status.effective_mfa == effective_mfa(user)
+                });
+            match outcome
+                .users
+                .iter()
+                .find(|s| !listed.iter().any(|u| u.id == s.id))
+            {
+                Some(stranger) => Err(format!(
+                    "user `{}` in the listing was not in the request",
+                    stranger.id
+                )),
+                None if !fits => Err("a listing that is not the request's users as stored".into()),
+                None => Ok(()),
+            }
+        }
+        _ => {
+            no_change(outcome, name)?;
+            no_listing(outcome)
+        }
+    }
+}
+
+fn no_change(outcome: &Outcome, name: &str) -> Result<(), String> {
+    if outcome.change.is_some() || outcome.sessions != SessionEffect::None {
+        return Err(format!("{name} changes nothing, but the answer does"));
     }
     Ok(())
 }
 
-fn check_users(request: &Request, outcome: &Outcome) -> Result<(), String> {
-    if outcome.users.is_empty() {
-        return Ok(());
-    }
-    let Action::ListUsers(listed) = &request.action else {
+fn no_listing(outcome: &Outcome) -> Result<(), String> {
+    if !outcome.users.is_empty() {
         return Err("users in the answer to an action that lists none".into());
-    };
-    let known: HashSet<&str> = listed.iter().map(|u| u.id.as_str()).collect();
-    match outcome
-        .users
-        .iter()
-        .find(|u| !known.contains(u.id.as_str()))
-    {
-        Some(stranger) => Err(format!(
-            "user `{}` in the listing was not in the request",
-            stranger.id
-        )),
-        None => Ok(()),
     }
+    Ok(())
 }
 
 fn check_audit(request: &Request, outcome: &Outcome) -> Result<(), String> {
@@ -128,26 +204,29 @@ fn check_audit(request: &Request, outcome: &Outcome) -> Result<(), String> {
     if reads {
         return Err("an audit record for a read".into());
     }
-    let expected_target = match target(request) {
-        Some(user) => user.id.as_str(),
+    let expected_target = match changed_user(request) {
+        Some((user, _)) => user.id.as_str(),
         None => request.actor.organization.id.as_str(),
     };
     let decision = &outcome.decision;
     if audit.actor != request.actor.id
         || audit.organization != request.actor.organization.id
         || audit.target != expected_target
+        || audit.action != action_name(&request.action)
         || audit.at != request.now
         || audit.allowed != decision.allowed
         || audit.policy_ids != decision.policy_ids
         || audit.denial_code != decision.denial_code
     {
         return Err(format!(
-            "the audit record ({} on `{}` in `{}`, allowed {}) does not match the request ({} on `{}` in `{}`) and decision (allowed {})",
+            "the audit record ({} {} on `{}` in `{}`, allowed {}) does not match the request ({} {} on `{}` in `{}`) and decision (allowed {})",
             audit.actor,
+            audit.action,
             audit.target,
             audit.organization,
             audit.allowed,
             request.actor.id,
+            action_name(&request.action),
             expected_target,
             request.actor.organization.id,
             decision.allowed
@@ -283,7 +362,32 @@ mod tests {
             id: "acme".into(),
             enforce_mfa: false,
         }));
-        refused(&request, &outcome, "not set-enforcement");
+        refused(&request, &outcome, "without the user's new state");
+    }
+
+    #[test]
+    fn a_change_must_be_the_one_the_action_means() {
+        let (request, mut outcome) = allowed_reset();
+        if let Some(Change::User(changed)) = &mut outcome.change {
+            changed.user.mfa = MfaStatus::Active;
+        }
+        refused(&request, &outcome, "leading to MFA");
+        let (request, mut outcome) = allowed_reset();
+        if let Some(Change::User(changed)) = &mut outcome.change {
+            changed.authenticator.active = Some(crate::bindings::types::TotpKey {
+                secret: vec![7; 20],
+                digits: 6,
+                period: 30,
+            });
+        }
+        refused(&request, &outcome, "plants an authenticator");
+        let (request, mut outcome) = allowed_reset();
+        outcome.sessions = SessionEffect::None;
+        refused(&request, &outcome, "session effect");
+        let (request, mut outcome) = allowed_reset();
+        outcome.change = None;
+        outcome.sessions = SessionEffect::None;
+        refused(&request, &outcome, "without the user's new state");
     }
 
     #[test]
@@ -291,7 +395,9 @@ mod tests {
         let request = request(Action::SetEnforcement(true));
         let (_, mut outcome) = allowed_reset();
         outcome.sessions = SessionEffect::RequireMfaInOrganization;
-        outcome.audit.as_mut().unwrap().target = "acme".into();
+        let audit = outcome.audit.as_mut().unwrap();
+        audit.target = "acme".into();
+        audit.action = "set_enforcement".into();
         for (org, on) in [("acme", true), ("globex", true), ("acme", false)] {
             outcome.change = Some(Change::Organization(Organization {
                 id: org.into(),
@@ -309,7 +415,8 @@ mod tests {
     #[test]
     fn the_audit_record_must_be_of_this_request_and_decision() {
         type Edit = fn(&mut AuditRecord);
-        let edits: [(&str, Edit); 5] = [
+        let edits: [(&str, Edit); 6] = [
+            ("action", |a| a.action = "enable_user_mfa".into()),
             ("actor", |a| a.actor = "mallory".into()),
             ("organization", |a| a.organization = "globex".into()),
             ("target", |a| a.target = "carol".into()),
@@ -333,8 +440,8 @@ mod tests {
         let status = |id: &str| UserStatus {
             id: id.into(),
             role: Role::SubUser,
-            mfa: MfaStatus::Off,
-            effective_mfa: MfaStatus::Off,
+            mfa: MfaStatus::Active,
+            effective_mfa: MfaStatus::Active,
         };
         let (_, mut outcome) = allowed_reset();
         outcome.change = None;
@@ -355,6 +462,9 @@ mod tests {
                 locked_until: None,
             },
         }));
-        refused(&request, &outcome, "changes no user");
+        refused(&request, &outcome, "changes nothing");
+        outcome.change = None;
+        outcome.users[0].effective_mfa = MfaStatus::Off;
+        refused(&request, &outcome, "as stored");
     }
 }

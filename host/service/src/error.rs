@@ -104,8 +104,7 @@ impl IntoResponse for ApiError {
                 (
                     StatusCode::SERVICE_UNAVAILABLE,
                     "unavailable",
-                    "the request could not be decided this time; nothing was changed, try again"
-                        .to_string(),
+                    "the request could not be completed this time; try again".to_string(),
                     None,
                 )
             }

@@ -32,6 +32,12 @@ pub struct Metrics {
     latency: Histogram,
     forward_auth: Family<StatusLabels, Counter>,
     revision: Family<RevisionLabels, Gauge>,
+    reloads: Family<ReloadLabels, Counter>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReloadLabels {
+    result: &'static str,
 }
 
 impl Metrics {
@@ -42,6 +48,12 @@ impl Metrics {
         let latency = Histogram::new(exponential_buckets(0.000_02, 2.0, 16));
         let forward_auth = Family::<StatusLabels, Counter>::default();
         let revision = Family::<RevisionLabels, Gauge>::default();
+        let reloads = Family::<ReloadLabels, Counter>::default();
+        registry.register(
+            "policy_reloads",
+            "Changed policy sets seen by hot reload: installed, refused (errors or guardrails), failed",
+            reloads.clone(),
+        );
         registry.register(
             "decisions",
             "Decisions by Cedar action and outcome",
@@ -68,7 +80,13 @@ impl Metrics {
             latency,
             forward_auth,
             revision,
+            reloads,
         }
+    }
+
+    /// `result`: `installed`, `refused` or `failed`.
+    pub fn policy_reload(&self, result: &'static str) {
+        self.reloads.get_or_create(&ReloadLabels { result }).inc();
     }
 
     pub fn decision(&self, action: &str, allowed: bool, denial_code: Option<&str>, seconds: f64) {

@@ -40,12 +40,14 @@ pub fn spawn(state: AppState, dir: PathBuf, support_url: String, mut loaded: Pol
                 && let Err(refusal) = check_guardrails(&source, guardrails).await
             {
                 tracing::error!(%refusal, "policy reload refused: the policy set in force keeps deciding");
+                state.metrics.policy_reload("refused");
                 continue;
             }
             match state.engine.load_policies(&source) {
                 Ok(info) => {
                     tracing::info!(revision = %info.revision, policies = info.policy_ids.len(), "policy set reloaded");
                     state.metrics.policy_revision(&info.revision);
+                    state.metrics.policy_reload("installed");
                 }
                 Err(mfa_reset::Error::InvalidPolicies(diagnostics)) => {
                     let diagnostics: Vec<String> =
@@ -54,8 +56,12 @@ pub fn spawn(state: AppState, dir: PathBuf, support_url: String, mut loaded: Pol
                         ?diagnostics,
                         "policy reload refused: the policy set in force keeps deciding"
                     );
+                    state.metrics.policy_reload("refused");
                 }
-                Err(e) => tracing::error!(error = %e, "policy reload failed"),
+                Err(e) => {
+                    tracing::error!(error = %e, "policy reload failed");
+                    state.metrics.policy_reload("failed");
+                }
             }
         }
     });

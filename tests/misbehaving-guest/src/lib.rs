@@ -9,7 +9,8 @@
 //! - `garbage`: answers `decide` with an allow no policy made, a change to
 //!   a user the request did not name, and an audit record of someone else;
 //! - `stranger`: lists a user that was not in a `list-users` request;
-//! - anyone else: a well-formed allow (`decide`), or no login step.
+//! - anyone else: a well-formed allow (`decide`: the change, session
+//!   effect, listing and audit record the contract demands).
 //!
 //! `current-policy-set` reports how many `decide` calls this instance has
 //! served (revision `calls-N`), so a test can tell a discarded instance
@@ -94,6 +95,89 @@ mod component {
         }
     }
 
+    fn action_name(action: &Action) -> &str {
+        match action {
+            Action::ResetOwnMfa => "reset_own_mfa",
+            Action::EnableOwnMfa => "enable_own_mfa",
+            Action::DisableOwnMfa => "disable_own_mfa",
+            Action::ResetUserMfa(_) => "reset_user_mfa",
+            Action::EnableUserMfa(_) => "enable_user_mfa",
+            Action::DisableUserMfa(_) => "disable_user_mfa",
+            Action::SetEnforcement(_) => "set_enforcement",
+            Action::ListUsers(_) => "list_users",
+            Action::AccessRoute(name) => name,
+            Action::ViewOwnSession => "view_session",
+        }
+    }
+
+    fn fresh() -> Authenticator {
+        Authenticator {
+            pending: None,
+            active: None,
+            last_accepted_step: None,
+            failures: 0,
+            locked_until: None,
+        }
+    }
+
+    /// What an allow of `request` changes, as the contract has it.
+    fn well_formed_effects(request: &Request) -> (Option<Change>, SessionEffect, Vec<UserStatus>) {
+        let user_change = |user: &User, mfa| {
+            Some(Change::User(UserChange {
+                user: User {
+                    mfa,
+                    ..user.clone()
+                },
+                authenticator: fresh(),
+            }))
+        };
+        let own = SessionEffect::EndOtherSessionsOfUser;
+        let other = SessionEffect::EndSessionsOfUser;
+        let actor = &request.actor;
+        match &request.action {
+            Action::ResetOwnMfa | Action::EnableOwnMfa => {
+                (user_change(actor, MfaStatus::EnrolmentDue), own, Vec::new())
+            }
+            Action::DisableOwnMfa => (user_change(actor, MfaStatus::Off), own, Vec::new()),
+            Action::ResetUserMfa(u) | Action::EnableUserMfa(u) => {
+                (user_change(u, MfaStatus::EnrolmentDue), other, Vec::new())
+            }
+            Action::DisableUserMfa(u) => (user_change(u, MfaStatus::Off), other, Vec::new()),
+            Action::SetEnforcement(on) => (
+                Some(Change::Organization(Organization {
+                    enforce_mfa: *on,
+                    ..actor.organization.clone()
+                })),
+                if *on {
+                    SessionEffect::RequireMfaInOrganization
+                } else {
+                    SessionEffect::None
+                },
+                Vec::new(),
+            ),
+            Action::ListUsers(users) => (
+                None,
+                SessionEffect::None,
+                users
+                    .iter()
+                    .map(|u| UserStatus {
+                        id: u.id.clone(),
+                        role: u.role,
+                        mfa: u.mfa,
+                        effective_mfa: if u.mfa == MfaStatus::Off && u.organization.enforce_mfa {
+                            MfaStatus::EnrolmentDue
+                        } else {
+                            u.mfa
+                        },
+                    })
+                    .collect(),
+            ),
+            Action::AccessRoute(_) | Action::ViewOwnSession => {
+                (None, SessionEffect::None, Vec::new())
+            }
+        }
+    }
+
     struct Misbehaving;
 
     impl Guest for Misbehaving {
@@ -121,12 +205,13 @@ mod component {
                 at: request.now,
                 actor: request.actor.id.clone(),
                 organization: request.actor.organization.id.clone(),
-                action: "some_action".into(),
+                action: action_name(&request.action).into(),
                 target: target(&request),
                 allowed: true,
                 policy_ids: policy_ids.clone(),
                 denial_code: None,
             });
+            let (change, sessions, users) = well_formed_effects(&request);
             let mut outcome = Outcome {
                 decision: Decision {
                     allowed: true,
@@ -135,9 +220,9 @@ mod component {
                     message: "allowed".into(),
                     errors: Vec::new(),
                 },
-                change: None,
-                sessions: SessionEffect::None,
-                users: Vec::new(),
+                change,
+                sessions,
+                users,
                 audit,
             };
             match request.actor.id.as_str() {
@@ -148,13 +233,7 @@ mod component {
                     outcome.decision.policy_ids.clear();
                     outcome.change = Some(Change::User(UserChange {
                         user: someone,
-                        authenticator: Authenticator {
-                            pending: None,
-                            active: None,
-                            last_accepted_step: None,
-                            failures: 0,
-                            locked_until: None,
-                        },
+                        authenticator: fresh(),
                     }));
                     outcome.audit = Some(AuditRecord {
                         at: request.now,
