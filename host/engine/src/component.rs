@@ -31,10 +31,12 @@ pub(crate) fn load(
         return compile(engine, wasm);
     };
     let path = dir.join(format!("{}.cwasm", cache_key(engine, wasm)));
-    if path.exists() {
+    if path.exists() && writable_only_by_owner(dir) && writable_only_by_owner(&path) {
         // SAFETY: the file is one this function wrote, named by the hash of
-        // the source and of the engine's settings; a corrupt or foreign file
-        // fails deserialization and is replaced below.
+        // the source and of the engine's settings, in a directory no one
+        // else can write (a compiled component is native code: a planted
+        // one would run whatever the sha256 pin of the wasm says); a
+        // corrupt file fails deserialization and is replaced below.
         if let Ok(component) = unsafe { Component::deserialize_file(engine, &path) } {
             return Ok(component);
         }
@@ -43,7 +45,7 @@ pub(crate) fn load(
     // A cache that cannot be written only costs time on the next start.
     if let Ok(bytes) = component.serialize() {
         let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-        let written = std::fs::create_dir_all(dir)
+        let written = private_dir(dir)
             .and_then(|()| std::fs::write(&tmp, bytes))
             .and_then(|()| std::fs::rename(&tmp, &path));
         if written.is_err() {
@@ -53,6 +55,28 @@ pub(crate) fn load(
         }
     }
     Ok(component)
+}
+
+/// Whether only `path`'s owner may write it (always, off unix).
+fn writable_only_by_owner(path: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(path).is_ok_and(|m| m.mode() & 0o022 == 0)
+    }
+    #[cfg(not(unix))]
+    {
+        path.exists()
+    }
+}
+
+/// Creates `dir` (and its parents) readable and writable by its owner only.
+fn private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
 }
 
 /// Keeps the cache from growing with every rebuild: compiled components
@@ -99,4 +123,32 @@ fn cache_key(engine: &wasmtime::Engine, wasm: &[u8]) -> String {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    #[test]
+    fn a_cache_others_can_write_is_not_trusted() {
+        let dir = tempfile_dir();
+        let file = dir.join("x.cwasm");
+        std::fs::write(&file, b"compiled").unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert!(writable_only_by_owner(&dir) && writable_only_by_owner(&file));
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+        assert!(!writable_only_by_owner(&dir), "a world-writable directory");
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o664)).unwrap();
+        assert!(!writable_only_by_owner(&file), "a group-writable file");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    fn tempfile_dir() -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("mfa-reset-cache-test-{}", std::process::id()));
+        private_dir(&dir).unwrap();
+        dir
+    }
 }
