@@ -346,3 +346,80 @@ async fn the_service_does_not_start_on_a_set_that_breaks_a_guardrail() {
         "the counterexample comes along: {err}"
     );
 }
+
+/// The shipped set with the optional step-up policy switched on.
+fn with_step_up() -> PolicySource {
+    let mut source = shipped();
+    let file = format!("{POLICY_DIR}/optional/step-up.cedar");
+    source.policies.push(mfa_reset::SourceFile {
+        name: file.clone(),
+        text: std::fs::read_to_string(&file).unwrap(),
+    });
+    source
+}
+
+fn prove_with_step_up_guardrail(policies: &PolicySource) -> VerifyReport {
+    let mut all = guardrails();
+    all.extend(read_guardrails(format!("{POLICY_DIR}/optional/guardrails")).unwrap());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime
+        .block_on(verify(policies, &all, None))
+        .expect("cvc5 runs")
+}
+
+#[test]
+fn r6_step_up_is_off_by_default_and_when_switched_on_needs_a_recent_password() {
+    use mfa_reset::{Action, MfaStatus, Role};
+    use time::Duration;
+    let bob = user("bob", Role::SubUser, &org("acme", false), MfaStatus::Active);
+    let ada = root("ada", &org("acme", false));
+    let logged_in = |ago: Duration, actor: &mfa_reset::User, action: Action| mfa_reset::Request {
+        session: session(ago, Duration::minutes(1)),
+        ..request(actor, action)
+    };
+    let stale = logged_in(Duration::minutes(16), &bob, Action::ResetOwnMfa);
+    let fresh = logged_in(Duration::minutes(14), &bob, Action::ResetOwnMfa);
+
+    // Off by default: the seed's story, a reset with an active session alone.
+    assert!(engine().decide(&stale).unwrap().decision.allowed);
+
+    let engine = builder().with_policies(with_step_up()).build().unwrap();
+    let denied = engine.decide(&stale).unwrap();
+    assert_denied(
+        &denied,
+        "reauthentication-required",
+        "step-up-for-own-mfa-changes",
+    );
+    assert!(denied.decision.message.contains("log in again"));
+    assert!(engine.decide(&fresh).unwrap().decision.allowed);
+    let disable = logged_in(Duration::minutes(16), &bob, Action::DisableOwnMfa);
+    assert_denied(
+        &engine.decide(&disable).unwrap(),
+        "reauthentication-required",
+        "step-up-for-own-mfa-changes",
+    );
+    // A root's reset of a sub-user is not a change of its own MFA.
+    let by_root = logged_in(
+        Duration::minutes(16),
+        &ada,
+        Action::ResetUserMfa(bob.clone()),
+    );
+    assert!(engine.decide(&by_root).unwrap().decision.allowed);
+
+    // Its guardrail: proven with the policy on, broken (with a counterexample
+    // the component agrees with) with it off.
+    let on = prove_with_step_up_guardrail(&with_step_up());
+    assert!(on.holds(), "{:?}", on.counterexamples().collect::<Vec<_>>());
+    let off = prove_with_step_up_guardrail(&shipped());
+    let found = off
+        .counterexamples()
+        .find(|r| r.property == "guardrail step-up")
+        .expect("without the policy a stale session resets");
+    assert!(replay(
+        &shipped(),
+        &found.counterexample.as_ref().unwrap().test_case
+    ));
+}
