@@ -259,18 +259,6 @@ fn policy_copy() -> tempfile::TempDir {
     dir
 }
 
-async fn revision(svc: &common::service::TestService) -> String {
-    let (_, health) = common::service::read(
-        common::service::client()
-            .get(svc.url("/health"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    health["policy_revision"].as_str().unwrap().to_string()
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn the_service_refuses_a_reload_that_breaks_a_guardrail() {
     use common::service::*;
@@ -284,7 +272,7 @@ async fn the_service_refuses_a_reload_that_breaks_a_guardrail() {
         c.guardrails_dir = Some(guardrail_dir);
     })
     .await;
-    let before = revision(&svc).await;
+    let before = common::service::policy_revision(&svc.base).await;
 
     // Valid Cedar, but a root may now reset any organization's users.
     let file = policies.path().join("mfa.cedar");
@@ -295,7 +283,11 @@ async fn the_service_refuses_a_reload_that_breaks_a_guardrail() {
     );
     std::fs::write(&file, &breaking).unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(3000)).await;
-    assert_eq!(revision(&svc).await, before, "the breaking set was refused");
+    assert_eq!(
+        common::service::policy_revision(&svc.base).await,
+        before,
+        "the breaking set was refused"
+    );
     let gus = login(&svc.base, "gus").await;
     let (status, body) = call(
         &svc.base,
@@ -316,7 +308,7 @@ async fn the_service_refuses_a_reload_that_breaks_a_guardrail() {
     let mut after = before.clone();
     for _ in 0..60 {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        after = revision(&svc).await;
+        after = common::service::policy_revision(&svc.base).await;
         if after != before {
             break;
         }

@@ -127,6 +127,7 @@ async fn start_backend() -> u16 {
             "organization": get("x-auth-organization"),
             "role": get("x-auth-role"),
             "decision_id": get("x-auth-decision-id"),
+            "policy_revision": get("x-auth-policy-revision"),
             "forwarded_uri": get("x-forwarded-uri"),
             "forwarded_host": get("x-forwarded-host"),
             "forwarded": get("forwarded"),
@@ -328,6 +329,7 @@ async fn route_spoofing_through_nginx_is_refused() {
             .header("x-auth-role", "root")
             .header("x-auth-organization", "globex")
             .header("x-auth-user", "ada")
+            .header("x-auth-policy-revision", "forged")
             .header("x-original-uri", "/console/admin/")
             .header("x-forwarded-host", "evil.example")
             .header("forwarded", "host=evil.example")
@@ -344,6 +346,12 @@ async fn route_spoofing_through_nginx_is_refused() {
             body["role"].as_str()
         ),
         (Some("bob"), Some("acme"), Some("sub_user"))
+    );
+    // The revision the backend sees is the one the sidecar decided under.
+    assert_eq!(
+        body["policy_revision"],
+        policy_revision(&svc.base).await,
+        "{body}"
     );
     for header in [
         "forwarded_uri",

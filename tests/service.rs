@@ -5,7 +5,7 @@ mod common;
 
 use common::service::*;
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::json;
 use time::Duration;
 
 #[tokio::test(flavor = "multi_thread")]
@@ -662,20 +662,11 @@ async fn edited_policies_are_picked_up_and_broken_ones_refused() {
     let file = policy_dir.path().join("mfa.cedar");
     let text = std::fs::read_to_string(&file).unwrap();
     std::fs::write(&file, text.replace("duration(\"30d\")", "duration(\"1d\")")).unwrap();
-    let revision = |v: Value| v["policy_revision"].as_str().unwrap().to_string();
-    let before = revision(
-        read(client().get(svc.url("/health")).send().await.unwrap())
-            .await
-            .1,
-    );
+    let before = policy_revision(&svc.base).await;
     let mut reloaded = before.clone();
     for _ in 0..50 {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        reloaded = revision(
-            read(client().get(svc.url("/health")).send().await.unwrap())
-                .await
-                .1,
-        );
+        reloaded = policy_revision(&svc.base).await;
         if reloaded != before {
             break;
         }
@@ -695,11 +686,7 @@ async fn edited_policies_are_picked_up_and_broken_ones_refused() {
     )
     .unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
-    let after = revision(
-        read(client().get(svc.url("/health")).send().await.unwrap())
-            .await
-            .1,
-    );
+    let after = policy_revision(&svc.base).await;
     assert_eq!(after, reloaded);
     svc.service.stop().await;
 }

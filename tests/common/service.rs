@@ -92,6 +92,12 @@ pub async fn login(base: &str, user: &str) -> String {
     body["token"].as_str().unwrap().to_string()
 }
 
+/// The revision of the policy set the service at `base` decides under.
+pub async fn policy_revision(base: &str) -> String {
+    let (_, health) = read(client().get(format!("{base}/health")).send().await.unwrap()).await;
+    health["policy_revision"].as_str().unwrap().to_string()
+}
+
 /// Sends `method path` with the session `token` and an optional JSON body
 /// (state changes always as JSON, as the API demands).
 pub async fn call(

@@ -115,12 +115,7 @@ fn check_effects(request: &Request, outcome: &Outcome) -> Result<(), String> {
         } else {
             SessionEffect::EndSessionsOfUser
         };
-        if outcome.sessions != sessions {
-            return Err(format!(
-                "{name} with session effect {:?}, not {sessions:?}",
-                outcome.sessions
-            ));
-        }
+        sessions_end(outcome, sessions, name)?;
         return no_listing(outcome);
     }
     match &request.action {
@@ -138,12 +133,7 @@ fn check_effects(request: &Request, outcome: &Outcome) -> Result<(), String> {
             } else {
                 SessionEffect::None
             };
-            if outcome.sessions != sessions {
-                return Err(format!(
-                    "enforcement {on} with session effect {:?}",
-                    outcome.sessions
-                ));
-            }
+            sessions_end(outcome, sessions, name)?;
             no_listing(outcome)
         }
         Action::ListUsers(listed) => {
@@ -173,6 +163,16 @@ fn check_effects(request: &Request, outcome: &Outcome) -> Result<(), String> {
             no_listing(outcome)
         }
     }
+}
+
+fn sessions_end(outcome: &Outcome, expected: SessionEffect, name: &str) -> Result<(), String> {
+    if outcome.sessions != expected {
+        return Err(format!(
+            "{name} with session effect {:?}, not {expected:?}",
+            outcome.sessions
+        ));
+    }
+    Ok(())
 }
 
 fn no_change(outcome: &Outcome, name: &str) -> Result<(), String> {
