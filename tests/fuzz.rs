@@ -110,6 +110,15 @@ fn decided_or_refused(text: &str) -> Result<(), TestCaseError> {
     }
 }
 
+/// Found by the fuzz run in CI: an empty key cut short named no field.
+#[test]
+fn a_document_cut_short_after_an_empty_key_names_the_request() {
+    match Request::from_json("{\"\"") {
+        Err(Error::InvalidRequest { field, .. }) => assert_eq!(field, "(request)"),
+        other => panic!("{other:?}"),
+    }
+}
+
 #[test]
 fn any_text_is_decoded_and_decided_or_refused_with_its_field() {
     runner(cases(2_000))

@@ -302,7 +302,9 @@ pub fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, crate:
     let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
         crate::Error::InvalidRequest {
-            field: if path == "." {
+            // "." is the document itself; an empty path is a key with no
+            // name (`{""` cut short): neither names a field, so say so.
+            field: if path == "." || path.is_empty() {
                 "(request)".into()
             } else {
                 path
