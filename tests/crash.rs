@@ -9,13 +9,13 @@
 mod common;
 
 use std::collections::HashMap;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::postgres::{Postgres, wait_ready};
-use common::service::{call, client, login};
+use common::served::Served;
+use common::service::{call, login};
 use mfa_reset_service::SecretBox;
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -29,61 +29,6 @@ fn kills() -> usize {
         .ok()
         .and_then(|n| n.parse().ok())
         .unwrap_or(3)
-}
-
-/// A running `mfa-reset serve`; killed (SIGKILL) when dropped.
-struct Served {
-    child: Child,
-    base: String,
-}
-
-impl Served {
-    async fn start(args: &[String], envs: &[(&str, String)]) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new(env!("CARGO_BIN_EXE_mfa-reset"))
-            .arg("serve")
-            .args([
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-                "--insecure-cookies",
-            ])
-            .args(args)
-            .envs(envs.iter().map(|(k, v)| (*k, v.as_str())))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("the service starts");
-        let served = Self {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-        };
-        let deadline = Instant::now() + Duration::from_secs(120);
-        loop {
-            if let Ok(r) = client().get(format!("{}/health", served.base)).send().await
-                && r.status() == StatusCode::OK
-            {
-                return served;
-            }
-            assert!(Instant::now() < deadline, "the service did not come up");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    fn kill(mut self) {
-        self.child.kill().expect("SIGKILL");
-        self.child.wait().unwrap();
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// Whether each user's stored MFA is on (anything but `off`).

@@ -3,6 +3,7 @@
 
 pub mod misbehaving;
 pub mod postgres;
+pub mod served;
 pub mod service;
 
 use std::path::PathBuf;

@@ -33,6 +33,7 @@ pub fn config(database: String, secret_key: String) -> ServiceConfig {
         secure_cookies: false,
         max_body_bytes: 16 * 1024,
         activity_interval: std::time::Duration::from_secs(60),
+        webhook: None,
         clock: Clock::default(),
         engine: super::builder(),
     }

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 
 use time::OffsetDateTime;
 
+use super::notifications::WebhookKey;
 use super::routes::RouteMap;
 use super::seed::Seed;
 use mfa_reset::{EngineBuilder, LockoutPolicy};
@@ -134,6 +135,66 @@ pub struct ServiceConfig {
     /// is days, so a minute's granularity loses nothing and spares a write
     /// per request. State changes always record it.
     pub activity_interval: std::time::Duration,
+    /// Where notifications of MFA changes go; none are written if `None`.
+    pub webhook: Option<Webhook>,
     pub clock: Clock,
     pub engine: EngineBuilder,
+}
+
+/// The webhook that hears of every MFA change (reset, enable, disable,
+/// enrolment, enforcement), signed as Standard Webhooks says.
+#[derive(Clone, Debug)]
+pub struct Webhook {
+    /// `https://…`, or `http://` to a loopback address only (events name
+    /// users: they must not cross a network in the clear).
+    pub url: String,
+    pub key: WebhookKey,
+    /// One delivery's limit; a receiver slower than this is tried again.
+    pub timeout: std::time::Duration,
+    /// The first wait after a failed delivery; it doubles with each
+    /// further failure, up to `retry_max`. Deliveries never give up.
+    pub retry_base: std::time::Duration,
+    pub retry_max: std::time::Duration,
+}
+
+impl Webhook {
+    /// Checks `url` (see [`Webhook::url`]) and fills in the defaults:
+    /// 10 s timeout, retries from 1 s doubling to 15 min.
+    pub fn new(url: &str, key: WebhookKey) -> Result<Self, String> {
+        let parsed = reqwest::Url::parse(url).map_err(|e| format!("webhook URL `{url}`: {e}"))?;
+        let host = parsed.host_str().unwrap_or_default();
+        let loopback = host.eq_ignore_ascii_case("localhost")
+            || host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .parse::<IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback());
+        match parsed.scheme() {
+            "https" => {}
+            "http" if loopback => {}
+            "http" => {
+                return Err(format!(
+                    "webhook URL `{url}`: plain http only to a loopback address; use https"
+                ));
+            }
+            other => {
+                return Err(format!(
+                    "webhook URL `{url}`: scheme `{other}` is not http(s)"
+                ));
+            }
+        }
+        if !parsed.username().is_empty() || parsed.password().is_some() {
+            // Not echoed: it holds a password.
+            return Err(
+                "webhook URL: no credentials in the URL (the signature authenticates us)".into(),
+            );
+        }
+        Ok(Self {
+            url: parsed.to_string(),
+            key,
+            timeout: std::time::Duration::from_secs(10),
+            retry_base: std::time::Duration::from_secs(1),
+            retry_max: std::time::Duration::from_secs(15 * 60),
+        })
+    }
 }

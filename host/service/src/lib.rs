@@ -8,6 +8,8 @@
 //! - `browser_guard.rs`: CSRF and caching rules of the JSON API.
 //! - `keyed_locks.rs`: per-organization and per-account queues.
 //! - `routes.rs`: the gateway route map; `reload.rs`: policy hot reload.
+//! - `notifications.rs`: events of MFA changes and their signature;
+//!   `webhook.rs`: the worker delivering them from the outbox.
 
 mod browser_guard;
 mod config;
@@ -19,6 +21,7 @@ mod json;
 mod keyed_locks;
 mod login;
 mod metrics;
+mod notifications;
 mod ops;
 mod passwords;
 mod reload;
@@ -27,6 +30,7 @@ mod secret_box;
 mod seed;
 mod session;
 mod store;
+mod webhook;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -36,7 +40,8 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{any, get, post, put};
 use tokio::sync::oneshot;
 
-pub use config::{Clock, ForwardedHeaders, LoginThrottle, ServiceConfig};
+pub use config::{Clock, ForwardedHeaders, LoginThrottle, ServiceConfig, Webhook};
+pub use notifications::WebhookKey;
 pub use routes::{DEFAULT_ROUTES, Route, RouteMap};
 pub use secret_box::SecretBox;
 pub use seed::{DEMO_SEED, Seed};
@@ -78,6 +83,7 @@ pub struct Service {
     addr: SocketAddr,
     shutdown: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
+    webhook_worker: Option<tokio::task::JoinHandle<()>>,
 }
 
 /// What can stop the service from starting.
@@ -146,6 +152,22 @@ impl Service {
         }
         let metrics = Arc::new(metrics::Metrics::new());
         metrics.policy_revision(&engine.policy_set_info()?.revision);
+        let (store, webhook_worker) = match &config.webhook {
+            Some(webhook) => {
+                let wake = Arc::new(tokio::sync::Notify::new());
+                let store = store.with_outbox(wake.clone());
+                let worker = webhook::spawn(
+                    store.clone(),
+                    webhook.clone(),
+                    config.clock.clone(),
+                    metrics.clone(),
+                    wake,
+                )
+                .map_err(StartError::Config)?;
+                (store, Some(worker))
+            }
+            None => (store, None),
+        };
 
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
@@ -185,6 +207,7 @@ impl Service {
             addr,
             shutdown: Some(tx),
             task,
+            webhook_worker,
         })
     }
 
@@ -198,6 +221,10 @@ impl Service {
             let _ = tx.send(());
         }
         let _ = (&mut self.task).await;
+        // Undelivered notifications wait in the outbox for the next start.
+        if let Some(worker) = self.webhook_worker.take() {
+            worker.abort();
+        }
     }
 
     /// Serves until the task ends (or Ctrl-C, with `serve`).

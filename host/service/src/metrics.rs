@@ -1,5 +1,6 @@
 //! Prometheus metrics: decisions by action and outcome, decision latency,
-//! forward-auth answers, and the policy set revision in force.
+//! forward-auth answers, the policy set revision in force, and webhook
+//! deliveries.
 
 use std::sync::Mutex;
 
@@ -32,11 +33,14 @@ pub struct Metrics {
     latency: Histogram,
     forward_auth: Family<StatusLabels, Counter>,
     revision: Family<RevisionLabels, Gauge>,
-    reloads: Family<ReloadLabels, Counter>,
+    reloads: Family<ResultLabels, Counter>,
+    deliveries: Family<ResultLabels, Counter>,
+    pending: Gauge,
+    oldest_pending: Gauge,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct ReloadLabels {
+struct ResultLabels {
     result: &'static str,
 }
 
@@ -48,7 +52,7 @@ impl Metrics {
         let latency = Histogram::new(exponential_buckets(0.000_02, 2.0, 16));
         let forward_auth = Family::<StatusLabels, Counter>::default();
         let revision = Family::<RevisionLabels, Gauge>::default();
-        let reloads = Family::<ReloadLabels, Counter>::default();
+        let reloads = Family::<ResultLabels, Counter>::default();
         registry.register(
             "policy_reloads",
             "Changed policy sets seen by hot reload: installed, refused (errors or guardrails), failed",
@@ -74,8 +78,29 @@ impl Metrics {
             "The policy set revision in force (value 1)",
             revision.clone(),
         );
+        let deliveries = Family::<ResultLabels, Counter>::default();
+        let pending = Gauge::default();
+        let oldest_pending = Gauge::default();
+        registry.register(
+            "notification_deliveries",
+            "Webhook delivery attempts: delivered (acknowledged with 2xx) or failed (retried later)",
+            deliveries.clone(),
+        );
+        registry.register(
+            "notifications_pending",
+            "Notifications in the outbox not yet acknowledged by the webhook",
+            pending.clone(),
+        );
+        registry.register(
+            "notification_oldest_pending_seconds",
+            "Age of the oldest unacknowledged notification (0 when none)",
+            oldest_pending.clone(),
+        );
         Self {
             registry: Mutex::new(registry),
+            deliveries,
+            pending,
+            oldest_pending,
             decisions,
             latency,
             forward_auth,
@@ -86,7 +111,19 @@ impl Metrics {
 
     /// `result`: `installed`, `refused` or `failed`.
     pub fn policy_reload(&self, result: &'static str) {
-        self.reloads.get_or_create(&ReloadLabels { result }).inc();
+        self.reloads.get_or_create(&ResultLabels { result }).inc();
+    }
+
+    /// `result`: `delivered` or `failed`.
+    pub fn notification_delivery(&self, result: &'static str) {
+        self.deliveries
+            .get_or_create(&ResultLabels { result })
+            .inc();
+    }
+
+    pub fn notifications_pending(&self, pending: i64, oldest_seconds: i64) {
+        self.pending.set(pending);
+        self.oldest_pending.set(oldest_seconds);
     }
 
     pub fn decision(&self, action: &str, allowed: bool, denial_code: Option<&str>, seconds: f64) {

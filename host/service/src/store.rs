@@ -8,14 +8,20 @@
 //! replicas on one PostgreSQL.
 
 use std::str::FromStr;
+use std::sync::Arc;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Executor, Row};
 use time::OffsetDateTime;
+use tokio::sync::Notify;
 
+use super::notifications::Event;
 use super::secret_box::SecretBox;
 use mfa_reset::api::{AuditRecord, Authenticator, MfaStatus, Organization, Role, TotpKey, User};
 use mfa_reset::timestamp::{from_millis as time, to_millis as millis};
+
+mod outbox;
+pub use outbox::DueNotification;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
@@ -182,6 +188,9 @@ pub struct Commit<'a> {
 pub struct Store {
     pool: AnyPool,
     secrets: SecretBox,
+    /// Set when a webhook is configured: each MFA change then writes its
+    /// notification into the outbox, and wakes the worker waiting here.
+    outbox: Option<Arc<Notify>>,
 }
 
 fn role_name(role: Role) -> &'static str {
@@ -296,7 +305,20 @@ impl Store {
             .run(&pool)
             .await
             .map_err(|e| StoreError::Database(e.into()))?;
-        Ok(Self { pool, secrets })
+        Ok(Self {
+            pool,
+            secrets,
+            outbox: None,
+        })
+    }
+
+    /// From now on every MFA change also writes its notification (in the
+    /// same transaction) and wakes `worker`.
+    pub fn with_outbox(self, worker: Arc<Notify>) -> Self {
+        Self {
+            outbox: Some(worker),
+            ..self
+        }
     }
 
     pub async fn ping(&self) -> Result<(), StoreError> {
@@ -690,9 +712,27 @@ impl Store {
                 &mut new_version,
             )?;
         }
+        // The first audit row is the decision's (a copy for another
+        // organization is never an allowed change).
+        let event = c
+            .audit
+            .first()
+            .filter(|_| self.outbox.is_some())
+            .and_then(|a| {
+                Event::of(
+                    &a.record,
+                    &a.decision_id,
+                    c.user.map(|(u, _)| u),
+                    c.organization,
+                    new_version,
+                )
+            });
         for mut audit in c.audit {
             audit.target_version = new_version;
             insert_audit(&mut tx, &audit).await?;
+        }
+        if let Some(event) = &event {
+            outbox::insert(&mut tx, event).await?;
         }
         if let Some(used) = c.session {
             let done = sqlx::query(
@@ -741,6 +781,9 @@ impl Store {
             }
         }
         tx.commit().await?;
+        if let (Some(worker), Some(_)) = (&self.outbox, &event) {
+            worker.notify_one();
+        }
         Ok(new_version)
     }
 

@@ -8,7 +8,7 @@ use clap::{Args, ValueEnum};
 use mfa_reset::{EngineBuilder, Error, LockoutPolicy};
 use mfa_reset_service::{
     Clock, DEFAULT_ROUTES, DEMO_SEED, ForwardedHeaders, LoginThrottle, RouteMap, SecretBox, Seed,
-    Service, ServiceConfig,
+    Service, ServiceConfig, Webhook, WebhookKey,
 };
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -103,6 +103,29 @@ pub struct ServeArgs {
     /// (the idle limit is days; state changes always record it).
     #[arg(long, default_value_t = 60)]
     activity_interval_seconds: u64,
+    /// Where notifications of MFA changes (reset, enable, disable,
+    /// enrolment, enforcement) are POSTed, signed as Standard Webhooks says:
+    /// `https://…` (plain http to loopback only). Needs MFA_RESET_WEBHOOK_SECRET.
+    #[arg(long, env = "MFA_RESET_WEBHOOK_URL")]
+    webhook_url: Option<String>,
+    /// The webhook signing secret, `whsec_` + base64 of 24–64 bytes (in the
+    /// environment only: a flag would show in the process list).
+    #[arg(
+        long,
+        env = "MFA_RESET_WEBHOOK_SECRET",
+        hide = true,
+        hide_env_values = true
+    )]
+    webhook_secret: Option<String>,
+    /// Milliseconds one webhook delivery may take before it is tried again.
+    #[arg(long, default_value_t = 10_000)]
+    webhook_timeout_ms: u64,
+    /// Milliseconds before the first retry of a failed delivery; doubles
+    /// with each failure up to --webhook-retry-max-ms. Deliveries never give up.
+    #[arg(long, default_value_t = 1_000)]
+    webhook_retry_ms: u64,
+    #[arg(long, default_value_t = 900_000)]
+    webhook_retry_max_ms: u64,
     /// Largest request body, in bytes.
     #[arg(long, default_value_t = 64 * 1024)]
     max_body_bytes: usize,
@@ -225,6 +248,25 @@ pub fn run(args: ServeArgs, engine: EngineBuilder) -> Result<ExitCode, Error> {
         (Some(path), false) => Some(Seed::parse(&read(path)?)?),
         (None, false) => Some(Seed::parse(DEMO_SEED)?),
     };
+    let webhook = match (&args.webhook_url, &args.webhook_secret) {
+        (Some(url), Some(secret)) => {
+            let key = WebhookKey::parse(secret)
+                .map_err(|e| config_error(format!("MFA_RESET_WEBHOOK_SECRET: {e}")))?;
+            let ms = std::time::Duration::from_millis;
+            Some(Webhook {
+                timeout: ms(args.webhook_timeout_ms.max(1)),
+                retry_base: ms(args.webhook_retry_ms.max(1)),
+                retry_max: ms(args.webhook_retry_max_ms.max(args.webhook_retry_ms).max(1)),
+                ..Webhook::new(url, key).map_err(config_error)?
+            })
+        }
+        (None, _) => None,
+        (Some(_), None) => {
+            return Err(config_error(
+                "--webhook-url needs MFA_RESET_WEBHOOK_SECRET (the signing secret)",
+            ));
+        }
+    };
     let config = ServiceConfig {
         listen: args.listen,
         database,
@@ -251,6 +293,7 @@ pub fn run(args: ServeArgs, engine: EngineBuilder) -> Result<ExitCode, Error> {
         secure_cookies: !args.insecure_cookies,
         max_body_bytes: args.max_body_bytes,
         activity_interval: std::time::Duration::from_secs(args.activity_interval_seconds),
+        webhook,
         clock: Clock::default(),
         engine,
     };

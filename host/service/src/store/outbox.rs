@@ -1,0 +1,137 @@
+//! The notification outbox table: written with each MFA change, drained by
+//! the webhook worker. A row is claimed by moving its `next_attempt_at`
+//! past the delivery's timeout (a lease) with a compare-and-set, so two
+//! replicas never deliver it at once and a killed one's claim simply runs
+//! out: a row is delivered at least once, never lost.
+
+use sqlx::Row;
+
+use super::{Store, StoreError};
+use crate::notifications::Event;
+
+/// A notification due for delivery, claimed by this worker.
+#[derive(Debug, Clone)]
+pub struct DueNotification {
+    pub id: String,
+    pub body: String,
+    /// Deliveries tried before this one.
+    pub attempts: i64,
+}
+
+pub(super) async fn insert(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    event: &Event,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO notification_outbox (id, created_at, event_type, body, attempts, next_attempt_at) \
+         VALUES ($1, $2, $3, $4, 0, $5)",
+    )
+    .bind(&event.id)
+    .bind(event.created_at)
+    .bind(event.kind)
+    .bind(&event.body)
+    .bind(event.created_at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+impl Store {
+    /// Claims up to `limit` undelivered notifications due at `now` (oldest
+    /// first) until `lease_until`.
+    pub async fn claim_notifications(
+        &self,
+        now: i64,
+        lease_until: i64,
+        limit: i64,
+    ) -> Result<Vec<DueNotification>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, body, attempts, next_attempt_at FROM notification_outbox \
+             WHERE delivered_at IS NULL AND next_attempt_at <= $1 \
+             ORDER BY next_attempt_at, id LIMIT $2",
+        )
+        .bind(now)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut claimed = Vec::with_capacity(rows.len());
+        for row in rows {
+            let id: String = row.try_get("id")?;
+            let seen: i64 = row.try_get("next_attempt_at")?;
+            let done = sqlx::query(
+                "UPDATE notification_outbox SET next_attempt_at = $1 \
+                 WHERE id = $2 AND next_attempt_at = $3 AND delivered_at IS NULL",
+            )
+            .bind(lease_until)
+            .bind(&id)
+            .bind(seen)
+            .execute(&self.pool)
+            .await?;
+            // Another replica claimed it first.
+            if done.rows_affected() == 1 {
+                claimed.push(DueNotification {
+                    id,
+                    body: row.try_get("body")?,
+                    attempts: row.try_get("attempts")?,
+                });
+            }
+        }
+        Ok(claimed)
+    }
+
+    /// The receiver acknowledged `id` (kept for a while, then purged).
+    pub async fn notification_delivered(&self, id: &str, at: i64) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE notification_outbox SET delivered_at = $1, attempts = attempts + 1, \
+             last_error = NULL WHERE id = $2 AND delivered_at IS NULL",
+        )
+        .bind(at)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// A delivery of `id` failed: try again at `retry_at`.
+    pub async fn notification_failed(
+        &self,
+        id: &str,
+        retry_at: i64,
+        error: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE notification_outbox SET next_attempt_at = $1, attempts = attempts + 1, \
+             last_error = $2 WHERE id = $3 AND delivered_at IS NULL",
+        )
+        .bind(retry_at)
+        .bind(error)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Notifications not yet acknowledged, and the creation time of the
+    /// oldest (milliseconds).
+    pub async fn notifications_pending(&self) -> Result<(i64, Option<i64>), StoreError> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS pending, MIN(created_at) AS oldest FROM notification_outbox \
+             WHERE delivered_at IS NULL",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok((row.try_get("pending")?, row.try_get("oldest")?))
+    }
+
+    /// Forgets notifications acknowledged before `before`; undelivered
+    /// ones stay whatever their age.
+    pub async fn purge_notifications(&self, before: i64) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "DELETE FROM notification_outbox WHERE delivered_at IS NOT NULL AND delivered_at < $1",
+        )
+        .bind(before)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+}

@@ -1,0 +1,234 @@
+//! The webhook worker: delivers the outbox's notifications, signed, until
+//! the receiver answers 2xx. It runs beside the request handlers and only
+//! ever reads the outbox, so a slow, failing or absent receiver never
+//! blocks or fails a decision. Failed deliveries wait (doubling, with
+//! jitter) and go again; restarts and other replicas pick up where a
+//! worker left off. Delivery is at least once: receivers deduplicate on
+//! `webhook-id`, the event id.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Notify;
+use tokio::task::JoinSet;
+
+use super::config::{Clock, Webhook};
+use super::metrics::Metrics;
+use super::store::{DueNotification, Store};
+use mfa_reset::timestamp::to_millis as millis;
+
+/// Notifications claimed at a time (delivered concurrently).
+const BATCH: i64 = 16;
+/// How often the outbox is read when no change wakes the worker (a change
+/// made by another replica, a retry coming due).
+const POLL: Duration = Duration::from_millis(500);
+/// How often the pending gauge is refreshed and old rows are purged.
+const HOUSEKEEPING: Duration = Duration::from_secs(1);
+/// Acknowledged notifications are kept this long, then purged.
+const KEEP_DELIVERED: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// Starts the worker; it runs as long as the runtime.
+pub fn spawn(
+    store: Store,
+    webhook: Webhook,
+    clock: Clock,
+    metrics: Arc<Metrics>,
+    wake: Arc<Notify>,
+) -> Result<tokio::task::JoinHandle<()>, String> {
+    let http = reqwest::Client::builder()
+        // A redirect would send the signed event somewhere not configured.
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(webhook.timeout)
+        .user_agent(concat!("mfa-reset/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| format!("webhook client: {e}"))?;
+    let worker = Worker {
+        store,
+        webhook: Arc::new(webhook),
+        clock,
+        metrics,
+        http,
+    };
+    Ok(tokio::spawn(worker.run(wake)))
+}
+
+struct Worker {
+    store: Store,
+    webhook: Arc<Webhook>,
+    clock: Clock,
+    metrics: Arc<Metrics>,
+    http: reqwest::Client,
+}
+
+impl Worker {
+    async fn run(self, wake: Arc<Notify>) {
+        // A claim outlives any delivery of it, so no two run at once.
+        let lease = self.webhook.timeout * 2 + Duration::from_secs(1);
+        let mut last_housekeeping = None::<std::time::Instant>;
+        loop {
+            let now = millis(self.clock.now());
+            if last_housekeeping.is_none_or(|at| at.elapsed() >= HOUSEKEEPING) {
+                self.housekeeping(now).await;
+                last_housekeeping = Some(std::time::Instant::now());
+            }
+            let claimed = self
+                .store
+                .claim_notifications(now, now + as_millis(lease), BATCH)
+                .await;
+            match claimed {
+                Ok(due) if !due.is_empty() => self.deliver_all(due).await,
+                Ok(_) => {
+                    tokio::select! {
+                        () = wake.notified() => {}
+                        () = tokio::time::sleep(POLL) => {}
+                    }
+                }
+                Err(e) => {
+                    // The database is away: the rows wait for it.
+                    tracing::warn!(error = %e, "webhook worker cannot read the outbox");
+                    tokio::time::sleep(POLL).await;
+                }
+            }
+        }
+    }
+
+    async fn deliver_all(&self, due: Vec<DueNotification>) {
+        let mut deliveries = JoinSet::new();
+        for notification in due {
+            let (http, webhook) = (self.http.clone(), self.webhook.clone());
+            deliveries.spawn(async move {
+                let result = deliver(&http, &webhook, &notification).await;
+                (notification, result)
+            });
+        }
+        while let Some(done) = deliveries.join_next().await {
+            let Ok((notification, result)) = done else {
+                continue; // a delivery task panicked: its lease runs out, it goes again
+            };
+            let now = millis(self.clock.now());
+            let recorded = match &result {
+                Ok(()) => {
+                    self.metrics.notification_delivery("delivered");
+                    self.store
+                        .notification_delivered(&notification.id, now)
+                        .await
+                }
+                Err(error) => {
+                    self.metrics.notification_delivery("failed");
+                    let wait = retry_delay(&self.webhook, notification.attempts + 1);
+                    tracing::warn!(
+                        event_id = %notification.id,
+                        attempts = notification.attempts + 1,
+                        retry_in_ms = wait.as_millis() as u64,
+                        error = %error,
+                        "webhook delivery failed"
+                    );
+                    self.store
+                        .notification_failed(&notification.id, now + as_millis(wait), error)
+                        .await
+                }
+            };
+            if let Err(e) = recorded {
+                // Not recorded: the lease runs out and it goes again.
+                tracing::warn!(event_id = %notification.id, error = %e, "webhook outcome not recorded");
+            }
+        }
+    }
+
+    /// The pending gauge, and old acknowledged rows purged.
+    async fn housekeeping(&self, now: i64) {
+        if let Ok((pending, oldest)) = self.store.notifications_pending().await {
+            let age = oldest.map_or(0, |at| (now - at).max(0) / 1000);
+            self.metrics.notifications_pending(pending, age);
+        }
+        let before = now - as_millis(KEEP_DELIVERED);
+        if let Err(e) = self.store.purge_notifications(before).await {
+            tracing::warn!(error = %e, "delivered notifications not purged");
+        }
+    }
+}
+
+/// One delivery: `Ok` only for a 2xx answer. The error says what went
+/// wrong without the receiver's body (it is not ours to store).
+async fn deliver(
+    http: &reqwest::Client,
+    webhook: &Webhook,
+    notification: &DueNotification,
+) -> Result<(), String> {
+    // The receiver checks it against its own clock: the real time, not
+    // the (test-shiftable) service clock.
+    let timestamp = time::OffsetDateTime::now_utc().unix_timestamp();
+    let signature = webhook
+        .key
+        .sign(&notification.id, timestamp, &notification.body);
+    let sent = http
+        .post(&webhook.url)
+        .header("content-type", "application/json")
+        .header("webhook-id", &notification.id)
+        .header("webhook-timestamp", timestamp.to_string())
+        .header("webhook-signature", signature)
+        .body(notification.body.clone())
+        .send()
+        .await;
+    match sent {
+        Ok(response) if response.status().is_success() => Ok(()),
+        Ok(response) => Err(format!("HTTP {}", response.status().as_u16())),
+        Err(e) if e.is_timeout() => Err(format!("no answer within {:?}", webhook.timeout)),
+        Err(e) if e.is_connect() => Err("cannot connect".into()),
+        Err(_) => Err("connection failed".into()),
+    }
+}
+
+/// The wait before delivery number `attempt + 1`: `retry_base` doubled per
+/// failure up to `retry_max`, the upper half drawn at random so that
+/// retries after an outage do not all arrive at once.
+pub fn retry_delay(webhook: &Webhook, attempt: i64) -> Duration {
+    use rand::Rng;
+    let doublings = u32::try_from(attempt.saturating_sub(1).clamp(0, 30)).unwrap_or(30);
+    let full = webhook
+        .retry_base
+        .saturating_mul(1 << doublings)
+        .min(webhook.retry_max);
+    let half = full / 2;
+    half + half.mul_f64(rand::rng().random_range(0.0..=1.0))
+}
+
+fn as_millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::notifications::WebhookKey;
+
+    fn webhook(url: &str) -> Result<Webhook, String> {
+        Webhook::new(url, WebhookKey::parse(&"A".repeat(40)).unwrap())
+    }
+
+    #[test]
+    fn retries_double_up_to_the_limit_with_jitter_in_the_upper_half() {
+        let w = webhook("https://hooks.example.com/mfa").unwrap();
+        for (attempt, full) in [(1, 1), (2, 2), (3, 4), (10, 512), (11, 900), (500, 900)] {
+            let d = retry_delay(&w, attempt);
+            let full = Duration::from_secs(full);
+            assert!(d >= full / 2 && d <= full, "attempt {attempt}: {d:?}");
+        }
+    }
+
+    #[test]
+    fn webhook_urls_must_be_https_or_loopback_and_carry_no_credentials() {
+        assert!(webhook("https://hooks.example.com/x").is_ok());
+        assert!(webhook("http://127.0.0.1:9000/x").is_ok());
+        assert!(webhook("http://[::1]:9000/x").is_ok());
+        assert!(webhook("http://localhost/x").is_ok());
+        let clear = webhook("http://hooks.example.com/x").unwrap_err();
+        assert!(clear.contains("use https"), "{clear}");
+        let scheme = webhook("ftp://hooks.example.com/x").unwrap_err();
+        assert!(scheme.contains("scheme `ftp`"), "{scheme}");
+        let creds = webhook("https://u:p@hooks.example.com/x").unwrap_err();
+        assert!(creds.contains("no credentials"), "{creds}");
+        let junk = webhook("not a url").unwrap_err();
+        assert!(junk.contains("`not a url`"), "{junk}");
+    }
+}

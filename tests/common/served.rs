@@ -1,0 +1,64 @@
+//! The real `mfa-reset serve` process, for tests that kill it.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+
+use super::service::client;
+
+/// A running `mfa-reset serve` (args and environment as given, on a free
+/// port); killed (SIGKILL) when dropped.
+pub struct Served {
+    child: Child,
+    pub base: String,
+}
+
+impl Served {
+    pub async fn start(args: &[String], envs: &[(&str, String)]) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(env!("CARGO_BIN_EXE_mfa-reset"))
+            .arg("serve")
+            .args([
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--insecure-cookies",
+            ])
+            .args(args)
+            .envs(envs.iter().map(|(k, v)| (*k, v.as_str())))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the service starts");
+        let served = Self {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+        };
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            if let Ok(r) = client().get(format!("{}/health", served.base)).send().await
+                && r.status() == StatusCode::OK
+            {
+                return served;
+            }
+            assert!(Instant::now() < deadline, "the service did not come up");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub fn kill(mut self) {
+        self.child.kill().expect("SIGKILL");
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
