@@ -20,7 +20,7 @@ use axum::http::{HeaderMap, StatusCode as AxumStatus};
 use axum::response::IntoResponse;
 use common::postgres::{Postgres, wait_ready};
 use common::served::Served;
-use common::service::{TestService, call, client, login};
+use common::service::{TestService, call, client, enrol, login};
 use mfa_reset_service::{SecretBox, Webhook, WebhookKey};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -195,6 +195,17 @@ async fn undelivered(db: &sqlx::AnyPool) -> i64 {
         .get(0)
 }
 
+/// The first column of `sql`'s rows, as text.
+async fn column(db: &sqlx::AnyPool, sql: &str) -> Vec<String> {
+    sqlx::query(sql)
+        .fetch_all(db)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
 /// Service flags for `receiver`: a short timeout and retries, so that a
 /// test sees many failures and recoveries.
 fn webhook_args(receiver: &Receiver) -> Vec<String> {
@@ -263,16 +274,12 @@ async fn kill_and_check(mut receiver: Receiver, db_url: &str, start: impl AsyncF
     }
 
     // The allowed changes the database holds, and the events it wrote.
-    let changes: Vec<String> = sqlx::query(
+    let changes = column(
+        &db,
         "SELECT decision_id FROM audit_log WHERE allowed = 1 AND target_version IS NOT NULL \
          AND action IN ('enable_user_mfa', 'disable_user_mfa', 'reset_user_mfa', 'set_enforcement')",
     )
-    .fetch_all(&db)
-    .await
-    .unwrap()
-    .iter()
-    .map(|r| r.get(0))
-    .collect();
+    .await;
     let events: Vec<(String, String)> = sqlx::query("SELECT id, body FROM notification_outbox")
         .fetch_all(&db)
         .await
@@ -435,6 +442,28 @@ async fn a_dead_or_silent_receiver_never_holds_up_a_decision() {
         )
         .await;
         assert_eq!(status, StatusCode::FORBIDDEN);
+        // R4, R2/R3, R9: ada turns bob's MFA on, bob enrols at his next
+        // login, ada resets it.
+        let (status, _) = call(
+            &service.base,
+            &ada,
+            "POST",
+            "/api/org/users/bob/mfa/enable",
+            None,
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        let bob = login(&service.base, "bob").await;
+        enrol(&service.base, &bob, &service.clock).await;
+        let (status, _) = call(
+            &service.base,
+            &ada,
+            "POST",
+            "/api/org/users/bob/mfa/reset",
+            None,
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
         // R5: enforcement is announced too (last: it sends ada's
         // password-only session back to MFA).
         let on = json!({"enforce_mfa": true});
@@ -450,7 +479,7 @@ async fn a_dead_or_silent_receiver_never_holds_up_a_decision() {
             .unwrap()
             .get(0);
         assert_eq!(
-            rows, 11,
+            rows, 14,
             "{url}: one event per allowed change, none for the denial"
         );
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -466,14 +495,26 @@ async fn a_dead_or_silent_receiver_never_holds_up_a_decision() {
             let failed = metrics.lines().any(|l| {
                 l.starts_with("mfa_reset_notification_deliveries_total{result=\"failed\"}")
             });
-            if failed && metrics.contains("mfa_reset_notifications_pending 11") {
+            if failed && metrics.contains("mfa_reset_notifications_pending 14") {
                 assert!(!metrics.contains("result=\"delivered\""), "{metrics}");
                 break;
             }
             assert!(Instant::now() < deadline, "{url}: {metrics}");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        assert_eq!(undelivered(&db).await, 11, "{url}: nothing given up");
+        assert_eq!(undelivered(&db).await, 14, "{url}: nothing given up");
+        let mut kinds = column(&db, "SELECT DISTINCT event_type FROM notification_outbox").await;
+        kinds.sort();
+        assert_eq!(
+            kinds,
+            [
+                "mfa.disabled",
+                "mfa.enabled",
+                "mfa.enrolled",
+                "mfa.reset",
+                "organization.mfa_enforcement_changed"
+            ]
+        );
         service.service.stop().await;
     }
 }

@@ -10,7 +10,7 @@ use serde_json::json;
 use super::AppState;
 use super::decisions::{self, Decided, Intent, UserView};
 use super::error::ApiError;
-use super::json::ApiJson;
+use super::json::{ApiJson, NoParameters};
 use super::session::Caller;
 
 async fn run(state: &AppState, caller: Caller, intent: Intent) -> Result<Response, ApiError> {
@@ -59,6 +59,7 @@ pub async fn session_info(
 pub async fn reset_own(
     State(state): State<AppState>,
     caller: Caller,
+    _: NoParameters,
 ) -> Result<Response, ApiError> {
     run(&state, caller, Intent::ResetOwn).await
 }
@@ -66,6 +67,7 @@ pub async fn reset_own(
 pub async fn enable_own(
     State(state): State<AppState>,
     caller: Caller,
+    _: NoParameters,
 ) -> Result<Response, ApiError> {
     run(&state, caller, Intent::EnableOwn).await
 }
@@ -73,6 +75,7 @@ pub async fn enable_own(
 pub async fn disable_own(
     State(state): State<AppState>,
     caller: Caller,
+    _: NoParameters,
 ) -> Result<Response, ApiError> {
     run(&state, caller, Intent::DisableOwn).await
 }
@@ -88,6 +91,7 @@ pub async fn reset_user(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
+    _: NoParameters,
 ) -> Result<Response, ApiError> {
     run(&state, caller, Intent::ResetUser(id)).await
 }
@@ -96,6 +100,7 @@ pub async fn enable_user(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
+    _: NoParameters,
 ) -> Result<Response, ApiError> {
     run(&state, caller, Intent::EnableUser(id)).await
 }
@@ -104,6 +109,7 @@ pub async fn disable_user(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
+    _: NoParameters,
 ) -> Result<Response, ApiError> {
     run(&state, caller, Intent::DisableUser(id)).await
 }

@@ -37,7 +37,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{any, get, post, put};
+use axum::routing::{MethodRouter, any, get, post, put};
 use tokio::sync::oneshot;
 
 pub use config::{Clock, ForwardedHeaders, LoginThrottle, ServiceConfig, Webhook};
@@ -247,23 +247,36 @@ fn redact(url: &str) -> String {
 
 fn router(state: AppState) -> Router {
     let limit = state.config.max_body_bytes;
+    // The browser rules (CSRF, no caching) on the routed methods only: the
+    // router answers any other method 405 before them.
+    let guarded = |route: MethodRouter<AppState>| {
+        route.route_layer(axum::middleware::from_fn(browser_guard::guard))
+    };
     let api = Router::new()
-        .route("/login", post(login::login))
-        .route("/login/code", post(login::code))
-        .route("/logout", post(login::logout))
-        .route("/enrolment/start", post(login::start))
-        .route("/enrolment/confirm", post(login::confirm))
-        .route("/session", get(console::session_info))
-        .route("/me/mfa/reset", post(console::reset_own))
-        .route("/me/mfa/enable", post(console::enable_own))
-        .route("/me/mfa/disable", post(console::disable_own))
-        .route("/org/users", get(console::list_users))
-        .route("/org/users/{id}/mfa/reset", post(console::reset_user))
-        .route("/org/users/{id}/mfa/enable", post(console::enable_user))
-        .route("/org/users/{id}/mfa/disable", post(console::disable_user))
-        .route("/org/enforcement", put(console::set_enforcement))
-        .route("/audit", get(console::audit))
-        .layer(axum::middleware::from_fn(browser_guard::guard));
+        .route("/login", guarded(post(login::login)))
+        .route("/login/code", guarded(post(login::code)))
+        .route("/logout", guarded(post(login::logout)))
+        .route("/enrolment/start", guarded(post(login::start)))
+        .route("/enrolment/confirm", guarded(post(login::confirm)))
+        .route("/session", guarded(get(console::session_info)))
+        .route("/me/mfa/reset", guarded(post(console::reset_own)))
+        .route("/me/mfa/enable", guarded(post(console::enable_own)))
+        .route("/me/mfa/disable", guarded(post(console::disable_own)))
+        .route("/org/users", guarded(get(console::list_users)))
+        .route(
+            "/org/users/{id}/mfa/reset",
+            guarded(post(console::reset_user)),
+        )
+        .route(
+            "/org/users/{id}/mfa/enable",
+            guarded(post(console::enable_user)),
+        )
+        .route(
+            "/org/users/{id}/mfa/disable",
+            guarded(post(console::disable_user)),
+        )
+        .route("/org/enforcement", guarded(put(console::set_enforcement)))
+        .route("/audit", guarded(get(console::audit)));
     Router::new()
         .nest("/api", api)
         .route(forward_auth::PREFIX, any(forward_auth::check))

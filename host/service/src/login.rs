@@ -15,7 +15,7 @@ use super::AppState;
 use super::config::LoginThrottle;
 use super::decisions::{Decided, backoff, seconds_until};
 use super::error::ApiError;
-use super::json::ApiJson;
+use super::json::{ApiJson, NoParameters};
 use super::passwords;
 use super::session::{self, Caller};
 use super::store::{AuditEntry, Commit, SessionUse, StoreError, StoredSession, time_of};
@@ -250,6 +250,7 @@ fn client_address(state: &AppState, peer: SocketAddr, headers: &HeaderMap) -> Ip
 pub async fn logout(
     State(state): State<AppState>,
     headers: HeaderMap,
+    _: NoParameters,
 ) -> Result<Response, ApiError> {
     let token = session::required_token(&headers, &state.config)?;
     if !state.store.delete_session(&session::hash(&token)).await? {
@@ -279,7 +280,11 @@ pub async fn confirm(
 
 /// POST /api/enrolment/start: a new pending key, shown once. The policies
 /// decide (`start_enrolment`): an expired session cannot enrol a device.
-pub async fn start(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
+pub async fn start(
+    State(state): State<AppState>,
+    caller: Caller,
+    _: NoParameters,
+) -> Result<Response, ApiError> {
     let _queued = session::queue_for_org(&state, &caller).await;
     for n in 0..8 {
         let caller = session::reload(&state, &caller).await?;
