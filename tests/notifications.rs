@@ -503,6 +503,28 @@ async fn a_dead_or_silent_receiver_never_holds_up_a_decision() {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         assert_eq!(undelivered(&db).await, 14, "{url}: nothing given up");
+        // Every body is what the OpenAPI document's `MfaEvent` says.
+        let document: Value =
+            serde_json::from_str(include_str!("../host/service/openapi.json")).unwrap();
+        let schema = &document["components"]["schemas"]["MfaEvent"];
+        let data_schema = &schema["properties"]["data"];
+        for body in column(&db, "SELECT body FROM notification_outbox").await {
+            let event: Value = serde_json::from_str(&body).unwrap();
+            let kinds = schema["properties"]["type"]["enum"].as_array().unwrap();
+            assert!(kinds.contains(&event["type"]), "{body}");
+            for key in data_schema["required"].as_array().unwrap() {
+                assert!(
+                    event["data"].get(key.as_str().unwrap()).is_some(),
+                    "{key} in {body}"
+                );
+            }
+            for key in event["data"].as_object().unwrap().keys() {
+                assert!(
+                    data_schema["properties"].get(key).is_some(),
+                    "undocumented {key}: {body}"
+                );
+            }
+        }
         let mut kinds = column(&db, "SELECT DISTINCT event_type FROM notification_outbox").await;
         kinds.sort();
         assert_eq!(
