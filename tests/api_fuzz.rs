@@ -1,5 +1,5 @@
 //! The HTTP API fuzzed from its own OpenAPI document with schemathesis
-//! (pinned in tests/api-fuzz/requirements.txt, installed into .tools/venv
+//! (pinned in tests/requirements.txt, installed into .tools/venv
 //! by `bash tests/setup`): valid and invalid bodies, paths, queries and
 //! headers for every operation, undeclared methods, missing credentials.
 //! It must find no 5xx, no answer that breaks the document (status, content

@@ -3,142 +3,51 @@
 
 mod common;
 
-use std::net::TcpListener;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
-use axum::Json;
-use axum::http::HeaderMap;
-use axum::routing::any;
+use common::gateway::{Gateway, binary, deploy_file, free_port, start_backend};
 use common::service::*;
 use reqwest::StatusCode;
-use serde_json::{Value, json};
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use serde_json::Value;
 
 fn nginx_binary() -> PathBuf {
-    ["/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/bin/nginx"]
-        .iter()
-        .map(PathBuf::from)
-        .find(|p| p.exists())
-        .expect("nginx is not installed: `apt-get install nginx` (.ci/run does)")
+    let candidates = ["/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/bin/nginx"];
+    binary("nginx", &candidates.map(PathBuf::from))
 }
 
-/// nginx running from a temp dir; stopped on drop.
-struct Nginx {
-    child: Child,
-    dir: tempfile::TempDir,
-}
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Nginx {
-    /// The shipped config with its three addresses replaced, wrapped in a
-    /// minimal main config that keeps every file inside the temp dir.
-    fn start(listen: u16, sidecar: u16, backend: u16) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path();
-        let shipped = std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../service/deploy/nginx.conf"
-        ))
-        .unwrap();
-        let site = shipped
-            .replace("127.0.0.1:8080", &format!("127.0.0.1:{sidecar}"))
-            .replace("127.0.0.1:8081", &format!("127.0.0.1:{backend}"))
-            .replace("127.0.0.1:8000", &format!("127.0.0.1:{listen}"));
-        assert!(
-            site.contains(&format!("listen 127.0.0.1:{listen}")),
-            "the shipped config listens where the test expects"
-        );
-        std::fs::write(root.join("mfa-reset.conf"), site).unwrap();
-        let p = |name: &str| root.join(name).display().to_string();
-        let main = format!(
-            "daemon off;\nmaster_process off;\nerror_log {err} info;\npid {pid};\nevents {{ worker_connections 256; }}\n\
-             http {{\n  access_log {access};\n  client_body_temp_path {tmp}/body;\n  proxy_temp_path {tmp}/proxy;\n  \
-             fastcgi_temp_path {tmp}/fastcgi;\n  uwsgi_temp_path {tmp}/uwsgi;\n  scgi_temp_path {tmp}/scgi;\n  include {site};\n}}\n",
-            err = p("error.log"),
-            pid = p("nginx.pid"),
-            access = p("access.log"),
-            tmp = p("tmp"),
-            site = p("mfa-reset.conf"),
-        );
-        std::fs::create_dir_all(root.join("tmp")).unwrap();
-        std::fs::write(root.join("nginx.conf"), main).unwrap();
-        let child = Command::new(nginx_binary())
-            .arg("-p")
-            .arg(root)
-            .arg("-e")
-            .arg(root.join("error.log"))
-            .arg("-c")
-            .arg(root.join("nginx.conf"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("nginx starts");
-        let mut nginx = Self { child, dir };
-        nginx.wait_for(listen);
-        nginx
-    }
-
-    fn wait_for(&mut self, port: u16) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return;
-            }
-            if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("nginx exited ({status}): {}", self.log());
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("nginx did not listen within 10 s: {}", self.log());
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("error.log")).unwrap_or_default()
-    }
-}
-
-/// The console pages' backend: echoes what nginx told it about the caller.
-async fn start_backend() -> u16 {
-    let app = axum::Router::new().fallback(any(|headers: HeaderMap| async move {
-        let get = |name: &str| {
-            headers
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("")
-                .to_string()
-        };
-        Json(json!({
-            "user": get("x-auth-user"),
-            "organization": get("x-auth-organization"),
-            "role": get("x-auth-role"),
-            "decision_id": get("x-auth-decision-id"),
-            "policy_revision": get("x-auth-policy-revision"),
-            "forwarded_uri": get("x-forwarded-uri"),
-            "forwarded_host": get("x-forwarded-host"),
-            "forwarded": get("forwarded"),
-            "forwarded_method": get("x-forwarded-method"),
-            "original_uri": get("x-original-uri"),
-        }))
-    }));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    port
+/// nginx with the shipped config, wrapped in a minimal main config that
+/// keeps every file inside the gateway's temp dir.
+fn start_nginx(listen: u16, sidecar: u16, backend: u16) -> Gateway {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let site = deploy_file("nginx.conf", listen, sidecar, backend);
+    assert!(
+        site.contains(&format!("listen 127.0.0.1:{listen}")),
+        "the shipped config listens where the test expects"
+    );
+    std::fs::write(root.join("mfa-reset.conf"), site).unwrap();
+    let p = |name: &str| root.join(name).display().to_string();
+    let main = format!(
+        "daemon off;\nmaster_process off;\nerror_log stderr info;\npid {pid};\nevents {{ worker_connections 256; }}\n\
+         http {{\n  access_log {access};\n  client_body_temp_path {tmp}/body;\n  proxy_temp_path {tmp}/proxy;\n  \
+         fastcgi_temp_path {tmp}/fastcgi;\n  uwsgi_temp_path {tmp}/uwsgi;\n  scgi_temp_path {tmp}/scgi;\n  include {site};\n}}\n",
+        pid = p("nginx.pid"),
+        access = p("access.log"),
+        tmp = p("tmp"),
+        site = p("mfa-reset.conf"),
+    );
+    std::fs::create_dir_all(root.join("tmp")).unwrap();
+    std::fs::write(root.join("nginx.conf"), main).unwrap();
+    let mut command = Command::new(nginx_binary());
+    command
+        .arg("-p")
+        .arg(root)
+        .arg("-e")
+        .arg("stderr")
+        .arg("-c")
+        .arg(root.join("nginx.conf"));
+    Gateway::start(command, dir, listen)
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -146,7 +55,7 @@ async fn console_routes_through_nginx_are_allowed_and_denied_by_the_sidecar() {
     let svc = TestService::start(|_, _| {}).await; // trusts 127.0.0.1, where nginx connects from
     let backend = start_backend().await;
     let port = free_port();
-    let nginx = Nginx::start(port, svc.addr().port(), backend);
+    let nginx = start_nginx(port, svc.addr().port(), backend);
     let front = format!("http://127.0.0.1:{port}");
     let c = client();
 
@@ -254,7 +163,7 @@ async fn route_spoofing_through_nginx_is_refused() {
     let svc = TestService::start(|_, _| {}).await;
     let backend = start_backend().await;
     let port = free_port();
-    let nginx = Nginx::start(port, svc.addr().port(), backend);
+    let nginx = start_nginx(port, svc.addr().port(), backend);
     let front = format!("http://127.0.0.1:{port}");
     let c = client();
     let bob = login(&front, "bob").await;
