@@ -6,9 +6,7 @@ mod common;
 use std::path::PathBuf;
 use std::process::Command;
 
-use common::gateway::{
-    Gateway, binary, check_forwarded_family_gateway, deploy_file, free_port, start_backend,
-};
+use common::gateway::{Gateway, binary, check_gateway, deploy_file, free_port, start_backend};
 use common::service::TestService;
 use mfa_reset_service::ForwardedHeaders;
 
@@ -37,7 +35,7 @@ async fn console_routes_through_caddy_are_decided_by_the_sidecar() {
     let backend = start_backend().await;
     let port = free_port();
     let caddy = start_caddy(port, svc.addr().port(), backend);
-    check_forwarded_family_gateway(&format!("http://127.0.0.1:{port}"), &svc, &caddy).await;
+    check_gateway(&format!("http://127.0.0.1:{port}"), &svc, &caddy).await;
     drop(caddy);
     svc.service.stop().await;
 }

@@ -8,9 +8,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::gateway::{
-    Gateway, binary, check_forwarded_family_gateway, deploy_file, free_port, start_backend,
-};
+use common::gateway::{Gateway, binary, check_gateway, deploy_file, free_port, start_backend};
 use common::service::{TestService, client};
 use mfa_reset_service::ForwardedHeaders;
 use reqwest::StatusCode;
@@ -59,7 +57,7 @@ async fn console_routes_through_traefik_are_decided_by_the_sidecar() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    check_forwarded_family_gateway(&front, &svc, &traefik).await;
+    check_gateway(&front, &svc, &traefik).await;
     drop(traefik);
     svc.service.stop().await;
 }

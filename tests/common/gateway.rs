@@ -13,7 +13,7 @@ use axum::routing::any;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use super::service::{TestService, call, client, login, read};
+use super::service::{TestService, call, client, login, policy_revision, read};
 
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -123,11 +123,11 @@ pub async fn start_backend() -> u16 {
 }
 
 /// What every gateway with its shipped config must do in front of `svc`
-/// (a sidecar reading `X-Forwarded-Method`/`-Uri` from 127.0.0.1), reached
-/// at `front`: pages allowed and denied by the policies, the sidecar's
+/// (a sidecar reading the header family that config sets, from 127.0.0.1),
+/// reached at `front`: pages allowed and denied by the policies, the sidecar's
 /// subject reaching the backend and nothing a client forged, 401 and 403
 /// passed through.
-pub async fn check_forwarded_family_gateway(front: &str, svc: &TestService, gateway: &Gateway) {
+pub async fn check_gateway(front: &str, svc: &TestService, gateway: &Gateway) {
     let c = client();
     let log = || gateway.log();
 
@@ -149,6 +149,7 @@ pub async fn check_forwarded_family_gateway(front: &str, svc: &TestService, gate
             .header("x-auth-role", "root")
             .header("x-auth-organization", "globex")
             .header("x-auth-denial-code", "forged")
+            .header("x-auth-policy-revision", "forged")
             .header("x-original-uri", "/console/admin/users")
             .header("forwarded", "for=6.6.6.6;host=elsewhere")
             .send()
@@ -161,7 +162,11 @@ pub async fn check_forwarded_family_gateway(front: &str, svc: &TestService, gate
     assert_eq!(body["organization"], "acme");
     assert_eq!(body["role"], "sub_user");
     assert!(!body["decision_id"].as_str().unwrap().is_empty());
-    assert!(!body["policy_revision"].as_str().unwrap().is_empty());
+    // The revision the backend sees is the one the sidecar decided under.
+    assert_eq!(
+        body["policy_revision"],
+        policy_revision(&svc.base).await.as_str()
+    );
     for forged in ["denial_code", "original_uri", "forwarded"] {
         assert_eq!(body[forged], "", "{forged} reached the backend: {body}");
     }
