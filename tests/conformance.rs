@@ -1,0 +1,275 @@
+//! The conformance suite every host runs: `tests/conformance/decide.json`,
+//! language-neutral data — typed engine requests in the library's JSON
+//! (`mfa_reset::api`) and the outcome or error each must get. The Rust host
+//! (here), the Node host (tests/node) and the Python host (tests/python)
+//! must all answer every case identically.
+//!
+//! The cases are every case of `policies/tests.json` that the engine
+//! decides (login steps aside), written as typed requests, plus state
+//! transitions and bad requests. Their expected outcomes are the Rust
+//! host's, held here to the independent expectations of tests.json (the
+//! decision and the deciding policies, as the official Cedar CLI checks
+//! them). This test fails when the file is not what the engine answers;
+//! after a deliberate change, `MFA_RESET_CONFORMANCE_WRITE=1 cargo test
+//! --test conformance` rewrites it.
+
+mod common;
+
+use std::path::PathBuf;
+
+use serde_json::{Value, json};
+
+fn repo(path: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(path)
+}
+
+/// A Cedar datetime extension value as RFC 3339 text.
+fn datetime(value: &Value) -> Value {
+    value["__extn"]["arg"].clone()
+}
+
+fn entity<'a>(entities: &'a [Value], uid: &str) -> &'a Value {
+    let (kind, id) = uid.rsplit_once("::").unwrap();
+    let id = id.trim_matches('"');
+    entities
+        .iter()
+        .find(|e| e["uid"]["type"] == kind && e["uid"]["id"] == id)
+        .unwrap_or_else(|| panic!("no entity {uid}"))
+}
+
+fn organization(entities: &[Value], id: &str) -> Value {
+    let org = entities
+        .iter()
+        .find(|e| e["uid"]["type"] == "MfaReset::Organization" && e["uid"]["id"] == id)
+        .unwrap_or_else(|| panic!("no organization {id}"));
+    json!({"id": id, "enforce_mfa": org["attrs"]["enforce_mfa"]})
+}
+
+/// A Cedar `User` entity as the engine's typed user.
+fn user(entities: &[Value], entity: &Value) -> Value {
+    let attrs = &entity["attrs"];
+    let org_id = attrs["organization"]["__entity"]["id"].as_str().unwrap();
+    let mfa = match (attrs["mfa_enabled"] == true, attrs["mfa_enrolled"] == true) {
+        (true, true) => "active",
+        (true, false) => "enrolment_due",
+        (false, _) => "off",
+    };
+    json!({
+        "id": entity["uid"]["id"],
+        "role": if attrs["is_root"] == true { "root" } else { "sub_user" },
+        "organization": organization(entities, org_id),
+        "mfa": mfa,
+    })
+}
+
+/// A tests.json case as a typed request; `None` for the login steps, which
+/// the engine decides inside its enrolment and code calls, and for an
+/// organization function aimed at another organization, which a typed
+/// request cannot express (they always act on the caller's organization;
+/// the Cedar CLI checks those cases).
+fn typed_request(case: &Value) -> Option<Value> {
+    let request = &case["request"];
+    let entities = case["entities"].as_array().unwrap();
+    let action_name = request["action"]
+        .as_str()
+        .unwrap()
+        .rsplit_once("::")
+        .unwrap()
+        .1
+        .trim_matches('"');
+    let actor = user(
+        entities,
+        entity(entities, request["principal"].as_str().unwrap()),
+    );
+    let resource = request["resource"].as_str().unwrap();
+    if resource.starts_with("MfaReset::Organization::")
+        && entity(entities, resource)["uid"]["id"] != actor["organization"]["id"]
+    {
+        return None;
+    }
+    let action = match action_name {
+        "reset_own_mfa" | "enable_own_mfa" | "disable_own_mfa" => json!(action_name),
+        "view_session" => json!("view_own_session"),
+        "reset_user_mfa" | "enable_user_mfa" | "disable_user_mfa" => {
+            json!({ action_name: user(entities, entity(entities, resource)) })
+        }
+        "set_enforcement" => {
+            let org = entity(entities, resource);
+            json!({"set_enforcement": org["attrs"]["enforce_mfa"] != true})
+        }
+        "list_users" => {
+            let org_id = entity(entities, resource)["uid"]["id"].clone();
+            let users: Vec<Value> = entities
+                .iter()
+                .filter(|e| {
+                    e["uid"]["type"] == "MfaReset::User"
+                        && e["attrs"]["organization"]["__entity"]["id"] == org_id
+                })
+                .map(|e| user(entities, e))
+                .collect();
+            json!({ "list_users": users })
+        }
+        "start_enrolment" | "confirm_enrolment" | "verify_code" => return None,
+        route => json!({ "access_route": route }),
+    };
+    let context = &request["context"];
+    Some(json!({
+        "actor": actor,
+        "session": {
+            "login_at": datetime(&context["session"]["login_at"]),
+            "last_activity_at": datetime(&context["session"]["last_activity_at"]),
+            "mfa_satisfied": context["session"]["mfa_satisfied"],
+        },
+        "now": datetime(&context["now"]),
+        "action": action,
+    }))
+}
+
+/// Requests beyond tests.json: state transitions of every kind and bad
+/// input the component refuses (with the field, as the caller wrote it).
+fn more_requests() -> Vec<(String, Value)> {
+    let acme = json!({"id": "acme", "enforce_mfa": false});
+    let enforcing = json!({"id": "acme", "enforce_mfa": true});
+    let ada = json!({"id": "ada", "role": "root", "organization": acme, "mfa": "active"});
+    let bob =
+        |mfa: &str| json!({"id": "bob", "role": "sub_user", "organization": acme, "mfa": mfa});
+    let session = json!({
+        "login_at": "2026-11-20T09:00:00Z",
+        "last_activity_at": "2026-11-22T09:59:59.999Z",
+        "mfa_satisfied": true,
+    });
+    let request = |actor: &Value, action: Value| json!({"actor": actor, "session": session, "now": "2026-11-22T10:00:00Z", "action": action});
+    let mut cases = vec![
+        ("R9 transition: a root resets an active sub-user", request(&ada, json!({"reset_user_mfa": bob("active")}))),
+        ("R4 transition: a root turns a sub-user's MFA on", request(&ada, json!({"enable_user_mfa": bob("off")}))),
+        ("R4 transition: a root turns a sub-user's MFA off", request(&ada, json!({"disable_user_mfa": bob("active")}))),
+        ("R6 transition: a self-reset", request(&bob("active"), json!("reset_own_mfa"))),
+        ("R2 transition: turning one's own MFA on", request(&bob("off"), json!("enable_own_mfa"))),
+        ("R2 transition: turning one's own MFA off", request(&bob("active"), json!("disable_own_mfa"))),
+        ("R5 transition: enforcement on", request(&ada, json!({"set_enforcement": true}))),
+        ("R11 transition: listing users with enforcement taken into account", {
+            let ada = json!({"id": "ada", "role": "root", "organization": enforcing, "mfa": "active"});
+            let bob = json!({"id": "bob", "role": "sub_user", "organization": enforcing, "mfa": "off"});
+            request(&ada, json!({"list_users": [ada, bob]}))
+        }),
+        ("R6 deny: a reset of an account without MFA is an error, not a success", request(&bob("off"), json!("reset_own_mfa"))),
+    ]
+    .into_iter()
+    .map(|(name, request)| (name.to_string(), request))
+    .collect::<Vec<_>>();
+    let mut bad = |name: &str, edit: &dyn Fn(&mut Value)| {
+        let mut r = request(&ada, json!({"reset_user_mfa": bob("active")}));
+        edit(&mut r);
+        cases.push((format!("bad input: {name}"), r));
+    };
+    bad("an empty actor id", &|r| r["actor"]["id"] = json!(""));
+    bad("a control character in an organization id", &|r| {
+        r["action"]["reset_user_mfa"]["organization"]["id"] = json!("ac\u{7}me")
+    });
+    bad(
+        "a target whose organization disagrees with the actor's",
+        &|r| r["action"]["reset_user_mfa"]["organization"]["enforce_mfa"] = json!(true),
+    );
+    bad("a listed user of another organization", &|r| {
+        let globex = json!({"id": "globex", "enforce_mfa": false});
+        let gina = json!({"id": "gina", "role": "sub_user", "organization": globex, "mfa": "off"});
+        r["action"] = json!({ "list_users": [gina] });
+    });
+    let mut before_1970 = request(&ada, json!("reset_own_mfa"));
+    before_1970["session"]["login_at"] = json!("1969-12-31T23:59:59Z");
+    cases.push((
+        "R7 deny: a session that began before 1970 counts as expired".into(),
+        before_1970,
+    ));
+    cases
+}
+
+fn answer(request: &Value) -> Value {
+    let parsed = mfa_reset::api::from_json::<mfa_reset::Request>(&request.to_string())
+        .expect("the case's request is well-formed JSON of the library");
+    match common::engine().decide(&parsed) {
+        Ok(outcome) => {
+            let mut outcome = serde_json::to_value(outcome).unwrap();
+            // Added by the Rust host's engine, not part of the component's answer.
+            outcome.as_object_mut().unwrap().remove("policy_revision");
+            json!({ "outcome": outcome })
+        }
+        Err(mfa_reset::Error::InvalidRequest { field, message }) => {
+            json!({"error": {"field": field, "message": message}})
+        }
+        Err(other) => panic!("{other}"),
+    }
+}
+
+#[test]
+fn every_host_answers_the_conformance_cases_as_the_rust_host_does() {
+    let cedar_cases: Vec<Value> =
+        serde_json::from_str(&std::fs::read_to_string(repo("policies/tests.json")).unwrap())
+            .unwrap();
+    let mut cases = Vec::new();
+    for case in &cedar_cases {
+        let Some(request) = typed_request(case) else {
+            continue;
+        };
+        let expected = answer(&request);
+        // The component's decision is the one the official Cedar CLI expects.
+        let outcome = &expected["outcome"];
+        assert_eq!(
+            outcome["decision"]["allowed"],
+            case["decision"] == "allow",
+            "{}: {expected}",
+            case["name"]
+        );
+        if case["decision"] == "allow" {
+            assert_eq!(
+                outcome["decision"]["policy_ids"], case["reason"],
+                "{}",
+                case["name"]
+            );
+        } else {
+            for id in case["reason"].as_array().unwrap() {
+                assert!(
+                    outcome["decision"]["policy_ids"]
+                        .as_array()
+                        .unwrap()
+                        .contains(id),
+                    "{}: {id} did not decide",
+                    case["name"]
+                );
+            }
+        }
+        cases.push(
+            json!({"name": case["name"], "call": "decide", "request": request, "expect": expected}),
+        );
+    }
+    for (name, request) in more_requests() {
+        let expected = answer(&request);
+        cases.push(json!({"name": name, "call": "decide", "request": request, "expect": expected}));
+    }
+    let text = serde_json::to_string_pretty(&json!({
+        "about": "Conformance cases for every mfa-reset host (tests/conformance.rs makes them; do not edit by hand). `request`: the library's JSON of a typed engine request; `expect`: its `outcome` (authenticators aside) or its `error` (`field` as the caller wrote it).",
+        "cases": cases,
+    }))
+    .unwrap()
+        + "\n";
+    let path = repo("tests/conformance/decide.json");
+    if std::env::var_os("MFA_RESET_CONFORMANCE_WRITE").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, &text).unwrap();
+    }
+    let errors = cases
+        .iter()
+        .filter(|c| c["expect"]["error"].is_object())
+        .count();
+    assert!(errors >= 4, "bad requests are refused: {errors}");
+    assert!(cases.len() >= 50, "{} cases", cases.len());
+
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == text,
+        "{} is not what the engine answers: run `MFA_RESET_CONFORMANCE_WRITE=1 cargo test --test conformance` after a deliberate change",
+        path.display()
+    );
+}
