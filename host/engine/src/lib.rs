@@ -50,3 +50,9 @@ pub use engine::{
 };
 pub use error::Error;
 pub use policy_tests::{PolicyTestResult, run_policy_tests};
+
+/// The component this library embeds (built from `guest/`): the same
+/// `.wasm` the Node and Python hosts load (`mfa-reset component`).
+pub fn embedded_component() -> &'static [u8] {
+    component::EMBEDDED
+}

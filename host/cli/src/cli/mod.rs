@@ -48,6 +48,13 @@ enum Command {
     /// Check and test policies.
     #[command(subcommand)]
     Policies(PoliciesCommand),
+    /// Write the component (`.wasm`: the embedded one, or --component) for
+    /// the hosts in other languages (Node with jco, Python with wasmtime).
+    Component {
+        /// Where to write it.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
     /// Walk through the help centre's MFA story, step by step.
     Demo,
     /// Run the sidecar service: console JSON API, gateway forward-auth, metrics.
@@ -153,6 +160,7 @@ pub fn run() -> ExitCode {
             with_engine(&|e| policies::test(e, &dir, &tests))
         }
         Command::Demo => with_engine(&demo::run),
+        Command::Component { out } => write_component(cli.component.as_deref(), &out),
         Command::Enroll(args) => with_engine(&|e| authenticator::enroll(e, &args)),
         Command::Verify { state, code } => {
             with_engine(&|e| authenticator::verify(e, &state, &code))
@@ -169,4 +177,22 @@ fn fail(error: &mfa_reset::Error) -> ExitCode {
         }
     }
     ExitCode::from(2)
+}
+
+/// `mfa-reset component --out FILE`: the bytes every host loads.
+fn write_component(
+    from: Option<&std::path::Path>,
+    out: &std::path::Path,
+) -> Result<ExitCode, mfa_reset::Error> {
+    let files_error = |path: &std::path::Path, e: std::io::Error| mfa_reset::Error::Files {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    };
+    let bytes = match from {
+        Some(path) => std::fs::read(path).map_err(|e| files_error(path, e))?,
+        None => mfa_reset::embedded_component().to_vec(),
+    };
+    std::fs::write(out, &bytes).map_err(|e| files_error(out, e))?;
+    println!("{} ({} bytes)", out.display(), bytes.len());
+    Ok(ExitCode::SUCCESS)
 }

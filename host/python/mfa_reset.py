@@ -1,0 +1,293 @@
+"""mfa-reset from Python: the same component the Rust host embeds, run by
+wasmtime (PyPI `wasmtime`, its `wasmtime.component` API).
+
+Plain dicts in, plain dicts out, in the JSON the Rust library and the
+sidecar speak (snake_case keys, RFC 3339 times); a bad request raises
+`RequestError` with the field as the caller wrote it. Small enough to lift
+into a FastAPI app::
+
+    engine = MfaReset("mfa-reset.wasm")        # `mfa-reset component --out mfa-reset.wasm`
+    outcome = engine.decide(request_dict)      # {"decision": {...}, "change": ..., ...}
+
+The guest is sandboxed: it gets randomness (from `os.urandom`, for TOTP
+keys) and nothing else — no filesystem, environment, arguments, clock or
+network (every other import traps). The compiled component is cached next
+to the `.wasm` (or in `cache_dir`); after any trap the store and instance
+are thrown away and the next call gets fresh ones.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import importlib.metadata
+import os
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, Callable
+
+import wasmtime
+import wasmtime.component as wc
+
+__all__ = ["MfaReset", "RequestError", "EngineError"]
+
+_EXPORT = "mfa-reset:engine/engine@0.3.0"
+_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
+
+
+class RequestError(ValueError):
+    """A request the engine refuses: `field` says which, as the caller wrote it."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+class EngineError(RuntimeError):
+    """The component trapped or failed; the next call starts afresh."""
+
+
+# ---- JSON (the library's shape) -> component values -------------------
+
+def _require(value: Any, kind: type, field: str, what: str) -> Any:
+    # bool is an int in Python, and "false" is truthy: check the exact type.
+    if type(value) is not kind:
+        raise RequestError(field, f"must be {what}")
+    return value
+
+
+def _object(value: Any, field: str, keys: set[str]) -> dict:
+    if type(value) is not dict:
+        raise RequestError(field or "(request)", "must be an object")
+    for key in value:
+        if key not in keys:
+            raise RequestError(f"{field}.{key}" if field else key, "unknown field")
+    for key in keys:
+        if key not in value:
+            raise RequestError(f"{field}.{key}" if field else key, "missing")
+    return value
+
+
+def _millis(text: Any, field: str) -> int:
+    _require(text, str, field, "an RFC 3339 time")
+    try:
+        parsed = _dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise RequestError(field, f"`{text}` is not an RFC 3339 time") from None
+    if parsed.tzinfo is None or "T" not in text:
+        raise RequestError(field, f"`{text}` is not an RFC 3339 time (date, `T`, time and offset)")
+    return (parsed - _EPOCH) // _dt.timedelta(milliseconds=1)
+
+
+def _enum(value: Any, field: str, names: tuple[str, ...]) -> str:
+    if type(value) is not str or value not in names:
+        raise RequestError(field, f"must be one of {', '.join(names)}")
+    return value.replace("_", "-")
+
+
+def _organization(value: Any, field: str) -> SimpleNamespace:
+    o = _object(value, field, {"id", "enforce_mfa"})
+    return SimpleNamespace(**{
+        "id": _require(o["id"], str, f"{field}.id", "a string"),
+        "enforce-mfa": _require(o["enforce_mfa"], bool, f"{field}.enforce_mfa", "true or false"),
+    })
+
+
+def _user(value: Any, field: str) -> SimpleNamespace:
+    u = _object(value, field, {"id", "role", "organization", "mfa"})
+    return SimpleNamespace(**{
+        "id": _require(u["id"], str, f"{field}.id", "a string"),
+        "role": _enum(u["role"], f"{field}.role", ("root", "sub_user")),
+        "organization": _organization(u["organization"], f"{field}.organization"),
+        "mfa": _enum(u["mfa"], f"{field}.mfa", ("off", "enrolment_due", "active")),
+    })
+
+
+def _session(value: Any, field: str) -> SimpleNamespace:
+    s = _object(value, field, {"login_at", "last_activity_at", "mfa_satisfied"})
+    return SimpleNamespace(**{
+        "login-at": _millis(s["login_at"], f"{field}.login_at"),
+        "last-activity-at": _millis(s["last_activity_at"], f"{field}.last_activity_at"),
+        "mfa-satisfied": _require(s["mfa_satisfied"], bool, f"{field}.mfa_satisfied", "true or false"),
+    })
+
+
+_PLAIN_ACTIONS = ("reset_own_mfa", "enable_own_mfa", "disable_own_mfa", "view_own_session")
+
+
+def _action(value: Any) -> wc.Variant:
+    if type(value) is str:
+        if value not in _PLAIN_ACTIONS:
+            raise RequestError("action", f"unknown action `{value}`")
+        return wc.Variant(value.replace("_", "-"))
+    if type(value) is not dict or len(value) != 1:
+        raise RequestError("action", "must be an action name or an object with one action")
+    (name, arg), = value.items()
+    field = f"action.{name}"
+    if name in ("reset_user_mfa", "enable_user_mfa", "disable_user_mfa"):
+        payload: Any = _user(arg, field)
+    elif name == "set_enforcement":
+        payload = _require(arg, bool, field, "true or false")
+    elif name == "list_users":
+        _require(arg, list, field, "a list of users")
+        payload = [_user(u, f"{field}[{i}]") for i, u in enumerate(arg)]
+    elif name == "access_route":
+        payload = _require(arg, str, field, "a route's action name")
+    else:
+        raise RequestError("action", f"unknown action `{name}`")
+    return wc.Variant(name.replace("_", "-"), payload)
+
+
+def _request(value: Any) -> SimpleNamespace:
+    r = _object(value, "", {"actor", "session", "now", "action"})
+    return SimpleNamespace(**{
+        "actor": _user(r["actor"], "actor"),
+        "session": _session(r["session"], "session"),
+        "now": _millis(r["now"], "now"),
+        "action": _action(r["action"]),
+    })
+
+
+# ---- component values -> JSON ------------------------------------------
+
+def _rfc3339(ms: int) -> str:
+    t = _EPOCH + _dt.timedelta(milliseconds=ms)
+    text = t.strftime("%Y-%m-%dT%H:%M:%S")
+    if ms % 1000:
+        text += f".{ms % 1000:03d}".rstrip("0")
+    return text + "Z"
+
+
+def _name(kebab: str) -> str:
+    return kebab.replace("-", "_")
+
+
+def _get(record: Any, key: str) -> Any:
+    return getattr(record, key)
+
+
+def _user_json(u: Any) -> dict:
+    org = _get(u, "organization")
+    return {
+        "id": u.id,
+        "role": _name(u.role),
+        "organization": {"id": org.id, "enforce_mfa": _get(org, "enforce-mfa")},
+        "mfa": _name(u.mfa),
+    }
+
+
+def _decision_json(d: Any) -> dict:
+    out = {
+        "allowed": d.allowed,
+        "policy_ids": list(_get(d, "policy-ids")),
+        "denial_code": _get(d, "denial-code"),
+        "message": d.message,
+    }
+    if d.errors:
+        out["errors"] = list(d.errors)
+    return out
+
+
+def _audit_json(a: Any) -> dict | None:
+    if a is None:
+        return None
+    return {
+        "at": _rfc3339(a.at),
+        "actor": a.actor,
+        "organization": a.organization,
+        "action": a.action,
+        "target": a.target,
+        "allowed": a.allowed,
+        "policy_ids": list(_get(a, "policy-ids")),
+        "denial_code": _get(a, "denial-code"),
+    }
+
+
+def _change_json(c: Any) -> dict | None:
+    if c is None:
+        return None
+    if c.tag == "user":
+        # The new authenticator holds key material: not part of the JSON.
+        return {"user": _user_json(c.payload.user)}
+    org = c.payload
+    return {"organization": {"id": org.id, "enforce_mfa": _get(org, "enforce-mfa")}}
+
+
+def _outcome_json(o: Any) -> dict:
+    out = {
+        "decision": _decision_json(o.decision),
+        "change": _change_json(o.change),
+        "sessions": _name(o.sessions),
+        "audit": _audit_json(o.audit),
+    }
+    if o.users:
+        out["users"] = [
+            {"id": u.id, "role": _name(u.role), "mfa": _name(u.mfa),
+             "effective_mfa": _name(_get(u, "effective-mfa"))}
+            for u in o.users
+        ]
+    return out
+
+
+# ---- the engine -----------------------------------------------------------
+
+class MfaReset:
+    """The mfa-reset component, loaded once; one call at a time per object."""
+
+    def __init__(self, wasm_path: str | os.PathLike, cache_dir: str | os.PathLike | None = None,
+                 random_bytes: Callable[[int], bytes] = os.urandom):
+        self._engine = wasmtime.Engine()
+        self._component = self._load(Path(wasm_path), cache_dir)
+        self._linker = wc.Linker(self._engine)
+        with self._linker.root() as root:
+            with root.add_instance("wasi:random/random@0.2.6") as random:
+                random.add_func("get-random-bytes", lambda _s, n: list(random_bytes(n)))
+                random.add_func("get-random-u64",
+                                lambda _s: int.from_bytes(random_bytes(8), "little"))
+            with root.add_instance("wasi:random/insecure-seed@0.2.6") as seed:
+                seed.add_func("insecure-seed", lambda _s: (
+                    int.from_bytes(random_bytes(8), "little"),
+                    int.from_bytes(random_bytes(8), "little")))
+        # Filesystem, environment, arguments, exit, stdio: all trap.
+        self._linker.define_unknown_imports_as_traps(self._component)
+        self._fresh()
+
+    def _load(self, wasm: Path, cache_dir: str | os.PathLike | None) -> wc.Component:
+        data = wasm.read_bytes()
+        # A compiled form is only good for the wasmtime that made it.
+        version = importlib.metadata.version("wasmtime")
+        digest = hashlib.sha256(data + version.encode()).hexdigest()[:16]
+        cache = Path(cache_dir) if cache_dir else wasm.parent
+        compiled = cache / f"{wasm.stem}-{digest}.cwasm"
+        self.from_cache = compiled.exists()
+        if self.from_cache:
+            return wc.Component.deserialize_file(self._engine, str(compiled))
+        component = wc.Component(self._engine, data)
+        cache.mkdir(parents=True, exist_ok=True)
+        tmp = compiled.with_suffix(f".tmp{os.getpid()}")
+        tmp.write_bytes(component.serialize())
+        tmp.replace(compiled)
+        return component
+
+    def _fresh(self) -> None:
+        self._store = wasmtime.Store(self._engine)
+        instance = self._linker.instantiate(self._store, self._component)
+        interface = instance.get_export_index(self._store, _EXPORT)
+        self._decide = instance.get_func(self._store, instance.get_export_index(
+            self._store, "decide", interface))
+
+    def decide(self, request: dict) -> dict:
+        """Decides `request` (the library's JSON); returns the outcome."""
+        value = _request(request)
+        try:
+            answer = self._decide(self._store, value)
+        except (wasmtime.WasmtimeError, wasmtime.Trap) as e:
+            self._fresh()
+            raise EngineError(f"the component failed: {e}") from None
+        ok = True
+        if isinstance(answer, wc.Variant) and answer.tag in ("ok", "err"):
+            ok, answer = answer.tag == "ok", answer.payload
+        if not ok:
+            raise RequestError(_name(answer.field), answer.message)
+        return _outcome_json(answer)

@@ -1,0 +1,92 @@
+"""The Python host (host/python/mfa_reset.py) on the conformance suite and
+on its own duties: input checked before the component sees it, a fresh
+store after a trap, a sandboxed guest. Run by tests/python_host.rs, which
+passes the component files in the environment."""
+
+import json
+import os
+
+import pytest
+
+from mfa_reset import EngineError, MfaReset, RequestError
+
+CASES = json.load(open(os.environ["MFA_RESET_CONFORMANCE"]))["cases"]
+CACHE = os.environ["MFA_RESET_CACHE_DIR"]
+
+
+@pytest.fixture(scope="module")
+def engine():
+    return MfaReset(os.environ["MFA_RESET_WASM"], cache_dir=CACHE)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
+def test_conformance_case(engine, case):
+    """Every case answered as the Rust host answers it (rule in its name)."""
+    expect = case["expect"]
+    if "error" in expect:
+        with pytest.raises(RequestError) as refused:
+            engine.decide(case["request"])
+        assert (refused.value.field, refused.value.message) == (
+            expect["error"]["field"], expect["error"]["message"])
+    else:
+        assert engine.decide(case["request"]) == expect["outcome"]
+
+
+def a_request():
+    return json.loads(json.dumps(next(
+        c["request"] for c in CASES if c["name"].startswith("R9 transition"))))
+
+
+@pytest.mark.parametrize("path, value, field", [
+    (("session", "mfa_satisfied"), "false", "session.mfa_satisfied"),
+    (("actor", "organization", "enforce_mfa"), 0, "actor.organization.enforce_mfa"),
+    (("actor", "role"), "admin", "actor.role"),
+    (("actor", "id"), 7, "actor.id"),
+    (("now",), "2026-11-22", "now"),
+    (("now",), "2026-11-22T10:00:00", "now"),
+    (("action",), "drop_tables", "action"),
+    (("action",), {"set_enforcement": "yes"}, "action.set_enforcement"),
+    (("action",), {"list_users": {}}, "action.list_users"),
+])
+def test_bad_input_is_refused_before_the_component_with_its_field(engine, path, value, field):
+    request = a_request()
+    target = request
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    with pytest.raises(RequestError) as refused:
+        engine.decide(request)
+    assert refused.value.field == field
+
+
+def test_unknown_and_missing_fields_are_named(engine):
+    request = a_request()
+    request["actor"]["admin"] = True
+    with pytest.raises(RequestError) as refused:
+        engine.decide(request)
+    assert refused.value.field == "actor.admin"
+    request = a_request()
+    del request["session"]
+    with pytest.raises(RequestError) as refused:
+        engine.decide(request)
+    assert refused.value.field == "session"
+
+
+def test_the_compiled_component_is_cached_and_reused(engine):
+    assert any(name.endswith(".cwasm") for name in os.listdir(CACHE))
+    again = MfaReset(os.environ["MFA_RESET_WASM"], cache_dir=CACHE)
+    assert again.from_cache
+    assert again.decide(a_request()) == engine.decide(a_request())
+
+
+def test_a_trap_gets_a_clear_error_and_a_fresh_store():
+    """The test-only misbehaving component traps for actor `trap`; the
+    next request is decided by a fresh instance."""
+    misbehaving = MfaReset(os.environ["MFA_RESET_MISBEHAVING_WASM"], cache_dir=CACHE)
+    request = a_request()
+    request["actor"]["id"] = "trap"
+    with pytest.raises(EngineError):
+        misbehaving.decide(request)
+    request["actor"]["id"] = "calm"
+    first = misbehaving.decide(request)
+    assert "decision" in first
