@@ -1,0 +1,268 @@
+// mfa-reset from Node.js: the same component the Rust host embeds,
+// transpiled by jco (`jco transpile mfa-reset.wasm -o DIR --instantiation
+// async --name mfa-reset`; get the .wasm with `mfa-reset component --out`).
+//
+// Plain objects in, plain objects out, in the JSON the Rust library and the
+// sidecar speak (snake_case keys, RFC 3339 times); a bad request throws a
+// RequestError with the field as the caller wrote it. Small enough to lift
+// into an Express or Fastify app:
+//
+//   const engine = await loadMfaReset('./mfa-reset-js');
+//   const outcome = engine.decide(requestObject);
+//
+// The guest is sandboxed: no WASI shim, our own imports — randomness from
+// node:crypto (for TOTP keys) and nothing else (no filesystem, environment,
+// arguments, clock or network; stdio and exit throw). After a trap the
+// instance is thrown away and the next call gets a fresh one.
+
+import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+export class RequestError extends Error {
+  constructor(field, message) {
+    super(`${field}: ${message}`);
+    this.name = 'RequestError';
+    this.field = field;
+    this.detail = message;
+  }
+}
+
+export class EngineError extends Error {
+  constructor(message) {
+    super(message);
+    this.name = 'EngineError';
+  }
+}
+
+// ---- JSON (the library's shape) -> component values --------------------
+
+// JS truthiness would turn 'false' into true: check exact types.
+function required(value, type, field, what) {
+  const ok = type === 'array' ? Array.isArray(value) : typeof value === type;
+  if (!ok) throw new RequestError(field, `must be ${what}`);
+  return value;
+}
+
+function object(value, field, keys) {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new RequestError(field || '(request)', 'must be an object');
+  }
+  const at = (key) => (field ? `${field}.${key}` : key);
+  for (const key of Object.keys(value)) {
+    if (!keys.includes(key)) throw new RequestError(at(key), 'unknown field');
+  }
+  for (const key of keys) {
+    if (!(key in value)) throw new RequestError(at(key), 'missing');
+  }
+  return value;
+}
+
+const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
+
+function millis(text, field) {
+  required(text, 'string', field, 'an RFC 3339 time');
+  const ms = RFC3339.test(text) ? Date.parse(text) : NaN;
+  if (Number.isNaN(ms)) throw new RequestError(field, `\`${text}\` is not an RFC 3339 time`);
+  return ms;
+}
+
+function oneOf(value, field, names) {
+  if (typeof value !== 'string' || !names.includes(value)) {
+    throw new RequestError(field, `must be one of ${names.join(', ')}`);
+  }
+  return value.replaceAll('_', '-');
+}
+
+function organization(value, field) {
+  const o = object(value, field, ['id', 'enforce_mfa']);
+  return {
+    id: required(o.id, 'string', `${field}.id`, 'a string'),
+    enforceMfa: required(o.enforce_mfa, 'boolean', `${field}.enforce_mfa`, 'true or false'),
+  };
+}
+
+function user(value, field) {
+  const u = object(value, field, ['id', 'role', 'organization', 'mfa']);
+  return {
+    id: required(u.id, 'string', `${field}.id`, 'a string'),
+    role: oneOf(u.role, `${field}.role`, ['root', 'sub_user']),
+    organization: organization(u.organization, `${field}.organization`),
+    mfa: oneOf(u.mfa, `${field}.mfa`, ['off', 'enrolment_due', 'active']),
+  };
+}
+
+function session(value, field) {
+  const s = object(value, field, ['login_at', 'last_activity_at', 'mfa_satisfied']);
+  return {
+    loginAt: millis(s.login_at, `${field}.login_at`),
+    lastActivityAt: millis(s.last_activity_at, `${field}.last_activity_at`),
+    mfaSatisfied: required(s.mfa_satisfied, 'boolean', `${field}.mfa_satisfied`, 'true or false'),
+  };
+}
+
+const PLAIN_ACTIONS = ['reset_own_mfa', 'enable_own_mfa', 'disable_own_mfa', 'view_own_session'];
+
+function action(value) {
+  if (typeof value === 'string') {
+    if (!PLAIN_ACTIONS.includes(value)) throw new RequestError('action', `unknown action \`${value}\``);
+    return { tag: value.replaceAll('_', '-') };
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value) || Object.keys(value).length !== 1) {
+    throw new RequestError('action', 'must be an action name or an object with one action');
+  }
+  const [[name, arg]] = Object.entries(value);
+  const field = `action.${name}`;
+  let val;
+  if (['reset_user_mfa', 'enable_user_mfa', 'disable_user_mfa'].includes(name)) {
+    val = user(arg, field);
+  } else if (name === 'set_enforcement') {
+    val = required(arg, 'boolean', field, 'true or false');
+  } else if (name === 'list_users') {
+    val = required(arg, 'array', field, 'a list of users').map((u, i) => user(u, `${field}[${i}]`));
+  } else if (name === 'access_route') {
+    val = required(arg, 'string', field, "a route's action name");
+  } else {
+    throw new RequestError('action', `unknown action \`${name}\``);
+  }
+  return { tag: name.replaceAll('_', '-'), val };
+}
+
+function request(value) {
+  const r = object(value, '', ['actor', 'session', 'now', 'action']);
+  return {
+    actor: user(r.actor, 'actor'),
+    session: session(r.session, 'session'),
+    now: millis(r.now, 'now'),
+    action: action(r.action),
+  };
+}
+
+// ---- component values -> JSON -------------------------------------------
+
+const snake = (kebab) => kebab.replaceAll('-', '_');
+
+function rfc3339(ms) {
+  const iso = new Date(Number(ms)).toISOString(); // always .sssZ
+  const [base, fraction] = iso.slice(0, -1).split('.');
+  const kept = fraction.replace(/0+$/, '');
+  return `${base}${kept ? `.${kept}` : ''}Z`;
+}
+
+const userJson = (u) => ({
+  id: u.id,
+  role: snake(u.role),
+  organization: { id: u.organization.id, enforce_mfa: u.organization.enforceMfa },
+  mfa: snake(u.mfa),
+});
+
+function decisionJson(d) {
+  const out = {
+    allowed: d.allowed,
+    policy_ids: [...d.policyIds],
+    denial_code: d.denialCode ?? null,
+    message: d.message,
+  };
+  if (d.errors.length) out.errors = [...d.errors];
+  return out;
+}
+
+const auditJson = (a) => a == null ? null : ({
+  at: rfc3339(a.at),
+  actor: a.actor,
+  organization: a.organization,
+  action: a.action,
+  target: a.target,
+  allowed: a.allowed,
+  policy_ids: [...a.policyIds],
+  denial_code: a.denialCode ?? null,
+});
+
+function changeJson(c) {
+  if (c == null) return null;
+  // The new authenticator holds key material: not part of the JSON.
+  if (c.tag === 'user') return { user: userJson(c.val.user) };
+  return { organization: { id: c.val.id, enforce_mfa: c.val.enforceMfa } };
+}
+
+function outcomeJson(o) {
+  const out = {
+    decision: decisionJson(o.decision),
+    change: changeJson(o.change),
+    sessions: snake(o.sessions),
+    audit: auditJson(o.audit),
+  };
+  if (o.users.length) {
+    out.users = o.users.map((u) => ({
+      id: u.id, role: snake(u.role), mfa: snake(u.mfa), effective_mfa: snake(u.effectiveMfa),
+    }));
+  }
+  return out;
+}
+
+// ---- the engine -------------------------------------------------------------
+
+function refused(what) {
+  return () => { throw new EngineError(`the component asked for ${what}, which it is not given`); };
+}
+
+class Nothing { constructor() { throw new EngineError('the component asked for a WASI resource it is not given'); } }
+
+function sandboxImports() {
+  const u64 = () => randomBytes(8).readBigUInt64LE();
+  return {
+    'wasi:random/random': {
+      getRandomBytes: (n) => new Uint8Array(randomBytes(Number(n))),
+      getRandomU64: u64,
+    },
+    'wasi:random/insecure-seed': { insecureSeed: () => [u64(), u64()] },
+    'wasi:cli/environment': { getEnvironment: () => [], getArguments: () => [], initialCwd: () => undefined },
+    'wasi:cli/exit': { exit: refused('exit') },
+    'wasi:cli/stdin': { getStdin: refused('stdin') },
+    'wasi:cli/stdout': { getStdout: refused('stdout') },
+    'wasi:cli/stderr': { getStderr: refused('stderr') },
+    'wasi:cli/terminal-input': { TerminalInput: Nothing },
+    'wasi:cli/terminal-output': { TerminalOutput: Nothing },
+    'wasi:cli/terminal-stdin': { getTerminalStdin: () => undefined },
+    'wasi:cli/terminal-stdout': { getTerminalStdout: () => undefined },
+    'wasi:cli/terminal-stderr': { getTerminalStderr: () => undefined },
+    'wasi:io/error': { Error: Nothing },
+    'wasi:io/poll': { Pollable: Nothing, poll: refused('poll') },
+    'wasi:io/streams': { InputStream: Nothing, OutputStream: Nothing },
+  };
+}
+
+/** Loads the component transpiled into `dir` (core modules compiled once). */
+export async function loadMfaReset(dir, name = 'mfa-reset') {
+  const { instantiate } = await import(pathToFileURL(join(dir, `${name}.js`)).href);
+  const modules = new Map();
+  const getCoreModule = async (file) => {
+    if (!modules.has(file)) modules.set(file, await WebAssembly.compile(await readFile(join(dir, file))));
+    return modules.get(file);
+  };
+  const fresh = async () => (await instantiate(getCoreModule, sandboxImports())).engine;
+  let engine = await fresh();
+  let broken = false;
+  return {
+    /** Decides `req` (the library's JSON); returns the outcome. */
+    async decide(req) {
+      const value = request(req);
+      if (broken) {
+        engine = await fresh();
+        broken = false;
+      }
+      let outcome;
+      try {
+        outcome = engine.decide(value);
+      } catch (e) {
+        if (e && e.payload && typeof e.payload.field === 'string') {
+          throw new RequestError(snake(e.payload.field), e.payload.message);
+        }
+        broken = true;
+        throw new EngineError(`the component failed: ${e}`);
+      }
+      return outcomeJson(outcome);
+    },
+  };
+}

@@ -1,0 +1,68 @@
+// The Node host (host/node/mfa-reset.mjs) on the conformance suite and on
+// its own duties: input checked before the component sees it (JS
+// truthiness), a fresh instance after a trap, a sandboxed guest. Run by
+// tests/node_host.rs, which transpiles the components and passes their
+// directories in the environment.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+
+import { loadMfaReset, RequestError, EngineError } from '../../host/node/mfa-reset.mjs';
+
+const { cases } = JSON.parse(readFileSync(process.env.MFA_RESET_CONFORMANCE, 'utf8'));
+const engine = await loadMfaReset(process.env.MFA_RESET_JS_DIR);
+
+for (const c of cases) {
+  test(`conformance: ${c.name}`, async () => {
+    if (c.expect.error) {
+      await assert.rejects(engine.decide(c.request), (e) => {
+        assert.ok(e instanceof RequestError, String(e));
+        assert.deepEqual([e.field, e.detail], [c.expect.error.field, c.expect.error.message]);
+        return true;
+      });
+    } else {
+      assert.deepEqual(await engine.decide(c.request), c.expect.outcome);
+    }
+  });
+}
+
+const aRequest = () => structuredClone(cases.find((c) => c.name.startsWith('R9 transition')).request);
+
+for (const [path, value, field] of [
+  [['session', 'mfa_satisfied'], 'false', 'session.mfa_satisfied'],
+  [['actor', 'organization', 'enforce_mfa'], 0, 'actor.organization.enforce_mfa'],
+  [['actor', 'role'], 'admin', 'actor.role'],
+  [['actor', 'id'], 7, 'actor.id'],
+  [['now'], '2026-11-22', 'now'],
+  [['now'], 1795600000000, 'now'],
+  [['action'], 'drop_tables', 'action'],
+  [['action'], { set_enforcement: 'yes' }, 'action.set_enforcement'],
+  [['action'], { list_users: {} }, 'action.list_users'],
+]) {
+  test(`bad input refused before the component: ${field} = ${JSON.stringify(value)}`, async () => {
+    const req = aRequest();
+    let target = req;
+    for (const key of path.slice(0, -1)) target = target[key];
+    target[path.at(-1)] = value;
+    await assert.rejects(engine.decide(req), (e) => e instanceof RequestError && e.field === field);
+  });
+}
+
+test('unknown and missing fields are named', async () => {
+  const extra = aRequest();
+  extra.actor.admin = true;
+  await assert.rejects(engine.decide(extra), (e) => e.field === 'actor.admin');
+  const missing = aRequest();
+  delete missing.session;
+  await assert.rejects(engine.decide(missing), (e) => e.field === 'session');
+});
+
+test('a trap gets a clear error and the next request a fresh instance', async () => {
+  // The test-only misbehaving component traps for actor `trap`.
+  const misbehaving = await loadMfaReset(process.env.MFA_RESET_MISBEHAVING_JS_DIR);
+  const req = aRequest();
+  req.actor.id = 'trap';
+  await assert.rejects(misbehaving.decide(req), (e) => e instanceof EngineError);
+  req.actor.id = 'calm';
+  assert.ok('decision' in (await misbehaving.decide(req)));
+});

@@ -1,0 +1,85 @@
+//! The Node host (host/node/mfa-reset.mjs): the component this build embeds
+//! and the test-only misbehaving one, transpiled by jco (pinned in
+//! tests/node/package.json, installed by tests/setup), run by Node's own
+//! test runner (tests/node/) against the whole conformance suite.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn repo(path: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(path)
+}
+
+/// `jco transpile`s `wasm` into `out` as the Node host loads it.
+fn transpile(wasm: &Path, out: &Path) {
+    let jco = repo("tests/node/node_modules/.bin/jco");
+    assert!(
+        jco.exists(),
+        "no {}: run `bash tests/setup` first",
+        jco.display()
+    );
+    let done = Command::new(jco)
+        .arg("transpile")
+        .arg(wasm)
+        .arg("-o")
+        .arg(out)
+        .args(["--instantiation", "async", "--name", "mfa-reset", "--quiet"])
+        .output()
+        .expect("jco runs");
+    assert!(
+        done.status.success(),
+        "jco transpile {}: {}",
+        wasm.display(),
+        String::from_utf8_lossy(&done.stderr)
+    );
+}
+
+#[test]
+fn the_node_host_answers_every_conformance_case_as_the_rust_host_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let wasm = dir.path().join("mfa-reset.wasm");
+    std::fs::write(&wasm, mfa_reset::embedded_component()).unwrap();
+    transpile(&wasm, &dir.path().join("js"));
+    transpile(
+        common::misbehaving::misbehaving_component(),
+        &dir.path().join("misbehaving-js"),
+    );
+    let out = Command::new("node")
+        .arg("--test")
+        .arg(repo("tests/node"))
+        .env("MFA_RESET_JS_DIR", dir.path().join("js"))
+        .env(
+            "MFA_RESET_MISBEHAVING_JS_DIR",
+            dir.path().join("misbehaving-js"),
+        )
+        .env(
+            "MFA_RESET_CONFORMANCE",
+            repo("tests/conformance/decide.json"),
+        )
+        .output()
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let count = |label: &str| -> usize {
+        stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(label)?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no `{label}` in {stdout}"))
+    };
+    assert!(
+        out.status.success() && count("# fail ") == 0,
+        "node --test failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let cases = std::fs::read_to_string(repo("tests/conformance/decide.json")).unwrap();
+    let total = serde_json::from_str::<serde_json::Value>(&cases).unwrap()["cases"]
+        .as_array()
+        .unwrap()
+        .len();
+    let passed = count("# pass ");
+    println!("node: {passed} passed ({total} conformance cases)");
+    assert!(passed > total, "{passed} passed, {total} conformance cases");
+}
