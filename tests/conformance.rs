@@ -1,6 +1,9 @@
-//! The conformance suite every host runs: `tests/conformance/decide.json`,
+//! The conformance suite every host runs: `tests/conformance/cases.json`,
 //! language-neutral data — typed engine requests in the library's JSON
-//! (`mfa_reset::api`) and the outcome or error each must get. The Rust host
+//! (`mfa_reset::api`) and the outcome or error each must get: `decide`
+//! cases, and login steps (`next_login_step`, `verify_login`,
+//! `confirm_enrolment`) with TOTP codes at fixed times (RFC 6238's SHA-1
+//! vectors, as 6-digit codes). The Rust host
 //! (here), the Node host (tests/node) and the Python host (tests/python)
 //! must all answer every case identically.
 //!
@@ -186,6 +189,182 @@ fn more_requests() -> Vec<(String, Value)> {
     cases
 }
 
+/// RFC 6238 appendix B's SHA-1 seed, and its test vectors (time in
+/// seconds, 8-digit code); a 6-digit code is the last six digits.
+const RFC6238_SEED: &[u8] = b"12345678901234567890";
+const RFC6238_SHA1: [(i64, &str); 6] = [
+    (59, "94287082"),
+    (1111111109, "07081804"),
+    (1111111111, "14050471"),
+    (1234567890, "89005924"),
+    (2000000000, "69279037"),
+    (20000000000, "65353130"),
+];
+
+fn rfc3339(seconds: i64) -> Value {
+    let t = time::OffsetDateTime::from_unix_timestamp(seconds).unwrap();
+    json!(
+        t.format(&time::format_description::well_known::Rfc3339)
+            .unwrap()
+    )
+}
+
+/// A code request in the library's JSON: `user` logging in at `at`
+/// seconds (the login a minute old — or at 1970, the earliest a session
+/// may begin —, MFA not yet satisfied).
+fn code_request(user: &Value, authenticator: Value, code: &str, at: i64) -> Value {
+    let login = rfc3339((at - 60).max(0));
+    json!({
+        "user": user,
+        "session": {"login_at": login, "last_activity_at": login, "mfa_satisfied": false},
+        "authenticator": authenticator,
+        "code": code,
+        "now": rfc3339(at),
+        "lockout": {"max_failures": 5, "base_delay_seconds": 30, "max_delay_seconds": 3600},
+    })
+}
+
+/// Login-step cases: (name, call, input).
+fn login_cases() -> Vec<(String, &'static str, Value)> {
+    let acme = json!({"id": "acme", "enforce_mfa": false});
+    let bob =
+        |mfa: &str| json!({"id": "bob", "role": "sub_user", "organization": acme, "mfa": mfa});
+    let key = json!({
+        "secret": data_encoding::BASE32_NOPAD.encode(RFC6238_SEED),
+        "digits": 6,
+        "period": 30,
+    });
+    let active = |step: Option<i64>, failures: u32, locked: Option<Value>| json!({"pending": null, "active": key, "last_accepted_step": step, "failures": failures, "locked_until": locked});
+    let mut cases = Vec::new();
+    for mfa in ["off", "enrolment_due", "active"] {
+        cases.push((
+            format!("R2/R3 next login step of a user whose MFA is {mfa}"),
+            "next_login_step",
+            bob(mfa),
+        ));
+    }
+    for (at, code) in RFC6238_SHA1 {
+        cases.push((
+            format!("R3 verify: RFC 6238 vector at {at} s accepted"),
+            "verify_login",
+            code_request(&bob("active"), active(None, 0, None), &code[2..], at),
+        ));
+    }
+    let (at, code) = RFC6238_SHA1[3];
+    let step = at / 30;
+    let six = &code[2..];
+    cases.extend(
+        [
+            (
+                "R3 verify: a wrong code counts a failure",
+                code_request(&bob("active"), active(None, 2, None), "000000", at),
+            ),
+            (
+                "R3 verify: a code already used is refused (replay)",
+                code_request(&bob("active"), active(Some(step), 0, None), six, at),
+            ),
+            (
+                "R3 verify: one step of clock skew is tolerated",
+                code_request(&bob("active"), active(None, 0, None), six, at + 30),
+            ),
+            (
+                "R3 verify: two steps late is too late",
+                code_request(&bob("active"), active(None, 0, None), six, at + 61),
+            ),
+            (
+                "R3 verify: the fifth wrong code locks verification",
+                code_request(&bob("active"), active(None, 4, None), "000000", at),
+            ),
+            (
+                "R3 verify: a locked authenticator refuses even the right code",
+                code_request(
+                    &bob("active"),
+                    active(None, 5, Some(rfc3339(at + 10))),
+                    six,
+                    at,
+                ),
+            ),
+            ("R7 verify: an expired login cannot send a code", {
+                let mut r = code_request(&bob("active"), active(None, 0, None), six, at);
+                r["session"]["login_at"] = rfc3339(at - 31 * 86400);
+                r
+            }),
+            (
+                "R3 verify: a code that is not six digits is a wrong code",
+                code_request(&bob("active"), active(None, 0, None), "12a456", at),
+            ),
+        ]
+        .map(|(name, r)| (name.to_string(), "verify_login", r)),
+    );
+    let pending = json!({"pending": key, "active": null, "last_accepted_step": null, "failures": 0, "locked_until": null});
+    cases.push((
+        "R2 enrolment confirmed by a valid first code".into(),
+        "confirm_enrolment",
+        code_request(&bob("enrolment_due"), pending.clone(), six, at),
+    ));
+    cases.push((
+        "R2 enrolment not confirmed by a wrong code".into(),
+        "confirm_enrolment",
+        code_request(&bob("enrolment_due"), pending, "000000", at),
+    ));
+    cases
+}
+
+fn parse<T: serde::de::DeserializeOwned>(value: &Value) -> T {
+    serde_json::from_value(value.clone()).unwrap_or_else(|e| panic!("{e}: {value}"))
+}
+
+fn time_of(value: &Value) -> time::OffsetDateTime {
+    time::OffsetDateTime::parse(
+        value.as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap()
+}
+
+fn error_json(e: mfa_reset::Error) -> Value {
+    match e {
+        mfa_reset::Error::InvalidRequest { field, message } => {
+            json!({"error": {"field": field, "message": message}})
+        }
+        other => panic!("{other}"),
+    }
+}
+
+/// The answer to a login-step case, in the JSON every host produces.
+fn login_answer(call: &str, input: &Value) -> Value {
+    let engine = common::engine();
+    if call == "next_login_step" {
+        return match engine.login_step(&parse(input)) {
+            Ok(step) => json!({ "step": step }),
+            Err(e) => error_json(e),
+        };
+    }
+    let request = mfa_reset::CodeRequest {
+        user: parse(&input["user"]),
+        session: parse(&input["session"]),
+        authenticator: parse(&input["authenticator"]),
+        code: input["code"].as_str().unwrap().to_string(),
+        now: time_of(&input["now"]),
+        lockout: parse(&input["lockout"]),
+    };
+    let answered = match call {
+        "verify_login" => engine.verify_login(&request),
+        _ => engine.confirm_enrolment(&request),
+    };
+    match answered {
+        Ok(v) => json!({"verification": {
+            "decision": v.decision,
+            "result": v.result,
+            "message": v.message,
+            "user": v.user,
+            "authenticator": v.authenticator,
+            "audit": v.audit,
+        }}),
+        Err(e) => error_json(e),
+    }
+}
+
 fn answer(request: &Value) -> Value {
     let parsed = mfa_reset::api::from_json::<mfa_reset::Request>(&request.to_string())
         .expect("the case's request is well-formed JSON of the library");
@@ -248,13 +427,31 @@ fn every_host_answers_the_conformance_cases_as_the_rust_host_does() {
         let expected = answer(&request);
         cases.push(json!({"name": name, "call": "decide", "request": request, "expect": expected}));
     }
+    for (name, call, request) in login_cases() {
+        let expected = login_answer(call, &request);
+        cases.push(json!({"name": name, "call": call, "request": request, "expect": expected}));
+    }
+    // The RFC 6238 vectors are accepted, and the skew and lock cases do
+    // what their names say.
+    let verdict = |prefix: &str| -> Vec<Value> {
+        cases
+            .iter()
+            .filter(|c| c["name"].as_str().unwrap().starts_with(prefix))
+            .map(|c| c["expect"]["verification"]["result"].clone())
+            .collect()
+    };
+    assert_eq!(verdict("R3 verify: RFC 6238"), vec![json!("accepted"); 6]);
+    assert_eq!(verdict("R3 verify: one step"), [json!("accepted")]);
+    assert_eq!(verdict("R3 verify: two steps"), [json!("invalid_code")]);
+    assert_eq!(verdict("R3 verify: a code already"), [json!("replayed")]);
+    assert_eq!(verdict("R3 verify: a locked"), [json!("locked")]);
     let text = serde_json::to_string_pretty(&json!({
-        "about": "Conformance cases for every mfa-reset host (tests/conformance.rs makes them; do not edit by hand). `request`: the library's JSON of a typed engine request; `expect`: its `outcome` (authenticators aside) or its `error` (`field` as the caller wrote it).",
+        "about": "Conformance cases for every mfa-reset host (tests/conformance.rs makes them; do not edit by hand). `call`: the engine function; `request`: its input in the library's JSON (a typed request for `decide`, a user for `next_login_step`, a code request for `verify_login` and `confirm_enrolment`); `expect`: the `outcome` (authenticators aside), the `step`, the `verification`, or the `error` (`field` as the caller wrote it).",
         "cases": cases,
     }))
     .unwrap()
         + "\n";
-    let path = repo("tests/conformance/decide.json");
+    let path = repo("tests/conformance/cases.json");
     if std::env::var_os("MFA_RESET_CONFORMANCE_WRITE").is_some() {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, &text).unwrap();

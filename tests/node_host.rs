@@ -58,7 +58,7 @@ fn the_node_host_answers_every_conformance_case_as_the_rust_host_does() {
         )
         .env(
             "MFA_RESET_CONFORMANCE",
-            repo("tests/conformance/decide.json"),
+            repo("tests/conformance/cases.json"),
         )
         .output()
         .expect("node runs");
@@ -74,7 +74,7 @@ fn the_node_host_answers_every_conformance_case_as_the_rust_host_does() {
         "node --test failed:\n{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let cases = std::fs::read_to_string(repo("tests/conformance/decide.json")).unwrap();
+    let cases = std::fs::read_to_string(repo("tests/conformance/cases.json")).unwrap();
     let total = serde_json::from_str::<serde_json::Value>(&cases).unwrap()["cases"]
         .as_array()
         .unwrap()

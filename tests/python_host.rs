@@ -37,7 +37,7 @@ fn the_python_host_answers_every_conformance_case_as_the_rust_host_does() {
         )
         .env(
             "MFA_RESET_CONFORMANCE",
-            repo("tests/conformance/decide.json"),
+            repo("tests/conformance/cases.json"),
         )
         .env("MFA_RESET_CACHE_DIR", dir.path().join("cache"))
         .output()
@@ -50,7 +50,7 @@ fn the_python_host_answers_every_conformance_case_as_the_rust_host_does() {
         String::from_utf8_lossy(&out.stderr)
     );
     // Every conformance case ran (and the host's own tests).
-    let cases = std::fs::read_to_string(repo("tests/conformance/decide.json")).unwrap();
+    let cases = std::fs::read_to_string(repo("tests/conformance/cases.json")).unwrap();
     let count = serde_json::from_str::<serde_json::Value>(&cases).unwrap()["cases"]
         .as_array()
         .unwrap()

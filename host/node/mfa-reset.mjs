@@ -8,7 +8,9 @@
 // into an Express or Fastify app:
 //
 //   const engine = await loadMfaReset('./mfa-reset-js');
-//   const outcome = engine.decide(requestObject);
+//   const outcome = await engine.decide(requestObject);
+//   const step = await engine.nextLoginStep(userObject);     // 'none' | 'enrol' | 'code'
+//   const checked = await engine.verifyLogin(codeRequest);   // { result: 'accepted', authenticator, ... }
 //
 // The guest is sandboxed: no WASI shim, our own imports — randomness from
 // node:crypto (for TOTP keys) and nothing else (no filesystem, environment,
@@ -102,6 +104,85 @@ function session(value, field) {
   };
 }
 
+function uint(value, field) {
+  if (!Number.isSafeInteger(value) || value < 0) throw new RequestError(field, 'must be a whole number, not negative');
+  return value;
+}
+
+const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+
+function base32Decode(text, field) {
+  let bits = 0;
+  let value = 0;
+  const out = [];
+  for (const ch of text.replace(/=+$/, '').toUpperCase()) {
+    const index = BASE32.indexOf(ch);
+    if (index < 0) throw new RequestError(field, 'not base32');
+    value = (value << 5) | index;
+    bits += 5;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push((value >> bits) & 0xff);
+    }
+  }
+  return new Uint8Array(out);
+}
+
+function base32Encode(bytes) {
+  let bits = 0;
+  let value = 0;
+  let out = '';
+  for (const byte of bytes) {
+    value = (value << 8) | byte;
+    bits += 8;
+    while (bits >= 5) {
+      bits -= 5;
+      out += BASE32[(value >> bits) & 31];
+    }
+  }
+  if (bits > 0) out += BASE32[(value << (5 - bits)) & 31];
+  return out;
+}
+
+function totpKey(value, field) {
+  if (value === null) return undefined;
+  const k = object(value, field, ['secret', 'digits', 'period']);
+  return {
+    secret: base32Decode(required(k.secret, 'string', `${field}.secret`, 'base32 text'), `${field}.secret`),
+    digits: uint(k.digits, `${field}.digits`),
+    period: uint(k.period, `${field}.period`),
+  };
+}
+
+function authenticator(value, field) {
+  const a = object(value, field, ['pending', 'active', 'last_accepted_step', 'failures', 'locked_until']);
+  return {
+    pending: totpKey(a.pending, `${field}.pending`),
+    active: totpKey(a.active, `${field}.active`),
+    lastAcceptedStep: a.last_accepted_step === null
+      ? undefined : BigInt(uint(a.last_accepted_step, `${field}.last_accepted_step`)),
+    failures: uint(a.failures, `${field}.failures`),
+    lockedUntil: a.locked_until === null ? undefined : millis(a.locked_until, `${field}.locked_until`),
+  };
+}
+
+function codeRequest(value) {
+  const r = object(value, '', ['user', 'session', 'authenticator', 'code', 'now', 'lockout']);
+  const l = object(r.lockout, 'lockout', ['max_failures', 'base_delay_seconds', 'max_delay_seconds']);
+  return {
+    user: user(r.user, 'user'),
+    session: session(r.session, 'session'),
+    authenticator: authenticator(r.authenticator, 'authenticator'),
+    code: required(r.code, 'string', 'code', 'a string'),
+    now: millis(r.now, 'now'),
+    lockout: {
+      maxFailures: uint(l.max_failures, 'lockout.max_failures'),
+      baseDelaySeconds: uint(l.base_delay_seconds, 'lockout.base_delay_seconds'),
+      maxDelaySeconds: uint(l.max_delay_seconds, 'lockout.max_delay_seconds'),
+    },
+  };
+}
+
 const PLAIN_ACTIONS = ['reset_own_mfa', 'enable_own_mfa', 'disable_own_mfa', 'view_own_session'];
 
 function action(value) {
@@ -186,6 +267,25 @@ function changeJson(c) {
   return { organization: { id: c.val.id, enforce_mfa: c.val.enforceMfa } };
 }
 
+const keyJson = (k) => k == null ? null : ({ secret: base32Encode(k.secret), digits: k.digits, period: k.period });
+
+const authenticatorJson = (a) => ({
+  pending: keyJson(a.pending),
+  active: keyJson(a.active),
+  last_accepted_step: a.lastAcceptedStep == null ? null : Number(a.lastAcceptedStep),
+  failures: a.failures,
+  locked_until: a.lockedUntil == null ? null : rfc3339(a.lockedUntil),
+});
+
+const verificationJson = (v) => ({
+  decision: decisionJson(v.decision),
+  result: snake(v.result),
+  message: v.message,
+  user: userJson(v.user),
+  authenticator: authenticatorJson(v.authenticator),
+  audit: auditJson(v.audit),
+});
+
 function outcomeJson(o) {
   const out = {
     decision: decisionJson(o.decision),
@@ -244,25 +344,29 @@ export async function loadMfaReset(dir, name = 'mfa-reset') {
   const fresh = async () => (await instantiate(getCoreModule, sandboxImports())).engine;
   let engine = await fresh();
   let broken = false;
+  const call = async (name, value) => {
+    if (broken) {
+      engine = await fresh();
+      broken = false;
+    }
+    try {
+      return engine[name](value);
+    } catch (e) {
+      if (e && e.payload && typeof e.payload.field === 'string') {
+        throw new RequestError(snake(e.payload.field), e.payload.message);
+      }
+      broken = true;
+      throw new EngineError(`the component failed: ${e}`);
+    }
+  };
   return {
     /** Decides `req` (the library's JSON); returns the outcome. */
-    async decide(req) {
-      const value = request(req);
-      if (broken) {
-        engine = await fresh();
-        broken = false;
-      }
-      let outcome;
-      try {
-        outcome = engine.decide(value);
-      } catch (e) {
-        if (e && e.payload && typeof e.payload.field === 'string') {
-          throw new RequestError(snake(e.payload.field), e.payload.message);
-        }
-        broken = true;
-        throw new EngineError(`the component failed: ${e}`);
-      }
-      return outcomeJson(outcome);
-    },
+    decide: async (req) => outcomeJson(await call('decide', request(req))),
+    /** What `u`'s next login demands: 'none', 'enrol' or 'code'. */
+    nextLoginStep: async (u) => snake(await call('nextLoginStep', user(u, 'user'))),
+    /** Checks a login's code (decided by the policies first). */
+    verifyLogin: async (req) => verificationJson(await call('verifyLogin', codeRequest(req))),
+    /** Confirms a pending enrolment with its first code. */
+    confirmEnrolment: async (req) => verificationJson(await call('confirmEnrolment', codeRequest(req))),
   };
 }

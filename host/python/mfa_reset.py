@@ -8,6 +8,8 @@ into a FastAPI app::
 
     engine = MfaReset("mfa-reset.wasm")        # `mfa-reset component --out mfa-reset.wasm`
     outcome = engine.decide(request_dict)      # {"decision": {...}, "change": ..., ...}
+    step = engine.next_login_step(user_dict)   # "none" | "enrol" | "code"
+    checked = engine.verify_login(code_dict)   # {"result": "accepted", "authenticator": ...}
 
 The guest is sandboxed: it gets randomness (from `os.urandom`, for TOTP
 keys) and nothing else — no filesystem, environment, arguments, clock or
@@ -19,11 +21,11 @@ are thrown away and the next call gets fresh ones.
 from __future__ import annotations
 
 import datetime as _dt
+import base64
 import hashlib
 import importlib.metadata
 import os
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any, Callable
 
 import wasmtime
@@ -49,6 +51,14 @@ class EngineError(RuntimeError):
 
 
 # ---- JSON (the library's shape) -> component values -------------------
+
+def _record(fields: dict) -> wc.Record:
+    # wasmtime's own Record class: an option's payload must be one.
+    record = wc.Record()
+    for name, value in fields.items():
+        setattr(record, name, value)
+    return record
+
 
 def _require(value: Any, kind: type, field: str, what: str) -> Any:
     # bool is an int in Python, and "false" is truthy: check the exact type.
@@ -86,17 +96,17 @@ def _enum(value: Any, field: str, names: tuple[str, ...]) -> str:
     return value.replace("_", "-")
 
 
-def _organization(value: Any, field: str) -> SimpleNamespace:
+def _organization(value: Any, field: str) -> wc.Record:
     o = _object(value, field, {"id", "enforce_mfa"})
-    return SimpleNamespace(**{
+    return _record({
         "id": _require(o["id"], str, f"{field}.id", "a string"),
         "enforce-mfa": _require(o["enforce_mfa"], bool, f"{field}.enforce_mfa", "true or false"),
     })
 
 
-def _user(value: Any, field: str) -> SimpleNamespace:
+def _user(value: Any, field: str) -> wc.Record:
     u = _object(value, field, {"id", "role", "organization", "mfa"})
-    return SimpleNamespace(**{
+    return _record({
         "id": _require(u["id"], str, f"{field}.id", "a string"),
         "role": _enum(u["role"], f"{field}.role", ("root", "sub_user")),
         "organization": _organization(u["organization"], f"{field}.organization"),
@@ -104,12 +114,60 @@ def _user(value: Any, field: str) -> SimpleNamespace:
     })
 
 
-def _session(value: Any, field: str) -> SimpleNamespace:
+def _session(value: Any, field: str) -> wc.Record:
     s = _object(value, field, {"login_at", "last_activity_at", "mfa_satisfied"})
-    return SimpleNamespace(**{
+    return _record({
         "login-at": _millis(s["login_at"], f"{field}.login_at"),
         "last-activity-at": _millis(s["last_activity_at"], f"{field}.last_activity_at"),
         "mfa-satisfied": _require(s["mfa_satisfied"], bool, f"{field}.mfa_satisfied", "true or false"),
+    })
+
+
+def _uint(value: Any, field: str) -> int:
+    if type(value) is not int or value < 0:
+        raise RequestError(field, "must be a whole number, not negative")
+    return value
+
+
+def _totp_key(value: Any, field: str) -> wc.Record | None:
+    if value is None:
+        return None
+    k = _object(value, field, {"secret", "digits", "period"})
+    secret = _require(k["secret"], str, f"{field}.secret", "base32 text")
+    try:
+        raw = base64.b32decode(secret.rstrip("=") + "=" * (-len(secret.rstrip("=")) % 8))
+    except (ValueError, base64.binascii.Error):
+        raise RequestError(f"{field}.secret", "not base32") from None
+    return _record({"secret": raw, "digits": _uint(k["digits"], f"{field}.digits"),
+                              "period": _uint(k["period"], f"{field}.period")})
+
+
+def _authenticator(value: Any, field: str) -> wc.Record:
+    a = _object(value, field, {"pending", "active", "last_accepted_step", "failures", "locked_until"})
+    step, locked = a["last_accepted_step"], a["locked_until"]
+    return _record({
+        "pending": _totp_key(a["pending"], f"{field}.pending"),
+        "active": _totp_key(a["active"], f"{field}.active"),
+        "last-accepted-step": None if step is None else _uint(step, f"{field}.last_accepted_step"),
+        "failures": _uint(a["failures"], f"{field}.failures"),
+        "locked-until": None if locked is None else _millis(locked, f"{field}.locked_until"),
+    })
+
+
+def _code_request(value: Any) -> wc.Record:
+    r = _object(value, "", {"user", "session", "authenticator", "code", "now", "lockout"})
+    lockout = _object(r["lockout"], "lockout", {"max_failures", "base_delay_seconds", "max_delay_seconds"})
+    return _record({
+        "user": _user(r["user"], "user"),
+        "session": _session(r["session"], "session"),
+        "authenticator": _authenticator(r["authenticator"], "authenticator"),
+        "code": _require(r["code"], str, "code", "a string"),
+        "now": _millis(r["now"], "now"),
+        "lockout": _record({
+            "max-failures": _uint(lockout["max_failures"], "lockout.max_failures"),
+            "base-delay-seconds": _uint(lockout["base_delay_seconds"], "lockout.base_delay_seconds"),
+            "max-delay-seconds": _uint(lockout["max_delay_seconds"], "lockout.max_delay_seconds"),
+        }),
     })
 
 
@@ -139,9 +197,9 @@ def _action(value: Any) -> wc.Variant:
     return wc.Variant(name.replace("_", "-"), payload)
 
 
-def _request(value: Any) -> SimpleNamespace:
+def _request(value: Any) -> wc.Record:
     r = _object(value, "", {"actor", "session", "now", "action"})
-    return SimpleNamespace(**{
+    return _record({
         "actor": _user(r["actor"], "actor"),
         "session": _session(r["session"], "session"),
         "now": _millis(r["now"], "now"),
@@ -214,6 +272,35 @@ def _change_json(c: Any) -> dict | None:
     return {"organization": {"id": org.id, "enforce_mfa": _get(org, "enforce-mfa")}}
 
 
+def _key_json(k: Any) -> dict | None:
+    if k is None:
+        return None
+    return {"secret": base64.b32encode(bytes(k.secret)).decode().rstrip("="),
+            "digits": k.digits, "period": k.period}
+
+
+def _authenticator_json(a: Any) -> dict:
+    locked = _get(a, "locked-until")
+    return {
+        "pending": _key_json(a.pending),
+        "active": _key_json(a.active),
+        "last_accepted_step": _get(a, "last-accepted-step"),
+        "failures": a.failures,
+        "locked_until": None if locked is None else _rfc3339(locked),
+    }
+
+
+def _verification_json(v: Any) -> dict:
+    return {
+        "decision": _decision_json(v.decision),
+        "result": _name(getattr(v, "result")),
+        "message": v.message,
+        "user": _user_json(v.user),
+        "authenticator": _authenticator_json(v.authenticator),
+        "audit": _audit_json(v.audit),
+    }
+
+
 def _outcome_json(o: Any) -> dict:
     out = {
         "decision": _decision_json(o.decision),
@@ -242,7 +329,7 @@ class MfaReset:
         self._linker = wc.Linker(self._engine)
         with self._linker.root() as root:
             with root.add_instance("wasi:random/random@0.2.6") as random:
-                random.add_func("get-random-bytes", lambda _s, n: list(random_bytes(n)))
+                random.add_func("get-random-bytes", lambda _s, n: random_bytes(n))
                 random.add_func("get-random-u64",
                                 lambda _s: int.from_bytes(random_bytes(8), "little"))
             with root.add_instance("wasi:random/insecure-seed@0.2.6") as seed:
@@ -274,14 +361,15 @@ class MfaReset:
         self._store = wasmtime.Store(self._engine)
         instance = self._linker.instantiate(self._store, self._component)
         interface = instance.get_export_index(self._store, _EXPORT)
-        self._decide = instance.get_func(self._store, instance.get_export_index(
-            self._store, "decide", interface))
+        self._funcs = {
+            name: instance.get_func(self._store, instance.get_export_index(
+                self._store, name, interface))
+            for name in ("decide", "next-login-step", "verify-login", "confirm-enrolment")
+        }
 
-    def decide(self, request: dict) -> dict:
-        """Decides `request` (the library's JSON); returns the outcome."""
-        value = _request(request)
+    def _call(self, name: str, value: Any) -> Any:
         try:
-            answer = self._decide(self._store, value)
+            answer = self._funcs[name](self._store, value)
         except (wasmtime.WasmtimeError, wasmtime.Trap) as e:
             self._fresh()
             raise EngineError(f"the component failed: {e}") from None
@@ -290,4 +378,21 @@ class MfaReset:
             ok, answer = answer.tag == "ok", answer.payload
         if not ok:
             raise RequestError(_name(answer.field), answer.message)
-        return _outcome_json(answer)
+        return answer
+
+    def decide(self, request: dict) -> dict:
+        """Decides `request` (the library's JSON); returns the outcome."""
+        return _outcome_json(self._call("decide", _request(request)))
+
+    def next_login_step(self, user: dict) -> str:
+        """What `user`'s next login demands: "none", "enrol" or "code"."""
+        return _name(self._call("next-login-step", _user(user, "user")))
+
+    def verify_login(self, request: dict) -> dict:
+        """Checks a login's code (decided by the policies first); returns
+        the verification with the authenticator to store."""
+        return _verification_json(self._call("verify-login", _code_request(request)))
+
+    def confirm_enrolment(self, request: dict) -> dict:
+        """Confirms a pending enrolment with its first code."""
+        return _verification_json(self._call("confirm-enrolment", _code_request(request)))
