@@ -3,7 +3,10 @@
 //! (`mfa_reset::api`) and the outcome or error each must get: `decide`
 //! cases, and login steps (`next_login_step`, `verify_login`,
 //! `confirm_enrolment`) with TOTP codes at fixed times (RFC 6238's SHA-1
-//! vectors, as 6-digit codes). The Rust host
+//! vectors, as 6-digit codes), and `start_enrolment`, whose new key comes
+//! from each host's randomness: every host compares its answer with the
+//! key masked (`secret=<random>` in the URI, `<random N bytes>` for the
+//! stored key, the QR code present but not compared). The Rust host
 //! (here), the Node host (tests/node) and the Python host (tests/python)
 //! must all answer every case identically.
 //!
@@ -297,6 +300,26 @@ fn login_cases() -> Vec<(String, &'static str, Value)> {
         .map(|(name, r)| (name.to_string(), "verify_login", r)),
     );
     let pending = json!({"pending": key, "active": null, "last_accepted_step": null, "failures": 0, "locked_until": null});
+    let enrolment = |user: Value, session_age: i64| {
+        let login = rfc3339(at - session_age);
+        json!({
+            "user": user,
+            "session": {"login_at": login, "last_activity_at": login, "mfa_satisfied": false},
+            "authenticator": {"pending": null, "active": null, "last_accepted_step": null, "failures": 0, "locked_until": null},
+            "now": rfc3339(at),
+            "issuer": "Acme Cloud",
+        })
+    };
+    cases.push((
+        "R2 enrolment starts with a new key for a user whose MFA is due".into(),
+        "start_enrolment",
+        enrolment(bob("enrolment_due"), 60),
+    ));
+    cases.push((
+        "R7 enrolment does not start from an expired login".into(),
+        "start_enrolment",
+        enrolment(bob("enrolment_due"), 31 * 86400),
+    ));
     cases.push((
         "R2 enrolment confirmed by a valid first code".into(),
         "confirm_enrolment",
@@ -308,6 +331,33 @@ fn login_cases() -> Vec<(String, &'static str, Value)> {
         code_request(&bob("enrolment_due"), pending, "000000", at),
     ));
     cases
+}
+
+/// An enrolment answer with its random parts masked, as every host masks
+/// it: the key's secret in the URI and in the stored authenticator; the QR
+/// code (which encodes it) only checked to be there.
+fn masked(mut enrolment: Value) -> Value {
+    if let Some(key) = enrolment.get_mut("key").filter(|k| k.is_object()) {
+        for qr in ["qr_png_base64", "qr_text"] {
+            assert!(!key[qr].as_str().unwrap().is_empty(), "{qr} is empty");
+            key.as_object_mut().unwrap().remove(qr);
+        }
+        let uri = key["uri"].as_str().unwrap();
+        let start = uri.find("secret=").unwrap() + "secret=".len();
+        let end = uri[start..].find('&').map_or(uri.len(), |i| start + i);
+        key["uri"] = json!(format!("{}<random>{}", &uri[..start], &uri[end..]));
+    }
+    if let Some(pending) = enrolment["authenticator"]
+        .get_mut("pending")
+        .filter(|p| p.is_object())
+    {
+        let bytes = data_encoding::BASE32_NOPAD
+            .decode(pending["secret"].as_str().unwrap().as_bytes())
+            .unwrap()
+            .len();
+        pending["secret"] = json!(format!("<random {bytes} bytes>"));
+    }
+    enrolment
 }
 
 fn parse<T: serde::de::DeserializeOwned>(value: &Value) -> T {
@@ -337,6 +387,28 @@ fn login_answer(call: &str, input: &Value) -> Value {
     if call == "next_login_step" {
         return match engine.login_step(&parse(input)) {
             Ok(step) => json!({ "step": step }),
+            Err(e) => error_json(e),
+        };
+    }
+    if call == "start_enrolment" {
+        let request = mfa_reset::EnrolmentRequest {
+            user: parse(&input["user"]),
+            session: parse(&input["session"]),
+            authenticator: parse(&input["authenticator"]),
+            now: time_of(&input["now"]),
+            issuer: input["issuer"].as_str().unwrap().to_string(),
+        };
+        return match engine.start_enrolment(&request) {
+            Ok(e) => json!({"enrolment": masked(json!({
+                "decision": e.decision,
+                "key": e.key.map(|k| json!({
+                    "uri": k.uri,
+                    "qr_png_base64": data_encoding::BASE64.encode(&k.qr_png),
+                    "qr_text": k.qr_text,
+                })),
+                "authenticator": e.authenticator,
+                "audit": e.audit,
+            }))}),
             Err(e) => error_json(e),
         };
     }
@@ -446,7 +518,7 @@ fn every_host_answers_the_conformance_cases_as_the_rust_host_does() {
     assert_eq!(verdict("R3 verify: a code already"), [json!("replayed")]);
     assert_eq!(verdict("R3 verify: a locked"), [json!("locked")]);
     let text = serde_json::to_string_pretty(&json!({
-        "about": "Conformance cases for every mfa-reset host (tests/conformance.rs makes them; do not edit by hand). `call`: the engine function; `request`: its input in the library's JSON (a typed request for `decide`, a user for `next_login_step`, a code request for `verify_login` and `confirm_enrolment`); `expect`: the `outcome` (authenticators aside), the `step`, the `verification`, or the `error` (`field` as the caller wrote it).",
+        "about": "Conformance cases for every mfa-reset host (tests/conformance.rs makes them; do not edit by hand). `call`: the engine function; `request`: its input in the library's JSON (a typed request for `decide`, a user for `next_login_step`, a code request for `verify_login` and `confirm_enrolment`); `expect`: the `outcome` (authenticators aside), the `step`, the `verification`, the `enrolment` (its random key masked: `secret=<random>` in the URI, `<random N bytes>` for the stored secret, the QR code present but not compared), or the `error` (`field` as the caller wrote it).",
         "cases": cases,
     }))
     .unwrap()

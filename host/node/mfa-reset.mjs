@@ -10,6 +10,7 @@
 //   const engine = await loadMfaReset('./mfa-reset-js');
 //   const outcome = await engine.decide(requestObject);
 //   const step = await engine.nextLoginStep(userObject);     // 'none' | 'enrol' | 'code'
+//   const key = await engine.startEnrolment(enrolRequest);   // { key: { uri: 'otpauth://…', qr_png_base64 }, … }
 //   const checked = await engine.verifyLogin(codeRequest);   // { result: 'accepted', authenticator, ... }
 //
 // The guest is sandboxed: no WASI shim, our own imports — randomness from
@@ -183,6 +184,17 @@ function codeRequest(value) {
   };
 }
 
+function enrolmentRequest(value) {
+  const r = object(value, '', ['user', 'session', 'authenticator', 'now', 'issuer']);
+  return {
+    user: user(r.user, 'user'),
+    session: session(r.session, 'session'),
+    authenticator: authenticator(r.authenticator, 'authenticator'),
+    now: millis(r.now, 'now'),
+    issuer: required(r.issuer, 'string', 'issuer', 'a string'),
+  };
+}
+
 const PLAIN_ACTIONS = ['reset_own_mfa', 'enable_own_mfa', 'disable_own_mfa', 'view_own_session'];
 
 function action(value) {
@@ -286,6 +298,17 @@ const verificationJson = (v) => ({
   audit: auditJson(v.audit),
 });
 
+const enrolmentJson = (e) => ({
+  decision: decisionJson(e.decision),
+  key: e.key == null ? null : {
+    uri: e.key.uri,
+    qr_png_base64: Buffer.from(e.key.qrPng).toString('base64'),
+    qr_text: e.key.qrText,
+  },
+  authenticator: authenticatorJson(e.authenticator),
+  audit: auditJson(e.audit),
+});
+
 function outcomeJson(o) {
   const out = {
     decision: decisionJson(o.decision),
@@ -364,6 +387,9 @@ export async function loadMfaReset(dir, name = 'mfa-reset') {
     decide: async (req) => outcomeJson(await call('decide', request(req))),
     /** What `u`'s next login demands: 'none', 'enrol' or 'code'. */
     nextLoginStep: async (u) => snake(await call('nextLoginStep', user(u, 'user'))),
+    /** Starts an enrolment (decided by the policies first): a new key, its
+     *  otpauth:// URI and QR code, and the authenticator to store. */
+    startEnrolment: async (req) => enrolmentJson(await call('startEnrolment', enrolmentRequest(req))),
     /** Checks a login's code (decided by the policies first). */
     verifyLogin: async (req) => verificationJson(await call('verifyLogin', codeRequest(req))),
     /** Confirms a pending enrolment with its first code. */

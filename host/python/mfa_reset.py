@@ -9,6 +9,7 @@ into a FastAPI app::
     engine = MfaReset("mfa-reset.wasm")        # `mfa-reset component --out mfa-reset.wasm`
     outcome = engine.decide(request_dict)      # {"decision": {...}, "change": ..., ...}
     step = engine.next_login_step(user_dict)   # "none" | "enrol" | "code"
+    key = engine.start_enrolment(enrol_dict)   # {"key": {"uri": "otpauth://…", "qr_png_base64": …}, …}
     checked = engine.verify_login(code_dict)   # {"result": "accepted", "authenticator": ...}
 
 The guest is sandboxed: it gets randomness (from `os.urandom`, for TOTP
@@ -171,6 +172,17 @@ def _code_request(value: Any) -> wc.Record:
     })
 
 
+def _enrolment_request(value: Any) -> wc.Record:
+    r = _object(value, "", {"user", "session", "authenticator", "now", "issuer"})
+    return _record({
+        "user": _user(r["user"], "user"),
+        "session": _session(r["session"], "session"),
+        "authenticator": _authenticator(r["authenticator"], "authenticator"),
+        "now": _millis(r["now"], "now"),
+        "issuer": _require(r["issuer"], str, "issuer", "a string"),
+    })
+
+
 _PLAIN_ACTIONS = ("reset_own_mfa", "enable_own_mfa", "disable_own_mfa", "view_own_session")
 
 
@@ -301,6 +313,20 @@ def _verification_json(v: Any) -> dict:
     }
 
 
+def _enrolment_json(e: Any) -> dict:
+    key = e.key
+    return {
+        "decision": _decision_json(e.decision),
+        "key": None if key is None else {
+            "uri": key.uri,
+            "qr_png_base64": base64.b64encode(bytes(_get(key, "qr-png"))).decode(),
+            "qr_text": _get(key, "qr-text"),
+        },
+        "authenticator": _authenticator_json(e.authenticator),
+        "audit": _audit_json(e.audit),
+    }
+
+
 def _outcome_json(o: Any) -> dict:
     out = {
         "decision": _decision_json(o.decision),
@@ -364,7 +390,8 @@ class MfaReset:
         self._funcs = {
             name: instance.get_func(self._store, instance.get_export_index(
                 self._store, name, interface))
-            for name in ("decide", "next-login-step", "verify-login", "confirm-enrolment")
+            for name in ("decide", "next-login-step", "start-enrolment", "verify-login",
+                         "confirm-enrolment")
         }
 
     def _call(self, name: str, value: Any) -> Any:
@@ -387,6 +414,11 @@ class MfaReset:
     def next_login_step(self, user: dict) -> str:
         """What `user`'s next login demands: "none", "enrol" or "code"."""
         return _name(self._call("next-login-step", _user(user, "user")))
+
+    def start_enrolment(self, request: dict) -> dict:
+        """Starts an enrolment (decided by the policies first): a new key,
+        its otpauth:// URI and QR code, and the authenticator to store."""
+        return _enrolment_json(self._call("start-enrolment", _enrolment_request(request)))
 
     def verify_login(self, request: dict) -> dict:
         """Checks a login's code (decided by the policies first); returns
