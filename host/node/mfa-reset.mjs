@@ -57,18 +57,21 @@ function object(value, field, keys) {
     if (!keys.includes(key)) throw new RequestError(at(key), 'unknown field');
   }
   for (const key of keys) {
-    if (!(key in value)) throw new RequestError(at(key), 'missing');
+    if (!Object.hasOwn(value, key)) throw new RequestError(at(key), 'missing');
   }
   return value;
 }
 
-const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt]([01]\d|2[0-3]):([0-5]\d):([0-5]\d)(\.\d{1,9})?([Zz]|[+-](?:[01]\d|2[0-3]):[0-5]\d)$/;
 
 function millis(text, field) {
   required(text, 'string', field, 'an RFC 3339 time');
-  const ms = RFC3339.test(text) ? Date.parse(text) : NaN;
-  if (Number.isNaN(ms)) throw new RequestError(field, `\`${text}\` is not an RFC 3339 time`);
-  return ms;
+  const parts = RFC3339.exec(text);
+  // Date.parse alone rolls 31 February over into March: check the day.
+  const [year, month, day] = parts ? parts.slice(1, 4).map(Number) : [];
+  const real = parts && new Date(Date.UTC(year, month - 1, day)).getUTCDate() === day && month >= 1 && month <= 12;
+  if (!real) throw new RequestError(field, `\`${text}\` is not an RFC 3339 time`);
+  return Date.parse(text);
 }
 
 function oneOf(value, field, names) {
@@ -105,8 +108,11 @@ function session(value, field) {
   };
 }
 
-function uint(value, field) {
-  if (!Number.isSafeInteger(value) || value < 0) throw new RequestError(field, 'must be a whole number, not negative');
+// The component's integers have a width; jco would wrap them silently.
+function uint(value, field, max = 2 ** 32 - 1) {
+  if (!Number.isSafeInteger(value) || value < 0 || value > max) {
+    throw new RequestError(field, `must be a whole number from 0 to ${max}`);
+  }
   return value;
 }
 
@@ -150,7 +156,7 @@ function totpKey(value, field) {
   const k = object(value, field, ['secret', 'digits', 'period']);
   return {
     secret: base32Decode(required(k.secret, 'string', `${field}.secret`, 'base32 text'), `${field}.secret`),
-    digits: uint(k.digits, `${field}.digits`),
+    digits: uint(k.digits, `${field}.digits`, 255),
     period: uint(k.period, `${field}.period`),
   };
 }
@@ -161,7 +167,7 @@ function authenticator(value, field) {
     pending: totpKey(a.pending, `${field}.pending`),
     active: totpKey(a.active, `${field}.active`),
     lastAcceptedStep: a.last_accepted_step === null
-      ? undefined : BigInt(uint(a.last_accepted_step, `${field}.last_accepted_step`)),
+      ? undefined : BigInt(uint(a.last_accepted_step, `${field}.last_accepted_step`, Number.MAX_SAFE_INTEGER)),
     failures: uint(a.failures, `${field}.failures`),
     lockedUntil: a.locked_until === null ? undefined : millis(a.locked_until, `${field}.locked_until`),
   };

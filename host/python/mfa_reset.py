@@ -14,8 +14,9 @@ into a FastAPI app::
 
 The guest is sandboxed: it gets randomness (from `os.urandom`, for TOTP
 keys) and nothing else — no filesystem, environment, arguments, clock or
-network (every other import traps). The compiled component is cached next
-to the `.wasm` (or in `cache_dir`); after any trap the store and instance
+network (every other import traps). The compiled component is cached in
+`~/.cache/mfa-reset-python` (or `cache_dir`), used only from a directory
+and file no one else can write; after any trap the store and instance
 are thrown away and the next call gets fresh ones.
 """
 
@@ -26,6 +27,9 @@ import base64
 import hashlib
 import importlib.metadata
 import os
+import re
+import stat
+import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
@@ -80,14 +84,25 @@ def _object(value: Any, field: str, keys: set[str]) -> dict:
     return value
 
 
+_RFC3339 = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})", re.ASCII)
+
+
 def _millis(text: Any, field: str) -> int:
     _require(text, str, field, "an RFC 3339 time")
+    # fromisoformat alone takes more than RFC 3339 (week dates, no dashes).
+    if not _RFC3339.fullmatch(text):
+        raise RequestError(field, f"`{text}` is not an RFC 3339 time")
     try:
-        parsed = _dt.datetime.fromisoformat(text)
-    except ValueError:
-        raise RequestError(field, f"`{text}` is not an RFC 3339 time") from None
-    if parsed.tzinfo is None or "T" not in text:
-        raise RequestError(field, f"`{text}` is not an RFC 3339 time (date, `T`, time and offset)")
+        # (fromisoformat takes at most 6 fractional digits; milliseconds
+        # are all the engine keeps.)
+        head, _, rest = text.partition(".")
+        if rest:
+            digits = re.match(r"\d+", rest).group()
+            text = f"{head}.{digits[:6]}{rest[len(digits):]}"
+        parsed = _dt.datetime.fromisoformat(text.replace("z", "Z"))
+    except ValueError as e:
+        raise RequestError(field, f"`{text}` is not a valid time: {e}") from None
     return (parsed - _EPOCH) // _dt.timedelta(milliseconds=1)
 
 
@@ -124,9 +139,10 @@ def _session(value: Any, field: str) -> wc.Record:
     })
 
 
-def _uint(value: Any, field: str) -> int:
-    if type(value) is not int or value < 0:
-        raise RequestError(field, "must be a whole number, not negative")
+def _uint(value: Any, field: str, bits: int = 32) -> int:
+    # The component's integers have a width; wasmtime would truncate.
+    if type(value) is not int or not 0 <= value < 2**bits:
+        raise RequestError(field, f"must be a whole number from 0 to {2**bits - 1}")
     return value
 
 
@@ -139,7 +155,7 @@ def _totp_key(value: Any, field: str) -> wc.Record | None:
         raw = base64.b32decode(secret.rstrip("=") + "=" * (-len(secret.rstrip("=")) % 8))
     except (ValueError, base64.binascii.Error):
         raise RequestError(f"{field}.secret", "not base32") from None
-    return _record({"secret": raw, "digits": _uint(k["digits"], f"{field}.digits"),
+    return _record({"secret": raw, "digits": _uint(k["digits"], f"{field}.digits", 8),
                               "period": _uint(k["period"], f"{field}.period")})
 
 
@@ -149,7 +165,7 @@ def _authenticator(value: Any, field: str) -> wc.Record:
     return _record({
         "pending": _totp_key(a["pending"], f"{field}.pending"),
         "active": _totp_key(a["active"], f"{field}.active"),
-        "last-accepted-step": None if step is None else _uint(step, f"{field}.last_accepted_step"),
+        "last-accepted-step": None if step is None else _uint(step, f"{field}.last_accepted_step", 64),
         "failures": _uint(a["failures"], f"{field}.failures"),
         "locked-until": None if locked is None else _millis(locked, f"{field}.locked_until"),
     })
@@ -345,6 +361,21 @@ def _outcome_json(o: Any) -> dict:
 
 # ---- the engine -----------------------------------------------------------
 
+def _default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "mfa-reset-python"
+
+
+def _private(path: Path) -> bool:
+    """Exists, is ours, and neither group nor others may write it."""
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return False
+    return (info.st_uid == os.getuid() and not stat.S_ISLNK(info.st_mode)
+            and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH))
+
+
 class MfaReset:
     """The mfa-reset component, loaded once; one call at a time per object."""
 
@@ -371,16 +402,20 @@ class MfaReset:
         # A compiled form is only good for the wasmtime that made it.
         version = importlib.metadata.version("wasmtime")
         digest = hashlib.sha256(data + version.encode()).hexdigest()[:16]
-        cache = Path(cache_dir) if cache_dir else wasm.parent
+        cache = Path(cache_dir) if cache_dir else _default_cache_dir()
         compiled = cache / f"{wasm.stem}-{digest}.cwasm"
-        self.from_cache = compiled.exists()
+        # The compiled form is native code that is run as it is: use it
+        # only from a directory and file no one but us can write.
+        self.from_cache = _private(cache) and _private(compiled)
         if self.from_cache:
             return wc.Component.deserialize_file(self._engine, str(compiled))
         component = wc.Component(self._engine, data)
-        cache.mkdir(parents=True, exist_ok=True)
-        tmp = compiled.with_suffix(f".tmp{os.getpid()}")
-        tmp.write_bytes(component.serialize())
-        tmp.replace(compiled)
+        cache.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if _private(cache):
+            fd, tmp = tempfile.mkstemp(dir=cache, suffix=".tmp")
+            with os.fdopen(fd, "wb") as out:
+                out.write(component.serialize())
+            os.replace(tmp, compiled)
         return component
 
     def _fresh(self) -> None:
@@ -397,7 +432,7 @@ class MfaReset:
     def _call(self, name: str, value: Any) -> Any:
         try:
             answer = self._funcs[name](self._store, value)
-        except (wasmtime.WasmtimeError, wasmtime.Trap) as e:
+        except Exception as e:  # a trap, or one of our imports failing
             self._fresh()
             raise EngineError(f"the component failed: {e}") from None
         ok = True

@@ -151,6 +151,8 @@ pub async fn check_gateway(front: &str, svc: &TestService, gateway: &Gateway) {
             .header("x-auth-denial-code", "forged")
             .header("x-auth-policy-revision", "forged")
             .header("x-original-uri", "/console/admin/users")
+            .header("x-forwarded-uri", "/forged")
+            .header("x-forwarded-method", "FORGED")
             .header("forwarded", "for=6.6.6.6;host=elsewhere")
             .send()
             .await
@@ -169,6 +171,13 @@ pub async fn check_gateway(front: &str, svc: &TestService, gateway: &Gateway) {
     );
     for forged in ["denial_code", "original_uri", "forwarded"] {
         assert_eq!(body[forged], "", "{forged} reached the backend: {body}");
+    }
+    // A gateway may tell the backend these itself, never as the client forged them.
+    for forged in ["forwarded_uri", "forwarded_method"] {
+        assert!(
+            !body[forged].as_str().unwrap().contains("FORGED") && body[forged] != "/forged",
+            "{forged} reached the backend: {body}"
+        );
     }
 
     // A POST with a body is asked about with its own method.
@@ -219,18 +228,6 @@ pub async fn check_gateway(front: &str, svc: &TestService, gateway: &Gateway) {
             ("x-original-uri", "/console/home"),
         ),
         (
-            &bob,
-            "GET",
-            "/console/admin/users",
-            ("x-forwarded-host", "elsewhere"),
-        ),
-        (
-            &bob,
-            "GET",
-            "/console/admin/users",
-            ("x-forwarded-prefix", "/console/home"),
-        ),
-        (
             &ada,
             "POST",
             "/console/audit",
@@ -273,11 +270,7 @@ pub async fn check_gateway(front: &str, svc: &TestService, gateway: &Gateway) {
             .send()
             .await
             .unwrap();
-        assert!(
-            !response.status().is_success(),
-            "{path}: {}",
-            response.status()
-        );
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{path}");
     }
     for method in ["HEAD", "POST", "PUT", "DELETE"] {
         for token in [&bob, &ada] {

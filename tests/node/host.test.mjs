@@ -82,6 +82,13 @@ for (const [path, value, field] of [
 
 for (const [path, value, field] of [
   [['authenticator', 'failures'], -1, 'authenticator.failures'],
+  [['authenticator', 'failures'], 2 ** 32, 'authenticator.failures'],
+  [['authenticator', 'active', 'digits'], 262, 'authenticator.active.digits'],
+  [['authenticator', 'last_accepted_step'], 2 ** 64, 'authenticator.last_accepted_step'],
+  [['lockout', 'max_failures'], 2 ** 32 + 5, 'lockout.max_failures'],
+  [['now'], '2026-02-31T10:00:00Z', 'now'],
+  [['now'], '2026-11-22T24:00:00Z', 'now'],
+  [['now'], '20261122T100000Z', 'now'],
   [['authenticator', 'active', 'secret'], 'not base32!', 'authenticator.active.secret'],
   [['code'], 123456, 'code'],
   [['lockout', 'max_failures'], '5', 'lockout.max_failures'],
@@ -91,6 +98,13 @@ for (const [path, value, field] of [
     await assert.rejects(engine.verifyLogin(req), (e) => e instanceof RequestError && e.field === field);
   });
 }
+
+test('fields inherited from the prototype do not count', async () => {
+  const req = aRequest();
+  const inherited = Object.create({ session: req.session });
+  Object.assign(inherited, { actor: req.actor, now: req.now, action: req.action });
+  await assert.rejects(engine.decide(inherited), (e) => e.field === 'session');
+});
 
 test('unknown and missing fields are named', async () => {
   const extra = aRequest();

@@ -87,6 +87,14 @@ def test_bad_input_is_refused_before_the_component_with_its_field(engine, path, 
 
 @pytest.mark.parametrize("path, value, field", [
     (("authenticator", "failures"), -1, "authenticator.failures"),
+    (("authenticator", "failures"), 2**32, "authenticator.failures"),
+    (("authenticator", "active", "digits"), 262, "authenticator.active.digits"),
+    (("authenticator", "last_accepted_step"), 2**64 + 1, "authenticator.last_accepted_step"),
+    (("lockout", "max_failures"), 2**32 + 5, "lockout.max_failures"),
+    (("now",), "20261122T100000Z", "now"),
+    (("now",), "2026-W47-1T10:00:00Z", "now"),
+    (("now",), "2026-02-31T10:00:00Z", "now"),
+    (("now",), "2026-11-22T24:00:00Z", "now"),
     (("authenticator", "active", "secret"), "not base32!", "authenticator.active.secret"),
     (("code",), 123456, "code"),
     (("lockout", "max_failures"), "5", "lockout.max_failures"),
@@ -116,6 +124,19 @@ def test_the_compiled_component_is_cached_and_reused(engine):
     again = MfaReset(os.environ["MFA_RESET_WASM"], cache_dir=CACHE)
     assert again.from_cache
     assert again.decide(a_request()) == engine.decide(a_request())
+
+
+def test_a_compiled_form_others_can_write_is_not_run(engine, tmp_path):
+    """A planted or writable .cwasm is native code: compiled afresh instead."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    MfaReset(os.environ["MFA_RESET_WASM"], cache_dir=shared)
+    shared.chmod(0o777)
+    assert not MfaReset(os.environ["MFA_RESET_WASM"], cache_dir=shared).from_cache
+    shared.chmod(0o700)
+    (cwasm,) = [p for p in shared.iterdir() if p.suffix == ".cwasm"]
+    cwasm.chmod(0o666)
+    assert not MfaReset(os.environ["MFA_RESET_WASM"], cache_dir=shared).from_cache
 
 
 def test_a_trap_gets_a_clear_error_and_a_fresh_store():

@@ -161,7 +161,14 @@ impl Webhook {
     /// Checks `url` (see [`Webhook::url`]) and fills in the defaults:
     /// 10 s timeout, retries from 1 s doubling to 15 min.
     pub fn new(url: &str, key: WebhookKey) -> Result<Self, String> {
-        let parsed = reqwest::Url::parse(url).map_err(|e| format!("webhook URL `{url}`: {e}"))?;
+        // Errors never echo the URL: it may hold a password or a token.
+        let parsed =
+            reqwest::Url::parse(url).map_err(|e| format!("webhook URL: not a URL ({e})"))?;
+        if !parsed.username().is_empty() || parsed.password().is_some() {
+            return Err(
+                "webhook URL: no credentials in the URL (the signature authenticates us)".into(),
+            );
+        }
         let host = parsed.host_str().unwrap_or_default();
         let loopback = host.eq_ignore_ascii_case("localhost")
             || host
@@ -174,20 +181,10 @@ impl Webhook {
             "http" if loopback => {}
             "http" => {
                 return Err(format!(
-                    "webhook URL `{url}`: plain http only to a loopback address; use https"
+                    "webhook URL (host `{host}`): plain http only to a loopback address; use https"
                 ));
             }
-            other => {
-                return Err(format!(
-                    "webhook URL `{url}`: scheme `{other}` is not http(s)"
-                ));
-            }
-        }
-        if !parsed.username().is_empty() || parsed.password().is_some() {
-            // Not echoed: it holds a password.
-            return Err(
-                "webhook URL: no credentials in the URL (the signature authenticates us)".into(),
-            );
+            other => return Err(format!("webhook URL: scheme `{other}` is not http(s)")),
         }
         Ok(Self {
             url: parsed.to_string(),

@@ -35,7 +35,12 @@ pub fn spawn(
     metrics: Arc<Metrics>,
     wake: Arc<Notify>,
 ) -> Result<tokio::task::JoinHandle<()>, String> {
-    let http = reqwest::Client::builder()
+    let mut http = reqwest::Client::builder();
+    if webhook.url.starts_with("http:") {
+        // Plain http is for loopback only: never through a proxy (HTTP_PROXY).
+        http = http.no_proxy();
+    }
+    let http = http
         // A redirect would send the signed event somewhere not configured.
         .redirect(reqwest::redirect::Policy::none())
         .timeout(webhook.timeout)
@@ -229,6 +234,8 @@ mod tests {
         let creds = webhook("https://u:p@hooks.example.com/x").unwrap_err();
         assert!(creds.contains("no credentials"), "{creds}");
         let junk = webhook("not a url").unwrap_err();
-        assert!(junk.contains("`not a url`"), "{junk}");
+        assert!(junk.contains("not a URL"), "{junk}");
+        let clear_creds = webhook("http://u:hunter2@hooks.example.com/x").unwrap_err();
+        assert!(clear_creds.contains("no credentials") && !clear_creds.contains("hunter2"));
     }
 }

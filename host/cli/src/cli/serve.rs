@@ -108,15 +108,6 @@ pub struct ServeArgs {
     /// `https://…` (plain http to loopback only). Needs MFA_RESET_WEBHOOK_SECRET.
     #[arg(long, env = "MFA_RESET_WEBHOOK_URL")]
     webhook_url: Option<String>,
-    /// The webhook signing secret, `whsec_` + base64 of 24–64 bytes (in the
-    /// environment only: a flag would show in the process list).
-    #[arg(
-        long,
-        env = "MFA_RESET_WEBHOOK_SECRET",
-        hide = true,
-        hide_env_values = true
-    )]
-    webhook_secret: Option<String>,
     /// Milliseconds one webhook delivery may take before it is tried again.
     #[arg(long, default_value_t = 10_000)]
     webhook_timeout_ms: u64,
@@ -248,7 +239,10 @@ pub fn run(args: ServeArgs, engine: EngineBuilder) -> Result<ExitCode, Error> {
         (Some(path), false) => Some(Seed::parse(&read(path)?)?),
         (None, false) => Some(Seed::parse(DEMO_SEED)?),
     };
-    let webhook = match (&args.webhook_url, &args.webhook_secret) {
+    // The signing secret comes from the environment only: a flag would show
+    // in the process list.
+    let webhook_secret = std::env::var("MFA_RESET_WEBHOOK_SECRET").ok();
+    let webhook = match (&args.webhook_url, &webhook_secret) {
         (Some(url), Some(secret)) => {
             let key = WebhookKey::parse(secret)
                 .map_err(|e| config_error(format!("MFA_RESET_WEBHOOK_SECRET: {e}")))?;
