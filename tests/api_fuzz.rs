@@ -15,16 +15,13 @@ mod common;
 use std::path::PathBuf;
 use std::process::Command;
 
+use common::repo;
 use common::service::TestService;
-
-fn workspace() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
 
 fn schemathesis() -> PathBuf {
     let st = std::env::var_os("MFA_RESET_SCHEMATHESIS")
         .map(PathBuf::from)
-        .unwrap_or_else(|| workspace().join(".tools/venv/bin/st"));
+        .unwrap_or_else(|| repo(".tools/venv/bin/st"));
     assert!(
         st.exists(),
         "schemathesis is not installed at {}: run `bash tests/setup` first",
@@ -53,10 +50,7 @@ async fn the_api_answers_every_fuzzed_request_as_its_document_says() {
         .args(["--request-timeout", "30"])
         .arg("--no-color")
         .current_dir(work.path())
-        .env(
-            "SCHEMATHESIS_HOOKS",
-            workspace().join("tests/api-fuzz/hooks.py"),
-        )
+        .env("SCHEMATHESIS_HOOKS", repo("tests/api-fuzz/hooks.py"))
         .env("MFA_RESET_FUZZ_BASE", &base);
     if seed != "random" {
         command.args(["--seed", &seed]);

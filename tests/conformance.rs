@@ -21,15 +21,9 @@
 
 mod common;
 
-use std::path::PathBuf;
+use common::{CONFORMANCE_CASES, repo};
 
 use serde_json::{Value, json};
-
-fn repo(path: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .join(path)
-}
 
 /// A Cedar datetime extension value as RFC 3339 text.
 fn datetime(value: &Value) -> Value {
@@ -523,7 +517,7 @@ fn every_host_answers_the_conformance_cases_as_the_rust_host_does() {
     }))
     .unwrap()
         + "\n";
-    let path = repo("tests/conformance/cases.json");
+    let path = repo(CONFORMANCE_CASES);
     if std::env::var_os("MFA_RESET_CONFORMANCE_WRITE").is_some() {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, &text).unwrap();

@@ -5,14 +5,10 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use common::{CONFORMANCE_CASES, repo};
 
-fn repo(path: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .join(path)
-}
+use std::path::Path;
+use std::process::Command;
 
 /// `jco transpile`s `wasm` into `out` as the Node host loads it.
 fn transpile(wasm: &Path, out: &Path) {
@@ -56,10 +52,7 @@ fn the_node_host_answers_every_conformance_case_as_the_rust_host_does() {
             "MFA_RESET_MISBEHAVING_JS_DIR",
             dir.path().join("misbehaving-js"),
         )
-        .env(
-            "MFA_RESET_CONFORMANCE",
-            repo("tests/conformance/cases.json"),
-        )
+        .env("MFA_RESET_CONFORMANCE", repo(CONFORMANCE_CASES))
         .output()
         .expect("node runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -74,11 +67,7 @@ fn the_node_host_answers_every_conformance_case_as_the_rust_host_does() {
         "node --test failed:\n{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let cases = std::fs::read_to_string(repo("tests/conformance/cases.json")).unwrap();
-    let total = serde_json::from_str::<serde_json::Value>(&cases).unwrap()["cases"]
-        .as_array()
-        .unwrap()
-        .len();
+    let total = common::conformance_case_count();
     let passed = count("# pass ");
     println!("node: {passed} passed ({total} conformance cases)");
     assert!(passed > total, "{passed} passed, {total} conformance cases");

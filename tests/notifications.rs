@@ -20,7 +20,7 @@ use axum::http::{HeaderMap, StatusCode as AxumStatus};
 use axum::response::IntoResponse;
 use common::postgres::{Postgres, wait_ready};
 use common::served::Served;
-use common::service::{TestService, call, client, enrol, login};
+use common::service::{TestService, call, enrol, login, metrics};
 use mfa_reset_service::{SecretBox, Webhook, WebhookKey};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -529,14 +529,7 @@ async fn a_dead_or_silent_receiver_never_holds_up_a_decision() {
         );
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            let metrics = client()
-                .get(service.url("/metrics"))
-                .send()
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap();
+            let metrics = metrics(&service.base).await;
             let failed = metrics.lines().any(|l| {
                 l.starts_with("mfa_reset_notification_deliveries_total{result=\"failed\"}")
             });

@@ -5,14 +5,9 @@
 
 mod common;
 
-use std::path::PathBuf;
-use std::process::Command;
+use common::{CONFORMANCE_CASES, repo};
 
-fn repo(path: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .join(path)
-}
+use std::process::Command;
 
 #[test]
 fn the_python_host_answers_every_conformance_case_as_the_rust_host_does() {
@@ -35,10 +30,7 @@ fn the_python_host_answers_every_conformance_case_as_the_rust_host_does() {
             "MFA_RESET_MISBEHAVING_WASM",
             common::misbehaving::misbehaving_component(),
         )
-        .env(
-            "MFA_RESET_CONFORMANCE",
-            repo("tests/conformance/cases.json"),
-        )
+        .env("MFA_RESET_CONFORMANCE", repo(CONFORMANCE_CASES))
         .env("MFA_RESET_CACHE_DIR", dir.path().join("cache"))
         .output()
         .expect("pytest runs");
@@ -50,11 +42,7 @@ fn the_python_host_answers_every_conformance_case_as_the_rust_host_does() {
         String::from_utf8_lossy(&out.stderr)
     );
     // Every conformance case ran (and the host's own tests).
-    let cases = std::fs::read_to_string(repo("tests/conformance/cases.json")).unwrap();
-    let count = serde_json::from_str::<serde_json::Value>(&cases).unwrap()["cases"]
-        .as_array()
-        .unwrap()
-        .len();
+    let count = common::conformance_case_count();
     let passed: usize = stdout
         .lines()
         .last()

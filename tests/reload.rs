@@ -34,14 +34,7 @@ const POLL: Duration = Duration::from_millis(20);
 
 /// How many changed sets hot reload has refused so far (the metric).
 async fn refused_reloads(base: &str) -> u64 {
-    let text = client()
-        .get(format!("{base}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = metrics(base).await;
     text.lines()
         .find(|l| l.starts_with("mfa_reset_policy_reloads_total{result=\"refused\"}"))
         .and_then(|l| l.rsplit(' ').next())

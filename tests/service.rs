@@ -590,14 +590,7 @@ async fn health_metrics_and_the_openapi_document() {
 
     let bob = login(&svc.base, "bob").await;
     call(&svc.base, &bob, "POST", "/api/me/mfa/reset", None).await;
-    let metrics = client()
-        .get(svc.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = metrics(&svc.base).await;
     assert!(
         metrics.contains(
             "mfa_reset_decisions_total{action=\"reset_own_mfa\",outcome=\"deny:mfa-not-enabled\"} 1"

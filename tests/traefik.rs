@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -19,7 +18,7 @@ fn start_traefik(listen: u16, sidecar: u16, backend: u16) -> Gateway {
         let text = deploy_file(&format!("traefik/{name}"), listen, sidecar, backend);
         std::fs::write(dir.path().join(name), text).unwrap();
     }
-    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.tools/venv/bin/traefik");
+    let venv = common::repo(".tools/venv/bin/traefik");
     let mut command = Command::new(binary("traefik", &[venv]));
     command
         .arg("--configFile=traefik.yml")

@@ -17,6 +17,24 @@ use time::{Duration, OffsetDateTime, macros::datetime};
 
 pub const NOW: OffsetDateTime = datetime!(2026-11-22 10:00 UTC);
 
+/// A path in the repository.
+pub fn repo(path: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(path)
+}
+
+/// The conformance file every host runs (tests/conformance.rs makes it).
+pub const CONFORMANCE_CASES: &str = "tests/conformance/cases.json";
+
+/// How many cases it holds.
+pub fn conformance_case_count() -> usize {
+    let text = std::fs::read_to_string(repo(CONFORMANCE_CASES)).unwrap();
+    serde_json::from_str::<serde_json::Value>(&text).unwrap()["cases"]
+        .as_array()
+        .map_or(0, Vec::len)
+}
+
 /// Compiled components are cached here, so each binary compiles at most once.
 pub fn cache_dir() -> Option<PathBuf> {
     Some(PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("component-cache"))

@@ -99,6 +99,16 @@ pub async fn policy_revision(base: &str) -> String {
     health["policy_revision"].as_str().unwrap().to_string()
 }
 
+/// The Prometheus text the service at `base` exposes.
+pub async fn metrics(base: &str) -> String {
+    let response = client()
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    response.text().await.unwrap()
+}
+
 /// Sends `method path` with the session `token` and an optional JSON body
 /// (state changes always as JSON, as the API demands).
 pub async fn call(

@@ -243,6 +243,17 @@ mod tests {
         UserChange, UserStatus,
     };
 
+    /// An authenticator with no key, as every change leaves it.
+    fn no_authenticator() -> Authenticator {
+        Authenticator {
+            pending: None,
+            active: None,
+            last_accepted_step: None,
+            failures: 0,
+            locked_until: None,
+        }
+    }
+
     fn user(id: &str, org: &str) -> User {
         User {
             id: id.into(),
@@ -289,13 +300,7 @@ mod tests {
                     mfa: MfaStatus::EnrolmentDue,
                     ..bob
                 },
-                authenticator: Authenticator {
-                    pending: None,
-                    active: None,
-                    last_accepted_step: None,
-                    failures: 0,
-                    locked_until: None,
-                },
+                authenticator: no_authenticator(),
             })),
             sessions: SessionEffect::EndSessionsOfUser,
             users: Vec::new(),
@@ -454,13 +459,7 @@ mod tests {
         outcome.users.pop();
         outcome.change = Some(Change::User(UserChange {
             user: user("bob", "acme"),
-            authenticator: Authenticator {
-                pending: None,
-                active: None,
-                last_accepted_step: None,
-                failures: 0,
-                locked_until: None,
-            },
+            authenticator: no_authenticator(),
         }));
         refused(&request, &outcome, "changes nothing");
         outcome.change = None;
