@@ -75,18 +75,18 @@ async fn p1_forwarded_headers_only_from_the_configured_family_and_proxies() {
     let spoofs: [&[(&str, &str)]; 3] = [
         &[
             ("x-original-method", "GET"),
-            ("x-original-uri", "/console/admin/users"),
-            ("x-forwarded-uri", "/console/home"),
+            ("x-original-uri", "/app/admin/users"),
+            ("x-forwarded-uri", "/app/home"),
         ],
         &[
             ("x-original-method", "GET"),
-            ("x-original-uri", "/console/audit"),
+            ("x-original-uri", "/app/audit"),
             ("x-forwarded-method", "POST"),
         ],
         &[
             ("x-original-method", "GET"),
-            ("x-original-uri", "/console/home"),
-            ("x-original-uri", "/console/admin/"),
+            ("x-original-uri", "/app/home"),
+            ("x-original-uri", "/app/admin/"),
         ],
     ];
     for spoof in spoofs {
@@ -102,37 +102,28 @@ async fn p1_forwarded_headers_only_from_the_configured_family_and_proxies() {
     for headers in [
         &[
             ("x-forwarded-method", "GET"),
-            ("x-forwarded-uri", "/console/home"),
+            ("x-forwarded-uri", "/app/home"),
         ][..],
-        &[("x-original-uri", "/console/home")][..],
+        &[("x-original-uri", "/app/home")][..],
         &[][..],
     ] {
-        let (status, answer) = forward(
-            base,
-            "/forward-auth/console/home",
-            Some(&bob),
-            headers,
-            None,
-        )
-        .await;
+        let (status, answer) =
+            forward(base, "/forward-auth/app/home", Some(&bob), headers, None).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{headers:?}");
         assert_ne!(denial(&answer), "", "{headers:?}");
     }
     // A lower-case or made-up method is no method.
-    let (status, headers) = ask(base, &bob, "get", "/console/home").await;
+    let (status, headers) = ask(base, &bob, "get", "/app/home").await;
     assert_eq!(
         (status, denial(&headers)),
         (StatusCode::FORBIDDEN, "bad-method")
     );
     // The honest question is answered.
-    assert_eq!(
-        ask(base, &bob, "GET", "/console/home").await.0,
-        StatusCode::OK
-    );
+    assert_eq!(ask(base, &bob, "GET", "/app/home").await.0, StatusCode::OK);
     // A peer that is not a configured proxy may not ask at all.
     let honest = [
         ("x-original-method", "GET"),
-        ("x-original-uri", "/console/home"),
+        ("x-original-uri", "/app/home"),
     ];
     let (status, headers) = forward(
         base,
@@ -153,7 +144,7 @@ async fn p1_forwarded_headers_only_from_the_configured_family_and_proxies() {
     let bob = login(&svc.base, "bob").await;
     let traefik = [
         ("x-forwarded-method", "GET"),
-        ("x-forwarded-uri", "/console/home"),
+        ("x-forwarded-uri", "/app/home"),
     ];
     assert_eq!(
         forward(&svc.base, "/forward-auth", Some(&bob), &traefik, None)
@@ -163,8 +154,8 @@ async fn p1_forwarded_headers_only_from_the_configured_family_and_proxies() {
     );
     let mixed = [
         ("x-forwarded-method", "GET"),
-        ("x-forwarded-uri", "/console/home"),
-        ("x-original-uri", "/console/admin/"),
+        ("x-forwarded-uri", "/app/home"),
+        ("x-original-uri", "/app/admin/"),
     ];
     let (status, headers) = forward(&svc.base, "/forward-auth", Some(&bob), &mixed, None).await;
     assert_eq!(
@@ -177,22 +168,16 @@ async fn p1_forwarded_headers_only_from_the_configured_family_and_proxies() {
     let svc = TestService::start(|c, _| c.forwarded_headers = ForwardedHeaders::RequestLine).await;
     let bob = login(&svc.base, "bob").await;
     assert_eq!(
-        forward(
-            &svc.base,
-            "/forward-auth/console/home",
-            Some(&bob),
-            &[],
-            None
-        )
-        .await
-        .0,
+        forward(&svc.base, "/forward-auth/app/home", Some(&bob), &[], None)
+            .await
+            .0,
         StatusCode::OK
     );
     let (status, headers) = forward(
         &svc.base,
-        "/forward-auth/console/admin/",
+        "/forward-auth/app/admin/",
         Some(&bob),
-        &[("x-forwarded-uri", "/console/home")],
+        &[("x-forwarded-uri", "/app/home")],
         None,
     )
     .await;
@@ -211,11 +196,11 @@ async fn p2_routes_match_canonical_segments_and_methods() {
     let base = &svc.base;
     let (bob, ada) = (login(base, "bob").await, login(base, "ada").await);
     for path in [
-        "/console/admin",
-        "/console/Admin/",
-        "/console/ADMIN/users",
-        "/console//admin/",
-        "/console/%61dmin/",
+        "/app/admin",
+        "/app/Admin/",
+        "/app/ADMIN/users",
+        "/app//admin/",
+        "/app/%61dmin/",
     ] {
         let (status, headers) = ask(base, &bob, "GET", path).await;
         assert_eq!(
@@ -230,15 +215,15 @@ async fn p2_routes_match_canonical_segments_and_methods() {
         );
     }
     for path in [
-        "/console/admin;x=1/",
-        "/console/admin./",
-        "/console/admin%20/",
-        "/console/admin%2fusers",
-        "/console/%2561dmin/",
-        "/console/home/../admin/",
-        "/console/home#/../admin/",
-        "/console/adm%C4%B1n/",
-        "/console/admin%E2%80%8B/",
+        "/app/admin;x=1/",
+        "/app/admin./",
+        "/app/admin%20/",
+        "/app/admin%2fusers",
+        "/app/%2561dmin/",
+        "/app/home/../admin/",
+        "/app/home#/../admin/",
+        "/app/adm%C4%B1n/",
+        "/app/admin%E2%80%8B/",
     ] {
         for token in [&bob, &ada] {
             let (status, headers) = ask(base, token, "GET", path).await;
@@ -251,25 +236,22 @@ async fn p2_routes_match_canonical_segments_and_methods() {
     }
     for method in ["HEAD", "POST", "PUT", "DELETE"] {
         for token in [&bob, &ada] {
-            let (status, headers) = ask(base, token, method, "/console/audit").await;
+            let (status, headers) = ask(base, token, method, "/app/audit").await;
             assert_eq!(
                 (status, denial(&headers)),
                 (StatusCode::FORBIDDEN, "method-not-allowed"),
-                "{method} /console/audit"
+                "{method} /app/audit"
             );
         }
     }
-    let (status, headers) = ask(base, &bob, "GET", "/console/audit").await;
+    let (status, headers) = ask(base, &bob, "GET", "/app/audit").await;
     assert_eq!(
         (status, denial(&headers)),
         (StatusCode::FORBIDDEN, "not-root")
     );
+    assert_eq!(ask(base, &ada, "GET", "/app/audit").await.0, StatusCode::OK);
     assert_eq!(
-        ask(base, &ada, "GET", "/console/audit").await.0,
-        StatusCode::OK
-    );
-    assert_eq!(
-        ask(base, &bob, "GET", "/console/administrator").await.0,
+        ask(base, &bob, "GET", "/app/administrator").await.0,
         StatusCode::OK
     );
     svc.service.stop().await;
@@ -411,7 +393,7 @@ async fn p4_sessions_end_when_mfa_changes() {
             "a stale token cannot enrol: {body}"
         );
         assert_eq!(
-            ask(base, token, "GET", "/console/home").await.0,
+            ask(base, token, "GET", "/app/home").await.0,
             StatusCode::UNAUTHORIZED
         );
     }
@@ -434,7 +416,7 @@ async fn p4_sessions_end_when_mfa_changes() {
     // carol logged in with a password only; enforcement switches on.
     let carol = login(base, "carol").await;
     assert_eq!(
-        ask(base, &carol, "GET", "/console/home").await.0,
+        ask(base, &carol, "GET", "/app/home").await.0,
         StatusCode::OK
     );
     let (status, _) = call(
@@ -446,7 +428,7 @@ async fn p4_sessions_end_when_mfa_changes() {
     )
     .await;
     assert_eq!(status, StatusCode::OK);
-    let (status, headers) = ask(base, &carol, "GET", "/console/home").await;
+    let (status, headers) = ask(base, &carol, "GET", "/app/home").await;
     assert_eq!(
         (status, denial(&headers)),
         (StatusCode::UNAUTHORIZED, "mfa-required")
@@ -458,7 +440,7 @@ async fn p4_sessions_end_when_mfa_changes() {
     );
     // The root too (R5: "the root included"), whose login was password-only.
     assert_eq!(
-        ask(base, &ada, "GET", "/console/home").await.0,
+        ask(base, &ada, "GET", "/app/home").await.0,
         StatusCode::UNAUTHORIZED
     );
     // The session may still finish the login: it enrols, then passes.
@@ -469,15 +451,12 @@ async fn p4_sessions_end_when_mfa_changes() {
     );
     enrol(base, &carol, &svc.clock).await;
     assert_eq!(
-        ask(base, &carol, "GET", "/console/home").await.0,
+        ask(base, &carol, "GET", "/app/home").await.0,
         StatusCode::OK
     );
     // gus (another organization) was not touched.
     let gus = login(base, "gus").await;
-    assert_eq!(
-        ask(base, &gus, "GET", "/console/home").await.0,
-        StatusCode::OK
-    );
+    assert_eq!(ask(base, &gus, "GET", "/app/home").await.0, StatusCode::OK);
     svc.service.stop().await;
 }
 

@@ -6,6 +6,7 @@ mod common;
 use std::path::PathBuf;
 use std::process::Command;
 
+use common::browser::run_story;
 use common::gateway::{Gateway, binary, check_gateway, deploy_file, free_port, start_backend};
 use common::service::TestService;
 
@@ -60,6 +61,25 @@ async fn console_routes_through_nginx_are_decided_by_the_sidecar() {
     let port = free_port();
     let nginx = start_nginx(port, svc.addr().port(), backend);
     check_gateway(&format!("http://127.0.0.1:{port}"), &svc, &nginx).await;
+    drop(nginx);
+    svc.service.stop().await;
+}
+
+/// The console's pages behind nginx with the shipped config (issue 12):
+/// the whole browser story of tests/browser.rs, through the gateway —
+/// cookies, CSRF checks (Origin against the forwarded Host) and the
+/// client's address for throttling as nginx passes them.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_console_works_behind_nginx() {
+    let svc = TestService::start(|_, _| {}).await;
+    let port = free_port();
+    let nginx = start_nginx(port, svc.addr().port(), start_backend().await);
+    let base = format!("http://127.0.0.1:{port}");
+    let shots = svc.dir.path().join("screenshots");
+    let clock = svc.clock.clone();
+    tokio::task::spawn_blocking(move || run_story(&base, &clock, &shots))
+        .await
+        .unwrap();
     drop(nginx);
     svc.service.stop().await;
 }

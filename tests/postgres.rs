@@ -150,7 +150,7 @@ async fn database_loss_under_load_fails_closed_and_recovers_by_itself() {
     let (ada, bob) = (login(&base, "ada").await, login(&base, "bob").await);
     let gateway = [
         ("x-original-method", "GET"),
-        ("x-original-uri", "/console/home"),
+        ("x-original-uri", "/app/home"),
     ];
     let (status, _) = forward(&base, "/forward-auth", Some(&bob), &gateway, None).await;
     assert_eq!(status, StatusCode::OK, "bob may see the console home");
@@ -181,7 +181,7 @@ async fn database_loss_under_load_fails_closed_and_recovers_by_itself() {
                     client
                         .get(format!("{base}/forward-auth"))
                         .header("x-original-method", "GET")
-                        .header("x-original-uri", "/console/home")
+                        .header("x-original-uri", "/app/home")
                 } else {
                     client.get(format!("{base}/api/org/users"))
                 };

@@ -109,7 +109,7 @@ async fn fifty_policy_swaps_under_load_fail_no_request_and_misdecide_none() {
                 let response = client
                     .get(format!("{base}/forward-auth"))
                     .header("x-original-method", "GET")
-                    .header("x-original-uri", "/console/home")
+                    .header("x-original-uri", "/app/home")
                     .bearer_auth(&token)
                     .send()
                     .await

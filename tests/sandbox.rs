@@ -197,7 +197,7 @@ async fn the_service_never_allows_on_a_misbehaving_component() {
     let base = &service.base;
     let gateway = [
         ("x-original-method", "GET"),
-        ("x-original-uri", "/console/home"),
+        ("x-original-uri", "/app/home"),
     ];
     let ok = login(base, "ok").await;
     for id in ["loop", "alloc", "trap", "garbage"] {

@@ -463,7 +463,7 @@ async fn forward_auth_answers_like_each_gateway_expects() {
 
     let home = [
         ("x-original-method", "POST"),
-        ("x-original-uri", "/console/home?tab=1"),
+        ("x-original-uri", "/app/home?tab=1"),
     ];
     let (status, headers) = forward(base, "/forward-auth", Some(&bob), &home, None).await;
     assert_eq!(status, StatusCode::OK);
@@ -473,7 +473,7 @@ async fn forward_auth_answers_like_each_gateway_expects() {
     assert!(!headers["x-auth-decision-id"].is_empty());
     let admin = [
         ("x-original-method", "GET"),
-        ("x-original-uri", "/console/admin/users"),
+        ("x-original-uri", "/app/admin/users"),
     ];
     assert_eq!(
         forward(base, "/forward-auth", Some(&ada), &admin, None)
@@ -508,17 +508,17 @@ async fn forward_auth_answers_like_each_gateway_expects() {
     );
     let delete_audit = [
         ("x-original-method", "DELETE"),
-        ("x-original-uri", "/console/audit"),
+        ("x-original-uri", "/app/audit"),
     ];
     let (status, headers) = forward(base, "/forward-auth", Some(&ada), &delete_audit, None).await;
     assert_eq!(
         (status, headers["x-auth-denial-code"].to_str().unwrap()),
         (StatusCode::FORBIDDEN, "method-not-allowed"),
-        "no fall through to /console/"
+        "no fall through to /app/"
     );
     let climb = [
         ("x-original-method", "GET"),
-        ("x-original-uri", "/console/%2e%2e/admin"),
+        ("x-original-uri", "/app/%2e%2e/admin"),
     ];
     assert_eq!(
         forward(base, "/forward-auth", Some(&ada), &climb, None)
@@ -545,7 +545,7 @@ async fn forwarded_headers_from_an_untrusted_peer_are_refused() {
     let bob = login(base, "bob").await;
     let question = [
         ("x-original-method", "GET"),
-        ("x-original-uri", "/console/home"),
+        ("x-original-uri", "/app/home"),
     ];
     // From 127.0.0.2 nothing is answered but a denial.
     let (status, headers) = forward(

@@ -39,7 +39,7 @@ async fn console_routes_through_traefik_are_decided_by_the_sidecar() {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let status = client()
-            .get(format!("{front}/console/home"))
+            .get(format!("{front}/app/home"))
             .send()
             .await
             .map(|r| r.status());

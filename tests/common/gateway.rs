@@ -1,6 +1,7 @@
 //! Real gateways (nginx, Caddy, Traefik) in front of the sidecar, each with
-//! its shipped config from host/service/deploy/: the process, the console
-//! pages' backend, and the checks every gateway must pass.
+//! its shipped config from host/service/deploy/: the process, the backend
+//! of the application's pages (/app/), and the checks every gateway must
+//! pass.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -91,7 +92,7 @@ impl Gateway {
     }
 }
 
-/// The console pages' backend: echoes what the gateway told it.
+/// The application's pages' backend: echoes what the gateway told it.
 pub async fn start_backend() -> u16 {
     let app = axum::Router::new().fallback(any(|headers: HeaderMap| async move {
         let get = |name: &str| {
@@ -126,13 +127,35 @@ pub async fn start_backend() -> u16 {
 /// (a sidecar reading the header family that config sets, from 127.0.0.1),
 /// reached at `front`: pages allowed and denied by the policies, the sidecar's
 /// subject reaching the backend and nothing a client forged, 401 and 403
-/// passed through.
+/// passed through; the console's pages served by the sidecar.
 pub async fn check_gateway(front: &str, svc: &TestService, gateway: &Gateway) {
     let c = client();
     let log = || gateway.log();
 
+    // The console's pages come from the sidecar, with its headers.
+    let page = c
+        .get(format!("{front}/console/login"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK, "{}", log());
+    assert!(
+        page.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("script-src 'self'"),
+        "{:?}",
+        page.headers()
+    );
+    let script = c
+        .get(format!("{front}/console/assets/console.js"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(script.status(), StatusCode::OK, "{}", log());
+
     // No session: the sidecar's 401 reaches the client.
-    let response = c.get(format!("{front}/console/home")).send().await.unwrap();
+    let response = c.get(format!("{front}/app/home")).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{}", log());
 
     // Logging in through the gateway (its /api/ route goes to the sidecar).
@@ -143,14 +166,14 @@ pub async fn check_gateway(front: &str, svc: &TestService, gateway: &Gateway) {
     // R11: an allowed page; the backend gets the sidecar's subject, not the
     // one the client made up.
     let (status, body) = read(
-        c.get(format!("{front}/console/home"))
+        c.get(format!("{front}/app/home"))
             .header("cookie", cookie(&bob))
             .header("x-auth-user", "ada")
             .header("x-auth-role", "root")
             .header("x-auth-organization", "globex")
             .header("x-auth-denial-code", "forged")
             .header("x-auth-policy-revision", "forged")
-            .header("x-original-uri", "/console/admin/users")
+            .header("x-original-uri", "/app/admin/users")
             .header("x-forwarded-uri", "/forged")
             .header("x-forwarded-method", "FORGED")
             .header("forwarded", "for=6.6.6.6;host=elsewhere")
@@ -182,7 +205,7 @@ pub async fn check_gateway(front: &str, svc: &TestService, gateway: &Gateway) {
 
     // A POST with a body is asked about with its own method.
     let response = c
-        .post(format!("{front}/console/settings"))
+        .post(format!("{front}/app/settings"))
         .bearer_auth(&bob)
         .body("x=1")
         .send()
@@ -192,14 +215,14 @@ pub async fn check_gateway(front: &str, svc: &TestService, gateway: &Gateway) {
 
     // R11: a sub-user on the administration pages is denied, a root is not.
     let response = c
-        .get(format!("{front}/console/admin/users"))
+        .get(format!("{front}/app/admin/users"))
         .header("cookie", cookie(&bob))
         .send()
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
     let (status, body) = read(
-        c.get(format!("{front}/console/admin/users"))
+        c.get(format!("{front}/app/admin/users"))
             .bearer_auth(&ada)
             .send()
             .await
@@ -218,27 +241,17 @@ pub async fn check_gateway(front: &str, svc: &TestService, gateway: &Gateway) {
         (
             &bob,
             "GET",
-            "/console/admin/users",
-            ("x-forwarded-uri", "/console/home"),
+            "/app/admin/users",
+            ("x-forwarded-uri", "/app/home"),
         ),
         (
             &bob,
             "GET",
-            "/console/admin/users",
-            ("x-original-uri", "/console/home"),
+            "/app/admin/users",
+            ("x-original-uri", "/app/home"),
         ),
-        (
-            &ada,
-            "POST",
-            "/console/audit",
-            ("x-forwarded-method", "GET"),
-        ),
-        (
-            &ada,
-            "DELETE",
-            "/console/audit",
-            ("x-original-method", "GET"),
-        ),
+        (&ada, "POST", "/app/audit", ("x-forwarded-method", "GET")),
+        (&ada, "DELETE", "/app/audit", ("x-original-method", "GET")),
     ] {
         let response = c
             .request(method.parse().unwrap(), format!("{front}{path}"))
@@ -256,13 +269,13 @@ pub async fn check_gateway(front: &str, svc: &TestService, gateway: &Gateway) {
     // Other spellings of the administration pages, and methods the audit
     // route does not take: never allowed.
     for path in [
-        "/console/admin",
-        "/console/Admin/",
-        "/console/admin;x=1/",
-        "/console/admin./",
-        "/console/admin%20/",
-        "/console/%2e%2e/console/admin/users",
-        "/console/./admin/users",
+        "/app/admin",
+        "/app/Admin/",
+        "/app/admin;x=1/",
+        "/app/admin./",
+        "/app/admin%20/",
+        "/app/%2e%2e/app/admin/users",
+        "/app/./admin/users",
     ] {
         let response = c
             .get(format!("{front}{path}"))
@@ -275,7 +288,7 @@ pub async fn check_gateway(front: &str, svc: &TestService, gateway: &Gateway) {
     for method in ["HEAD", "POST", "PUT", "DELETE"] {
         for token in [&bob, &ada] {
             let response = c
-                .request(method.parse().unwrap(), format!("{front}/console/audit"))
+                .request(method.parse().unwrap(), format!("{front}/app/audit"))
                 .bearer_auth(token)
                 .send()
                 .await
@@ -287,7 +300,7 @@ pub async fn check_gateway(front: &str, svc: &TestService, gateway: &Gateway) {
     // R7: an expired session is 401 through the gateway, pages and API.
     svc.clock.advance(time::Duration::days(31));
     let response = c
-        .get(format!("{front}/console/home"))
+        .get(format!("{front}/app/home"))
         .header("cookie", cookie(&bob))
         .send()
         .await

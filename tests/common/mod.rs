@@ -1,6 +1,7 @@
 //! Shared fixtures: one engine per test binary, users, sessions, requests.
 #![allow(dead_code, reason = "each test binary uses a different part")]
 
+pub mod browser;
 pub mod gateway;
 pub mod misbehaving;
 pub mod postgres;

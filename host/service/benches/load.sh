@@ -3,7 +3,7 @@
 # shared: compare rows of the same run). Rows of BENCHMARKS.md:
 #   - cold start: process start to the first forward-auth answer, with the
 #     compiled component already cached;
-#   - forward-auth (nginx header family, a sub-user on /console/home),
+#   - forward-auth (nginx header family, a sub-user on /app/home),
 #     one console read (GET /api/session, a `view_session` decision), and
 #     /health (the HTTP stack's ceiling): requests/s, p50/p99/p99.9;
 #   - peak RSS of the service afterwards.
@@ -41,7 +41,7 @@ start_service; wait_for; TOKEN=$(login bob); stop_service
 T0=$(date +%s%N)
 start_service
 until [ "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" \
-  -H 'X-Original-Method: GET' -H 'X-Original-URI: /console/home' "$BASE/forward-auth")" = 200 ]; do
+  -H 'X-Original-Method: GET' -H 'X-Original-URI: /app/home' "$BASE/forward-auth")" = 200 ]; do
   sleep 0.002
 done
 T1=$(date +%s%N)
@@ -62,7 +62,7 @@ run() {
   wrk -t2 -c"$CONNECTIONS" -d"${SECONDS_PER_RUN}s" -s "$WORK/report.lua" "$@" | grep -- '->'
 }
 run "forward-auth" -H "Authorization: Bearer $TOKEN" \
-  -H 'X-Original-Method: GET' -H 'X-Original-URI: /console/home' "$BASE/forward-auth"
+  -H 'X-Original-Method: GET' -H 'X-Original-URI: /app/home' "$BASE/forward-auth"
 run "console read GET /api/session" -H "Authorization: Bearer $TOKEN" "$BASE/api/session"
 run "/health" "$BASE/health"
 echo "peak RSS: $(awk '/VmHWM/ {print $2/1024 " MB"}' /proc/$PID/status)"

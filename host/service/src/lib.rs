@@ -4,6 +4,7 @@
 //! - `config.rs`: what `serve` is told. `store.rs`: the database.
 //! - `decisions.rs`: decide an action and commit its outcome.
 //! - `console.rs`, `login.rs`, `forward_auth.rs`, `ops.rs`: HTTP handlers.
+//! - `console_pages.rs`: the console's pages (embedded, from `console/`).
 //! - `session.rs`, `secret_box.rs`, `passwords.rs`: credentials.
 //! - `browser_guard.rs`: CSRF and caching rules of the JSON API.
 //! - `keyed_locks.rs`: per-organization and per-account queues.
@@ -14,6 +15,7 @@
 mod browser_guard;
 mod config;
 mod console;
+mod console_pages;
 mod decisions;
 mod error;
 mod forward_auth;
@@ -279,6 +281,7 @@ fn router(state: AppState) -> Router {
         .route("/audit", guarded(get(console::audit)));
     Router::new()
         .nest("/api", api)
+        .merge(console_pages::routes())
         .route(forward_auth::PREFIX, any(forward_auth::check))
         .route(
             &format!("{}/{{*path}}", forward_auth::PREFIX),

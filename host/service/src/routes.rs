@@ -13,9 +13,9 @@ pub const DEFAULT_ROUTES: &str = include_str!("../deploy/routes.toml");
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct Route {
-    /// Matches paths whose first segments are these (`/console/admin/`
-    /// matches `/console/admin` and `/console/admin/users`, not
-    /// `/console/administrator`).
+    /// Matches paths whose first segments are these (`/app/admin/`
+    /// matches `/app/admin` and `/app/admin/users`, not
+    /// `/app/administrator`).
     pub prefix: String,
     /// Upper-case methods; any method when empty.
     #[serde(default)]
@@ -183,13 +183,13 @@ mod tests {
     #[test]
     fn every_spelling_of_the_admin_console_is_the_admin_console_or_refused() {
         for path in [
-            "/console/admin",
-            "/console/admin/",
-            "/console/Admin/",
-            "/console/ADMIN/users",
-            "/console//admin/",
-            "/console/%61dmin/",
-            "/console/admin?x=/console/home",
+            "/app/admin",
+            "/app/admin/",
+            "/app/Admin/",
+            "/app/ADMIN/users",
+            "/app//admin/",
+            "/app/%61dmin/",
+            "/app/admin?x=/app/home",
         ] {
             assert_eq!(
                 route("GET", path),
@@ -198,22 +198,22 @@ mod tests {
             );
         }
         for path in [
-            "/console/admin;x=1/",
-            "/console/admin./",
-            "/console/admin%20/",
-            "/console/admin%2fusers",
-            "/console/%2e%2e/admin",
-            "/console/home/../admin/",
-            "/console/%2561dmin/",
-            "/console/admin%00/",
-            "/console/admin\\users",
-            "/console/%ff/",
-            "/console/%zz/",
-            "/console/home#/../admin",
-            "/console/adm%C4%B1n",
-            "/console/admin%E2%80%8B",
-            "/console/admın",
-            "console/admin",
+            "/app/admin;x=1/",
+            "/app/admin./",
+            "/app/admin%20/",
+            "/app/admin%2fusers",
+            "/app/%2e%2e/admin",
+            "/app/home/../admin/",
+            "/app/%2561dmin/",
+            "/app/admin%00/",
+            "/app/admin\\users",
+            "/app/%ff/",
+            "/app/%zz/",
+            "/app/home#/../admin",
+            "/app/adm%C4%B1n",
+            "/app/admin%E2%80%8B",
+            "/app/admın",
+            "app/admin",
         ] {
             assert!(route("GET", path).is_err(), "{path} must be refused");
         }
@@ -222,26 +222,26 @@ mod tests {
     #[test]
     fn a_prefix_matches_whole_segments_only() {
         assert_eq!(
-            route("GET", "/console/administrator"),
+            route("GET", "/app/administrator"),
             Ok(RouteMatch::Action("access_console"))
         );
         assert_eq!(
-            route("GET", "/console/auditor"),
+            route("GET", "/app/auditor"),
             Ok(RouteMatch::Action("access_console"))
         );
-        assert_eq!(route("GET", "/consoles/home"), Ok(RouteMatch::NoRoute));
+        assert_eq!(route("GET", "/apps/home"), Ok(RouteMatch::NoRoute));
         assert_eq!(route("GET", "/"), Ok(RouteMatch::NoRoute));
     }
 
     #[test]
     fn an_unlisted_method_is_denied_not_passed_to_a_shorter_rule() {
         assert_eq!(
-            route("GET", "/console/audit"),
+            route("GET", "/app/audit"),
             Ok(RouteMatch::Action("read_organization_audit"))
         );
         for method in ["HEAD", "POST", "PUT", "DELETE", "PATCH"] {
             assert_eq!(
-                route(method, "/console/audit/2026"),
+                route(method, "/app/audit/2026"),
                 Ok(RouteMatch::MethodNotAllowed),
                 "{method}"
             );
@@ -252,14 +252,11 @@ mod tests {
     fn route_maps_that_cannot_match_as_written_are_refused() {
         for (toml, why) in [
             (
-                "[[route]]\nprefix = \"/Console/\"\naction = \"a\"",
+                "[[route]]\nprefix = \"/App/\"\naction = \"a\"",
                 "lower case",
             ),
-            ("[[route]]\nprefix = \"/console;x/\"\naction = \"a\"", "`;`"),
-            (
-                "[[route]]\nprefix = \"console/\"\naction = \"a\"",
-                "start with",
-            ),
+            ("[[route]]\nprefix = \"/app;x/\"\naction = \"a\"", "`;`"),
+            ("[[route]]\nprefix = \"app/\"\naction = \"a\"", "start with"),
             (
                 "[[route]]\nprefix = \"/c/\"\nmethods = [\"get\"]\naction = \"a\"",
                 "upper-case",

@@ -1,0 +1,355 @@
+// The console's behaviour. Every page asks the JSON API and shows what the
+// engine answered; nothing is decided here (a button the API would refuse
+// is refused by the API, with the engine's message). Text from the API is
+// inserted as text only, never as markup, and nothing is kept in storage:
+// the session is the service's HttpOnly cookie.
+
+const API = new URL('../api/', location.href);
+const $ = (id) => document.getElementById(id);
+const VIEWS = ['login', 'profile', 'organization', 'expired'];
+
+const MFA_TEXT = {
+  off: 'Off — you log in with your password only',
+  enrolment_due: 'On — you set up an authenticator app at your next login',
+  active: 'On — an authenticator app is set up',
+};
+const ROLE_TEXT = { root: 'Root user', sub_user: 'Sub-user' };
+const MFA_SHORT = { off: 'Off', enrolment_due: 'Due at next login', active: 'Active' };
+
+/** One call of the JSON API: `{status, body, retryAfter}`; status 0 when the service cannot be reached. */
+async function api(method, path, body) {
+  const init = { method, credentials: 'same-origin', cache: 'no-store', headers: {} };
+  if (method !== 'GET') {
+    init.headers['Content-Type'] = 'application/json';
+    init.body = JSON.stringify(body ?? {});
+  }
+  let response;
+  try {
+    response = await fetch(new URL(path, API), init);
+  } catch {
+    return { status: 0, body: { message: 'The service cannot be reached. Check your connection and try again.' } };
+  }
+  const data = await response.json().catch(() => ({}));
+  return { status: response.status, body: data, retryAfter: response.headers.get('Retry-After') };
+}
+
+const messageOf = (answer) => answer.body.message ?? answer.body.error?.message ?? `Unexpected answer (${answer.status}).`;
+const codeOf = (answer) => answer.body.denial_code ?? answer.body.error?.code ?? null;
+
+function say(kind, text) {
+  const [shown, other] = kind === 'alert' ? [$('alert'), $('status')] : [$('status'), $('alert')];
+  other.hidden = true;
+  shown.textContent = text ?? '';
+  shown.hidden = !text;
+}
+const clear = () => say('status', '');
+
+/**
+ * `text` as nodes, its http(s) URLs as links: the support link of an
+ * expired session, which the configured policies' message carries (only
+ * that message gets links).
+ */
+function withLinks(text) {
+  return (text ?? '').split(/(https?:\/\/[^\s<>"]+)/).map((part, i) => {
+    if (i % 2 === 0) return document.createTextNode(part);
+    let url;
+    try { url = new URL(part); } catch { return document.createTextNode(part); }
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') return document.createTextNode(part);
+    const link = document.createElement('a');
+    link.href = url.href;
+    link.rel = 'noopener noreferrer';
+    link.textContent = part;
+    return link;
+  });
+}
+
+const go = (view) => location.assign(view);
+
+/**
+ * What every page does with a refusal: no session → log in; an expired
+ * session → its page; a login that still needs MFA → finish it; anything
+ * else → the engine's message. Returns true when it navigated away.
+ */
+function follow(answer) {
+  const code = codeOf(answer);
+  if (code === 'no-session') { go('login'); return true; }
+  if (code === 'session-expired') { go('expired'); return true; }
+  if (code === 'mfa-required') { go('login'); return true; }
+  say('alert', messageOf(answer));
+  return false;
+}
+
+/** The caller's session (allowed), or null after following the refusal. */
+async function session() {
+  const answer = await api('GET', 'session');
+  if (answer.status === 200) return answer.body;
+  follow(answer);
+  return null;
+}
+
+function showNav(current, who) {
+  $('nav').hidden = false;
+  $('who').textContent = `${who.id} · ${who.organization}`;
+  for (const link of document.querySelectorAll('[data-nav]')) {
+    if (link.dataset.nav === current) link.setAttribute('aria-current', 'page');
+  }
+}
+
+function busy(button, work) {
+  return async (...args) => {
+    button.disabled = true;
+    try { await work(...args); } finally { button.disabled = false; }
+  };
+}
+
+// ---- Log in: password, then whatever the engine says the login needs.
+
+function showStep(step) {
+  for (const form of document.querySelectorAll('[data-step]')) form.hidden = form.dataset.step !== step;
+  const first = document.querySelector(`[data-step="${step}"] input`);
+  first?.focus();
+}
+
+async function nextStep(step) {
+  if (step === 'code') return showStep('code');
+  if (step === 'enrol') return startEnrolment();
+  go('profile');
+}
+
+async function startEnrolment() {
+  const answer = await api('POST', 'enrolment/start');
+  if (answer.status !== 200) return follow(answer);
+  const { uri, qr_png_base64: png } = answer.body;
+  if (/^[A-Za-z0-9+/]+=*$/.test(png ?? '')) $('qr').src = `data:image/png;base64,${png}`;
+  const secret = new URL(uri).searchParams.get('secret') ?? '';
+  $('secret').textContent = secret.match(/.{1,4}/g)?.join(' ') ?? '';
+  $('uri').textContent = uri;
+  say('status', answer.body.message);
+  showStep('enrol');
+}
+
+function waitOut(seconds) {
+  const submit = $('code-form').querySelector('button');
+  let left = Number.parseInt(seconds, 10);
+  if (!(left > 0)) return;
+  submit.disabled = true;
+  const tick = () => {
+    if (left <= 0) {
+      $('wait').textContent = '';
+      submit.disabled = false;
+      return;
+    }
+    $('wait').textContent = `Locked: try again in ${left} second${left === 1 ? '' : 's'}.`;
+    left -= 1;
+    setTimeout(tick, 1000);
+  };
+  tick();
+}
+
+async function loginView() {
+  $('password-form').addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const answer = await api('POST', 'login', { user: $('user').value, password: $('password').value });
+    $('password').value = '';
+    if (answer.status !== 200) return say('alert', messageOf(answer));
+    clear();
+    await nextStep(answer.body.next_step);
+  });
+  $('code-form').addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const answer = await api('POST', 'login/code', { code: $('code').value });
+    $('code').value = '';
+    if (answer.body.result === 'accepted') return go('profile');
+    if (!answer.body.result) return follow(answer);
+    say('alert', messageOf(answer));
+    waitOut(answer.retryAfter);
+  });
+  $('enrol-form').addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const answer = await api('POST', 'enrolment/confirm', { code: $('first-code').value });
+    $('first-code').value = '';
+    if (answer.body.result === 'accepted') return go('profile');
+    if (!answer.body.result) return follow(answer);
+    say('alert', messageOf(answer));
+  });
+
+  // A session that has not finished its login continues where it stopped.
+  const current = await api('GET', 'session');
+  if (current.status === 200) return nextStep(current.body.next_step);
+  if (codeOf(current) === 'session-expired') return go('expired');
+  showStep('password');
+}
+
+// ---- Profile settings: the caller's own MFA.
+
+function showProfile(user, enforced) {
+  $('profile-user').textContent = user.id;
+  $('profile-organization').textContent = user.organization;
+  $('profile-role').textContent = ROLE_TEXT[user.role] ?? user.role;
+  $('mfa-status').textContent = MFA_TEXT[user.mfa] ?? user.mfa;
+  $('enable').hidden = user.mfa !== 'off';
+  $('disable').hidden = user.mfa === 'off';
+  $('disable').disabled = enforced;
+  $('enforced-note').hidden = !enforced;
+}
+
+async function profileView() {
+  const me = await session();
+  if (!me) return;
+  if (!me.mfa_satisfied) return go('login');
+  showNav('profile', me.user);
+  showProfile(me.user, me.enforce_mfa);
+
+  const change = (path) => async () => {
+    const answer = await api('POST', path);
+    if (answer.body.allowed) {
+      say('status', answer.body.message);
+      showProfile(answer.body.user, me.enforce_mfa);
+    } else {
+      follow(answer);
+    }
+  };
+  $('enable').addEventListener('click', busy($('enable'), change('me/mfa/enable')));
+  $('disable').addEventListener('click', busy($('disable'), change('me/mfa/disable')));
+  $('reset').addEventListener('click', () => {
+    $('reset-confirm').hidden = false;
+    $('reset-yes').focus();
+  });
+  $('reset-no').addEventListener('click', () => {
+    $('reset-confirm').hidden = true;
+    $('reset').focus();
+  });
+  $('reset-yes').addEventListener('click', busy($('reset-yes'), async () => {
+    await change('me/mfa/reset')();
+    $('reset-confirm').hidden = true;
+    $('reset').focus();
+  }));
+}
+
+// ---- Organization-wide policies: roots only (the engine says who).
+
+function cell(row, text) {
+  const td = document.createElement('td');
+  td.textContent = text;
+  row.append(td);
+  return td;
+}
+
+async function showUsers(me) {
+  const answer = await api('GET', 'org/users');
+  if (answer.status !== 200) {
+    if (answer.status === 403 && !['mfa-required', 'session-expired'].includes(codeOf(answer))) {
+      $('root-only').hidden = false;
+      say('alert', messageOf(answer));
+      return false;
+    }
+    follow(answer);
+    return false;
+  }
+  $('organization-body').hidden = false;
+  const rows = answer.body.users.map((user) => {
+    const row = document.createElement('tr');
+    const name = document.createElement('th');
+    name.scope = 'row';
+    name.textContent = user.id;
+    row.append(name);
+    cell(row, ROLE_TEXT[user.role] ?? user.role);
+    cell(row, MFA_SHORT[user.mfa] ?? user.mfa);
+    cell(row, MFA_SHORT[user.effective_mfa] ?? user.effective_mfa);
+    const action = cell(row, '');
+    if (user.id !== me.user.id) {
+      const button = document.createElement('button');
+      button.type = 'button';
+      button.className = 'danger';
+      button.textContent = 'Reset MFA';
+      button.setAttribute('aria-label', `Reset MFA for ${user.id}`);
+      button.addEventListener('click', () => askReset(user.id, button));
+      action.append(button);
+    }
+    return row;
+  });
+  $('users').replaceChildren(...rows);
+  return true;
+}
+
+async function showAudit() {
+  const answer = await api('GET', 'audit?limit=20');
+  if (answer.status !== 200) return follow(answer);
+  $('audit').replaceChildren(...answer.body.records.map((record) => {
+    const row = document.createElement('tr');
+    cell(row, record.at.replace('T', ' ').replace(/\.\d+Z$/, ''));
+    cell(row, record.actor);
+    cell(row, record.action);
+    cell(row, record.target);
+    cell(row, record.allowed ? 'allowed' : `denied (${record.denial_code ?? 'no policy allowed it'})`);
+    return row;
+  }));
+}
+
+let resetTarget = null;
+function askReset(id, button) {
+  resetTarget = { id, button };
+  $('user-question').textContent =
+    `Reset MFA for ${id}? Their authenticator app is removed, their sessions end, and they set up a new one at their next login.`;
+  $('user-confirm').hidden = false;
+  $('user-yes').focus();
+}
+
+async function organizationView() {
+  const me = await session();
+  if (!me) return;
+  if (!me.mfa_satisfied) return go('login');
+  showNav('organization', me.user);
+  $('enforce').checked = me.enforce_mfa;
+  if (!(await showUsers(me))) return;
+  await showAudit();
+
+  const refresh = async () => { if (await showUsers(me)) await showAudit(); };
+  $('enforce').addEventListener('change', busy($('enforce'), async () => {
+    const wanted = $('enforce').checked;
+    const answer = await api('PUT', 'org/enforcement', { enforce_mfa: wanted });
+    if (!answer.body.allowed) {
+      $('enforce').checked = !wanted;
+      return follow(answer);
+    }
+    say('status', answer.body.message);
+    await refresh();
+  }));
+  $('user-no').addEventListener('click', () => {
+    $('user-confirm').hidden = true;
+    resetTarget?.button.focus();
+  });
+  $('user-yes').addEventListener('click', busy($('user-yes'), async () => {
+    const { id, button } = resetTarget;
+    $('user-confirm').hidden = true;
+    const answer = await api('POST', `org/users/${encodeURIComponent(id)}/mfa/reset`);
+    if (!answer.body.allowed) return follow(answer);
+    say('status', answer.body.message);
+    await refresh();
+    button.isConnected ? button.focus() : $('users').querySelector('button')?.focus();
+  }));
+}
+
+// ---- Session expired: the engine's message, with the support link.
+
+async function expiredView() {
+  const answer = await api('GET', 'session');
+  if (answer.status === 200) return go('profile');
+  $('expired-message').replaceChildren(...withLinks(
+    codeOf(answer) === 'session-expired' ? messageOf(answer) : 'You are not logged in.',
+  ));
+}
+
+// ---- Start.
+
+const view = location.pathname.split('/').pop();
+if (VIEWS.includes(view)) {
+  const section = document.querySelector(`[data-view="${view}"]`);
+  section.hidden = false;
+  document.title = `${section.querySelector('h1').textContent} — mfa-reset console`;
+  $('logout').addEventListener('click', async () => {
+    await api('POST', 'logout');
+    go('login');
+  });
+  ({ login: loginView, profile: profileView, organization: organizationView, expired: expiredView })[view]();
+}

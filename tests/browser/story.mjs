@@ -1,0 +1,269 @@
+// The help centre's story, the way people live it: the console in Debian's
+// chromium, driven by Playwright. Run by tests/common/browser.rs, which
+// answers this script's questions (`ask`): the service's clock, TOTP codes
+// at the service's time, the key inside a QR code. Each step names the rule
+// it shows (docs/RULES.md). Exits non-zero at the first step that fails.
+import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
+import readline from 'node:readline';
+
+// playwright-core is installed (pinned) with the other JS test tools.
+const require = createRequire(new URL('../node/package.json', import.meta.url));
+const { chromium } = require('playwright-core');
+
+const BASE = process.env.CONSOLE_BASE;
+const SHOTS = process.env.SCREENSHOTS;
+const SUPPORT_URL = process.env.SUPPORT_URL;
+const PASSWORD = (user) => `${user}-demo-password`;
+
+const answers = readline.createInterface({ input: process.stdin })[Symbol.asyncIterator]();
+async function ask(question) {
+  process.stdout.write(`${question}\n`);
+  const { value, done } = await answers.next();
+  if (done) throw new Error(`no answer to \`${question.split(' ')[0]}\``);
+  return value;
+}
+const log = (text) => process.stdout.write(`# ${text}\n`);
+
+/** Waits until `check` holds (5 s), else fails with `what`. */
+async function eventually(what, check) {
+  const until = Date.now() + 5000;
+  let last;
+  for (;;) {
+    try {
+      if (await check()) return;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > until) throw new Error(`${what}${last ? ` (${last.message})` : ''}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+const text = async (page, selector) => ((await page.locator(selector).textContent()) ?? '').trim();
+const says = (page, selector, fragment) =>
+  eventually(`${selector} says "${fragment}"`, async () => (await text(page, selector)).includes(fragment));
+const visible = (page, selector) => page.locator(selector).waitFor({ state: 'visible', timeout: 5000 });
+const at = (page, view) => page.waitForURL((url) => url.pathname.endsWith(`/console/${view}`), { timeout: 5000 });
+const shot = (page, name) => page.screenshot({ path: `${SHOTS}/${name}.png`, fullPage: true });
+
+const problems = [];
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM,
+  headless: true,
+  // This machine has no network beyond loopback (../shared/FACTS.md).
+  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync'],
+});
+
+async function person(viewport = { width: 1024, height: 768 }) {
+  const context = await browser.newContext({ viewport });
+  const page = await context.newPage();
+  // A blocked script or style, an exception, or a 5xx is a failure of the console.
+  page.on('console', (m) => { if (m.type() === 'error' && /Content.Security.Policy|Refused/i.test(m.text())) problems.push(m.text()); });
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  page.on('response', (r) => { if (r.status() >= 500) problems.push(`${r.status()} from ${r.url()}`); });
+  return page;
+}
+
+async function logIn(page, user) {
+  await page.goto(`${BASE}/console/login`);
+  await visible(page, '#password-form');
+  await page.getByLabel('User ID').fill(user);
+  await page.getByLabel('Password').fill(PASSWORD(user));
+  await page.getByRole('button', { name: 'Log in' }).click();
+}
+
+async function logOut(page) {
+  await page.getByRole('button', { name: 'Log out' }).click();
+  await at(page, 'login');
+}
+
+/** Reads the key from the QR code, as a phone would; returns it after confirming it with a code. */
+async function enrol(page, shotName) {
+  await visible(page, '#enrol-form');
+  await page.waitForFunction(() => document.getElementById('qr').naturalWidth > 0);
+  if (shotName) await shot(page, shotName);
+  const uri = await ask(`qr ${(await page.locator('#qr').screenshot()).toString('base64')}`);
+  const secret = new URL(uri).searchParams.get('secret');
+  assert.ok(secret, `the QR code holds an otpauth URI with a key: ${uri}`);
+  assert.equal((await text(page, '#secret')).replace(/\s/g, ''), secret, 'the key shown as text is the QR code\'s');
+  await page.getByLabel('First code shown by the app').fill(await ask(`code ${secret}`));
+  await page.getByRole('button', { name: 'Confirm' }).click();
+  await at(page, 'profile');
+  await says(page, '#mfa-status', 'an authenticator app is set up');
+  return secret;
+}
+
+/** Enters a login code and waits for the service's answer. */
+async function enterCode(page, code) {
+  await page.getByLabel('Code', { exact: true }).fill(code);
+  const answered = page.waitForResponse((r) => r.url().endsWith('/api/login/code'));
+  await page.getByRole('button', { name: 'Verify' }).click();
+  await answered;
+}
+
+// ---- bob, a sub-user: enables MFA, enrols from the QR code, logs in with codes, resets his MFA.
+{
+  const page = await person();
+  await page.goto(`${BASE}/console/`);
+  await at(page, 'login'); // no session: the profile sends people to log in
+  await shot(page, 'login');
+
+  log('a wrong password is refused with the service\'s message');
+  await page.getByLabel('User ID').fill('bob');
+  await page.getByLabel('Password').fill('not-his-password');
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await says(page, '#alert', 'unknown user or wrong password');
+
+  log('R1, keyboard only: log in with password alone, MFA is off');
+  await page.getByLabel('User ID').focus();
+  await page.keyboard.press('Control+A');
+  await page.keyboard.type('bob');
+  await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'password', 'Tab goes from user to password');
+  await page.keyboard.type(PASSWORD('bob'));
+  await page.keyboard.press('Enter');
+  await at(page, 'profile');
+  await says(page, '#mfa-status', 'Off');
+
+  log('R2: enabling MFA makes the next login enrol');
+  await page.getByRole('button', { name: 'Enable MFA' }).click();
+  await says(page, '#status', 'MFA is on.');
+  await says(page, '#mfa-status', 'at your next login');
+  await logOut(page);
+  await logIn(page, 'bob');
+  const first = await enrol(page, 'enrol');
+  const kept = await page.evaluate(() => [localStorage.length, sessionStorage.length, document.cookie]);
+  assert.deepEqual(kept, [0, 0, ''], 'no key or session in storage, the session cookie is HttpOnly');
+
+  log('R3: a login with MFA asks for a code; a wrong one is refused');
+  await logOut(page);
+  await logIn(page, 'bob');
+  await visible(page, '#code-form');
+  await shot(page, 'code');
+  await enterCode(page, '12345'); // five digits: never right
+  await says(page, '#alert', 'Wrong code');
+  await enterCode(page, await ask(`code ${first}`));
+  await at(page, 'profile');
+
+  log('R6: reset asks for confirmation; Cancel changes nothing');
+  await page.getByRole('button', { name: 'Reset MFA for this account' }).click();
+  await visible(page, '#reset-confirm');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'reset-yes', 'focus moves to the confirmation');
+  await page.getByRole('button', { name: 'Cancel' }).click();
+  assert.ok(await page.locator('#reset-confirm').isHidden());
+  await says(page, '#mfa-status', 'an authenticator app is set up');
+  await page.getByRole('button', { name: 'Reset MFA for this account' }).click();
+  await shot(page, 'profile-reset');
+  await page.locator('#reset-yes').click();
+  await says(page, '#status', 'Your MFA has been reset');
+  await says(page, '#mfa-status', 'at your next login');
+  await shot(page, 'profile');
+
+  log('R6: after the reset, the next login enrols a new device');
+  await logOut(page);
+  await logIn(page, 'bob');
+  const second = await enrol(page);
+  assert.notEqual(second, first, 'a new key');
+
+  log('R3: five wrong codes lock the login, and the page says how long');
+  await logOut(page);
+  await logIn(page, 'bob');
+  await visible(page, '#code-form');
+  const right = await ask(`code ${second}`);
+  const wrong = `${right.slice(0, 5)}${(Number(right[5]) + 1) % 10}`;
+  for (let n = 0; n < 5; n += 1) await enterCode(page, wrong);
+  await eventually('the wait is shown', async () => /try again in \d+ seconds?/.test(await text(page, '#wait')));
+  assert.ok(await page.getByRole('button', { name: 'Verify' }).isDisabled(), 'Verify waits out the lock');
+  await page.context().close();
+}
+
+// ---- carol, a sub-user: the organization page is not hers (R11).
+{
+  const page = await person();
+  await logIn(page, 'carol');
+  await at(page, 'profile');
+  await page.getByRole('link', { name: 'Organization-wide policies' }).click();
+  await at(page, 'organization');
+  await visible(page, '#root-only');
+  await says(page, '#alert', 'Only the root user');
+  assert.ok(await page.locator('#organization-body').isHidden(), 'no user list for a sub-user');
+  await shot(page, 'organization-root-only');
+  await page.context().close();
+}
+
+// ---- ada, the root: resets bob from the organization page, enforces MFA.
+{
+  const page = await person();
+  await logIn(page, 'ada');
+  await at(page, 'profile');
+  await page.getByRole('link', { name: 'Organization-wide policies' }).click();
+  await at(page, 'organization');
+  await visible(page, '#organization-body');
+  const row = (user) => page.locator('#users tr', { has: page.locator('th', { hasText: user }) });
+  await eventually('bob is listed as enrolled', async () => (await row('bob').textContent()).includes('Active'));
+
+  log('keyboard: the switch and every reset button are reached with Tab, with a visible focus');
+  const reached = new Set();
+  for (let n = 0; n < 20; n += 1) {
+    await page.keyboard.press('Tab');
+    const [name, outline] = await page.evaluate(() => {
+      const on = document.activeElement;
+      if (on === document.body) return ['(page)', '']; // Tab went past the last control
+      return [on.getAttribute('aria-label') || on.id || on.textContent.trim() || on.tagName, getComputedStyle(on).outlineStyle];
+    });
+    reached.add(name);
+    if (name !== '(page)') assert.notEqual(outline, 'none', `focus on ${name} is visible`);
+  }
+  for (const name of ['enforce', 'Reset MFA for bob', 'Reset MFA for carol']) assert.ok(reached.has(name), `${name} is reached by keyboard: ${[...reached]}`);
+  assert.ok(!reached.has('Reset MFA for ada'), 'a root resets her own MFA from her profile');
+
+  log('R9: a root resets a sub-user\'s MFA, after confirming');
+  await page.getByRole('button', { name: 'Reset MFA for bob' }).click();
+  await says(page, '#user-question', 'Reset MFA for bob?');
+  await page.locator('#user-yes').click();
+  await says(page, '#status', 'reset');
+  await eventually('bob must enrol again', async () => (await row('bob').textContent()).includes('Due at next login'));
+  await eventually('the audit shows it', async () =>
+    /reset_user_mfa\s*bob\s*allowed/.test((await page.locator('#audit tr').first().innerText()).replace(/\t/g, ' ')));
+  await shot(page, 'organization');
+
+  log('R4, R5: enforcing MFA; the root herself must then enrol before anything else');
+  await page.getByRole('switch', { name: 'Enforce MFA for all users' }).check();
+  await at(page, 'login');
+  await enrol(page);
+  log('R10: while enforced, MFA cannot be disabled, and the page says why');
+  assert.ok(await page.getByRole('button', { name: 'Disable MFA' }).isDisabled());
+  await visible(page, '#enforced-note');
+  await page.getByRole('link', { name: 'Organization-wide policies' }).click();
+  await visible(page, '#organization-body');
+  assert.ok(await page.getByRole('switch', { name: 'Enforce MFA for all users' }).isChecked());
+  await eventually('carol must now enrol', async () => (await row('carol').textContent()).includes('Due at next login'));
+
+  log('phone width: nothing wider than the screen');
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.getByRole('link', { name: 'Profile settings' }).click();
+  await at(page, 'profile');
+  assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), 'no sideways scrolling');
+  await shot(page, 'profile-phone');
+  await page.context().close();
+}
+
+// ---- gina: her session expires; the page points to support (R7, R8).
+{
+  const page = await person();
+  await logIn(page, 'gina');
+  await at(page, 'profile');
+  assert.equal(await ask('clock 2678400'), 'ok'); // 31 days later
+  await page.reload();
+  await at(page, 'expired');
+  await says(page, '#expired-message', 'Your session has expired');
+  assert.equal(await page.locator('#expired-message a').getAttribute('href'), SUPPORT_URL, 'the support link');
+  await shot(page, 'expired');
+  await page.context().close();
+}
+
+await browser.close();
+assert.deepEqual(problems, [], 'no blocked resource, script error or 5xx');
+log('the story holds');
+process.exit(0);
