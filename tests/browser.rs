@@ -4,6 +4,9 @@
 
 mod common;
 
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+
 use common::browser::{run_story, screenshot_dir};
 use common::service::{TestService, client};
 use reqwest::StatusCode;
@@ -98,7 +101,7 @@ async fn console_pages_hold_no_data_and_are_locked_down() {
             .unwrap()
             .starts_with("text/javascript")
     );
-    assert_eq!(script.headers()[CACHE_CONTROL], "no-cache");
+    assert_eq!(script.headers()[CACHE_CONTROL], "no-store");
     assert!(
         !script.text().await.unwrap().contains("innerHTML"),
         "text goes in as text"
@@ -108,15 +111,25 @@ async fn console_pages_hold_no_data_and_are_locked_down() {
     assert_eq!(index.status(), StatusCode::SEE_OTHER);
     assert_eq!(index.headers()[LOCATION], "profile");
 
-    for path in [
-        "/console/admin",
-        "/console/assets/../console.js",
-        "/console/assets/secret.key",
-        "/console/login/extra",
-        "/console/assets/console.js%00",
-    ] {
-        let status = http.get(svc.url(path)).send().await.unwrap().status();
-        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+    // Sent exactly as written: an HTTP client would resolve dot segments.
+    let addr = svc.addr();
+    let statuses = tokio::task::spawn_blocking(move || {
+        [
+            "/console/admin",
+            "/console/assets/../console.js",
+            "/console/assets/..%2fconsole.js",
+            "/console/assets/%2e%2e/%2e%2e/Cargo.toml",
+            "/console/assets/secret.key",
+            "/console/login/extra",
+            "/console/assets/console.js%00",
+            "/console/Login",
+        ]
+        .map(|path| (path, raw_get_status(addr, path)))
+    })
+    .await
+    .unwrap();
+    for (path, status) in statuses {
+        assert_eq!(status, 404, "{path}");
     }
     let post = client()
         .post(svc.url("/console/login"))
@@ -125,4 +138,21 @@ async fn console_pages_hold_no_data_and_are_locked_down() {
         .await
         .unwrap();
     assert_eq!(post.status(), StatusCode::METHOD_NOT_ALLOWED);
+}
+
+/// The status of `GET path`, the path sent byte for byte as given.
+fn raw_get_status(addr: SocketAddr, path: &str) -> u16 {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("not an HTTP answer: {response}"))
 }

@@ -222,6 +222,11 @@ async fn every_status_code_path() {
         (status, body["denial_code"].as_str()),
         (StatusCode::FORBIDDEN, Some("other-organization"))
     );
+    // R12: audited, with the id as unknown, never as typed (free text a
+    // caller could plant in the organization's log).
+    let (_, audit) = call(base, &ada, "GET", "/api/audit?limit=1", None).await;
+    assert_eq!(audit["records"][0]["action"], "reset_user_mfa", "{audit}");
+    assert_eq!(audit["records"][0]["target"], "(unknown)", "{audit}");
     // 409: an enrolment when none is due.
     let (status, body) = call(base, &ada, "POST", "/api/enrolment/start", None).await;
     assert_eq!(
@@ -516,6 +521,20 @@ async fn forward_auth_answers_like_each_gateway_expects() {
         (StatusCode::FORBIDDEN, "method-not-allowed"),
         "no fall through to /app/"
     );
+    // Only Envoy's form has a path after the prefix: elsewhere it is a
+    // client's request that slipped through a gateway unnormalized.
+    let (status, headers) = forward(
+        base,
+        "/forward-auth/api/session", // (reqwest would resolve `..`)
+        Some(&ada),
+        &home,
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, headers["x-auth-denial-code"].to_str().unwrap()),
+        (StatusCode::FORBIDDEN, "bad-path")
+    );
     let climb = [
         ("x-original-method", "GET"),
         ("x-original-uri", "/app/%2e%2e/admin"),
@@ -682,4 +701,59 @@ async fn edited_policies_are_picked_up_and_broken_ones_refused() {
     let after = policy_revision(&svc.base).await;
     assert_eq!(after, reloaded);
     svc.service.stop().await;
+}
+
+/// R5: a login bumped to MFA by enforcement, which then is lifted, waits
+/// for a step that no longer exists. The session ends (401 no-session)
+/// instead of refusing everything forever, and a new login needs only the
+/// password again.
+#[tokio::test(flavor = "multi_thread")]
+async fn r5_a_login_left_waiting_by_lifted_enforcement_ends() {
+    let svc = TestService::start(|_, _| {}).await;
+    let base = &svc.base;
+    let (ada, carol) = (login(base, "ada").await, login(base, "carol").await);
+    let enforce = |on: bool| json!({ "enforce_mfa": on });
+    let (status, _) = call(
+        base,
+        &ada,
+        "PUT",
+        "/api/org/enforcement",
+        Some(enforce(true)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = call(base, &carol, "GET", "/api/session", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        (body["mfa_satisfied"].as_bool(), body["next_step"].as_str()),
+        (Some(false), Some("enrol"))
+    );
+    // Ada's own password-only session was bumped too: she enrols first.
+    common::service::enrol(base, &ada, &svc.clock).await;
+    svc.clock.advance(time::Duration::seconds(30));
+    let (status, body) = call(
+        base,
+        &ada,
+        "PUT",
+        "/api/org/enforcement",
+        Some(enforce(false)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let (status, body) = call(base, &carol, "GET", "/api/session", None).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("no-session")),
+        "{body}"
+    );
+    let (status, _) = call(base, &carol, "GET", "/api/session", None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "the session is gone");
+    let carol = login(base, "carol").await;
+    let (status, body) = call(base, &carol, "GET", "/api/session", None).await;
+    assert_eq!(
+        (status, body["mfa_satisfied"].as_bool()),
+        (StatusCode::OK, Some(true)),
+        "{body}"
+    );
 }

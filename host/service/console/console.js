@@ -95,10 +95,20 @@ function showNav(current, who) {
   }
 }
 
-function busy(button, work) {
+/**
+ * `work` once at a time per control. The control stays enabled (a disabled
+ * one would drop the keyboard focus to the page); a second press waits.
+ */
+function busy(control, work) {
+  let running = false;
   return async (...args) => {
-    button.disabled = true;
-    try { await work(...args); } finally { button.disabled = false; }
+    if (running) return;
+    running = true;
+    control.setAttribute('aria-busy', 'true');
+    try { await work(...args); } finally {
+      running = false;
+      control.removeAttribute('aria-busy');
+    }
   };
 }
 
@@ -110,10 +120,19 @@ function showStep(step) {
   first?.focus();
 }
 
-async function nextStep(step) {
+/**
+ * The step a login needs. Right after the password an enrolment shows its
+ * key at once; a login resumed later (a reload) asks first, as a new key
+ * voids the one shown before.
+ */
+async function nextStep(step, { resumed = false } = {}) {
   if (step === 'code') return showStep('code');
-  if (step === 'enrol') return startEnrolment();
-  go('profile');
+  if (step !== 'enrol') return go('profile');
+  if (!resumed) return startEnrolment();
+  $('no-key').hidden = false;
+  $('key').hidden = true;
+  showStep('enrol');
+  $('new-key').focus();
 }
 
 async function startEnrolment() {
@@ -125,7 +144,16 @@ async function startEnrolment() {
   $('secret').textContent = secret.match(/.{1,4}/g)?.join(' ') ?? '';
   $('uri').textContent = uri;
   say('status', answer.body.message);
+  $('no-key').hidden = true;
+  $('key').hidden = false;
   showStep('enrol');
+}
+
+/** The key leaves the page with it: the back button cannot bring it back. */
+function forgetKey() {
+  $('qr').removeAttribute('src');
+  $('secret').textContent = '';
+  $('uri').textContent = '';
 }
 
 function waitOut(seconds) {
@@ -173,10 +201,19 @@ async function loginView() {
     say('alert', messageOf(answer));
   });
 
-  // A session that has not finished its login continues where it stopped.
+  $('new-key').addEventListener('click', busy($('new-key'), startEnrolment));
+
+  // A session that has not finished its login continues where it stopped;
+  // an expired one ends here, with its message, so that a new login can start.
   const current = await api('GET', 'session');
-  if (current.status === 200) return nextStep(current.body.next_step);
-  if (codeOf(current) === 'session-expired') return go('expired');
+  if (current.status === 200 && current.body.mfa_satisfied) return go('profile');
+  if (current.status === 200 && current.body.next_step !== 'none') {
+    return nextStep(current.body.next_step, { resumed: true });
+  }
+  if (codeOf(current) === 'session-expired') {
+    await api('POST', 'logout');
+    say('alert', messageOf(current));
+  }
   showStep('password');
 }
 
@@ -189,7 +226,9 @@ function showProfile(user, enforced) {
   $('mfa-status').textContent = MFA_TEXT[user.mfa] ?? user.mfa;
   $('enable').hidden = user.mfa !== 'off';
   $('disable').hidden = user.mfa === 'off';
-  $('disable').disabled = enforced;
+  // Shown as unavailable and explained, yet focusable and pressable: the
+  // engine's refusal is the answer, not the page's.
+  $('disable').setAttribute('aria-disabled', String(enforced));
   $('enforced-note').hidden = !enforced;
 }
 
@@ -209,8 +248,13 @@ async function profileView() {
       follow(answer);
     }
   };
-  $('enable').addEventListener('click', busy($('enable'), change('me/mfa/enable')));
-  $('disable').addEventListener('click', busy($('disable'), change('me/mfa/disable')));
+  // Enable and Disable replace each other: the focus follows.
+  const toggle = (button, other, path) => busy(button, async () => {
+    await change(path)();
+    if (button.hidden) other.focus();
+  });
+  $('enable').addEventListener('click', toggle($('enable'), $('disable'), 'me/mfa/enable'));
+  $('disable').addEventListener('click', toggle($('disable'), $('enable'), 'me/mfa/disable'));
   $('reset').addEventListener('click', () => {
     $('reset-confirm').hidden = false;
     $('reset-yes').focus();
@@ -235,15 +279,10 @@ function cell(row, text) {
   return td;
 }
 
-async function showUsers(me) {
+async function showUsers() {
   const answer = await api('GET', 'org/users');
   if (answer.status !== 200) {
-    if (answer.status === 403 && !['mfa-required', 'session-expired'].includes(codeOf(answer))) {
-      $('root-only').hidden = false;
-      say('alert', messageOf(answer));
-      return false;
-    }
-    follow(answer);
+    follow(answer); // a sub-user: the engine's "root only" message
     return false;
   }
   $('organization-body').hidden = false;
@@ -256,16 +295,13 @@ async function showUsers(me) {
     cell(row, ROLE_TEXT[user.role] ?? user.role);
     cell(row, MFA_SHORT[user.mfa] ?? user.mfa);
     cell(row, MFA_SHORT[user.effective_mfa] ?? user.effective_mfa);
-    const action = cell(row, '');
-    if (user.id !== me.user.id) {
-      const button = document.createElement('button');
-      button.type = 'button';
-      button.className = 'danger';
-      button.textContent = 'Reset MFA';
-      button.setAttribute('aria-label', `Reset MFA for ${user.id}`);
-      button.addEventListener('click', () => askReset(user.id, button));
-      action.append(button);
-    }
+    const button = document.createElement('button');
+    button.type = 'button';
+    button.className = 'danger';
+    button.textContent = 'Reset MFA';
+    button.setAttribute('aria-label', `Reset MFA for ${user.id}`);
+    button.addEventListener('click', () => askReset(user.id, button));
+    cell(row, '').append(button);
     return row;
   });
   $('users').replaceChildren(...rows);
@@ -301,10 +337,10 @@ async function organizationView() {
   if (!me.mfa_satisfied) return go('login');
   showNav('organization', me.user);
   $('enforce').checked = me.enforce_mfa;
-  if (!(await showUsers(me))) return;
+  if (!(await showUsers())) return;
   await showAudit();
 
-  const refresh = async () => { if (await showUsers(me)) await showAudit(); };
+  const refresh = async () => { if (await showUsers()) await showAudit(); };
   $('enforce').addEventListener('change', busy($('enforce'), async () => {
     const wanted = $('enforce').checked;
     const answer = await api('PUT', 'org/enforcement', { enforce_mfa: wanted });
@@ -341,6 +377,10 @@ async function expiredView() {
 }
 
 // ---- Start.
+
+// A page restored by the back button shows what the service says now.
+addEventListener('pageshow', (event) => { if (event.persisted) location.reload(); });
+addEventListener('pagehide', forgetKey);
 
 const view = location.pathname.split('/').pop();
 if (VIEWS.includes(view)) {

@@ -1,6 +1,6 @@
 //! What the JSON API demands of every request a browser could send: state
 //! changes come as JSON from a page of this site (CSRF), and no answer is
-//! kept in a cache (tokens, enrolment keys).
+//! kept in a cache (tokens, enrolment keys) or sniffed as another type.
 
 use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderValue, Method, header};
@@ -14,9 +14,12 @@ pub async fn guard(request: Request, next: Next) -> Response {
         Ok(()) => next.run(request).await,
         Err(e) => e.into_response(),
     };
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     response
 }
 

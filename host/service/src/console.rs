@@ -37,6 +37,16 @@ pub async fn session_info(
     } else {
         state.engine.login_step(&caller.user.user)?
     };
+    if !caller.session.mfa_satisfied && next_step == mfa_reset::LoginStep::None {
+        // The login waited for MFA that is no longer asked for (MFA turned
+        // off, enforcement lifted): no step can finish it, and every action
+        // is refused. It ends; logging in again decides afresh.
+        state
+            .store
+            .delete_session(&caller.session.token_hash)
+            .await?;
+        return Err(ApiError::NoSession);
+    }
     let session = caller.session();
     let rfc3339 = |t: time::OffsetDateTime| {
         t.format(&time::format_description::well_known::Rfc3339)

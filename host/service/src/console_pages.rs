@@ -75,8 +75,9 @@ fn served(content_type: &'static str, body: &'static str) -> Response {
             HeaderName::from_static("cross-origin-opener-policy"),
             "same-origin",
         ),
-        // Pages change with the binary; an old script must not outlive it.
-        (header::CACHE_CONTROL, "no-cache"),
+        // Not kept, not even for the back button: an enrolment page holds
+        // a key, and a page after logout must not come back.
+        (header::CACHE_CONTROL, "no-store"),
     ] {
         headers.insert(name, HeaderValue::from_static(value));
     }
@@ -123,7 +124,15 @@ mod tests {
     #[test]
     fn the_shell_has_no_inline_script_or_style() {
         // The content security policy would block them.
-        assert!(!SHELL.contains("<script>") && !SHELL.contains("<style"));
-        assert!(!SHELL.contains(" style=") && !SHELL.contains(" onclick="));
+        let lower = SHELL.to_lowercase();
+        for script in lower.split("<script").skip(1) {
+            let tag = &script[..script.find('>').expect("a closed tag")];
+            assert!(tag.contains(" src="), "inline script: <script{tag}>");
+        }
+        assert!(!lower.contains("<style") && !lower.contains(" style="));
+        assert!(!lower.contains("javascript:"));
+        for handler in ["onclick=", "onload=", "onerror=", "onsubmit=", "onchange="] {
+            assert!(!lower.contains(handler), "{handler}");
+        }
     }
 }

@@ -209,12 +209,16 @@ async fn attempt(state: &AppState, caller: &Caller, intent: &Intent) -> Result<D
     let actor = &caller.user;
     let mut read_users = vec![actor];
     let target_user;
+    // An id that names no user is audited as unknown, never as typed: the
+    // organization's audit log is no place for a caller's free text.
+    let mut unknown_target = false;
     let action = match intent {
         Intent::ResetOwn => Action::ResetOwnMfa,
         Intent::EnableOwn => Action::EnableOwnMfa,
         Intent::DisableOwn => Action::DisableOwnMfa,
         Intent::ResetUser(id) | Intent::EnableUser(id) | Intent::DisableUser(id) => {
             target_user = target(state, id, actor).await?;
+            unknown_target = matches!(target_user, Target::Unknown(_));
             if let Target::Stored(stored) = &target_user
                 && stored.user.id != actor.user.id
             {
@@ -272,6 +276,13 @@ async fn attempt(state: &AppState, caller: &Caller, intent: &Intent) -> Result<D
         audit,
         policy_revision,
     } = outcome;
+    let audit = audit.map(|audit| match unknown_target {
+        true => AuditRecord {
+            target: "(unknown)".into(),
+            ..audit
+        },
+        false => audit,
+    });
     let Some(audit) = audit else {
         // Reads change nothing; an allowed one used the session all the
         // same (recorded once per interval).

@@ -107,6 +107,9 @@ fn original_request(
             .map_err(|_| "bad-forwarded-header")
     };
     let (original_method, path) = match expected {
+        // Only Envoy's form has a path after the prefix; elsewhere one is a
+        // client's request slipped through a gateway (`/forward-auth/../api/x`).
+        Some(_) if uri.path() != PREFIX => return Err("bad-path"),
         Some([method_header, uri_header]) => (single(method_header)?, single(uri_header)?),
         None => {
             // Envoy ext_authz: the original method and path, behind our prefix.

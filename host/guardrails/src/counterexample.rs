@@ -1,0 +1,113 @@
+//! A request on which a property fails (or two policy sets disagree):
+//! readable, told as a sentence, and as a `run-tests` case.
+
+use cedar_policy::{Authorizer, Decision, PolicySet};
+use cedar_policy_symcc::Env;
+use serde_json::{Value, json};
+
+use super::story::{Story, tell};
+
+/// A request (with entities) on which a property fails.
+#[derive(Debug, Clone)]
+pub struct Counterexample {
+    /// Principal, action, resource, context and entities, for people.
+    pub readable: String,
+    /// The same as a `cedar run-tests` case expecting what the property
+    /// demands, so that pasting it into `policies/tests.json` fails until
+    /// the policies are fixed.
+    pub test_case: Value,
+    /// The policies that allowed it (for a guardrail) or that erred.
+    pub policy_ids: Vec<String>,
+    /// Who does what, in words of the mfa-reset schema.
+    pub story: Story,
+}
+
+/// Renders a counterexample. `expect_allowed`: the decision the property
+/// demands (`Some(false)`: the guardrail requires a denial), or `None` to
+/// expect the decision the policies give, with no errors.
+pub fn render(
+    env: &Env,
+    policies: &PolicySet,
+    property: &str,
+    expect_allowed: Option<bool>,
+) -> Counterexample {
+    let response = Authorizer::new().is_authorized(&env.request, policies, &env.entities);
+    let allowed = response.decision() == Decision::Allow;
+    let mut policy_ids: Vec<String> = response
+        .diagnostics()
+        .reason()
+        .map(ToString::to_string)
+        .collect();
+    policy_ids.extend(response.diagnostics().errors().map(|e| match e {
+        cedar_policy::AuthorizationError::PolicyEvaluationError(e) => e.policy_id().to_string(),
+    }));
+    policy_ids.sort();
+    let request = &env.request;
+    let uid = |u: Option<&cedar_policy::EntityUid>| {
+        u.map_or(Value::Null, |u| Value::String(u.to_string()))
+    };
+    let context = request
+        .context()
+        .and_then(|c| c.to_json_value().ok())
+        .unwrap_or_else(|| json!({}));
+    // The schema's action entities are added by whoever runs the case.
+    let entities: Vec<Value> = env
+        .entities
+        .to_json_value()
+        .ok()
+        .and_then(|v| v.as_array().cloned())
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|e| {
+            e["uid"]["type"]
+                .as_str()
+                .is_none_or(|t| !t.ends_with("Action"))
+        })
+        .collect();
+    let expected = expect_allowed.unwrap_or(allowed);
+    let mut test_case = json!({
+        "name": "",
+        "request": {
+            "principal": uid(request.principal()),
+            "action": uid(request.action()),
+            "resource": uid(request.resource()),
+            "context": context,
+        },
+        "entities": entities,
+        "decision": if expected { "allow" } else { "deny" },
+        "reason": [],
+        "num_errors": 0,
+    });
+    let story = tell(&test_case);
+    test_case["name"] = json!(format!("{property}: {}", story.sentence("")));
+    let verdict = if allowed { "allowed" } else { "denied" };
+    let context = request
+        .context()
+        .map(ToString::to_string)
+        .unwrap_or_default();
+    let mut readable = format!(
+        "{}\nrequest: principal {}, action {}, resource {}\ncontext: {context}\nentities:",
+        story.sentence(""),
+        test_case["request"]["principal"].as_str().unwrap_or("?"),
+        test_case["request"]["action"].as_str().unwrap_or("?"),
+        test_case["request"]["resource"].as_str().unwrap_or("?"),
+    );
+    for e in &entities {
+        let uid = format!(
+            "{}::{}",
+            e["uid"]["type"].as_str().unwrap_or("?"),
+            e["uid"]["id"]
+        );
+        readable.push_str(&format!("\n  {uid} {}", e["attrs"]));
+    }
+    readable.push_str(&format!(
+        "\nthe policies: {verdict} by [{}]",
+        policy_ids.join(", ")
+    ));
+    Counterexample {
+        readable,
+        test_case,
+        policy_ids,
+        story,
+    }
+}

@@ -1,0 +1,265 @@
+//! A request of the mfa-reset schema told in words, so that a proof's
+//! counterexample reads as what a person could do: "a sub-user may now
+//! reset the MFA of a sub-user of another organization".
+
+use serde_json::Value;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+/// Who does what, and in which circumstances.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Story {
+    /// "a sub-user", "a root user".
+    pub subject: String,
+    /// "reset the MFA of a sub-user of another organization".
+    pub deed: String,
+    /// "session: MFA finished, idle 0 s, logged in 0 s ago; …".
+    pub circumstances: String,
+}
+
+impl Story {
+    /// `modal` between subject and deed: "may now", "may no longer", or ""
+    /// for the bare request.
+    pub fn sentence(&self, modal: &str) -> String {
+        let deed = if modal.is_empty() {
+            self.deed.clone()
+        } else {
+            format!("{modal} {}", self.deed)
+        };
+        let deed = if modal.is_empty() {
+            present_tense(&deed)
+        } else {
+            deed
+        };
+        format!("{} {deed} ({})", self.subject, self.circumstances)
+    }
+}
+
+/// "reset the MFA of" → "resets the MFA of" (the first word only).
+fn present_tense(deed: &str) -> String {
+    let (verb, rest) = deed.split_once(' ').unwrap_or((deed, ""));
+    let verb = match verb {
+        "do" => "does".to_string(),
+        v if v.ends_with('h') || v.ends_with('s') => format!("{v}es"),
+        v => format!("{v}s"),
+    };
+    if rest.is_empty() {
+        verb
+    } else {
+        format!("{verb} {rest}")
+    }
+}
+
+/// Tells the request of a `run-tests` case (`request`, `entities`).
+pub fn tell(case: &Value) -> Story {
+    let entities = case["entities"].as_array().cloned().unwrap_or_default();
+    let entity = |uid: &str| {
+        entities
+            .iter()
+            .find(|e| uid_text(&e["uid"]) == uid)
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
+    let request = &case["request"];
+    let principal_uid = request["principal"].as_str().unwrap_or("");
+    let resource_uid = request["resource"].as_str().unwrap_or("");
+    let action = request["action"]
+        .as_str()
+        .and_then(|a| a.rsplit("::").next())
+        .unwrap_or("?")
+        .trim_matches('"')
+        .to_string();
+    let principal = entity(principal_uid);
+    let resource = entity(resource_uid);
+    let own_organization = principal["attrs"]["organization"]["__entity"].clone();
+
+    let subject = if principal["attrs"]["is_root"] == Value::Bool(true) {
+        "a root user"
+    } else {
+        "a sub-user"
+    }
+    .to_string();
+    let target = if resource_uid == principal_uid {
+        "their own account".to_string()
+    } else if resource_uid.contains("::User::") {
+        let role = if resource["attrs"]["is_root"] == Value::Bool(true) {
+            "the root"
+        } else {
+            "a sub-user"
+        };
+        let whose = if resource["attrs"]["organization"]["__entity"] == own_organization {
+            "of its organization"
+        } else {
+            "of another organization"
+        };
+        format!("{role} {whose}")
+    } else if resource_uid == uid_text(&own_organization) {
+        "its own organization".to_string()
+    } else {
+        "another organization".to_string()
+    };
+    let deed = match action.as_str() {
+        "reset_own_mfa" => "reset their own MFA".to_string(),
+        "enable_own_mfa" => "turn on their own MFA".to_string(),
+        "disable_own_mfa" => "turn off their own MFA".to_string(),
+        "reset_user_mfa" => format!("reset the MFA of {target}"),
+        "enable_user_mfa" => format!("turn on the MFA of {target}"),
+        "disable_user_mfa" => format!("turn off the MFA of {target}"),
+        "set_enforcement" => format!("switch MFA enforcement of {target}"),
+        "list_users" => format!("list the users of {target}"),
+        "access_console" => format!("open the console of {target}"),
+        "administer_console" => format!("open the administration pages of {target}"),
+        "read_organization_audit" => format!("read the audit log of {target}"),
+        "view_session" => format!("view the session of {target}"),
+        "start_enrolment" => format!("start an enrolment for {target}"),
+        "confirm_enrolment" => format!("confirm an enrolment for {target}"),
+        "verify_code" => format!("verify a login code for {target}"),
+        other => format!("do `{other}` on {target}"),
+    };
+    Story {
+        subject,
+        deed,
+        circumstances: circumstances(&request["context"], &principal, &entity),
+    }
+}
+
+/// The session and the caller's MFA, as facts a policy may depend on.
+fn circumstances(context: &Value, principal: &Value, entity: &dyn Fn(&str) -> Value) -> String {
+    let session = &context["session"];
+    let now = datetime(&context["now"]);
+    let ago = |field: &str| match (now, datetime(&session[field])) {
+        (Some(now), Some(then)) => duration(now - then),
+        _ => "?".to_string(),
+    };
+    let finished = match session["mfa_satisfied"].as_bool() {
+        Some(true) => "MFA finished",
+        Some(false) => "MFA not finished",
+        None => "MFA ?",
+    };
+    let attrs = &principal["attrs"];
+    let mfa = match (
+        attrs["mfa_enabled"].as_bool(),
+        attrs["mfa_enrolled"].as_bool(),
+    ) {
+        (Some(false), _) => "off",
+        (Some(true), Some(false)) => "due",
+        (Some(true), Some(true)) => "active",
+        _ => "?",
+    };
+    let organization = entity(&uid_text(&attrs["organization"]["__entity"]));
+    let enforced = match organization["attrs"]["enforce_mfa"].as_bool() {
+        Some(true) => "enforces MFA",
+        Some(false) => "does not enforce MFA",
+        None => "enforcement ?",
+    };
+    format!(
+        "session: {finished}, idle {}, logged in {} ago; their MFA {mfa}; their organization {enforced}",
+        ago("last_activity_at"),
+        ago("login_at"),
+    )
+}
+
+/// `Type::"id"` of a JSON entity reference `{type, id}`.
+fn uid_text(uid: &Value) -> String {
+    match (uid["type"].as_str(), uid["id"].as_str()) {
+        (Some(t), Some(id)) => format!("{t}::{}", Value::String(id.into())),
+        _ => String::new(),
+    }
+}
+
+/// A Cedar `datetime("…")` value of a context, as JSON.
+fn datetime(value: &Value) -> Option<OffsetDateTime> {
+    let text = value["__extn"]["arg"].as_str()?;
+    // Cedar writes offsets as +hhmm and allows a bare date; RFC 3339 wants
+    // +hh:mm and a time.
+    let mut text = if text.len() == 10 {
+        format!("{text}T00:00:00Z")
+    } else {
+        text.to_string()
+    };
+    let tail = text.len().saturating_sub(5);
+    if text.len() > 19 && matches!(&text[tail..tail + 1], "+" | "-") && !text[tail..].contains(':')
+    {
+        text.insert(tail + 3, ':');
+    }
+    OffsetDateTime::parse(&text, &Rfc3339).ok()
+}
+
+/// "0 s", "30 d", "30 d 0 h 0 min 0.001 s".
+fn duration(d: time::Duration) -> String {
+    let sign = if d.is_negative() { "-" } else { "" };
+    let ms = d.whole_milliseconds().unsigned_abs();
+    let (days, rest) = (ms / 86_400_000, ms % 86_400_000);
+    let (h, m, s) = (rest / 3_600_000, rest / 60_000 % 60, rest % 60_000);
+    let seconds = if s % 1000 == 0 {
+        format!("{} s", s / 1000)
+    } else {
+        format!("{}.{:03} s", s / 1000, s % 1000)
+    };
+    match (days, rest) {
+        (0, _) if h == 0 && m == 0 => format!("{sign}{seconds}"),
+        (_, 0) => format!("{sign}{days} d"),
+        _ => format!("{sign}{days} d {h} h {m} min {seconds}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn user(id: &str, org: &str, root: bool) -> Value {
+        json!({"uid": {"type": "MfaReset::User", "id": id}, "parents": [],
+               "attrs": {"organization": {"__entity": {"type": "MfaReset::Organization", "id": org}},
+                         "is_root": root, "mfa_enabled": true, "mfa_enrolled": true}})
+    }
+
+    #[test]
+    fn a_cross_organization_reset_is_told_as_such() {
+        let case = json!({
+            "request": {
+                "principal": "MfaReset::User::\"a\"",
+                "action": "MfaReset::Action::\"reset_user_mfa\"",
+                "resource": "MfaReset::User::\"b\"",
+                "context": {
+                    "now": {"__extn": {"fn": "datetime", "arg": "2026-01-31T00:00:00.001Z"}},
+                    "session": {
+                        "login_at": {"__extn": {"fn": "datetime", "arg": "2026-01-01"}},
+                        "last_activity_at": {"__extn": {"fn": "datetime", "arg": "2026-01-01T00:00:00.000+0000"}},
+                        "mfa_satisfied": true
+                    }
+                }
+            },
+            "entities": [user("a", "o1", false), user("b", "o2", false),
+                         {"uid": {"type": "MfaReset::Organization", "id": "o1"}, "attrs": {"enforce_mfa": false}, "parents": []}]
+        });
+        let story = tell(&case);
+        assert_eq!(
+            story.sentence("may now"),
+            "a sub-user may now reset the MFA of a sub-user of another organization \
+             (session: MFA finished, idle 30 d 0 h 0 min 0.001 s, logged in 30 d 0 h 0 min 0.001 s ago; \
+             their MFA active; their organization does not enforce MFA)"
+        );
+        assert!(
+            story
+                .sentence("")
+                .starts_with("a sub-user resets the MFA of")
+        );
+    }
+
+    #[test]
+    fn own_and_organization_targets() {
+        let own = json!({
+            "request": {"principal": "MfaReset::User::\"a\"", "action": "MfaReset::Action::\"list_users\"",
+                        "resource": "MfaReset::Organization::\"o1\"", "context": {}},
+            "entities": [user("a", "o1", true)]
+        });
+        assert_eq!(tell(&own).deed, "list the users of its own organization");
+        assert_eq!(tell(&own).subject, "a root user");
+        let mut other = own.clone();
+        other["request"]["resource"] = json!("MfaReset::Organization::\"o2\"");
+        assert_eq!(tell(&other).deed, "list the users of another organization");
+        assert_eq!(duration(time::Duration::ZERO), "0 s");
+        assert_eq!(duration(time::Duration::days(30)), "30 d");
+    }
+}
