@@ -150,7 +150,11 @@ pub async fn check_gateway(front: &str, svc: &TestService, gateway: &Gateway) {
     // `/console` leads to the console too (the sidecar's relative redirects).
     let index = c.get(format!("{front}/console")).send().await.unwrap();
     assert_eq!(index.status(), StatusCode::OK, "{}", log());
-    assert!(index.url().path().ends_with("/console/profile"), "{}", index.url());
+    assert!(
+        index.url().path().ends_with("/console/profile"),
+        "{}",
+        index.url()
+    );
     let script = c
         .get(format!("{front}/console/assets/console.js"))
         .send()

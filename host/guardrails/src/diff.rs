@@ -42,7 +42,7 @@ impl ActionDiff {
     }
 }
 
-/// Every action of the schema, in the schema's order.
+/// Every action of the schema, by name.
 #[derive(Debug, Clone, Default)]
 pub struct DiffReport {
     pub actions: Vec<ActionDiff>,
@@ -80,7 +80,9 @@ pub async fn diff(
 
     let mut compiler = CedarSymCompiler::new(solver(cvc5)?).map_err(symcc)?;
     let mut report = DiffReport::default();
-    for env in schema.request_envs() {
+    let mut envs: Vec<_> = schema.request_envs().collect();
+    envs.sort_by_key(action_name);
+    for env in envs {
         let action = action_name(&env);
         let compiled_new = CompiledPolicySet::compile(&new_set, &env, &schema).map_err(symcc)?;
         let compiled_old = CompiledPolicySet::compile(&old_set, &env, &schema).map_err(symcc)?;

@@ -126,8 +126,8 @@ pub fn tell(case: &Value) -> Story {
 /// The session and the caller's MFA, as facts a policy may depend on.
 fn circumstances(context: &Value, principal: &Value, entity: &dyn Fn(&str) -> Value) -> String {
     let session = &context["session"];
-    let now = datetime(&context["now"]);
-    let ago = |field: &str| match (now, datetime(&session[field])) {
+    let now = millis(&context["now"]);
+    let ago = |field: &str| match (now, millis(&session[field])) {
         (Some(now), Some(then)) => duration(now - then),
         _ => "?".to_string(),
     };
@@ -167,9 +167,55 @@ fn uid_text(uid: &Value) -> String {
     }
 }
 
-/// A Cedar `datetime("…")` value of a context, as JSON.
-fn datetime(value: &Value) -> Option<OffsetDateTime> {
-    let text = value["__extn"]["arg"].as_str()?;
+/// Milliseconds since 1970 of a context's datetime value, as JSON: a
+/// `datetime("…")`, or one `offset` by a duration (how the solver writes
+/// them; its values can lie far beyond what a calendar shows, hence i128).
+fn millis(value: &Value) -> Option<i128> {
+    let extension = &value["__extn"];
+    match extension["fn"].as_str()? {
+        "datetime" => {
+            let at = datetime(extension["arg"].as_str()?)?;
+            Some(at.unix_timestamp_nanos() / 1_000_000)
+        }
+        "offset" => {
+            let args = extension["args"].as_array()?;
+            let base = millis(args.first()?)?;
+            let by = duration_millis(args.get(1)?["__extn"]["arg"].as_str()?)?;
+            Some(base + by)
+        }
+        _ => None,
+    }
+}
+
+/// A Cedar duration literal (`-1d2h3m4s5ms`) in milliseconds.
+fn duration_millis(text: &str) -> Option<i128> {
+    let (sign, mut rest) = match text.strip_prefix('-') {
+        Some(rest) => (-1, rest),
+        None => (1, text),
+    };
+    let mut total: i128 = 0;
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !c.is_ascii_digit())?;
+        let number: i128 = rest[..digits].parse().ok()?;
+        rest = &rest[digits..];
+        let (unit, len) = [
+            ("ms", 2, 1),
+            ("d", 1, 86_400_000),
+            ("h", 1, 3_600_000),
+            ("m", 1, 60_000),
+            ("s", 1, 1000),
+        ]
+        .iter()
+        .find(|(u, _, _)| rest.starts_with(u))
+        .map(|(_, len, unit)| (*unit, *len))?;
+        total += number * unit;
+        rest = &rest[len..];
+    }
+    Some(sign * total)
+}
+
+/// A Cedar `datetime("…")` literal.
+fn datetime(text: &str) -> Option<OffsetDateTime> {
     // Cedar writes offsets as +hhmm and allows a bare date; RFC 3339 wants
     // +hh:mm and a time.
     let mut text = if text.len() == 10 {
@@ -185,10 +231,10 @@ fn datetime(value: &Value) -> Option<OffsetDateTime> {
     OffsetDateTime::parse(&text, &Rfc3339).ok()
 }
 
-/// "0 s", "30 d", "30 d 0 h 0 min 0.001 s".
-fn duration(d: time::Duration) -> String {
-    let sign = if d.is_negative() { "-" } else { "" };
-    let ms = d.whole_milliseconds().unsigned_abs();
+/// "0 s", "30 d", "30 d 0 h 0 min 0.001 s" of milliseconds.
+fn duration(ms: i128) -> String {
+    let sign = if ms < 0 { "-" } else { "" };
+    let ms = ms.unsigned_abs();
     let (days, rest) = (ms / 86_400_000, ms % 86_400_000);
     let (h, m, s) = (rest / 3_600_000, rest / 60_000 % 60, rest % 60_000);
     let seconds = if s % 1000 == 0 {
@@ -259,7 +305,16 @@ mod tests {
         let mut other = own.clone();
         other["request"]["resource"] = json!("MfaReset::Organization::\"o2\"");
         assert_eq!(tell(&other).deed, "list the users of another organization");
-        assert_eq!(duration(time::Duration::ZERO), "0 s");
-        assert_eq!(duration(time::Duration::days(30)), "30 d");
+        assert_eq!(duration(0), "0 s");
+        assert_eq!(duration(30 * 86_400_000), "30 d");
+        assert_eq!(duration_millis("1d2h3m4s5ms"), Some(93_784_005));
+        assert_eq!(
+            duration_millis("-9223372036854775807ms"),
+            Some(-9_223_372_036_854_775_807)
+        );
+        let offset = json!({"__extn": {"fn": "offset", "args": [
+            {"__extn": {"fn": "datetime", "arg": "1970-01-02"}},
+            {"__extn": {"fn": "duration", "arg": "-1h"}}]}});
+        assert_eq!(millis(&offset), Some(86_400_000 - 3_600_000));
     }
 }

@@ -4,6 +4,7 @@ mod authenticator;
 mod decide;
 mod demo;
 mod policies;
+mod policy_changes;
 mod serve;
 
 use std::path::PathBuf;
@@ -90,6 +91,24 @@ enum PoliciesCommand {
         #[arg(long)]
         cvc5: Option<PathBuf>,
     },
+    /// What an edit changes, proven for every action of the schema (Cedar
+    /// SymCC + cvc5): requests newly allowed and newly denied, readable and
+    /// as `run-tests` cases. Exit status 0: nothing newly allowed; 1: the new
+    /// set grants access the old one denied; 2: an error.
+    Diff {
+        /// The set in force: a directory, or a git revision (`HEAD`, `main~3`:
+        /// its `policies/`; `REV:DIR` for another directory).
+        old: String,
+        /// The edited set, named the same way.
+        new: String,
+        /// Look only for newly allowed requests (about half the work): the
+        /// "no new access" check, for every action at once.
+        #[arg(long)]
+        no_new_access: bool,
+        /// The cvc5 executable (else `$CVC5`, else `cvc5` on the PATH).
+        #[arg(long)]
+        cvc5: Option<PathBuf>,
+    },
     /// Run a `cedar run-tests` file through the component, a line per case.
     Test {
         /// Directory holding the `*.cedar` files and the `*.cedarschema` file.
@@ -156,6 +175,14 @@ pub fn run() -> ExitCode {
             guardrails,
             cvc5,
         }) => with_engine(&|e| policies::verify(e, &dir, &guardrails, cvc5.as_deref())),
+        Command::Policies(PoliciesCommand::Diff {
+            old,
+            new,
+            no_new_access,
+            cvc5,
+        }) => with_engine(&|e| {
+            policy_changes::run_diff(e, &old, &new, no_new_access, cvc5.as_deref())
+        }),
         Command::Policies(PoliciesCommand::Test { dir, tests }) => {
             with_engine(&|e| policies::test(e, &dir, &tests))
         }
