@@ -8,6 +8,7 @@ mod common;
 use std::path::Path;
 use std::process::{Command, Output};
 
+use common::policy_edits::{ORG_CONDITION, cross_organization_roots, policy_copy};
 use common::repo;
 
 fn cli(dir: &Path, args: &[&str]) -> Output {
@@ -24,46 +25,6 @@ fn text(out: &Output) -> String {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     )
-}
-
-/// A copy of the shipped policies at `dir/name`, with `edit` applied to mfa.cedar.
-fn policy_copy(dir: &Path, name: &str, edit: impl Fn(String) -> String) {
-    let to = dir.join(name);
-    std::fs::create_dir_all(&to).unwrap();
-    for file in ["mfa.cedar", "mfa.cedarschema"] {
-        let shipped = std::fs::read_to_string(repo("policies").join(file)).unwrap();
-        let text = if file == "mfa.cedar" {
-            edit(shipped)
-        } else {
-            shipped
-        };
-        std::fs::write(to.join(file), text).unwrap();
-    }
-}
-
-/// `text` without the policy whose `@id` is `id` (up to the next `@id`).
-fn without_policy(text: &str, id: &str) -> String {
-    let start = text
-        .find(&format!("@id(\"{id}\")"))
-        .unwrap_or_else(|| panic!("{id}"));
-    let end = text[start + 1..]
-        .find("@id(")
-        .map_or(text.len(), |i| start + 1 + i);
-    format!("{}{}", &text[..start], &text[end..])
-}
-
-const ORG_CONDITION: &str =
-    "  !resource.is_root &&\n  resource.organization == principal.organization\n";
-
-/// The root rule without its organization check: the permit's condition
-/// and its forbid twin both dropped.
-fn cross_organization_roots(text: String) -> String {
-    assert!(
-        text.contains(ORG_CONDITION),
-        "the shipped root rule changed"
-    );
-    let text = text.replace(ORG_CONDITION, "  !resource.is_root\n");
-    without_policy(&text, "users-of-own-organization-only")
 }
 
 /// The run-tests cases the diff printed (one JSON object per line).

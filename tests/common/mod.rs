@@ -4,6 +4,7 @@
 pub mod browser;
 pub mod gateway;
 pub mod misbehaving;
+pub mod policy_edits;
 pub mod postgres;
 pub mod served;
 pub mod service;

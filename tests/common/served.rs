@@ -12,6 +12,8 @@ use super::service::client;
 pub struct Served {
     child: Child,
     pub base: String,
+    /// Its standard output: the log.
+    log: tempfile::NamedTempFile,
 }
 
 impl Served {
@@ -21,6 +23,7 @@ impl Served {
             .local_addr()
             .unwrap()
             .port();
+        let log = tempfile::NamedTempFile::new().unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_mfa-reset"))
             .arg("serve")
             .args([
@@ -30,13 +33,14 @@ impl Served {
             ])
             .args(args)
             .envs(envs.iter().map(|(k, v)| (*k, v.as_str())))
-            .stdout(Stdio::null())
+            .stdout(log.reopen().unwrap())
             .stderr(Stdio::null())
             .spawn()
             .expect("the service starts");
         let served = Self {
             child,
             base: format!("http://127.0.0.1:{port}"),
+            log,
         };
         let deadline = Instant::now() + Duration::from_secs(120);
         loop {
@@ -48,6 +52,11 @@ impl Served {
             assert!(Instant::now() < deadline, "the service did not come up");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// What it logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.log.path()).unwrap_or_default()
     }
 
     pub fn kill(mut self) {

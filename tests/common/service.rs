@@ -5,8 +5,8 @@ use std::net::SocketAddr;
 
 use mfa_reset::LockoutPolicy;
 use mfa_reset_service::{
-    Clock, DEFAULT_ROUTES, DEMO_SEED, ForwardedHeaders, LoginThrottle, RouteMap, SecretBox, Seed,
-    Service, ServiceConfig,
+    Clock, DEFAULT_ROUTES, DEMO_SEED, DecisionLogConfig, ForwardedHeaders, LoginThrottle,
+    ReloadGate, RouteMap, SecretBox, Seed, Service, ServiceConfig,
 };
 use reqwest::{Client, Response, StatusCode};
 use serde_json::{Value, json};
@@ -23,6 +23,8 @@ pub fn config(database: String, secret_key: String) -> ServiceConfig {
         policies_dir: None,
         policy_poll_interval: std::time::Duration::from_millis(200),
         guardrails_dir: None,
+        reload_gate: ReloadGate::default(),
+        decision_log: Some(DecisionLogConfig::default()),
         support_url: Some(SUPPORT_URL.into()),
         routes: RouteMap::parse(DEFAULT_ROUTES).unwrap(),
         trusted_proxies: vec!["127.0.0.1".parse().unwrap()],

@@ -28,6 +28,34 @@ pub use diff::{ActionDiff, DiffReport, Direction, diff};
 pub use story::Story;
 pub use verify::{Guardrail, PropertyResult, VerifyReport, read_guardrails, verify};
 
+/// Whether the solver can be started: `cvc5` if given, else `$CVC5`, else
+/// `cvc5` on the PATH.
+pub fn check_solver(cvc5: Option<&std::path::Path>) -> Result<(), VerifyError> {
+    sets::solver(cvc5).map(|_| ())
+}
+
+/// Runs a proof to its end on a thread of its own with a deep stack: the
+/// symbolic compiler recurses over the whole policy set, and a thousand
+/// policies overflow a main thread's 8 MiB. Blocks the calling thread.
+pub fn on_deep_stack<T: Send, F: Future<Output = Result<T, VerifyError>>>(
+    proof: impl FnOnce() -> F + Send,
+) -> Result<T, VerifyError> {
+    std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .stack_size(1 << 30)
+            .spawn_scoped(scope, || {
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(|e| VerifyError::Symcc(format!("runtime: {e}")))?
+                    .block_on(proof())
+            })
+            .map_err(|e| VerifyError::Symcc(format!("proof thread: {e}")))?
+            .join()
+            .map_err(|_| VerifyError::Symcc("the proof panicked".into()))?
+    })
+}
+
 /// What stops a verification from running at all.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

@@ -111,6 +111,10 @@ pub struct ServiceConfig {
     /// Guardrail directory: when set, a policy set is installed (at start or
     /// on reload) only if it is proven within these guardrails (needs cvc5).
     pub guardrails_dir: Option<PathBuf>,
+    /// What a reloaded set must pass besides validation and guardrails.
+    pub reload_gate: ReloadGate,
+    /// Every decision recorded for replays; none if `None`.
+    pub decision_log: Option<DecisionLogConfig>,
     /// Support URL for session-expired denials (R8); built-in if `None`.
     pub support_url: Option<String>,
     /// Gateway routes for forward-auth.
@@ -139,6 +143,36 @@ pub struct ServiceConfig {
     pub webhook: Option<Webhook>,
     pub clock: Clock,
     pub engine: EngineBuilder,
+}
+
+/// What a reloaded policy set must pass to be installed; the set in force
+/// keeps deciding otherwise.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ReloadGate {
+    /// Refuse a set that allows any request the set in force denies,
+    /// proven for all requests (Cedar SymCC + cvc5).
+    pub no_new_access: bool,
+    /// Refuse a set that would decide more than this share (0–1) of the
+    /// recent recorded decisions otherwise (needs the decision log).
+    pub max_flipped_share: Option<f64>,
+}
+
+/// How the decision log records.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DecisionLogConfig {
+    /// The share of decisions recorded (0 < sample ≤ 1).
+    pub sample: f64,
+    /// Entries older than this are purged.
+    pub retention: std::time::Duration,
+}
+
+impl Default for DecisionLogConfig {
+    fn default() -> Self {
+        Self {
+            sample: 1.0,
+            retention: std::time::Duration::from_secs(7 * 86_400),
+        }
+    }
 }
 
 /// The webhook that hears of every MFA change (reset, enable, disable,

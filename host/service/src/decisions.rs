@@ -10,6 +10,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use super::AppState;
+use super::decision_log::RecordedDecision;
 use super::error::ApiError;
 use super::session::{self, Caller};
 use super::store::{AuditEntry, Commit, SessionUse, SessionsChange, StoreError, StoredUser};
@@ -400,6 +401,25 @@ fn log_decision(
     state
         .metrics
         .decision(action, d.allowed, d.denial_code.as_deref(), elapsed);
+    if let Some(log) = &state.decision_log {
+        let mut request = request.clone();
+        // A listing's decision depends on the organization, not on its
+        // users: the log keeps the request without them.
+        if let Action::ListUsers(users) = &mut request.action {
+            users.clear();
+        }
+        log.record(RecordedDecision {
+            id: decision_id.to_string(),
+            at: millis(request.now),
+            action: action.to_string(),
+            actor: request.actor.id.clone(),
+            organization: request.actor.organization.id.clone(),
+            allowed: d.allowed,
+            denial_code: d.denial_code.clone(),
+            policy_revision: outcome.policy_revision.clone(),
+            request: Some(request),
+        });
+    }
     tracing::info!(
         decision_id,
         actor = %Shown(&request.actor.id),

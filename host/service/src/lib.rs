@@ -2,13 +2,17 @@
 //! metrics, OpenAPI; state in SQLite or PostgreSQL.
 //!
 //! - `config.rs`: what `serve` is told. `store.rs`: the database.
-//! - `decisions.rs`: decide an action and commit its outcome.
+//! - `decisions.rs`: decide an action and commit its outcome;
+//!   `decision_log.rs`: record each decision for replays, `replay.rs`:
+//!   decide recorded requests again under a candidate policy set.
 //! - `console.rs`, `login.rs`, `forward_auth.rs`, `ops.rs`: HTTP handlers.
 //! - `console_pages.rs`: the console's pages (embedded, from `console/`).
 //! - `session.rs`, `secret_box.rs`, `passwords.rs`: credentials.
 //! - `browser_guard.rs`: CSRF and caching rules of the JSON API.
 //! - `keyed_locks.rs`: per-organization and per-account queues.
-//! - `routes.rs`: the gateway route map; `reload.rs`: policy hot reload.
+//! - `routes.rs`: the gateway route map; `reload.rs`: policy hot reload,
+//!   `reload_gate.rs`: what a reloaded set must pass (no new access, few
+//!   flipped decisions).
 //! - `notifications.rs`: events of MFA changes and their signature;
 //!   `webhook.rs`: the worker delivering them from the outbox.
 
@@ -16,6 +20,7 @@ mod browser_guard;
 mod config;
 mod console;
 mod console_pages;
+mod decision_log;
 mod decisions;
 mod error;
 mod forward_auth;
@@ -27,6 +32,8 @@ mod notifications;
 mod ops;
 mod passwords;
 mod reload;
+mod reload_gate;
+mod replay;
 mod routes;
 mod secret_box;
 mod seed;
@@ -42,8 +49,12 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{MethodRouter, any, get, post, put};
 use tokio::sync::oneshot;
 
-pub use config::{Clock, ForwardedHeaders, LoginThrottle, ServiceConfig, Webhook};
+pub use config::{
+    Clock, DecisionLogConfig, ForwardedHeaders, LoginThrottle, ReloadGate, ServiceConfig, Webhook,
+};
+pub use decision_log::{RecordedDecision, read_recorded_decisions};
 pub use notifications::WebhookKey;
+pub use replay::{ChangeGroup, ReplayReport, Verdict, replay};
 pub use routes::{DEFAULT_ROUTES, Route, RouteMap};
 pub use secret_box::SecretBox;
 pub use seed::{DEMO_SEED, Seed};
@@ -63,6 +74,8 @@ pub struct AppState {
     login_locks: Arc<keyed_locks::KeyedLocks>,
     /// Password hashes checked at once (each holds ~19 MiB).
     password_checks: Arc<tokio::sync::Semaphore>,
+    /// Where decisions are recorded, if they are.
+    decision_log: Option<decision_log::DecisionLog>,
 }
 
 impl AppState {
@@ -139,6 +152,12 @@ impl Service {
             }),
             None => None,
         };
+        if config.reload_gate.no_new_access {
+            // Every reload is proven against the set in force: fail now, not
+            // at the first edit.
+            mfa_reset_guardrails::check_solver(None)
+                .map_err(|e| StartError::Config(format!("--no-new-access: {e}")))?;
+        }
         if let Some(guardrails) = &config.guardrails_dir {
             let candidate = match &policies {
                 Some(policies) => policies.clone(),
@@ -181,7 +200,16 @@ impl Service {
             addr: config.listen,
             source,
         })?;
+        let decision_log = config.decision_log.clone().map(|log| {
+            decision_log::DecisionLog::spawn(
+                store.clone(),
+                log,
+                config.clock.clone(),
+                metrics.clone(),
+            )
+        });
         let state = AppState {
+            decision_log,
             engine,
             store,
             metrics,

@@ -304,6 +304,7 @@ pub async fn start(
         let audit = AuditEntry::new(enrolment.audit.clone(), decision_id.clone());
         let Some(key) = enrolment.key else {
             // Denied: nothing changes, the session is not touched.
+            record_login_step(&state, &decision_id, &enrolment.audit);
             state.store.audit_only(&[audit]).await?;
             return Ok(step_denied(decision_id, enrolment.decision));
         };
@@ -312,6 +313,7 @@ pub async fn start(
             backoff(n).await;
             continue;
         }
+        record_login_step(&state, &decision_id, &enrolment.audit);
         tracing::info!(user = %Shown(&caller.user.user.id), "enrolment started");
         let body = json!({
             "decision_id": decision_id,
@@ -357,6 +359,17 @@ async fn commit_step(
         Ok(_) => Ok(true),
         Err(StoreError::Conflict) => Ok(false),
         Err(e) => Err(e.into()),
+    }
+}
+
+/// Into the decision log, if there is one (without the request: it holds
+/// a code or a key).
+fn record_login_step(state: &AppState, decision_id: &str, audit: &AuditRecord) {
+    if let Some(log) = &state.decision_log {
+        log.record(super::decision_log::RecordedDecision::login_step(
+            decision_id,
+            audit,
+        ));
     }
 }
 
@@ -412,6 +425,7 @@ async fn check_code(
         let audit = AuditEntry::new(verification.audit.clone(), decision_id.clone());
         if verification.result == CodeResult::Denied {
             // No code was checked: nothing counts, the session is not touched.
+            record_login_step(state, &decision_id, &verification.audit);
             state.store.audit_only(&[audit]).await?;
             return Ok(step_denied(decision_id, verification.decision));
         }
@@ -421,6 +435,7 @@ async fn check_code(
             backoff(n).await;
             continue;
         }
+        record_login_step(state, &decision_id, &verification.audit);
         tracing::info!(
             user = %Shown(&caller.user.user.id),
             action = %verification.audit.action,

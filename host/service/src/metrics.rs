@@ -37,6 +37,7 @@ pub struct Metrics {
     deliveries: Family<ResultLabels, Counter>,
     pending: Gauge,
     oldest_pending: Gauge,
+    unlogged: Counter,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -96,8 +97,15 @@ impl Metrics {
             "Age of the oldest unacknowledged notification (0 when none)",
             oldest_pending.clone(),
         );
+        let unlogged = Counter::default();
+        registry.register(
+            "decisions_unlogged",
+            "Decisions the decision log dropped (queue full, or a batch failed to write)",
+            unlogged.clone(),
+        );
         Self {
             registry: Mutex::new(registry),
+            unlogged,
             deliveries,
             pending,
             oldest_pending,
@@ -107,6 +115,10 @@ impl Metrics {
             revision,
             reloads,
         }
+    }
+
+    pub fn decisions_unlogged(&self, n: usize) {
+        self.unlogged.inc_by(n as u64);
     }
 
     /// `result`: `installed`, `refused` or `failed`.

@@ -7,11 +7,13 @@
 
 use std::path::{Path, PathBuf};
 
-use super::AppState;
+use super::{AppState, reload_gate};
 use mfa_reset::PolicySource;
 
 pub fn spawn(state: AppState, dir: PathBuf, support_url: String, mut loaded: PolicySource) {
     tokio::spawn(async move {
+        // What decides now; `loaded` is the last set read (maybe refused).
+        let mut in_force = loaded.clone();
         let mut ticker = tokio::time::interval(state.config.policy_poll_interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         // A changed set read once, waiting for a second read to agree.
@@ -43,8 +45,20 @@ pub fn spawn(state: AppState, dir: PathBuf, support_url: String, mut loaded: Pol
                 state.metrics.policy_reload("refused");
                 continue;
             }
+            // Diagnostics first: a gate's proof about an invalid set means nothing.
+            if let Ok(diagnostics) = state.engine.validate_policies(&source)
+                && diagnostics
+                    .iter()
+                    .all(|d| d.severity != mfa_reset::Severity::Error)
+                && let Err(refusal) = reload_gate::check(&state, &in_force, &source).await
+            {
+                tracing::error!(%refusal, "policy reload refused: the policy set in force keeps deciding");
+                state.metrics.policy_reload("refused");
+                continue;
+            }
             match state.engine.load_policies(&source) {
                 Ok(info) => {
+                    in_force = source;
                     tracing::info!(revision = %info.revision, policies = info.policy_ids.len(), "policy set reloaded");
                     state.metrics.policy_revision(&info.revision);
                     state.metrics.policy_reload("installed");

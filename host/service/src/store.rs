@@ -20,6 +20,7 @@ use super::secret_box::SecretBox;
 use mfa_reset::api::{AuditRecord, Authenticator, MfaStatus, Organization, Role, TotpKey, User};
 use mfa_reset::timestamp::{from_millis as time, to_millis as millis};
 
+mod decision_log;
 mod outbox;
 pub use outbox::DueNotification;
 
@@ -42,6 +43,9 @@ pub enum StoreError {
     /// A sealed TOTP key does not open: wrong `MFA_RESET_SECRET_KEY`?
     #[error("stored secret of user `{user}`: {message}")]
     Secret { user: String, message: String },
+    /// A stored row that does not read back (edited by hand?).
+    #[error("stored data: {0}")]
+    Corrupt(String),
 }
 
 impl From<sqlx::Error> for StoreError {

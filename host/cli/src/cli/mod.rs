@@ -109,6 +109,24 @@ enum PoliciesCommand {
         #[arg(long)]
         cvc5: Option<PathBuf>,
     },
+    /// Decide the recorded decisions (the service's decision log) again
+    /// under a candidate set, in the component, and report which would flip,
+    /// grouped by action and outcome, with examples. Exit status 0: none
+    /// flips; 1: some do; 2: an error.
+    Replay {
+        /// The candidate set: a directory or a git revision, as for `diff`.
+        new: String,
+        /// How far back: `7d`, `24h`, `90m`, `3600s`.
+        #[arg(long, default_value = "7d")]
+        since: String,
+        /// The service's database: `postgres://…` or `sqlite://file`; the
+        /// SQLite file in --data-dir if not given.
+        #[arg(long, env = "MFA_RESET_DATABASE")]
+        database: Option<String>,
+        /// The service's data directory (its embedded SQLite database).
+        #[arg(long, env = "MFA_RESET_DATA_DIR", default_value = ".mfa-reset")]
+        data_dir: PathBuf,
+    },
     /// Run a `cedar run-tests` file through the component, a line per case.
     Test {
         /// Directory holding the `*.cedar` files and the `*.cedarschema` file.
@@ -183,6 +201,16 @@ pub fn run() -> ExitCode {
         }) => with_engine(&|e| {
             policy_changes::run_diff(e, &old, &new, no_new_access, cvc5.as_deref())
         }),
+        Command::Policies(PoliciesCommand::Replay {
+            new,
+            since,
+            database,
+            data_dir,
+        }) => {
+            let database = database
+                .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("mfa-reset.db").display()));
+            with_engine(&|e| policy_changes::run_replay(e, &new, &since, &database))
+        }
         Command::Policies(PoliciesCommand::Test { dir, tests }) => {
             with_engine(&|e| policies::test(e, &dir, &tests))
         }

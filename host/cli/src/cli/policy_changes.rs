@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use mfa_reset::api::SourceFile;
 use mfa_reset::{Engine, Error, PolicySource};
-use mfa_reset_guardrails::{Counterexample, Direction, diff};
+use mfa_reset_guardrails::{Counterexample, Direction, diff, on_deep_stack};
 
 /// A policy set named on the command line: a directory, or a git revision
 /// (`REV` for its `policies/`, `REV:DIR` for another directory).
@@ -61,28 +61,6 @@ pub fn read_set(engine: &Engine, spec: &str) -> Result<PolicySource, Error> {
     })
 }
 
-/// Runs a proof on a thread of its own with a deep stack: the symbolic
-/// compiler recurses over the whole policy set (a thousand policies
-/// overflow the main thread's 8 MiB).
-fn prove<T: Send, F: Future<Output = Result<T, mfa_reset_guardrails::VerifyError>>>(
-    proof: impl FnOnce() -> F + Send,
-) -> Result<T, String> {
-    std::thread::scope(|scope| {
-        std::thread::Builder::new()
-            .stack_size(1 << 30)
-            .spawn_scoped(scope, || {
-                let runtime = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .map_err(|e| e.to_string())?;
-                runtime.block_on(proof()).map_err(|e| e.to_string())
-            })
-            .map_err(|e| e.to_string())?
-            .join()
-            .map_err(|_| "the proof panicked".to_string())?
-    })
-}
-
 fn git(args: &[&str]) -> Result<String, String> {
     let out = Command::new("git")
         .args(args)
@@ -122,7 +100,7 @@ pub fn run_diff(
         Direction::Both
     };
     let started = Instant::now();
-    let report = match prove(|| diff(&old_set, &new_set, direction, cvc5)) {
+    let report = match on_deep_stack(|| diff(&old_set, &new_set, direction, cvc5)) {
         Ok(report) => report,
         Err(e) => {
             eprintln!("error: {e}");
@@ -213,4 +191,134 @@ fn print_change(
         "    as a run-tests case expecting the old decision (paste into policies/tests.json):"
     );
     println!("    {}", cex.test_case);
+}
+
+/// `7d`, `24h`, `90m`, `3600s` in milliseconds.
+fn parse_since(text: &str) -> Result<i64, String> {
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: i64 = number
+        .parse()
+        .map_err(|_| format!("--since `{text}`: a number and a unit (7d, 24h, 90m, 3600s)"))?;
+    let unit_ms = match unit {
+        "d" => 86_400_000,
+        "h" => 3_600_000,
+        "m" => 60_000,
+        "s" => 1_000,
+        _ => return Err(format!("--since `{text}`: the unit must be d, h, m or s")),
+    };
+    number
+        .checked_mul(unit_ms)
+        .ok_or_else(|| format!("--since `{text}`: too long"))
+}
+
+/// Decisions replayed at most (the newest).
+const REPLAYED: i64 = 1_000_000;
+
+/// `policies replay --since 7d NEW`: exit 0 when no recorded decision would
+/// flip, 1 when some would, 2 on an error.
+pub fn run_replay(
+    engine: &Engine,
+    new: &str,
+    since: &str,
+    database: &str,
+) -> Result<ExitCode, Error> {
+    let bad = |message: String| Error::Files {
+        path: PathBuf::from(database),
+        message,
+    };
+    let window = parse_since(since).map_err(|m| Error::Files {
+        path: PathBuf::from("--since"),
+        message: m,
+    })?;
+    let candidate = read_set(engine, new)?;
+    let info = engine.load_policies(&candidate)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| bad(e.to_string()))?;
+    let from =
+        mfa_reset::timestamp::to_millis(time::OffsetDateTime::now_utc()).saturating_sub(window);
+    let recorded = runtime
+        .block_on(mfa_reset_service::read_recorded_decisions(
+            database, from, REPLAYED,
+        ))
+        .map_err(bad)?;
+    let started = Instant::now();
+    let report = mfa_reset_service::replay(engine, &recorded);
+    println!(
+        "policies replay: {} recorded decisions of the last {since} under {new} (revision {}), {:.1} s",
+        recorded.len(),
+        info.revision,
+        started.elapsed().as_secs_f64()
+    );
+    println!(
+        "replayed {}; {} login steps not replayable (their requests hold codes and keys); {} invalid under the new set{}",
+        report.replayed,
+        report.not_replayable,
+        report.errors,
+        report
+            .first_error
+            .as_deref()
+            .map(|e| format!(" (first: {e})"))
+            .unwrap_or_default()
+    );
+    for (title, flips) in [
+        ("decisions that would flip", true),
+        ("other changes (another denial code)", false),
+    ] {
+        let groups: Vec<_> = report
+            .changes
+            .iter()
+            .filter(|g| g.flips() == flips)
+            .collect();
+        if groups.is_empty() {
+            continue;
+        }
+        println!("{title}:");
+        for group in groups {
+            println!(
+                "  {:>6} × {}: {} → {}",
+                group.count, group.action, group.recorded, group.replayed
+            );
+            for example in &group.examples {
+                println!("           e.g. {}", describe(example));
+            }
+        }
+    }
+    let flipped = report.flipped();
+    println!(
+        "{flipped} of {} replayed decisions would flip ({:.2}%)",
+        report.replayed,
+        report.flipped_share() * 100.0
+    );
+    Ok(if flipped == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// "decision 0193… at 2026-11-22T10:00:00Z: ada (acme) on bob".
+fn describe(decision: &mfa_reset_service::RecordedDecision) -> String {
+    use mfa_reset::Action;
+    let at = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(decision.at) * 1_000_000)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| decision.at.to_string());
+    let target = match decision.request.as_ref().map(|r| &r.action) {
+        Some(Action::ResetUserMfa(u) | Action::EnableUserMfa(u) | Action::DisableUserMfa(u)) => {
+            format!(" on `{}` of `{}`", u.id, u.organization.id)
+        }
+        _ => String::new(),
+    };
+    format!(
+        "decision {} at {at}: `{}` of `{}`{target}",
+        decision.id, decision.actor, decision.organization
+    )
 }

@@ -7,8 +7,8 @@ use std::process::ExitCode;
 use clap::{Args, ValueEnum};
 use mfa_reset::{EngineBuilder, Error, LockoutPolicy};
 use mfa_reset_service::{
-    Clock, DEFAULT_ROUTES, DEMO_SEED, ForwardedHeaders, LoginThrottle, RouteMap, SecretBox, Seed,
-    Service, ServiceConfig, Webhook, WebhookKey,
+    Clock, DEFAULT_ROUTES, DEMO_SEED, DecisionLogConfig, ForwardedHeaders, LoginThrottle,
+    ReloadGate, RouteMap, SecretBox, Seed, Service, ServiceConfig, Webhook, WebhookKey,
 };
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -103,6 +103,27 @@ pub struct ServeArgs {
     /// (the idle limit is days; state changes always record it).
     #[arg(long, default_value_t = 60)]
     activity_interval_seconds: u64,
+    /// Refuse a reloaded policy set that allows any request the set in
+    /// force denies, proven for all requests (needs cvc5); the set in force
+    /// keeps deciding, and the log shows the newly allowed requests.
+    #[arg(long, env = "MFA_RESET_NO_NEW_ACCESS")]
+    no_new_access: bool,
+    /// Refuse a reloaded policy set that would flip (allow ↔ deny) more than
+    /// this share (0–1) of the recent recorded decisions.
+    #[arg(long, env = "MFA_RESET_MAX_FLIPPED_SHARE", value_name = "SHARE")]
+    max_flipped_share: Option<f64>,
+    /// Share (0–1) of decisions recorded in the decision log, for
+    /// `policies replay`; 0 records none.
+    #[arg(
+        long,
+        env = "MFA_RESET_DECISION_LOG_SAMPLE",
+        default_value_t = 1.0,
+        value_name = "SHARE"
+    )]
+    decision_log_sample: f64,
+    /// Days a recorded decision is kept.
+    #[arg(long, env = "MFA_RESET_DECISION_LOG_DAYS", default_value_t = 7)]
+    decision_log_days: u32,
     /// Where notifications of MFA changes (reset, enable, disable,
     /// enrolment, enforcement) are POSTed, signed as Standard Webhooks says:
     /// `https://…` (plain http to loopback only). Needs MFA_RESET_WEBHOOK_SECRET.
@@ -261,8 +282,38 @@ pub fn run(args: ServeArgs, engine: EngineBuilder) -> Result<ExitCode, Error> {
             ));
         }
     };
+    let share = |flag: &str, value: f64| {
+        if (0.0..=1.0).contains(&value) {
+            Ok(value)
+        } else {
+            Err(config_error(format!(
+                "{flag} {value}: must be a share between 0 and 1"
+            )))
+        }
+    };
+    let sample = share("--decision-log-sample", args.decision_log_sample)?;
+    let decision_log = (sample > 0.0).then(|| DecisionLogConfig {
+        sample,
+        retention: std::time::Duration::from_secs(
+            u64::from(args.decision_log_days.max(1)) * 86_400,
+        ),
+    });
+    let max_flipped_share = args
+        .max_flipped_share
+        .map(|s| share("--max-flipped-share", s))
+        .transpose()?;
+    if max_flipped_share.is_some() && decision_log.is_none() {
+        return Err(config_error(
+            "--max-flipped-share replays the decision log: it needs --decision-log-sample above 0",
+        ));
+    }
     let config = ServiceConfig {
         listen: args.listen,
+        reload_gate: ReloadGate {
+            no_new_access: args.no_new_access,
+            max_flipped_share,
+        },
+        decision_log,
         database,
         secret_key,
         seed,

@@ -1,0 +1,134 @@
+//! The decision log: each decision the service makes, with the engine
+//! request it decided (no secret) and the policy revision, so that a
+//! candidate policy set can be replayed against real traffic. Entries are
+//! sampled, queued and written in batches by a background task: recording
+//! never delays or fails a decision (a full queue drops, and counts, the
+//! entry). Entries older than the retention are purged.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rand::Rng;
+use tokio::sync::mpsc;
+
+use super::config::{Clock, DecisionLogConfig};
+use super::metrics::Metrics;
+use super::store::Store;
+use mfa_reset::api::Request;
+
+/// One recorded decision.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordedDecision {
+    /// The decision id the caller was answered with.
+    pub id: String,
+    /// When it was decided (ms since 1970, the service's clock).
+    pub at: i64,
+    /// The Cedar action: `reset_user_mfa`, a route's action, a login step.
+    pub action: String,
+    pub actor: String,
+    pub organization: String,
+    pub allowed: bool,
+    pub denial_code: Option<String>,
+    /// Empty for login steps (their engine calls do not report it).
+    pub policy_revision: String,
+    /// The request as the engine got it; `None` for login steps, whose
+    /// requests carry codes and keys: they are counted, never replayed.
+    pub request: Option<Request>,
+}
+
+impl RecordedDecision {
+    /// A login step (start or confirm an enrolment, verify a code), from
+    /// its audit record: its request is not kept.
+    pub fn login_step(decision_id: &str, audit: &mfa_reset::api::AuditRecord) -> Self {
+        Self {
+            id: decision_id.to_string(),
+            at: mfa_reset::timestamp::to_millis(audit.at),
+            action: audit.action.clone(),
+            actor: audit.actor.clone(),
+            organization: audit.organization.clone(),
+            allowed: audit.allowed,
+            denial_code: audit.denial_code.clone(),
+            policy_revision: String::new(),
+            request: None,
+        }
+    }
+}
+
+/// Entries waiting for the writer; beyond this they are dropped.
+const QUEUE: usize = 16_384;
+/// Entries written per batch.
+const BATCH: usize = 1_000;
+/// How often old entries are purged.
+const PURGE_EVERY: Duration = Duration::from_secs(600);
+
+/// The handle the decision paths record through (cheap to clone).
+#[derive(Clone)]
+pub struct DecisionLog {
+    queue: mpsc::Sender<RecordedDecision>,
+    sample: f64,
+    metrics: Arc<Metrics>,
+}
+
+impl DecisionLog {
+    /// Starts the writer for `store`.
+    pub fn spawn(
+        store: Store,
+        config: DecisionLogConfig,
+        clock: Clock,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        let (queue, mut entries) = mpsc::channel(QUEUE);
+        let writer_metrics = metrics.clone();
+        tokio::spawn(async move {
+            let mut batch = Vec::with_capacity(BATCH);
+            let mut last_purge = None::<std::time::Instant>;
+            while entries.recv_many(&mut batch, BATCH).await > 0 {
+                if let Err(e) = store.append_decisions(&batch).await {
+                    tracing::warn!(error = %e, lost = batch.len(), "decision log: a batch could not be written");
+                    writer_metrics.decisions_unlogged(batch.len());
+                }
+                batch.clear();
+                if last_purge.is_none_or(|at| at.elapsed() >= PURGE_EVERY) {
+                    last_purge = Some(std::time::Instant::now());
+                    let retention = i64::try_from(config.retention.as_millis()).unwrap_or(i64::MAX);
+                    let before =
+                        mfa_reset::timestamp::to_millis(clock.now()).saturating_sub(retention);
+                    if let Err(e) = store.purge_decisions(before).await {
+                        tracing::warn!(error = %e, "decision log: purge failed");
+                    }
+                }
+            }
+        });
+        Self {
+            queue,
+            sample: config.sample,
+            metrics,
+        }
+    }
+
+    /// Records `decision` if it is sampled; never waits.
+    pub fn record(&self, decision: RecordedDecision) {
+        if self.sample < 1.0 && rand::rng().random::<f64>() >= self.sample {
+            return;
+        }
+        if self.queue.try_send(decision).is_err() {
+            self.metrics.decisions_unlogged(1);
+        }
+    }
+}
+
+/// The decisions recorded in the database at `url` since `since` (ms),
+/// oldest first, at most `limit` (the newest): what `policies replay` reads.
+pub async fn read_recorded_decisions(
+    url: &str,
+    since: i64,
+    limit: i64,
+) -> Result<Vec<RecordedDecision>, String> {
+    // No sealed secret is read: any key opens the store for this.
+    let secrets = super::SecretBox::from_base64(&super::SecretBox::generate_base64())?;
+    let store = Store::open(url, secrets).await.map_err(|e| e.to_string())?;
+    store
+        .recorded_decisions(since, limit)
+        .await
+        .map_err(|e| e.to_string())
+}

@@ -1,0 +1,101 @@
+//! The decision log table: appended in batches by the decision log's
+//! writer, read back for replays, trimmed to its retention.
+
+use sqlx::Row;
+
+use super::{Store, StoreError};
+use crate::decision_log::RecordedDecision;
+
+/// Rows per INSERT: 9 parameters each stays far below SQLite's and
+/// PostgreSQL's limits on parameters per statement.
+const ROWS_PER_INSERT: usize = 200;
+
+impl Store {
+    /// Appends `decisions` (ids already present are skipped).
+    pub async fn append_decisions(&self, decisions: &[RecordedDecision]) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        for chunk in decisions.chunks(ROWS_PER_INSERT) {
+            let rows: Vec<String> = (0..chunk.len())
+                .map(|i| {
+                    let p: Vec<String> = (1..=9).map(|k| format!("${}", i * 9 + k)).collect();
+                    format!("({})", p.join(", "))
+                })
+                .collect();
+            let sql = format!(
+                "INSERT INTO decision_log (id, at, action, actor, organization, allowed, denial_code, \
+                 policy_revision, request) VALUES {} ON CONFLICT (id) DO NOTHING",
+                rows.join(", ")
+            );
+            let mut query = sqlx::query(&sql);
+            for d in chunk {
+                let request = d
+                    .request
+                    .as_ref()
+                    .map(|r| serde_json::to_string(r).expect("a request serializes"));
+                query = query
+                    .bind(d.id.clone())
+                    .bind(d.at)
+                    .bind(d.action.clone())
+                    .bind(d.actor.clone())
+                    .bind(d.organization.clone())
+                    .bind(i64::from(d.allowed))
+                    .bind(d.denial_code.clone())
+                    .bind(d.policy_revision.clone())
+                    .bind(request);
+            }
+            query.execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Decisions made at or after `since` (ms), oldest first, at most `limit`
+    /// (the newest ones when there are more).
+    pub async fn recorded_decisions(
+        &self,
+        since: i64,
+        limit: i64,
+    ) -> Result<Vec<RecordedDecision>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, at, action, actor, organization, allowed, denial_code, policy_revision, request \
+             FROM decision_log WHERE at >= $1 ORDER BY at DESC, id DESC LIMIT $2",
+        )
+        .bind(since)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut decisions = Vec::with_capacity(rows.len());
+        for row in rows.iter().rev() {
+            let request: Option<String> = row.try_get("request")?;
+            let id: String = row.try_get("id")?;
+            let request =
+                match request {
+                    Some(json) => Some(serde_json::from_str(&json).map_err(|e| {
+                        StoreError::Corrupt(format!("decision `{id}`: request: {e}"))
+                    })?),
+                    None => None,
+                };
+            decisions.push(RecordedDecision {
+                id,
+                at: row.try_get("at")?,
+                action: row.try_get("action")?,
+                actor: row.try_get("actor")?,
+                organization: row.try_get("organization")?,
+                allowed: row.try_get::<i64, _>("allowed")? != 0,
+                denial_code: row.try_get("denial_code")?,
+                policy_revision: row.try_get("policy_revision")?,
+                request,
+            });
+        }
+        Ok(decisions)
+    }
+
+    /// Forgets decisions made before `before` (ms).
+    pub async fn purge_decisions(&self, before: i64) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM decision_log WHERE at < $1")
+            .bind(before)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+}
