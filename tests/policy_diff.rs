@@ -312,3 +312,49 @@ fn a_thousand_policies_are_diffed_and_one_widening_found() {
     assert!(said.contains("allowed by [org617-console]"), "{said}");
     assert!(said.contains("GRANTS NEW ACCESS in 1 action(s)"), "{said}");
 }
+
+/// A change of the schema alone can widen access: an action leaving a group
+/// escapes the forbids that name the group. The proof runs under the new
+/// schema and cannot see that, so the diff reports it and fails (fail
+/// closed) instead of calling the sets alike.
+#[test]
+fn a_schema_only_change_of_action_groups_is_not_called_alike() {
+    let dir = tempfile::tempdir().unwrap();
+    policy_copy(dir.path(), "new", |t| t);
+    let schema = dir.path().join("new/mfa.cedarschema");
+    let shipped = std::fs::read_to_string(&schema).unwrap();
+    let grouped = "action disable_own_mfa in [self_service, mfa_disable]";
+    assert!(shipped.contains(grouped), "the shipped schema changed");
+    std::fs::write(
+        &schema,
+        shipped.replace(grouped, "action disable_own_mfa in [self_service]"),
+    )
+    .unwrap();
+    let out = cli(
+        dir.path(),
+        &[
+            "policies",
+            "diff",
+            repo("policies").to_str().unwrap(),
+            "new",
+        ],
+    );
+    let said = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains("! schema: action `disable_own_mfa` is no longer in `mfa_disable`"),
+        "{said}"
+    );
+    assert!(said.contains("NOT PROVEN to grant nothing new"), "{said}");
+    let gate = cli(
+        dir.path(),
+        &[
+            "policies",
+            "diff",
+            "--no-new-access",
+            repo("policies").to_str().unwrap(),
+            "new",
+        ],
+    );
+    assert_eq!(gate.status.code(), Some(1), "{}", text(&gate));
+}

@@ -70,6 +70,12 @@ async fn a_day_of_traffic(svc: &TestService) -> String {
                 "hour {hour}: {method} {path}: {status} {body}"
             );
         }
+        if hour == 3 {
+            // An id that names no user: the caller's free text.
+            let planted = "/api/org/users/%E2%80%AEplanted-by-bob%20hunter2/mfa/reset";
+            let (status, _) = call(base, &ada, "POST", planted, None).await;
+            assert_eq!(status, StatusCode::FORBIDDEN);
+        }
         if hour % 6 == 0 {
             // Her own change: her session stays.
             let (status, _) = call(base, &carol, "POST", "/api/me/mfa/enable", None).await;
@@ -208,7 +214,17 @@ async fn a_recorded_day_replays_with_exactly_the_flips_deciding_by_hand_finds() 
     for d in &decisions {
         let json = serde_json::to_string(&d.request).unwrap();
         assert!(!json.contains(&key) && !json.contains("password"), "{json}");
+        assert!(
+            !json.contains("planted") && !json.contains('\u{202e}'),
+            "free text kept: {json}"
+        );
     }
+    assert!(
+        decisions.iter().any(|d| serde_json::to_string(&d.request)
+            .unwrap()
+            .contains("\"id\":\"(unknown)\"")),
+        "an unknown target is recorded as unknown"
+    );
 
     let sets = dir.path().join("sets");
     policy_copy(&sets, "shipped", |t| t);
@@ -225,7 +241,7 @@ async fn a_recorded_day_replays_with_exactly_the_flips_deciding_by_hand_finds() 
         said.contains("0 of") && said.contains("would flip (0.00%)"),
         "{said}"
     );
-    assert!(said.contains("2 login steps not replayable"), "{said}");
+    assert!(said.contains("2 not replayable (login steps"), "{said}");
 
     let (groups, status, said) = replay_cli(&database, &sets.join("no-organization-check"));
     println!("{said}");
@@ -269,6 +285,24 @@ async fn a_recorded_day_replays_with_exactly_the_flips_deciding_by_hand_finds() 
         groups.keys().all(|(action, ..)| action == "enable_own_mfa"),
         "nothing else changes: {said}"
     );
+
+    // Replay only reads: the database file is left as it was.
+    let before = std::fs::read(dir.path().join("state.db")).unwrap();
+    replay_cli(&database, &sets.join("shipped"));
+    assert_eq!(std::fs::read(dir.path().join("state.db")).unwrap(), before);
+    // Nothing recorded (another database, or no log): an error, not "0 flips".
+    let missing = format!("sqlite://{}", dir.path().join("nothing-here.db").display());
+    let (_, status, said) = replay_cli(&missing, &sets.join("shipped"));
+    assert_eq!(status, 2, "{said}");
+    assert!(
+        !dir.path().join("nothing-here.db").exists(),
+        "replay created a database"
+    );
+    let empty = TestService::start(|c, _| c.decision_log = None).await;
+    let empty_db = format!("sqlite://{}", empty.dir.path().join("state.db").display());
+    let (_, status, said) = replay_cli(&empty_db, &sets.join("shipped"));
+    assert_eq!(status, 2, "{said}");
+    assert!(said.contains("no decision recorded"), "{said}");
 
     // Bad input: which argument, and why.
     let out = Command::new(env!("CARGO_BIN_EXE_mfa-reset"))
@@ -413,4 +447,63 @@ async fn a_reload_flipping_too_many_recent_decisions_is_refused() {
     }
     let (status, body) = call(base, &bob, "GET", "/api/session", None).await;
     assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+/// The flip gate compares the candidate with the set in force deciding the
+/// same recorded requests — not with outcomes recorded under an older set,
+/// which would refuse every later edit (here: after a restart installed a
+/// tightening, a harmless edit must still go in).
+#[tokio::test(flavor = "multi_thread")]
+async fn the_flip_gate_compares_with_the_set_in_force_not_with_old_records() {
+    let gate = ReloadGate {
+        no_new_access: false,
+        max_flipped_share: Some(0.1),
+    };
+    let first = TestService::start(|config, dir| {
+        policy_copy(dir, "policies", |t| t);
+        config.policies_dir = Some(dir.join("policies"));
+        config.reload_gate = gate.clone();
+    })
+    .await;
+    let bob = login(&first.base, "bob").await;
+    for _ in 0..5 {
+        call(&first.base, &bob, "GET", "/api/session", None).await;
+    }
+    let (status, _) = call(&first.base, &bob, "POST", "/api/me/mfa/enable", None).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "recorded allowed under the shipped set"
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let TestService { service, dir, .. } = first;
+    service.stop().await;
+
+    // A restart installs the tightening (1 of 6 records differs from it).
+    policy_copy(dir.path(), "policies", roots_only_enable);
+    let mut config = config(
+        format!("sqlite://{}", dir.path().join("state.db").display()),
+        mfa_reset_service::SecretBox::generate_base64(),
+    );
+    config.policies_dir = Some(dir.path().join("policies"));
+    config.reload_gate = gate;
+    let service = mfa_reset_service::Service::start(config).await.unwrap();
+    let base = format!("http://{}", service.local_addr());
+    let tightened = policy_revision(&base).await;
+
+    policy_copy(dir.path(), "policies", |t| {
+        roots_only_enable(t)
+            + "\n@id(\"also-own-console\")\npermit (principal, action == MfaReset::Action::\"access_console\", resource)\n\
+               when { resource == principal.organization };\n"
+    });
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while policy_revision(&base).await == tightened {
+        assert!(
+            Instant::now() < deadline,
+            "a harmless edit was refused: {}",
+            metrics(&base).await
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    service.stop().await;
 }

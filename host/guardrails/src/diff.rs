@@ -4,8 +4,10 @@
 //! direction is an implication the solver proves for all inputs, or
 //! refutes with a concrete request.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
+use cedar_policy::Schema;
 use cedar_policy_symcc::{CedarSymCompiler, CompiledPolicySet};
 
 use mfa_reset::api::PolicySource;
@@ -46,18 +48,61 @@ impl ActionDiff {
 #[derive(Debug, Clone, Default)]
 pub struct DiffReport {
     pub actions: Vec<ActionDiff>,
+    /// How the schema's hierarchy changed (an action joining or leaving a
+    /// group, an entity type's parents): the proof runs under the new
+    /// schema and cannot see these, so each counts as possible new access.
+    pub schema_changes: Vec<String>,
 }
 
 impl DiffReport {
     /// No request is decided differently (as far as the direction looked).
     pub fn equivalent(&self) -> bool {
-        self.actions.iter().all(ActionDiff::unchanged)
+        self.schema_changes.is_empty() && self.actions.iter().all(ActionDiff::unchanged)
     }
 
-    /// Some request is allowed by the new set and was denied by the old.
+    /// Some request is allowed by the new set and was denied by the old, or
+    /// the schema's hierarchy changed (not provable: fail closed).
     pub fn grants_new_access(&self) -> bool {
-        self.actions.iter().any(|a| a.newly_allowed.is_some())
+        !self.schema_changes.is_empty() || self.actions.iter().any(|a| a.newly_allowed.is_some())
     }
+}
+
+/// What each action and entity type belongs to: `action X` → its groups,
+/// `entity type T` → the types it may be in.
+fn hierarchy(schema: &Schema) -> Result<BTreeMap<String, BTreeSet<String>>, VerifyError> {
+    let actions = schema.action_entities().map_err(symcc)?;
+    let mut hierarchy = BTreeMap::new();
+    for action in schema.actions().chain(schema.action_groups()) {
+        let groups = actions
+            .ancestors(action)
+            .map(|a| a.map(|g| g.id().escaped().to_string()).collect())
+            .unwrap_or_default();
+        hierarchy.insert(format!("action `{}`", action.id().escaped()), groups);
+    }
+    for ty in schema.entity_types() {
+        let parents = schema
+            .ancestors(ty)
+            .map(|a| a.map(ToString::to_string).collect())
+            .unwrap_or_default();
+        hierarchy.insert(format!("entity type `{ty}`"), parents);
+    }
+    Ok(hierarchy)
+}
+
+/// One line per membership that differs, for what both schemas declare.
+fn hierarchy_changes(old: &Schema, new: &Schema) -> Result<Vec<String>, VerifyError> {
+    let (old, new) = (hierarchy(old)?, hierarchy(new)?);
+    let mut changes = Vec::new();
+    for (name, now) in &new {
+        let Some(was) = old.get(name) else { continue };
+        for left in was.difference(now) {
+            changes.push(format!("{name} is no longer in `{left}`"));
+        }
+        for joined in now.difference(was) {
+            changes.push(format!("{name} is now in `{joined}`"));
+        }
+    }
+    Ok(changes)
 }
 
 /// Compares `old` with `new` over the request environments of `new`'s
@@ -77,9 +122,17 @@ pub async fn diff(
         &schema,
         "the old policies (against the new schema)",
     )?;
+    let schema_changes = if old.schema.text == new.schema.text {
+        Vec::new()
+    } else {
+        hierarchy_changes(&super::sets::schema(old)?, &schema)?
+    };
 
     let mut compiler = CedarSymCompiler::new(solver(cvc5)?).map_err(symcc)?;
-    let mut report = DiffReport::default();
+    let mut report = DiffReport {
+        schema_changes,
+        ..DiffReport::default()
+    };
     let mut envs: Vec<_> = schema.request_envs().collect();
     envs.sort_by_key(action_name);
     for env in envs {

@@ -126,7 +126,9 @@ pub async fn read_recorded_decisions(
 ) -> Result<Vec<RecordedDecision>, String> {
     // No sealed secret is read: any key opens the store for this.
     let secrets = super::SecretBox::from_base64(&super::SecretBox::generate_base64())?;
-    let store = Store::open(url, secrets).await.map_err(|e| e.to_string())?;
+    let store = Store::open_read_only(url, secrets)
+        .await
+        .map_err(|e| e.to_string())?;
     store
         .recorded_decisions(since, limit)
         .await

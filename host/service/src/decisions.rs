@@ -259,7 +259,14 @@ async fn attempt(state: &AppState, caller: &Caller, intent: &Intent) -> Result<D
         })
         .await?;
     let outcome = outcome?;
-    log_decision(state, &request, &outcome, &decision_id, started);
+    log_decision(
+        state,
+        &request,
+        &outcome,
+        &decision_id,
+        started,
+        unknown_target,
+    );
 
     // Only an allowed use counts as activity: a denied request (an expired
     // session above all) never moves the session's last activity.
@@ -387,6 +394,7 @@ fn log_decision(
     outcome: &Outcome,
     decision_id: &str,
     started: Instant,
+    unknown_target: bool,
 ) {
     let elapsed = started.elapsed().as_secs_f64();
     let action = match &request.action {
@@ -405,8 +413,16 @@ fn log_decision(
         let mut request = request.clone();
         // A listing's decision depends on the organization, not on its
         // users: the log keeps the request without them.
-        if let Action::ListUsers(users) = &mut request.action {
-            users.clear();
+        match &mut request.action {
+            Action::ListUsers(users) => users.clear(),
+            // An id that names no user is the caller's free text: kept as
+            // unknown, like the audit log (the policies see its organization).
+            Action::ResetUserMfa(u) | Action::EnableUserMfa(u) | Action::DisableUserMfa(u)
+                if unknown_target =>
+            {
+                u.id = "(unknown)".into();
+            }
+            _ => {}
         }
         log.record(RecordedDecision {
             id: decision_id.to_string(),

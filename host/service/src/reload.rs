@@ -45,13 +45,19 @@ pub fn spawn(state: AppState, dir: PathBuf, support_url: String, mut loaded: Pol
                 state.metrics.policy_reload("refused");
                 continue;
             }
-            // Diagnostics first: a gate's proof about an invalid set means nothing.
-            if let Ok(diagnostics) = state.engine.validate_policies(&source)
-                && diagnostics
+            // Diagnostics first: a gate's proof about an invalid set means
+            // nothing (loading refuses it below, with its diagnostics).
+            let valid = match state.engine.validate_policies(&source) {
+                Ok(diagnostics) => diagnostics
                     .iter()
-                    .all(|d| d.severity != mfa_reset::Severity::Error)
-                && let Err(refusal) = reload_gate::check(&state, &in_force, &source).await
-            {
+                    .all(|d| d.severity != mfa_reset::Severity::Error),
+                Err(e) => {
+                    tracing::error!(error = %e, "policy reload refused: cannot validate the set; the set in force keeps deciding");
+                    state.metrics.policy_reload("refused");
+                    continue;
+                }
+            };
+            if valid && let Err(refusal) = reload_gate::check(&state, &in_force, &source).await {
                 tracing::error!(%refusal, "policy reload refused: the policy set in force keeps deciding");
                 state.metrics.policy_reload("refused");
                 continue;

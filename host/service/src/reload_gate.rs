@@ -26,6 +26,9 @@ pub async fn check(
     if let Some(max) = gate.max_flipped_share {
         let report = replay_recent(state, candidate).await?;
         let share = report.flipped_share();
+        if let Some(error) = &report.first_error {
+            tracing::warn!(errors = report.errors, %error, "policy reload: recorded requests the new set cannot decide (counted as flips)");
+        }
         tracing::info!(
             replayed = report.replayed,
             flipped = report.flipped(),
@@ -69,6 +72,9 @@ async fn no_new_access(in_force: &PolicySource, candidate: &PolicySource) -> Res
         return Ok(());
     }
     let mut why = String::from("the new set grants access the set in force denies:");
+    for change in &report.schema_changes {
+        why.push_str(&format!("\n  schema: {change} (not provable: refused)"));
+    }
     for change in &report.actions {
         if let Some(cex) = &change.newly_allowed {
             why.push_str(&format!(
@@ -100,7 +106,8 @@ async fn replay_recent(state: &AppState, candidate: &PolicySource) -> Result<Rep
         .with_policies(candidate.clone())
         .build()
         .map_err(|e| format!("cannot load the new set: {e}"))?;
-    tokio::task::spawn_blocking(move || replay(&engine, &recorded))
+    let in_force = state.engine.clone();
+    tokio::task::spawn_blocking(move || replay(&engine, &recorded, Some(&in_force)))
         .await
         .map_err(|e| format!("the replay did not finish: {e}"))
 }

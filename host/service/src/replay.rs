@@ -1,7 +1,10 @@
 //! Recorded decisions decided again under a candidate policy set, in the
 //! component: which would flip, grouped by action and outcome, with
 //! examples. Each request is decided as recorded (its own `now`), so the
-//! set in force at the time gives back every recorded outcome.
+//! set in force at the time gives back every recorded outcome. Compared
+//! with what was recorded (`policies replay`), or with a baseline engine
+//! deciding the same requests now (the reload gate: records made under an
+//! older set must not count against a new edit).
 
 use std::collections::BTreeMap;
 
@@ -62,8 +65,8 @@ pub struct ReplayReport {
     /// Login steps: recorded without their request (it holds a code or a
     /// key), so not replayed.
     pub not_replayable: usize,
-    /// Requests the engine refused as invalid under the candidate (a schema
-    /// change): counted, with the first error.
+    /// Requests the candidate could not decide (refused as invalid after a
+    /// schema change, say): each counts as a flip, with the first error.
     pub errors: usize,
     pub first_error: Option<String>,
     /// Changed outcomes, the largest groups first.
@@ -71,21 +74,25 @@ pub struct ReplayReport {
 }
 
 impl ReplayReport {
-    /// Decisions whose allowed/denied would flip.
+    /// Decisions whose allowed/denied would flip, and those the candidate
+    /// could not decide.
     pub fn flipped(&self) -> usize {
-        self.changes
-            .iter()
-            .filter(|g| g.flips())
-            .map(|g| g.count)
-            .sum()
+        self.errors
+            + self
+                .changes
+                .iter()
+                .filter(|g| g.flips())
+                .map(|g| g.count)
+                .sum::<usize>()
     }
 
-    /// The flipped share of the replayed decisions (0 when none replayed).
+    /// The flipped share of the decisions tried (0 when there were none).
     pub fn flipped_share(&self) -> f64 {
-        if self.replayed == 0 {
+        let tried = self.replayed + self.errors;
+        if tried == 0 {
             0.0
         } else {
-            self.flipped() as f64 / self.replayed as f64
+            self.flipped() as f64 / tried as f64
         }
     }
 }
@@ -94,8 +101,13 @@ impl ReplayReport {
 const EXAMPLES: usize = 3;
 
 /// Decides each recorded request with `candidate` (an engine holding the
-/// candidate set) and compares.
-pub fn replay(candidate: &Engine, recorded: &[RecordedDecision]) -> ReplayReport {
+/// candidate set) and compares with `baseline`'s decision of it, or with the
+/// recorded outcome when there is no baseline.
+pub fn replay(
+    candidate: &Engine,
+    recorded: &[RecordedDecision],
+    baseline: Option<&Engine>,
+) -> ReplayReport {
     let mut report = ReplayReport::default();
     let mut groups: BTreeMap<(String, Verdict, Verdict), ChangeGroup> = BTreeMap::new();
     for decision in recorded {
@@ -113,8 +125,13 @@ pub fn replay(candidate: &Engine, recorded: &[RecordedDecision]) -> ReplayReport
                 continue;
             }
         };
+        let was = match baseline.map(|b| b.decide(request)) {
+            None => Verdict::of(decision.allowed, decision.denial_code.as_deref()),
+            Some(Ok(o)) => Verdict::of(o.decision.allowed, o.decision.denial_code.as_deref()),
+            // The set in force cannot decide it either: nothing to compare.
+            Some(Err(_)) => continue,
+        };
         report.replayed += 1;
-        let was = Verdict::of(decision.allowed, decision.denial_code.as_deref());
         let now = Verdict::of(
             outcome.decision.allowed,
             outcome.decision.denial_code.as_deref(),

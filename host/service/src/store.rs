@@ -43,9 +43,6 @@ pub enum StoreError {
     /// A sealed TOTP key does not open: wrong `MFA_RESET_SECRET_KEY`?
     #[error("stored secret of user `{user}`: {message}")]
     Secret { user: String, message: String },
-    /// A stored row that does not read back (edited by hand?).
-    #[error("stored data: {0}")]
-    Corrupt(String),
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -309,6 +306,43 @@ impl Store {
             .run(&pool)
             .await
             .map_err(|e| StoreError::Database(e.into()))?;
+        Ok(Self {
+            pool,
+            secrets,
+            outbox: None,
+        })
+    }
+
+    /// Connects for reading only (`policies replay`): no migration runs,
+    /// SQLite is opened read-only, PostgreSQL sessions are read-only.
+    pub async fn open_read_only(url: &str, secrets: SecretBox) -> Result<Self, StoreError> {
+        sqlx::any::install_default_drivers();
+        let sqlite = url.starts_with("sqlite:");
+        let url = if sqlite {
+            let (path, query) = url.split_once('?').unwrap_or((url, ""));
+            let kept: Vec<&str> = query
+                .split('&')
+                .filter(|p| !p.is_empty() && !p.starts_with("mode="))
+                .chain(["mode=ro"])
+                .collect();
+            format!("{path}?{}", kept.join("&"))
+        } else {
+            url.to_string()
+        };
+        let pool = AnyPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(DATABASE_WAIT)
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if !sqlite {
+                        conn.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+                            .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(AnyConnectOptions::from_str(&url)?)
+            .await?;
         Ok(Self {
             pool,
             secrets,

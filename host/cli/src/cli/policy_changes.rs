@@ -17,6 +17,13 @@ pub fn read_set(engine: &Engine, spec: &str) -> Result<PolicySource, Error> {
     if Path::new(spec).is_dir() {
         return PolicySource::from_dir(spec, support_url);
     }
+    if spec.starts_with('-') {
+        return Err(Error::Files {
+            path: PathBuf::from(spec),
+            message: "neither a directory nor a git revision (a revision never starts with `-`)"
+                .into(),
+        });
+    }
     let (revision, dir) = spec.split_once(':').unwrap_or((spec, "policies"));
     let dir = dir.trim_end_matches('/');
     let not_found = |message: String| Error::Files {
@@ -123,6 +130,11 @@ pub fn run_diff(
         };
         println!("= {} actions {how}: {}", alike.len(), alike.join(", "));
     }
+    for change in &report.schema_changes {
+        println!(
+            "! schema: {change} — not proven (the proof runs under the new schema): counted as new access"
+        );
+    }
     for change in report.actions.iter().filter(|a| !a.unchanged()) {
         if let Some(cex) = &change.newly_allowed {
             print_change(
@@ -155,21 +167,24 @@ pub fn run_diff(
         .iter()
         .filter(|a| a.newly_denied.is_some())
         .count();
-    let verdict = match (widened, narrowed) {
-        (0, 0) if no_new_access => "the new set grants nothing the old one denied".to_string(),
-        (0, 0) => "the two sets decide every request alike".to_string(),
-        (0, n) => format!("the new set grants nothing new; it denies more in {n} action(s)"),
-        (w, _) => format!("the new set GRANTS NEW ACCESS in {w} action(s)"),
+    let verdict = match (widened, narrowed, report.schema_changes.len()) {
+        (0, _, s) if s > 0 => format!(
+            "the schema's hierarchy changed ({s} change(s)): NOT PROVEN to grant nothing new"
+        ),
+        (0, 0, _) if no_new_access => "the new set grants nothing the old one denied".to_string(),
+        (0, 0, _) => "the two sets decide every request alike".to_string(),
+        (0, n, _) => format!("the new set grants nothing new; it denies more in {n} action(s)"),
+        (w, _, _) => format!("the new set GRANTS NEW ACCESS in {w} action(s)"),
     };
     println!(
         "{verdict} ({} actions proven in {:.1} s)",
         report.actions.len(),
         started.elapsed().as_secs_f64()
     );
-    Ok(if widened == 0 {
-        ExitCode::SUCCESS
-    } else {
+    Ok(if report.grants_new_access() {
         ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
     })
 }
 
@@ -226,8 +241,8 @@ pub fn run_replay(
     database: &str,
 ) -> Result<ExitCode, Error> {
     let bad = |message: String| Error::Files {
-        path: PathBuf::from(database),
-        message,
+        path: PathBuf::from(mfa_reset_service::redact(database)),
+        message: message.replace(database, &mfa_reset_service::redact(database)),
     };
     let window = parse_since(since).map_err(|m| Error::Files {
         path: PathBuf::from("--since"),
@@ -246,8 +261,13 @@ pub fn run_replay(
             database, from, REPLAYED,
         ))
         .map_err(bad)?;
+    if recorded.is_empty() {
+        return Err(bad(format!(
+            "no decision recorded in the last {since}: is this the service's database, with its decision log on?"
+        )));
+    }
     let started = Instant::now();
-    let report = mfa_reset_service::replay(engine, &recorded);
+    let report = mfa_reset_service::replay(engine, &recorded, None);
     println!(
         "policies replay: {} recorded decisions of the last {since} under {new} (revision {}), {:.1} s",
         recorded.len(),
@@ -255,7 +275,7 @@ pub fn run_replay(
         started.elapsed().as_secs_f64()
     );
     println!(
-        "replayed {}; {} login steps not replayable (their requests hold codes and keys); {} invalid under the new set{}",
+        "replayed {}; {} not replayable (login steps: their requests hold codes and keys); {} undecidable under the new set (counted as flips){}",
         report.replayed,
         report.not_replayable,
         report.errors,
