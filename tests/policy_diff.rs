@@ -19,6 +19,15 @@ fn cli(dir: &Path, args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// `policies diff [FLAGS] <the shipped policies> NEW`, run in `dir`.
+fn diff_from_shipped(dir: &Path, flags: &[&str], new: &str) -> Output {
+    let shipped = repo("policies");
+    let mut args = vec!["policies", "diff"];
+    args.extend(flags);
+    args.extend([shipped.to_str().unwrap(), new]);
+    cli(dir, &args)
+}
+
 fn text(out: &Output) -> String {
     format!(
         "{}{}",
@@ -40,15 +49,7 @@ fn printed_cases(out: &str) -> Vec<serde_json::Value> {
 fn an_identical_set_is_proven_equivalent_for_every_action() {
     let dir = tempfile::tempdir().unwrap();
     policy_copy(dir.path(), "same", |t| t);
-    let out = cli(
-        dir.path(),
-        &[
-            "policies",
-            "diff",
-            repo("policies").to_str().unwrap(),
-            "same",
-        ],
-    );
+    let out = diff_from_shipped(dir.path(), &[], "same");
     let said = text(&out);
     assert_eq!(out.status.code(), Some(0), "{said}");
     assert!(said.contains("= 15 actions decide alike"), "{said}");
@@ -136,16 +137,7 @@ fn the_forbid_alone_still_holds_the_organization_boundary() {
     policy_copy(dir.path(), "new", |t| {
         t.replace(ORG_CONDITION, "  !resource.is_root\n")
     });
-    let out = cli(
-        dir.path(),
-        &[
-            "policies",
-            "diff",
-            "--no-new-access",
-            repo("policies").to_str().unwrap(),
-            "new",
-        ],
-    );
+    let out = diff_from_shipped(dir.path(), &["--no-new-access"], "new");
     let said = text(&out);
     assert_eq!(out.status.code(), Some(0), "{said}");
     assert!(
@@ -166,10 +158,7 @@ fn a_tightening_grants_nothing_new() {
              unless { principal.is_root };\n"
     });
     let shipped = repo("policies");
-    let out = cli(
-        dir.path(),
-        &["policies", "diff", shipped.to_str().unwrap(), "new"],
-    );
+    let out = diff_from_shipped(dir.path(), &[], "new");
     let said = text(&out);
     assert_eq!(out.status.code(), Some(0), "{said}");
     assert!(said.contains("- disable_own_mfa: NEWLY DENIED"), "{said}");
@@ -184,16 +173,7 @@ fn a_tightening_grants_nothing_new() {
     let case = &printed_cases(&said)[0];
     assert_eq!(case["decision"], "allow", "the case pins the old decision");
 
-    let gate = cli(
-        dir.path(),
-        &[
-            "policies",
-            "diff",
-            "--no-new-access",
-            shipped.to_str().unwrap(),
-            "new",
-        ],
-    );
+    let gate = diff_from_shipped(dir.path(), &["--no-new-access"], "new");
     assert_eq!(gate.status.code(), Some(0), "{}", text(&gate));
     assert!(
         !text(&gate).contains("NEWLY DENIED"),
@@ -330,15 +310,7 @@ fn a_schema_only_change_of_action_groups_is_not_called_alike() {
         shipped.replace(grouped, "action disable_own_mfa in [self_service]"),
     )
     .unwrap();
-    let out = cli(
-        dir.path(),
-        &[
-            "policies",
-            "diff",
-            repo("policies").to_str().unwrap(),
-            "new",
-        ],
-    );
+    let out = diff_from_shipped(dir.path(), &[], "new");
     let said = text(&out);
     assert_eq!(out.status.code(), Some(1), "{said}");
     assert!(
@@ -346,15 +318,6 @@ fn a_schema_only_change_of_action_groups_is_not_called_alike() {
         "{said}"
     );
     assert!(said.contains("NOT PROVEN to grant nothing new"), "{said}");
-    let gate = cli(
-        dir.path(),
-        &[
-            "policies",
-            "diff",
-            "--no-new-access",
-            repo("policies").to_str().unwrap(),
-            "new",
-        ],
-    );
+    let gate = diff_from_shipped(dir.path(), &["--no-new-access"], "new");
     assert_eq!(gate.status.code(), Some(1), "{}", text(&gate));
 }
