@@ -101,6 +101,24 @@ async fn recorded(url: &str) -> Vec<RecordedDecision> {
     }
 }
 
+/// Waits until the decision log's writer has stored `n` decisions.
+async fn logged(database: &Path, n: usize) {
+    let url = format!("sqlite://{}", database.display());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while read_recorded_decisions(&url, 0, 1_000_000)
+        .await
+        .unwrap()
+        .len()
+        < n
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the decision log holds fewer than {n}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 fn verdict(allowed: bool, code: Option<&str>) -> String {
     match (allowed, code) {
         (true, _) => "allowed".into(),
@@ -410,7 +428,7 @@ async fn a_reload_flipping_too_many_recent_decisions_is_refused() {
     }
     let (status, _) = call(base, &bob, "POST", "/api/me/mfa/enable", None).await;
     assert_eq!(status, StatusCode::OK, "recorded allowed: 1 of 6 decisions");
-    tokio::time::sleep(Duration::from_millis(500)).await; // the log's writer
+    logged(&svc.dir.path().join("state.db"), 6).await;
     let shipped = policy_revision(base).await;
 
     // Flips bob's enabling: 1 of 6 recent decisions (17%) > 5%.
@@ -475,7 +493,7 @@ async fn the_flip_gate_compares_with_the_set_in_force_not_with_old_records() {
         StatusCode::OK,
         "recorded allowed under the shipped set"
     );
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    logged(&first.dir.path().join("state.db"), 6).await;
     let TestService { service, dir, .. } = first;
     service.stop().await;
 
