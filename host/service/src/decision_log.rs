@@ -106,12 +106,13 @@ impl DecisionLog {
         }
     }
 
-    /// Records `decision` if it is sampled; never waits.
-    pub fn record(&self, decision: RecordedDecision) {
+    /// Records the decision `entry` builds, if it is sampled (unsampled
+    /// decisions build nothing: this is the forward-auth path); never waits.
+    pub fn record(&self, entry: impl FnOnce() -> RecordedDecision) {
         if self.sample < 1.0 && rand::rng().random::<f64>() >= self.sample {
             return;
         }
-        if self.queue.try_send(decision).is_err() {
+        if self.queue.try_send(entry()).is_err() {
             self.metrics.decisions_unlogged(1);
         }
     }

@@ -410,30 +410,37 @@ fn log_decision(
         .metrics
         .decision(action, d.allowed, d.denial_code.as_deref(), elapsed);
     if let Some(log) = &state.decision_log {
-        let mut request = request.clone();
-        // A listing's decision depends on the organization, not on its
-        // users: the log keeps the request without them.
-        match &mut request.action {
-            Action::ListUsers(users) => users.clear(),
+        log.record(|| {
+            // A listing's decision depends on the organization, not on its
+            // users: the log keeps the request without them (uncopied).
+            let mut request = Request {
+                action: match &request.action {
+                    Action::ListUsers(_) => Action::ListUsers(Vec::new()),
+                    other => other.clone(),
+                },
+                actor: request.actor.clone(),
+                session: request.session,
+                now: request.now,
+            };
             // An id that names no user is the caller's free text: kept as
             // unknown, like the audit log (the policies see its organization).
-            Action::ResetUserMfa(u) | Action::EnableUserMfa(u) | Action::DisableUserMfa(u)
-                if unknown_target =>
+            if let Action::ResetUserMfa(u) | Action::EnableUserMfa(u) | Action::DisableUserMfa(u) =
+                &mut request.action
+                && unknown_target
             {
                 u.id = "(unknown)".into();
             }
-            _ => {}
-        }
-        log.record(RecordedDecision {
-            id: decision_id.to_string(),
-            at: millis(request.now),
-            action: action.to_string(),
-            actor: request.actor.id.clone(),
-            organization: request.actor.organization.id.clone(),
-            allowed: d.allowed,
-            denial_code: d.denial_code.clone(),
-            policy_revision: outcome.policy_revision.clone(),
-            request: Some(request),
+            RecordedDecision {
+                id: decision_id.to_string(),
+                at: millis(request.now),
+                action: action.to_string(),
+                actor: request.actor.id.clone(),
+                organization: request.actor.organization.id.clone(),
+                allowed: d.allowed,
+                denial_code: d.denial_code.clone(),
+                policy_revision: outcome.policy_revision.clone(),
+                request: Some(request),
+            }
         });
     }
     tracing::info!(

@@ -366,10 +366,7 @@ async fn commit_step(
 /// a code or a key).
 fn record_login_step(state: &AppState, decision_id: &str, audit: &AuditRecord) {
     if let Some(log) = &state.decision_log {
-        log.record(super::decision_log::RecordedDecision::login_step(
-            decision_id,
-            audit,
-        ));
+        log.record(|| super::decision_log::RecordedDecision::login_step(decision_id, audit));
     }
 }
 
