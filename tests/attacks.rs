@@ -7,7 +7,7 @@ mod common;
 use std::time::Instant;
 
 use common::service::*;
-use mfa_reset_service::ForwardedHeaders;
+use mfa_reset_service::{DenialThrottle, ForwardedHeaders, MAX_HEADERS, SecretBox, Service};
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
@@ -657,17 +657,17 @@ async fn p6_denials_reveal_neither_existence_nor_another_organization() {
             );
         }
     }
-    // The audit record keeps every policy that denied: gus is a root of
-    // another organization whose MFA is off.
-    let log = audit_log(base, &ada).await;
-    let attempt = log
+    // The target's organization keeps the whole record, every policy that
+    // denied included: gus is a root of another organization whose MFA is
+    // off. (What acme's own trail shows of it: see `r12_…_outside_…`.)
+    let globex = audit_log(base, &gus).await;
+    let attempt = globex
         .iter()
         .find(|r| r["actor"] == "ada" && r["target"] == "gus" && r["action"] == "reset_user_mfa")
         .unwrap();
     let ids = attempt["policy_ids"].as_array().unwrap();
     assert!(ids.len() >= 2, "{attempt}");
-    // R12: the attempts on gus are in globex's log too.
-    let globex = audit_log(base, &gus).await;
+    // R12: the attempts on gus are in globex's log.
     assert!(
         globex
             .iter()
@@ -902,5 +902,447 @@ async fn p5_parallel_guesses_are_counted_one_by_one() {
         checked, 15,
         "20 free per address, 5 of them spent on bob above"
     );
+    svc.service.stop().await;
+}
+
+/// What acme's trail shows of an attempt outside acme (another
+/// organization's user, or an id that names nobody).
+const OUTSIDE: &str = "(outside the organization)";
+
+/// An audit record without what differs between any two records (ids,
+/// time): what a reader learns from it.
+fn content(record: &Value) -> Value {
+    let mut record = record.clone();
+    for key in ["id", "decision_id", "at", "target_version"] {
+        record.as_object_mut().unwrap().remove(key);
+    }
+    record
+}
+
+/// Issue 18.1 (R9, R12): gus, root of globex, tries every per-user action
+/// on acme's users (a root, MFA on, MFA off) and on an id that names
+/// nobody. His own organization's trail shows the same record for all of
+/// them (a placeholder target, the deciding policy only), so it cannot
+/// tell who exists in acme or their MFA state; acme's trail has the whole
+/// records of its users.
+#[tokio::test(flavor = "multi_thread")]
+async fn r12_a_roots_trail_shows_attempts_outside_its_organization_all_alike() {
+    let svc = TestService::start(|_, _| {}).await;
+    let base = &svc.base;
+    let (ada, bob, gus) = (
+        login(base, "ada").await,
+        login(base, "bob").await,
+        login(base, "gus").await,
+    );
+    let (status, body) = call(base, &bob, "POST", "/api/me/mfa/enable", None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let targets = ["bob", "carol", "ada", "nobody"];
+    for action in ["reset", "enable", "disable"] {
+        let mut answers = Vec::new();
+        for target in targets {
+            let path = format!("/api/org/users/{target}/mfa/{action}");
+            let (status, mut body) = call(base, &gus, "POST", &path, None).await;
+            body.as_object_mut().unwrap().remove("decision_id");
+            answers.push((status, body));
+        }
+        assert!(answers.iter().all(|a| *a == answers[0]), "{answers:#?}");
+    }
+    let globex = audit_log(base, &gus).await;
+    for action in ["reset_user_mfa", "enable_user_mfa", "disable_user_mfa"] {
+        let attempts: Vec<Value> = globex
+            .iter()
+            .filter(|r| r["actor"] == "gus" && r["action"] == action)
+            .map(content)
+            .collect();
+        assert_eq!(attempts.len(), targets.len(), "{globex:#?}");
+        assert!(attempts.iter().all(|a| *a == attempts[0]), "{attempts:#?}");
+        assert_eq!(attempts[0]["target"], OUTSIDE);
+        assert_eq!(attempts[0]["organization"], "globex");
+        assert_eq!(attempts[0]["allowed"], false);
+        assert_eq!(attempts[0]["policy_ids"].as_array().unwrap().len(), 1);
+        assert_eq!(attempts[0]["denial_code"], "other-organization");
+    }
+    let text = serde_json::to_string(&globex).unwrap();
+    for leaked in [
+        "\"bob\"",
+        "\"carol\"",
+        "\"ada\"",
+        "nobody",
+        "acme",
+        "needs-mfa",
+    ] {
+        assert!(
+            !text.contains(leaked),
+            "globex's trail names {leaked}: {text}"
+        );
+    }
+    // acme's trail: the whole records of its own users, nothing of `nobody`.
+    let acme = audit_log(base, &ada).await;
+    for target in ["bob", "carol", "ada"] {
+        let records: Vec<&Value> = acme
+            .iter()
+            .filter(|r| r["actor"] == "gus" && r["target"] == target)
+            .collect();
+        assert_eq!(records.len(), 3, "{target}: {acme:#?}");
+    }
+    let carol_reset = acme
+        .iter()
+        .find(|r| r["actor"] == "gus" && r["target"] == "carol" && r["action"] == "reset_user_mfa")
+        .unwrap();
+    assert!(
+        carol_reset["policy_ids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p == "reset-needs-mfa"),
+        "{carol_reset}"
+    );
+    assert!(
+        !acme
+            .iter()
+            .any(|r| r["actor"] == "gus" && r["target"] == OUTSIDE)
+    );
+    assert!(!serde_json::to_string(&acme).unwrap().contains("nobody"));
+    svc.service.stop().await;
+}
+
+/// The body and `Retry-After` of a refused state change.
+async fn throttled(base: &str, token: &str, path: &str) -> (StatusCode, Option<u64>, Value) {
+    let response = client()
+        .post(format!("{base}{path}"))
+        .bearer_auth(token)
+        .header("content-type", "application/json")
+        .send()
+        .await
+        .unwrap();
+    let retry = response
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok()?.parse().ok());
+    let (status, body) = read(response).await;
+    (status, retry, body)
+}
+
+/// Issue 18.2 (R12): denied state changes are throttled per session and per
+/// user (10 a minute by default): gus cannot bury acme's trail under
+/// attempts on carol, nor a half-logged-in session its own organization's;
+/// the refusal is audited once per window and counted; reads, login steps
+/// and other users go on; the window's end lets him try again.
+#[tokio::test(flavor = "multi_thread")]
+async fn r12_denied_state_changes_are_throttled_per_session_and_user() {
+    let svc = TestService::start(|c, _| c.denial_throttle = DenialThrottle::default()).await;
+    let base = &svc.base;
+    let (ada, gus) = (login(base, "ada").await, login(base, "gus").await);
+    let limit = DenialThrottle::default().max_denials as usize;
+    let reset_carol = "/api/org/users/carol/mfa/reset";
+    for n in 0..limit {
+        let (status, _, body) = throttled(base, &gus, reset_carol).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "attempt {n}: {body}");
+    }
+    for _ in 0..3 {
+        let (status, retry, body) = throttled(base, &gus, reset_carol).await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+        assert_eq!(body["error"]["code"], "too-many-denials");
+        assert!(retry.is_some_and(|s| (1..=60).contains(&s)), "{retry:?}");
+    }
+    // Per user: a new session of gus waits too, for any state change.
+    let gus_again = login(base, "gus").await;
+    let (status, _, _) = throttled(base, &gus_again, "/api/me/mfa/enable").await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    // Reads are not state changes; other users are not gus.
+    let (status, _) = call(base, &gus, "GET", "/api/org/users", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = call(base, &ada, "POST", "/api/org/users/carol/mfa/enable", None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // acme's trail holds 10 of gus's attempts; globex's the 10 and one
+    // record of the refusals.
+    let acme = audit_log(base, &ada).await;
+    assert_eq!(acme.iter().filter(|r| r["actor"] == "gus").count(), limit);
+    let globex = audit_log(base, &gus).await;
+    let refusals: Vec<&Value> = globex
+        .iter()
+        .filter(|r| r["denial_code"] == "too-many-denials")
+        .collect();
+    assert_eq!(refusals.len(), 1, "{globex:#?}");
+    assert_eq!(refusals[0]["actor"], "gus");
+    assert_eq!(
+        globex.len(),
+        limit + 1 + 2,
+        "10 attempts, 1 refusal, 2 logins"
+    );
+    assert!(
+        metrics(base)
+            .await
+            .contains("mfa_reset_state_changes_throttled_total{action=\"reset_user_mfa\"} 3"),
+        "{}",
+        metrics(base).await
+    );
+    // The window ends: decided again (and refused by the policies).
+    svc.clock.advance(Duration::seconds(61));
+    let (status, _, _) = throttled(base, &gus, reset_carol).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // A session still waiting for its MFA code is throttled the same way,
+    // and can still finish its login.
+    let bob = login(base, "bob").await;
+    let (status, _) = call(base, &bob, "POST", "/api/me/mfa/enable", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let half = login(base, "bob").await;
+    let mut statuses = Vec::new();
+    for _ in 0..limit + 2 {
+        statuses.push(
+            throttled(base, &half, "/api/org/users/carol/mfa/disable")
+                .await
+                .0,
+        );
+    }
+    assert_eq!(statuses[..limit], vec![StatusCode::UNAUTHORIZED; limit]);
+    assert_eq!(statuses[limit..], [StatusCode::TOO_MANY_REQUESTS; 2]);
+    let (status, body) = call(base, &half, "POST", "/api/enrolment/start", None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    svc.service.stop().await;
+}
+
+/// Issue 18.2: the audit trail a page at a time, newest first, filtered
+/// by actor, action, outcome and time; bad parameters name themselves.
+#[tokio::test(flavor = "multi_thread")]
+async fn r12_the_audit_trail_pages_and_filters() {
+    let svc = TestService::start(|_, _| {}).await;
+    let base = &svc.base;
+    let (ada, bob) = (login(base, "ada").await, login(base, "bob").await);
+    for _ in 0..6 {
+        for action in ["enable", "disable"] {
+            let path = format!("/api/org/users/carol/mfa/{action}");
+            assert_eq!(
+                call(base, &ada, "POST", &path, None).await.0,
+                StatusCode::OK
+            );
+        }
+    }
+    let (status, _) = call(base, &bob, "POST", "/api/org/users/carol/mfa/reset", None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let middle = svc.clock.now();
+    svc.clock.advance(Duration::hours(1));
+    for action in ["enable", "disable"] {
+        let path = format!("/api/org/users/carol/mfa/{action}");
+        assert_eq!(
+            call(base, &ada, "POST", &path, None).await.0,
+            StatusCode::OK
+        );
+    }
+    let all = {
+        let (_, body) = call(base, &ada, "GET", "/api/audit?limit=1000", None).await;
+        assert_eq!(body["next"], Value::Null, "one page holds them all");
+        body["records"].as_array().unwrap().clone()
+    };
+    assert_eq!(all.len(), 2 + 12 + 1 + 2, "2 logins, 15 changes");
+    // Pages of 4, following `next`, give the same records in the same order.
+    let mut paged = Vec::new();
+    let mut next = None::<String>;
+    loop {
+        let path = match &next {
+            Some(cursor) => format!("/api/audit?limit=4&before={cursor}"),
+            None => "/api/audit?limit=4".to_string(),
+        };
+        let (status, body) = call(base, &ada, "GET", &path, None).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let page = body["records"].as_array().unwrap();
+        assert!(page.len() <= 4);
+        paged.extend(page.iter().cloned());
+        match body["next"].as_str() {
+            Some(cursor) => next = Some(cursor.to_string()),
+            None => break,
+        }
+    }
+    assert_eq!(paged, all);
+    let filtered = async |query: String| {
+        let (status, body) = call(base, &ada, "GET", &format!("/api/audit?{query}"), None).await;
+        assert_eq!(status, StatusCode::OK, "{query}: {body}");
+        body["records"].as_array().unwrap().clone()
+    };
+    let by_bob = filtered("actor=bob".into()).await;
+    assert!(
+        by_bob.len() == 2 && by_bob.iter().all(|r| r["actor"] == "bob"),
+        "{by_bob:#?}"
+    );
+    let denied = filtered("outcome=denied".into()).await;
+    assert_eq!(denied.len(), 1);
+    assert_eq!(denied[0]["actor"], "bob");
+    let enables = filtered("action=enable_user_mfa&outcome=allowed".into()).await;
+    assert_eq!(enables.len(), 7);
+    let since = middle
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let later = filtered(format!("since={}", since.replace('+', "%2B"))).await;
+    assert_eq!(later.len(), 2, "{later:#?}");
+    let earlier = filtered(format!("until={}", since.replace('+', "%2B"))).await;
+    assert_eq!(earlier.len(), all.len() - 2);
+    for (query, field) in [
+        ("limit=0", "limit"),
+        ("limit=1001", "limit"),
+        ("outcome=maybe", "outcome"),
+        ("since=yesterday", "since"),
+        ("until=2026-13-01T00:00:00Z", "until"),
+        ("before=garbage", "before"),
+        ("before=12.not-a-uuid", "before"),
+        ("everything=1", "(query)"),
+    ] {
+        let (status, body) = call(base, &ada, "GET", &format!("/api/audit?{query}"), None).await;
+        assert_eq!(
+            (status, body["error"]["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some(field)),
+            "{query}: {body}"
+        );
+    }
+    // A sub-user reads no trail, paged or not.
+    let (status, _) = call(base, &bob, "GET", "/api/audit?limit=1", None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    svc.service.stop().await;
+}
+
+/// Issue 18.2: audit records older than the retention are purged (at
+/// start, then every few minutes); newer ones stay.
+#[tokio::test(flavor = "multi_thread")]
+async fn r12_audit_records_past_their_retention_are_purged() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("state.db").display()
+    );
+    let key = SecretBox::generate_base64();
+    let retention = Some(std::time::Duration::from_secs(86_400));
+    let mut first = config(url.clone(), key.clone());
+    first.audit_retention = retention;
+    let service = Service::start(first).await.unwrap();
+    let base = format!("http://{}", service.local_addr());
+    let ada = login(&base, "ada").await;
+    let (status, _) = call(&base, &ada, "POST", "/api/org/users/carol/mfa/enable", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(audit_log(&base, &ada).await.len(), 2);
+    service.stop().await;
+
+    // Two days later.
+    let mut second = config(url, key);
+    second.audit_retention = retention;
+    second.clock.advance(Duration::days(2));
+    let service = Service::start(second).await.unwrap();
+    let base = format!("http://{}", service.local_addr());
+    let ada = login(&base, "ada").await;
+    let deadline = Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let log = audit_log(&base, &ada).await;
+        if log.len() == 1 {
+            assert_eq!(log[0]["action"], "login", "only today's login: {log:#?}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "not purged: {log:#?}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    service.stop().await;
+}
+
+/// Issue 18.8: the per-address password throttle forgets. After 20 wrong
+/// passwords from one address, right passwords are not kept waiting, and
+/// an hour without a failure (the documented quiet period) starts the
+/// count again, however many right passwords came meanwhile.
+#[tokio::test(flavor = "multi_thread")]
+async fn p5_the_address_throttle_forgets_after_a_quiet_hour() {
+    let svc = TestService::start(|_, _| {}).await;
+    let base = &svc.base;
+    for n in 0..20 {
+        let response = login_answer(base, &format!("nobody{n}"), "wrong").await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "failure {n}");
+    }
+    svc.clock.advance(Duration::seconds(2)); // the 20th failure's wait
+    for user in ["bob", "carol", "ada"] {
+        let response = login_answer(base, user, &format!("{user}-demo-password")).await;
+        assert_eq!(
+            response.status(),
+            StatusCode::OK,
+            "{user} right after another"
+        );
+    }
+    for _ in 0..3 {
+        svc.clock.advance(Duration::minutes(40));
+        let response = login_answer(base, "bob", "bob-demo-password").await;
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    // Two hours since the last failure: a new failure is the first again.
+    let response = login_answer(base, "nobody", "wrong").await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    let response = login_answer(base, "bob", "bob-demo-password").await;
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "not locked by one failure"
+    );
+    svc.service.stop().await;
+}
+
+/// Issue 18.3, 18.4 (R11): a forward-auth question carrying what the
+/// gateway should have removed is refused: any `X-Auth-*` in any spelling
+/// (a backend could read it as ours: CGI/WSGI merge `X_Auth_User` with
+/// `X-Auth-User`), a method override, a forwarding header spelled with `_`
+/// or `.`.
+#[tokio::test(flavor = "multi_thread")]
+async fn forward_auth_refuses_questions_with_forged_header_spellings() {
+    let svc = TestService::start(|_, _| {}).await;
+    let base = &svc.base;
+    let ada = login(base, "ada").await;
+    let question = [
+        ("x-original-method", "GET"),
+        ("x-original-uri", "/app/home"),
+    ];
+    let (status, _) = forward(base, "/forward-auth", Some(&ada), &question, None).await;
+    assert_eq!(status, StatusCode::OK, "the plain question is answered");
+    for forged in [
+        ("X_Auth_User", "ada"),
+        ("x.auth.role", "root"),
+        ("X-Auth-Email", "ada@acme.test"),
+        ("X-Auth-User", "ada"),
+        ("X-HTTP-Method-Override", "DELETE"),
+        ("X_HTTP_Method", "DELETE"),
+        ("x-method-override", "DELETE"),
+        ("X_Original_URI", "/app/home"),
+        ("X_Forwarded_Method", "GET"),
+        ("x.real.ip", "10.0.0.1"),
+    ] {
+        let mut headers = question.to_vec();
+        headers.push(forged);
+        let (status, answer) = forward(base, "/forward-auth", Some(&ada), &headers, None).await;
+        assert_eq!(
+            (status, denial(&answer)),
+            (StatusCode::FORBIDDEN, "forged-header"),
+            "{forged:?}"
+        );
+    }
+    svc.service.stop().await;
+}
+
+/// Issue 18.9: forward-auth answers only 200, 401 or 403, also to a
+/// question with thousands of headers (nginx turns a 431 into a 500).
+#[tokio::test(flavor = "multi_thread")]
+async fn forward_auth_reads_questions_with_thousands_of_headers() {
+    let svc = TestService::start(|_, _| {}).await;
+    let base = &svc.base;
+    let bob = login(base, "bob").await;
+    for (extra, path, expected) in [
+        (150, "/app/home", StatusCode::OK),
+        (5_000, "/app/home", StatusCode::OK),
+        (MAX_HEADERS - 20, "/app/admin/users", StatusCode::FORBIDDEN),
+    ] {
+        let mut request = client()
+            .get(format!("{base}/forward-auth"))
+            .bearer_auth(&bob)
+            .header("x-original-method", "GET")
+            .header("x-original-uri", path);
+        for n in 0..extra {
+            request = request.header(format!("x-extra-{n}"), "1");
+        }
+        let status = request.send().await.unwrap().status();
+        assert_eq!(status, expected, "{extra} headers");
+    }
+    let (status, _) = call(base, &bob, "GET", "/api/session", None).await;
+    assert_eq!(status, StatusCode::OK);
     svc.service.stop().await;
 }

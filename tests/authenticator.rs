@@ -244,7 +244,8 @@ fn a_code_is_accepted_once() {
         at + Duration::seconds(5),
     );
     assert_eq!(again.result, CodeResult::Replayed);
-    assert_eq!(again.authenticator.failures, 1);
+    // A replay is refused but counts no failure (see below).
+    assert_eq!(again.authenticator.failures, 0);
     // The confirmation's own code cannot log in either.
     let confirm_code = verify(
         &user,
@@ -253,6 +254,35 @@ fn a_code_is_accepted_once() {
         t0() + Duration::seconds(10),
     );
     assert_eq!(confirm_code.result, CodeResult::Replayed);
+}
+
+/// R3: someone who saw one used code cannot lock its owner out by sending
+/// it again and again; wrong codes still lock.
+#[test]
+fn replaying_a_used_code_never_locks_the_authenticator() {
+    let (user, authenticator, key) = enrolled();
+    let at = t0() + Duration::seconds(30);
+    let code = code_at(&key, at);
+    let mut state = verify(&user, &authenticator, &code, at).authenticator;
+    for n in 1..=20 {
+        let again = verify(&user, &state, &code, at + Duration::seconds(n));
+        assert_eq!(again.result, CodeResult::Replayed, "replay {n}");
+        assert_eq!(again.audit.denial_code.as_deref(), Some("replayed"));
+        assert_eq!(
+            (
+                again.authenticator.failures,
+                again.authenticator.locked_until
+            ),
+            (0, None),
+            "replay {n}"
+        );
+        state = again.authenticator;
+    }
+    let mut wrong = state;
+    for _ in 0..5 {
+        wrong = verify(&user, &wrong, "000000", at + Duration::seconds(25)).authenticator;
+    }
+    assert!(wrong.locked_until.is_some(), "five wrong codes still lock");
 }
 
 #[test]

@@ -177,6 +177,11 @@ fn more_requests() -> Vec<(String, Value)> {
         let gina = json!({"id": "gina", "role": "sub_user", "organization": globex, "mfa": "off"});
         r["action"] = json!({ "list_users": [gina] });
     });
+    // R7: a session 0.5 ms short of its limit would count as past it if
+    // the digits were dropped; every host refuses such a time instead.
+    bad("a time more precise than a millisecond", &|r| {
+        r["session"]["last_activity_at"] = json!("2026-11-22T09:59:59.9995Z")
+    });
     let mut before_1970 = request(&ada, json!("reset_own_mfa"));
     before_1970["session"]["login_at"] = json!("1969-12-31T23:59:59Z");
     cases.push((

@@ -5,6 +5,8 @@
 //! agrees with the allowed changes its audit log holds. On SQLite and on
 //! PostgreSQL. `MFA_RESET_CRASH_KILLS` sets the kills per backend (3 in the
 //! suite; the long run is `MFA_RESET_CRASH_KILLS=20 cargo test --test crash`).
+//! And the clean stop a rolling restart sends (SIGTERM, SIGINT): requests
+//! in flight are answered, queued decisions written, exit 0.
 
 mod common;
 
@@ -209,4 +211,178 @@ async fn sigkill_during_state_changes_loses_nothing_on_postgres() {
         ("MFA_RESET_SECRET_KEY", SecretBox::generate_base64()),
     ];
     kill_and_check(async || Served::start(&args, &envs).await).await;
+}
+
+/// A login begun on a raw connection: the request line, headers and half
+/// the body are sent; `finish` sends the rest and reads the answer's status
+/// line. It is in flight at the server from the first bytes on.
+struct HalfSentLogin {
+    stream: tokio::net::TcpStream,
+    rest: Vec<u8>,
+}
+
+impl HalfSentLogin {
+    async fn start(base: &str, user: &str) -> Self {
+        use tokio::io::AsyncWriteExt;
+        let address = base.trim_start_matches("http://");
+        let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+        let body = format!(r#"{{"user":"{user}","password":"{user}-demo-password"}}"#);
+        let head = format!(
+            "POST /api/login HTTP/1.1\r\nHost: {address}\r\ncontent-type: application/json\r\n\
+             content-length: {}\r\n\r\n",
+            body.len()
+        );
+        let (first, rest) = body.as_bytes().split_at(body.len() / 2);
+        stream.write_all(head.as_bytes()).await.unwrap();
+        stream.write_all(first).await.unwrap();
+        stream.flush().await.unwrap();
+        Self {
+            stream,
+            rest: rest.to_vec(),
+        }
+    }
+
+    async fn finish(mut self) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        self.stream.write_all(&self.rest).await.unwrap();
+        let mut answer = Vec::new();
+        let mut buffer = [0u8; 4096];
+        // Until the status line is complete (the server closes after it
+        // answers, since it is stopping).
+        while !answer.windows(2).any(|w| w == b"\r\n") {
+            let n = self.stream.read(&mut buffer).await.unwrap();
+            if n == 0 {
+                break;
+            }
+            answer.extend_from_slice(&buffer[..n]);
+        }
+        String::from_utf8_lossy(&answer)
+            .lines()
+            .next()
+            .unwrap_or("")
+            .to_string()
+    }
+}
+
+fn sqlite_args(
+    dir: &tempfile::TempDir,
+    drain_seconds: u32,
+) -> (Vec<String>, (&'static str, String)) {
+    let args = vec![
+        "--data-dir".to_string(),
+        dir.path().join("data").display().to_string(),
+        "--drain-seconds".to_string(),
+        drain_seconds.to_string(),
+    ];
+    let cache = (
+        "XDG_CACHE_HOME",
+        dir.path().join("cache").display().to_string(),
+    );
+    (args, cache)
+}
+
+/// Issue 18.6: SIGTERM with five logins in flight and forward-auth
+/// decisions just made: no new connection is taken, every login in flight
+/// is answered 200, every decision is in the decision log, the process
+/// exits 0 and says it drained.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sigterm_answers_the_requests_in_flight_and_exits_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let (args, cache) = sqlite_args(&dir, 20);
+    let mut served = Served::start(&args, std::slice::from_ref(&cache)).await;
+    let base = served.base.clone();
+    let bob = login(&base, "bob").await;
+    let http = reqwest::Client::new();
+    let decided = 50;
+    for _ in 0..decided {
+        let response = http
+            .get(format!("{base}/forward-auth"))
+            .bearer_auth(&bob)
+            .header("x-original-method", "GET")
+            .header("x-original-uri", "/app/home")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    let mut in_flight = Vec::new();
+    for user in ["ada", "bob", "carol", "gus", "gina"] {
+        in_flight.push(HalfSentLogin::start(&base, user).await);
+    }
+    served.signal("TERM");
+    // Stopping: the listener is closed, the requests in flight wait.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let address = base.trim_start_matches("http://").to_string();
+    while tokio::net::TcpStream::connect(&address).await.is_ok() {
+        assert!(std::time::Instant::now() < deadline, "still accepting");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    for login in in_flight {
+        assert_eq!(login.finish().await, "HTTP/1.1 200 OK");
+    }
+    assert_eq!(
+        served.exit_code(Duration::from_secs(20)),
+        Some(0),
+        "{}",
+        served.log()
+    );
+    let log = served.log();
+    assert!(log.contains("SIGTERM"), "{log}");
+    assert!(
+        log.contains("drained: every request in flight was answered"),
+        "{log}"
+    );
+    // Every decision answered before the signal is in the decision log.
+    let url = format!(
+        "sqlite://{}",
+        dir.path().join("data").join("mfa-reset.db").display()
+    );
+    let recorded = mfa_reset_service::read_recorded_decisions(&url, 0, 10_000)
+        .await
+        .unwrap();
+    let forward_auth = recorded
+        .iter()
+        .filter(|d| d.action == "access_console")
+        .count();
+    assert_eq!(forward_auth, decided);
+}
+
+/// Issue 18.6: a request that never completes is given the drain timeout,
+/// then the process exits 0 all the same; a second signal exits at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_stuck_request_is_given_the_drain_timeout_and_a_second_signal_ends_the_wait() {
+    let dir = tempfile::tempdir().unwrap();
+    let (args, cache) = sqlite_args(&dir, 1);
+    let mut served = Served::start(&args, std::slice::from_ref(&cache)).await;
+    let stuck = HalfSentLogin::start(&served.base, "bob").await;
+    served.signal("INT");
+    assert_eq!(
+        served.exit_code(Duration::from_secs(15)),
+        Some(0),
+        "{}",
+        served.log()
+    );
+    assert!(served.log().contains("drain timeout"), "{}", served.log());
+    drop(stuck);
+
+    let dir = tempfile::tempdir().unwrap();
+    let (args, cache) = sqlite_args(&dir, 600);
+    let mut served = Served::start(&args, std::slice::from_ref(&cache)).await;
+    let stuck = HalfSentLogin::start(&served.base, "bob").await;
+    served.signal("TERM");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        served.exit_code(Duration::from_millis(200)),
+        None,
+        "waits for the request"
+    );
+    served.signal("TERM");
+    assert_eq!(
+        served.exit_code(Duration::from_secs(5)),
+        Some(130),
+        "{}",
+        served.log()
+    );
+    assert!(served.log().contains("second signal"), "{}", served.log());
+    drop(stuck);
 }

@@ -1,5 +1,7 @@
 //! A real PostgreSQL (Debian's package) started in a temp dir: two service
-//! replicas on one database, 200 concurrent conflicting changes to one user.
+//! replicas on one database, 200 concurrent conflicting changes to one user,
+//! two roots acting on each other without deadlocks, and the database lost
+//! under load.
 
 mod common;
 
@@ -127,6 +129,77 @@ async fn two_replicas_200_concurrent_conflicting_changes_stay_consistent() {
         "200 concurrent changes: {allowed} committed, {denied} denied, {conflicts} conflicts"
     );
 
+    pool.close().await;
+    a.stop().await;
+    b.stop().await;
+}
+
+/// R9, R12: ada (root of acme) and gus (root of globex) act on each other at
+/// once, 400 times across two replicas. Every attempt is denied and
+/// audited in both organizations, and the database never has to break a
+/// deadlock (a denial locks no row; changes lock rows in one global order).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_roots_acting_on_each_other_never_deadlock() {
+    let pg = Postgres::start();
+    wait_ready(&pg.url()).await;
+    let key = SecretBox::generate_base64();
+    let a = Service::start(config(pg.url(), key.clone()))
+        .await
+        .expect("replica a starts");
+    let b = Service::start(config(pg.url(), key))
+        .await
+        .expect("replica b starts");
+    let bases = [
+        format!("http://{}", a.local_addr()),
+        format!("http://{}", b.local_addr()),
+    ];
+    let ada = login(&bases[0], "ada").await;
+    let gus = login(&bases[1], "gus").await;
+    // Something to reset on both sides: each root turns its own MFA on.
+    for (base, token) in [(&bases[0], &ada), (&bases[1], &gus)] {
+        let (status, body) = call(base, token, "POST", "/api/me/mfa/enable", None).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .build()
+        .unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..400 {
+        let base = bases[i % 2].clone();
+        let (token, target) = if (i / 2) % 2 == 0 {
+            (ada.clone(), "gus")
+        } else {
+            (gus.clone(), "ada")
+        };
+        let action = ["reset", "enable", "disable"][i % 3];
+        let client = client.clone();
+        tasks.push(tokio::spawn(async move {
+            client
+                .post(format!("{base}/api/org/users/{target}/mfa/{action}"))
+                .bearer_auth(&token)
+                .header("content-type", "application/json")
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }));
+    }
+    for task in tasks {
+        assert_eq!(task.await.unwrap(), StatusCode::FORBIDDEN);
+    }
+    let log = pg.log();
+    let deadlocks = log.matches("deadlock detected").count();
+    assert_eq!(deadlocks, 0, "PostgreSQL broke deadlocks:\n{log}");
+    // Each attempt is in the caller's trail and the target's: 800 rows.
+    let pool = sqlx::PgPool::connect(&pg.url()).await.unwrap();
+    let rows: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM audit_log WHERE allowed = 0 AND action LIKE '%_user_mfa'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(rows, 800);
     pool.close().await;
     a.stop().await;
     b.stop().await;

@@ -222,11 +222,14 @@ async fn every_status_code_path() {
         (status, body["denial_code"].as_str()),
         (StatusCode::FORBIDDEN, Some("other-organization"))
     );
-    // R12: audited, with the id as unknown, never as typed (free text a
-    // caller could plant in the organization's log).
+    // R12: audited as an attempt outside the organization, never with the
+    // id as typed (free text a caller could plant in the organization's log).
     let (_, audit) = call(base, &ada, "GET", "/api/audit?limit=1", None).await;
     assert_eq!(audit["records"][0]["action"], "reset_user_mfa", "{audit}");
-    assert_eq!(audit["records"][0]["target"], "(unknown)", "{audit}");
+    assert_eq!(
+        audit["records"][0]["target"], "(outside the organization)",
+        "{audit}"
+    );
     // 409: an enrolment when none is due.
     let (status, body) = call(base, &ada, "POST", "/api/enrolment/start", None).await;
     assert_eq!(

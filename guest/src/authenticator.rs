@@ -226,13 +226,13 @@ fn check_code(
     };
     let (message, denial) = match result {
         CodeResult::Accepted => ("Code accepted.".to_string(), None),
-        CodeResult::Replayed => {
-            register_failure(&mut authenticator, now, &request.lockout);
-            (
-                "This code was already used: wait for the next one.".to_string(),
-                Some("replayed"),
-            )
-        }
+        // Not a failure: a replay guesses nothing (the code was right
+        // once), and counting it would let anyone who saw one used code
+        // lock its owner out by sending it again. It is refused and audited.
+        CodeResult::Replayed => (
+            "This code was already used: wait for the next one.".to_string(),
+            Some("replayed"),
+        ),
         _ => {
             register_failure(&mut authenticator, now, &request.lockout);
             ("Wrong code.".to_string(), Some("invalid-code"))

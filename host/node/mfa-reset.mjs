@@ -71,6 +71,10 @@ function millis(text, field) {
   const [year, month, day] = parts ? parts.slice(1, 4).map(Number) : [];
   const real = parts && new Date(Date.UTC(year, month - 1, day)).getUTCDate() === day && month >= 1 && month <= 12;
   if (!real) throw new RequestError(field, `\`${text}\` is not an RFC 3339 time`);
+  // Digits past the millisecond would be dropped, moving the time.
+  if (parts[7] && /[1-9]/.test(parts[7].slice(4))) {
+    throw new RequestError(field, 'more precise than a millisecond: times are counted in whole milliseconds');
+  }
   return Date.parse(text);
 }
 

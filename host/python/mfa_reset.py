@@ -84,6 +84,7 @@ def _object(value: Any, field: str, keys: set[str]) -> dict:
     return value
 
 
+_FINER_THAN_MILLIS = "more precise than a millisecond: times are counted in whole milliseconds"
 _RFC3339 = re.compile(
     r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})", re.ASCII)
 
@@ -91,8 +92,12 @@ _RFC3339 = re.compile(
 def _millis(text: Any, field: str) -> int:
     _require(text, str, field, "an RFC 3339 time")
     # fromisoformat alone takes more than RFC 3339 (week dates, no dashes).
-    if not _RFC3339.fullmatch(text):
+    match = _RFC3339.fullmatch(text)
+    if not match:
         raise RequestError(field, f"`{text}` is not an RFC 3339 time")
+    # Digits past the millisecond would be dropped, moving the time.
+    if match.group(1) and match.group(1)[4:].strip("0"):
+        raise RequestError(field, _FINER_THAN_MILLIS)
     try:
         # (fromisoformat takes at most 6 fractional digits; milliseconds
         # are all the engine keeps.)

@@ -237,6 +237,17 @@ const carol = await person();
     /reset_user_mfa\s*bob\s*allowed/.test((await page.locator('#audit tr').first().innerText()).replace(/\t/g, ' ')));
   await shot(page, 'organization');
 
+  log('R12: the audit table pages back through older records, and returns to the newest');
+  const newest = await page.locator('#audit tr').first().innerText();
+  assert.equal(await page.locator('#audit tr').count(), 20);
+  await visible(page, '#audit-older');
+  await page.locator('#audit-older').click();
+  await eventually('an older page', async () =>
+    (await page.locator('#audit tr').first().innerText()) !== newest && await page.locator('#audit-newest').isVisible());
+  await page.locator('#audit-newest').click();
+  await eventually('the newest page again', async () =>
+    (await page.locator('#audit tr').first().innerText()) === newest && await page.locator('#audit-newest').isHidden());
+
   log('R4, R5: enforcing MFA; the root herself must then enrol before anything else');
   await page.getByRole('switch', { name: 'Enforce MFA for all users' }).check();
   await at(page, 'login');

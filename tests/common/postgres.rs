@@ -113,7 +113,13 @@ impl Postgres {
                 ]),
         )
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(Stdio::from(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(self.log_path())
+                .unwrap(),
+        ))
         .spawn()
         .expect("postgres starts");
         self.child = Some(child);
@@ -145,6 +151,16 @@ impl Postgres {
         }
         let _ = child.kill();
         let _ = child.wait();
+    }
+
+    /// The server's log (its standard error), across restarts.
+    fn log_path(&self) -> PathBuf {
+        self.dir.path().join("server.log")
+    }
+
+    /// What the server logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.log_path()).unwrap_or_default()
     }
 
     pub fn url(&self) -> String {

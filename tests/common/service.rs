@@ -5,8 +5,8 @@ use std::net::SocketAddr;
 
 use mfa_reset::LockoutPolicy;
 use mfa_reset_service::{
-    Clock, DEFAULT_ROUTES, DEMO_SEED, DecisionLogConfig, ForwardedHeaders, LoginThrottle,
-    ReloadGate, RouteMap, SecretBox, Seed, Service, ServiceConfig,
+    Clock, DEFAULT_AUDIT_RETENTION, DEFAULT_ROUTES, DEMO_SEED, DecisionLogConfig, DenialThrottle,
+    ForwardedHeaders, LoginThrottle, ReloadGate, RouteMap, SecretBox, Seed, Service, ServiceConfig,
 };
 use reqwest::{Client, Response, StatusCode};
 use serde_json::{Value, json};
@@ -30,6 +30,14 @@ pub fn config(database: String, secret_key: String) -> ServiceConfig {
         trusted_proxies: vec!["127.0.0.1".parse().unwrap()],
         forwarded_headers: ForwardedHeaders::Original,
         login_throttle: LoginThrottle::default(),
+        // Suites that try many forbidden things in a row; the throttle's
+        // own tests use the default.
+        denial_throttle: DenialThrottle {
+            max_denials: 10_000,
+            window_seconds: 60,
+        },
+        audit_retention: Some(DEFAULT_AUDIT_RETENTION),
+        drain_timeout: std::time::Duration::from_secs(5),
         issuer: "Acme Cloud".into(),
         lockout: LockoutPolicy::default(),
         secure_cookies: false,

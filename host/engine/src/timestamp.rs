@@ -15,3 +15,27 @@ pub fn from_millis(millis: i64) -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000)
         .unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
+
+/// Why a time finer than a millisecond is refused; every host says the same.
+pub const FINER_THAN_MILLIS: &str =
+    "more precise than a millisecond: times are counted in whole milliseconds";
+
+/// Refuses a time finer than a millisecond, naming `field`: the component
+/// counts whole milliseconds, and dropping finer digits would move a time
+/// by up to a millisecond in whichever direction the digits fall (a
+/// session 1 µs short of its limit would count as past it).
+pub(crate) fn whole_millis(field: &str, t: OffsetDateTime) -> Result<(), crate::Error> {
+    if t.nanosecond().is_multiple_of(1_000_000) {
+        return Ok(());
+    }
+    Err(crate::Error::InvalidRequest {
+        field: field.into(),
+        message: FINER_THAN_MILLIS.into(),
+    })
+}
+
+/// [`whole_millis`] for the times of a session.
+pub(crate) fn whole_millis_session(session: &crate::api::Session) -> Result<(), crate::Error> {
+    whole_millis("session.login_at", session.login_at)?;
+    whole_millis("session.last_activity_at", session.last_activity_at)
+}

@@ -308,9 +308,18 @@ async function showUsers() {
   return true;
 }
 
-async function showAudit() {
-  const answer = await api('GET', 'audit?limit=20');
+// The audit table shows 20 records a page; `older` is the cursor the API
+// gave for the page after the one shown, `before` the one shown (null: the newest).
+const auditPage = { before: null, older: null };
+
+async function showAudit(before = null) {
+  const query = before ? `audit?limit=20&before=${encodeURIComponent(before)}` : 'audit?limit=20';
+  const answer = await api('GET', query);
   if (answer.status !== 200) return follow(answer);
+  auditPage.before = before;
+  auditPage.older = answer.body.next;
+  $('audit-older').hidden = !answer.body.next;
+  $('audit-newest').hidden = !before;
   $('audit').replaceChildren(...answer.body.records.map((record) => {
     const row = document.createElement('tr');
     cell(row, record.at.replace('T', ' ').replace(/\.\d+Z$/, ''));
@@ -341,6 +350,8 @@ async function organizationView() {
   await showAudit();
 
   const refresh = async () => { if (await showUsers()) await showAudit(); };
+  $('audit-older').addEventListener('click', busy($('audit-older'), () => showAudit(auditPage.older)));
+  $('audit-newest').addEventListener('click', busy($('audit-newest'), () => showAudit()));
   $('enforce').addEventListener('change', busy($('enforce'), async () => {
     const wanted = $('enforce').checked;
     const answer = await api('PUT', 'org/enforcement', { enforce_mfa: wanted });

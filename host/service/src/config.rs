@@ -91,6 +91,37 @@ impl Default for LoginThrottle {
     }
 }
 
+/// Denied state changes (reset, enable, disable, enforcement) allowed per
+/// session and per user in a window; beyond, state changes are refused
+/// undecided (429) until the window ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DenialThrottle {
+    pub max_denials: u32,
+    pub window_seconds: u32,
+}
+
+impl Default for DenialThrottle {
+    /// 10 denials a minute: a person clicking never reaches it; a script
+    /// writes at most 10 audit records a minute, and one refusal record.
+    fn default() -> Self {
+        Self {
+            max_denials: 10,
+            window_seconds: 60,
+        }
+    }
+}
+
+impl DenialThrottle {
+    pub fn window_millis(&self) -> i64 {
+        i64::from(self.window_seconds) * 1000
+    }
+}
+
+/// How long audit records are kept by default: 400 days (a year of
+/// records for an annual review, with a month to spare).
+pub const DEFAULT_AUDIT_RETENTION: std::time::Duration =
+    std::time::Duration::from_secs(400 * 86_400);
+
 /// Everything `serve` needs.
 #[derive(Clone, Debug)]
 pub struct ServiceConfig {
@@ -125,6 +156,11 @@ pub struct ServiceConfig {
     /// Which header family carries the original request to forward-auth.
     pub forwarded_headers: ForwardedHeaders,
     pub login_throttle: LoginThrottle,
+    pub denial_throttle: DenialThrottle,
+    /// Audit records older than this are purged; kept forever if `None`.
+    pub audit_retention: Option<std::time::Duration>,
+    /// How long a stopping service waits for requests in flight.
+    pub drain_timeout: std::time::Duration,
     /// Issuer shown in authenticator apps.
     pub issuer: String,
     pub lockout: LockoutPolicy,

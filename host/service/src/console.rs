@@ -12,6 +12,10 @@ use super::decisions::{self, Decided, Intent, UserView};
 use super::error::ApiError;
 use super::json::{ApiJson, NoParameters};
 use super::session::Caller;
+use super::store::AuditFilter;
+use mfa_reset::timestamp::to_millis as millis;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 
 async fn run(state: &AppState, caller: Caller, intent: Intent) -> Result<Response, ApiError> {
     let decided = decisions::decide(state, caller, &intent).await?;
@@ -142,9 +146,85 @@ pub async fn set_enforcement(
 #[serde(deny_unknown_fields)]
 pub struct AuditQuery {
     limit: Option<i64>,
+    /// The `next` of the page before: records older than its last one.
+    before: Option<String>,
+    actor: Option<String>,
+    action: Option<String>,
+    /// `allowed` or `denied`.
+    outcome: Option<String>,
+    /// RFC 3339 times: from `since` (inclusive) to `until` (exclusive).
+    since: Option<String>,
+    until: Option<String>,
 }
 
-/// GET /api/audit: the organization's audit log, newest first (roots).
+impl AuditQuery {
+    /// The filter it asks for, or which parameter is wrong and why.
+    fn filter(self) -> Result<(AuditFilter, i64), ApiError> {
+        let invalid = |field: &str, message: String| ApiError::Invalid {
+            field: field.into(),
+            message,
+        };
+        let limit = self.limit.unwrap_or(100);
+        if !(1..=1000).contains(&limit) {
+            return Err(invalid("limit", "must be between 1 and 1000".into()));
+        }
+        let time = |field: &str, value: Option<String>| {
+            value
+                .map(|v| {
+                    OffsetDateTime::parse(&v, &Rfc3339)
+                        .map(millis)
+                        .map_err(|e| invalid(field, format!("`{v}` is not an RFC 3339 time: {e}")))
+                })
+                .transpose()
+        };
+        let allowed = match self.outcome.as_deref() {
+            None => None,
+            Some("allowed") => Some(true),
+            Some("denied") => Some(false),
+            Some(other) => {
+                return Err(invalid(
+                    "outcome",
+                    format!("`{other}` is neither `allowed` nor `denied`"),
+                ));
+            }
+        };
+        let before = self
+            .before
+            .map(|cursor| {
+                parse_cursor(&cursor).ok_or_else(|| {
+                    invalid(
+                        "before",
+                        format!("`{cursor}` is not a cursor this API gave (the `next` of a page)"),
+                    )
+                })
+            })
+            .transpose()?;
+        let filter = AuditFilter {
+            actor: self.actor,
+            action: self.action,
+            allowed,
+            since: time("since", self.since)?,
+            until: time("until", self.until)?,
+            before,
+        };
+        Ok((filter, limit))
+    }
+}
+
+/// A page cursor: the last record's time (ms) and id, as `<ms>.<id>`.
+fn cursor((at, id): &(i64, String)) -> String {
+    format!("{at}.{id}")
+}
+
+fn parse_cursor(text: &str) -> Option<(i64, String)> {
+    let (at, id) = text.split_once('.')?;
+    let uuid = uuid::Uuid::parse_str(id).ok()?;
+    Some((at.parse().ok()?, uuid.to_string()))
+}
+
+/// GET /api/audit: the organization's audit log, newest first, a page at a
+/// time (`next` is the cursor of the older page), filtered by actor,
+/// action, outcome and time (roots).
 pub async fn audit(
     State(state): State<AppState>,
     caller: Caller,
@@ -154,13 +234,7 @@ pub async fn audit(
         field: "(query)".into(),
         message: e.body_text(),
     })?;
-    let limit = query.limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
-        return Err(ApiError::Invalid {
-            field: "limit".into(),
-            message: "must be between 1 and 1000".into(),
-        });
-    }
+    let (filter, limit) = query.filter()?;
     let decided = decisions::decide(
         &state,
         caller,
@@ -175,6 +249,11 @@ pub async fn audit(
         .as_ref()
         .map(|u| u.organization.id.clone())
         .unwrap_or_default();
-    let records = state.store.audit(&organization, limit).await?;
-    Ok(Json(json!({"decision_id": decided.decision_id, "records": records})).into_response())
+    let page = state.store.audit(&organization, &filter, limit).await?;
+    Ok(Json(json!({
+        "decision_id": decided.decision_id,
+        "records": page.records,
+        "next": page.next.as_ref().map(cursor),
+    }))
+    .into_response())
 }

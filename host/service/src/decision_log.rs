@@ -69,6 +69,22 @@ pub struct DecisionLog {
     metrics: Arc<Metrics>,
 }
 
+/// The writer task: [`DecisionLogWriter::flush`] writes what is queued and
+/// ends it.
+pub struct DecisionLogWriter {
+    close: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<usize>,
+}
+
+impl DecisionLogWriter {
+    /// Refuses new entries, writes every queued one, and returns how many
+    /// were written after the call.
+    pub async fn flush(self) -> usize {
+        let _ = self.close.send(());
+        self.task.await.unwrap_or(0)
+    }
+}
+
 impl DecisionLog {
     /// Starts the writer for `store`.
     pub fn spawn(
@@ -76,19 +92,37 @@ impl DecisionLog {
         config: DecisionLogConfig,
         clock: Clock,
         metrics: Arc<Metrics>,
-    ) -> Self {
+    ) -> (Self, DecisionLogWriter) {
         let (queue, mut entries) = mpsc::channel(QUEUE);
+        let (close, closing) = tokio::sync::oneshot::channel::<()>();
         let writer_metrics = metrics.clone();
-        tokio::spawn(async move {
+        let task = tokio::spawn(async move {
             let mut batch = Vec::with_capacity(BATCH);
             let mut last_purge = None::<std::time::Instant>;
-            while entries.recv_many(&mut batch, BATCH).await > 0 {
+            let mut closing = std::pin::pin!(closing);
+            let mut closed = false;
+            let mut written_after_close = 0;
+            loop {
+                let received = tokio::select! {
+                    n = entries.recv_many(&mut batch, BATCH) => n,
+                    // Stopping: no new entries; the queued ones are drained below.
+                    _ = &mut closing, if !closed => {
+                        entries.close();
+                        closed = true;
+                        continue;
+                    }
+                };
+                if received == 0 {
+                    return written_after_close;
+                }
                 if let Err(e) = store.append_decisions(&batch).await {
                     tracing::warn!(error = %e, lost = batch.len(), "decision log: a batch could not be written");
                     writer_metrics.decisions_unlogged(batch.len());
+                } else if closed {
+                    written_after_close += batch.len();
                 }
                 batch.clear();
-                if last_purge.is_none_or(|at| at.elapsed() >= PURGE_EVERY) {
+                if !closed && last_purge.is_none_or(|at| at.elapsed() >= PURGE_EVERY) {
                     last_purge = Some(std::time::Instant::now());
                     let retention = i64::try_from(config.retention.as_millis()).unwrap_or(i64::MAX);
                     let before =
@@ -99,11 +133,12 @@ impl DecisionLog {
                 }
             }
         });
-        Self {
+        let log = Self {
             queue,
             sample: config.sample,
             metrics,
-        }
+        };
+        (log, DecisionLogWriter { close, task })
     }
 
     /// Records the decision `entry` builds, if it is sampled (unsampled

@@ -13,7 +13,9 @@ use super::AppState;
 use super::decision_log::RecordedDecision;
 use super::error::ApiError;
 use super::session::{self, Caller};
-use super::store::{AuditEntry, Commit, SessionUse, SessionsChange, StoreError, StoredUser};
+use super::store::{
+    AuditEntry, Commit, SessionUse, SessionsChange, StoreError, StoredUser, time_of,
+};
 use mfa_reset::api::{
     Action, AuditRecord, Change, Decision, MfaStatus, Organization, Outcome, Request, Role,
     SessionEffect, User, UserStatus,
@@ -125,16 +127,33 @@ pub async fn decide(
     intent: &Intent,
 ) -> Result<Decided, ApiError> {
     let mut caller = caller;
-    // State changes of one organization queue here, then read afresh;
-    // reads need neither.
-    let _queued = match intent {
-        Intent::ListUsers | Intent::Route(_) | Intent::ViewSession => None,
-        _ => {
-            let queued = session::queue_for_org(state, &caller).await;
-            caller = session::reload(state, &caller).await?;
-            Some(queued)
-        }
+    let Some(changed) = intent.changes_state() else {
+        return decide_again_on_conflict(state, caller, intent).await;
     };
+    // A session or user past its denials waits, undecided: nobody can
+    // bury an audit trail under refused attempts.
+    let throttle = DenialSubjects::of(&caller);
+    refuse_if_throttled(state, &caller, &throttle, changed).await?;
+    // State changes of one organization queue here, then read afresh.
+    let _queued = session::queue_for_org(state, &caller).await;
+    caller = session::reload(state, &caller).await?;
+    let now = millis(caller.now(&state.config.clock));
+    let decided = decide_again_on_conflict(state, caller, intent).await?;
+    if !decided.decision.allowed {
+        let window = state.config.denial_throttle.window_millis();
+        state
+            .store
+            .count_denial(&throttle.subjects(), now, window)
+            .await?;
+    }
+    Ok(decided)
+}
+
+async fn decide_again_on_conflict(
+    state: &AppState,
+    mut caller: Caller,
+    intent: &Intent,
+) -> Result<Decided, ApiError> {
     for n in 0..ATTEMPTS {
         match attempt(state, &caller, intent).await {
             Err(ApiError::Conflict(_)) => {
@@ -147,6 +166,98 @@ pub async fn decide(
     Err(ApiError::Conflict(
         "the state kept changing; try again".into(),
     ))
+}
+
+impl Intent {
+    /// For a state change, the audit action it is recorded as and its
+    /// target as the caller's organization may read it; `None` for reads.
+    fn changes_state(&self) -> Option<(&'static str, Option<&str>)> {
+        match self {
+            Self::ResetOwn => Some(("reset_own_mfa", None)),
+            Self::EnableOwn => Some(("enable_own_mfa", None)),
+            Self::DisableOwn => Some(("disable_own_mfa", None)),
+            Self::ResetUser(_) => Some(("reset_user_mfa", Some(UNDECIDED_TARGET))),
+            Self::EnableUser(_) => Some(("enable_user_mfa", Some(UNDECIDED_TARGET))),
+            Self::DisableUser(_) => Some(("disable_user_mfa", Some(UNDECIDED_TARGET))),
+            Self::SetEnforcement(_) => Some(("set_enforcement", None)),
+            Self::ListUsers | Self::Route(_) | Self::ViewSession => None,
+        }
+    }
+}
+
+/// The target of a refused state change that was never decided (the id
+/// the caller sent is never recorded as typed).
+const UNDECIDED_TARGET: &str = "(not decided)";
+
+/// Whose denials a state change counts against: its session's and its
+/// user's (across sessions and replicas).
+struct DenialSubjects {
+    session: String,
+    actor: String,
+}
+
+impl DenialSubjects {
+    fn of(caller: &Caller) -> Self {
+        Self {
+            session: format!("session:{}", caller.session.token_hash),
+            actor: format!("actor:{}", caller.user.user.id),
+        }
+    }
+
+    fn subjects(&self) -> [&str; 2] {
+        [&self.session, &self.actor]
+    }
+}
+
+/// 429 when the caller's session or user used up its denials in the
+/// current window; the window's first refusal is audited, every one is
+/// counted in the metrics.
+async fn refuse_if_throttled(
+    state: &AppState,
+    caller: &Caller,
+    throttle: &DenialSubjects,
+    (action, target): (&'static str, Option<&str>),
+) -> Result<(), ApiError> {
+    let limits = state.config.denial_throttle;
+    let now = caller.now(&state.config.clock);
+    let Some(window) = state
+        .store
+        .denial_window(
+            &throttle.subjects(),
+            millis(now),
+            i64::from(limits.max_denials),
+            limits.window_millis(),
+        )
+        .await?
+    else {
+        return Ok(());
+    };
+    state.metrics.denials_throttled(action);
+    let actor = &caller.user.user;
+    if window.first_refusal {
+        let record = AuditRecord {
+            at: now,
+            actor: actor.id.clone(),
+            organization: actor.organization.id.clone(),
+            action: action.into(),
+            // As the engine records each action's target.
+            target: match (action, target) {
+                (_, Some(target)) => target,
+                ("set_enforcement", None) => &actor.organization.id,
+                (_, None) => &actor.id,
+            }
+            .to_string(),
+            allowed: false,
+            policy_ids: Vec::new(),
+            denial_code: Some("too-many-denials".into()),
+        };
+        let entry = AuditEntry::new(record, uuid::Uuid::new_v4().to_string());
+        state.store.audit_only(&[entry]).await?;
+    }
+    tracing::info!(actor = %Shown(&actor.id), action, "state change throttled after repeated denials");
+    Err(ApiError::TooManyDenials {
+        retry_after_seconds: seconds_until(time_of(window.until), now),
+    })
 }
 
 /// A short random pause before deciding again, growing with each
@@ -210,8 +321,9 @@ async fn attempt(state: &AppState, caller: &Caller, intent: &Intent) -> Result<D
     let actor = &caller.user;
     let mut read_users = vec![actor];
     let target_user;
-    // An id that names no user is audited as unknown, never as typed: the
-    // organization's audit log is no place for a caller's free text.
+    // An id that names no user is audited like another organization's
+    // user, never as typed: the audit log is no place for a caller's free
+    // text (see `audit_rows`).
     let mut unknown_target = false;
     let action = match intent {
         Intent::ResetOwn => Action::ResetOwnMfa,
@@ -219,13 +331,14 @@ async fn attempt(state: &AppState, caller: &Caller, intent: &Intent) -> Result<D
         Intent::DisableOwn => Action::DisableOwnMfa,
         Intent::ResetUser(id) | Intent::EnableUser(id) | Intent::DisableUser(id) => {
             target_user = target(state, id, actor).await?;
-            unknown_target = matches!(target_user, Target::Unknown(_));
-            if let Target::Stored(stored) = &target_user
+            let found = &target_user;
+            unknown_target = matches!(found, Target::Unknown(_));
+            if let Target::Stored(stored) = found
                 && stored.user.id != actor.user.id
             {
                 read_users.push(stored);
             }
-            let user = target_user.user().clone();
+            let user = found.user().clone();
             match intent {
                 Intent::ResetUser(_) => Action::ResetUserMfa(user),
                 Intent::EnableUser(_) => Action::EnableUserMfa(user),
@@ -284,13 +397,6 @@ async fn attempt(state: &AppState, caller: &Caller, intent: &Intent) -> Result<D
         audit,
         policy_revision,
     } = outcome;
-    let audit = audit.map(|audit| match unknown_target {
-        true => AuditRecord {
-            target: "(unknown)".into(),
-            ..audit
-        },
-        false => audit,
-    });
     let Some(audit) = audit else {
         // Reads change nothing; an allowed one used the session all the
         // same (recorded once per interval).
@@ -343,18 +449,16 @@ async fn attempt(state: &AppState, caller: &Caller, intent: &Intent) -> Result<D
         }
         _ => None,
     };
-    // R12: an attempt on another organization's user is in that
-    // organization's audit log too.
-    let mut audit_rows = vec![AuditEntry::new(audit.clone(), decision_id.clone())];
-    if let Some(stored) = read_users.get(1)
-        && stored.user.organization.id != actor.user.organization.id
-    {
-        let copy = AuditRecord {
-            organization: stored.user.organization.id.clone(),
-            ..audit
-        };
-        audit_rows.push(AuditEntry::new(copy, decision_id.clone()));
-    }
+    let target_organization = read_users
+        .get(1)
+        .map(|stored| stored.user.organization.id.as_str());
+    let audit_rows = audit_rows(
+        audit,
+        &decision_id,
+        &actor.user.organization.id,
+        target_organization,
+        unknown_target,
+    );
     state
         .store
         .commit(Commit {
@@ -387,6 +491,53 @@ async fn attempt(state: &AppState, caller: &Caller, intent: &Intent) -> Result<D
         policy_revision,
     })
 }
+
+/// The audit rows of one decision (R12). An attempt on a user outside the
+/// caller's organization (another organization's, or an id that names no
+/// one) goes in full to the target's organization; the caller's
+/// organization keeps only what its caller was answered: a fixed
+/// placeholder for the target and the deciding policy, alike for every
+/// such id, so that its trail reveals neither who exists elsewhere nor
+/// their MFA state. Within the organization, the record is kept whole.
+fn audit_rows(
+    audit: AuditRecord,
+    decision_id: &str,
+    actor_organization: &str,
+    target_organization: Option<&str>,
+    unknown_target: bool,
+) -> Vec<AuditEntry> {
+    let elsewhere = target_organization.filter(|org| *org != actor_organization);
+    if !unknown_target && elsewhere.is_none() {
+        return vec![AuditEntry::new(audit, decision_id.to_string())];
+    }
+    let mut rows = Vec::with_capacity(2);
+    let callers_copy = if audit.allowed && !unknown_target {
+        // Allowed (a policy author may let roots act across organizations):
+        // the caller was answered with the user, so may read it here too.
+        audit.clone()
+    } else {
+        let mut policy_ids = audit.policy_ids.clone();
+        policy_ids.truncate(1);
+        AuditRecord {
+            target: OUTSIDE_TARGET.into(),
+            policy_ids,
+            ..audit.clone()
+        }
+    };
+    rows.push(AuditEntry::new(callers_copy, decision_id.to_string()));
+    if let Some(org) = elsewhere {
+        let full = AuditRecord {
+            organization: org.to_string(),
+            ..audit
+        };
+        rows.push(AuditEntry::new(full, decision_id.to_string()));
+    }
+    rows
+}
+
+/// The target of a denied attempt outside the caller's organization, as its
+/// organization's audit trail shows it.
+pub const OUTSIDE_TARGET: &str = "(outside the organization)";
 
 fn log_decision(
     state: &AppState,

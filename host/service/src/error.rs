@@ -16,6 +16,9 @@ pub enum ApiError {
     InvalidCredentials,
     /// 429: too many wrong passwords; the same for every account id.
     Throttled { retry_after_seconds: i64 },
+    /// 429: too many refused state changes by this session or user; they
+    /// wait for the window to end (nothing is decided meanwhile).
+    TooManyDenials { retry_after_seconds: i64 },
     /// 403: a state change sent by a page of another site (CSRF).
     CrossSite(String),
     /// 415: a state change must send `Content-Type: application/json`.
@@ -82,6 +85,17 @@ impl IntoResponse for ApiError {
                     StatusCode::TOO_MANY_REQUESTS,
                     "too-many-attempts",
                     format!("too many failed logins: try again in {retry_after_seconds} seconds"),
+                    None,
+                )
+            }
+            Self::TooManyDenials {
+                retry_after_seconds,
+            } => {
+                retry_after = Some(retry_after_seconds);
+                (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "too-many-denials",
+                    format!("too many refused changes: try again in {retry_after_seconds} seconds"),
                     None,
                 )
             }

@@ -8,7 +8,7 @@
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 
 use super::AppState;
@@ -86,6 +86,10 @@ fn original_request(
     if !trusted {
         return Err("untrusted-peer");
     }
+    if let Some(name) = forged_header(headers) {
+        tracing::info!(header = %Shown(name), "forward-auth: a client-sent header the gateway should have removed");
+        return Err("forged-header");
+    }
     let present = |names: [&str; 2]| names.iter().any(|n| headers.contains_key(*n));
     let (expected, other): (Option<[&str; 2]>, &[[&str; 2]]) = match family {
         ForwardedHeaders::Original => (Some(ORIGINAL), &[FORWARDED]),
@@ -125,6 +129,57 @@ fn original_request(
         return Err("bad-method");
     }
     Ok((original_method, path))
+}
+
+/// Forwarding headers the gateways set, in the one spelling they use.
+const FORWARDING: [&str; 9] = [
+    "forwarded",
+    "x-forwarded-for",
+    "x-forwarded-host",
+    "x-forwarded-method",
+    "x-forwarded-proto",
+    "x-forwarded-uri",
+    "x-original-method",
+    "x-original-uri",
+    "x-real-ip",
+];
+
+/// Method overrides: a backend honouring one would act with a method the
+/// policies never decided.
+const METHOD_OVERRIDES: [&str; 3] = [
+    "x-http-method-override",
+    "x-http-method",
+    "x-method-override",
+];
+
+/// The first header a client must have sent past the gateway: the shipped
+/// configs remove every `X-Auth-*` before asking, so any that arrives here
+/// (in any spelling) was forged, and a backend could read it as ours; a
+/// method override in any spelling; and a forwarding header spelled with
+/// `_` or `.`, which CGI/WSGI servers merge with the real one
+/// (`X_Forwarded_Uri` and `X-Forwarded-Uri` both become
+/// `HTTP_X_FORWARDED_URI`).
+fn forged_header(headers: &HeaderMap) -> Option<&str> {
+    headers.keys().map(HeaderName::as_str).find(|name| {
+        spelled_as(name, "x-auth-", true)
+            || METHOD_OVERRIDES.iter().any(|m| spelled_as(name, m, false))
+            || (name.contains(['_', '.']) && FORWARDING.iter().any(|f| spelled_as(name, f, false)))
+    })
+}
+
+/// Whether `name` (lower case, as names are kept) is `target`, or starts
+/// with it when `prefix`, once `_` and `.` read as `-` (no allocation: this
+/// runs for every header of every forward-auth question).
+fn spelled_as(name: &str, target: &str, prefix: bool) -> bool {
+    let fits = if prefix {
+        name.len() >= target.len()
+    } else {
+        name.len() == target.len()
+    };
+    fits && name
+        .bytes()
+        .zip(target.bytes())
+        .all(|(n, t)| n == t || (t == b'-' && (n == b'_' || n == b'.')))
 }
 
 async fn decide(state: &AppState, headers: &HeaderMap, action: &str) -> Response {
@@ -170,6 +225,12 @@ async fn decide(state: &AppState, headers: &HeaderMap, action: &str) -> Response
                     .headers_mut()
                     .insert(HeaderName::from_static(name), value);
             }
+            // For gateways that replace the backend's Cookie with ours
+            // (Traefik's `authResponseHeaders`): the client's cookies
+            // without the session, which the backend must never hold.
+            if let Some(cookies) = cookies_without_session(headers) {
+                response.headers_mut().insert(header::COOKIE, cookies);
+            }
             response
         }
         Ok(decided) => {
@@ -198,6 +259,26 @@ async fn decide(state: &AppState, headers: &HeaderMap, action: &str) -> Response
             deny(StatusCode::FORBIDDEN, "error", None)
         }
     }
+}
+
+/// The request's cookies without the sidecar's session cookie (either
+/// name), as one `Cookie` value; `None` when none remain.
+fn cookies_without_session(headers: &HeaderMap) -> Option<HeaderValue> {
+    let kept: Vec<&str> = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .map(str::trim)
+        .filter(|pair| {
+            let name = pair.split('=').next().unwrap_or("").trim();
+            !pair.is_empty() && name != session::SECURE_COOKIE && name != session::PLAIN_COOKIE
+        })
+        .collect();
+    if kept.is_empty() {
+        return None;
+    }
+    HeaderValue::from_str(&kept.join("; ")).ok()
 }
 
 fn set(headers: &mut HeaderMap, name: &'static str, value: &str) {

@@ -24,6 +24,8 @@ mod decision_log;
 mod decisions;
 mod error;
 mod forward_auth;
+mod housekeeping;
+mod http_server;
 mod json;
 mod keyed_locks;
 mod login;
@@ -43,6 +45,7 @@ mod webhook;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -50,9 +53,11 @@ use axum::routing::{MethodRouter, any, get, post, put};
 use tokio::sync::oneshot;
 
 pub use config::{
-    Clock, DecisionLogConfig, ForwardedHeaders, LoginThrottle, ReloadGate, ServiceConfig, Webhook,
+    Clock, DEFAULT_AUDIT_RETENTION, DecisionLogConfig, DenialThrottle, ForwardedHeaders,
+    LoginThrottle, ReloadGate, ServiceConfig, Webhook,
 };
 pub use decision_log::{RecordedDecision, read_recorded_decisions};
+pub use http_server::MAX_HEADERS;
 pub use notifications::WebhookKey;
 pub use replay::{ChangeGroup, ReplayReport, Verdict, replay};
 pub use routes::{DEFAULT_ROUTES, Route, RouteMap};
@@ -96,9 +101,25 @@ impl AppState {
 /// A running service.
 pub struct Service {
     addr: SocketAddr,
-    shutdown: Option<oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<std::io::Result<()>>,
-    webhook_worker: Option<tokio::task::JoinHandle<()>>,
+    /// Tells the server to stop accepting, with the drain timeout.
+    stop: Option<oneshot::Sender<Duration>>,
+    server: tokio::task::JoinHandle<http_server::Drained>,
+    webhook_worker: Option<webhook::WebhookWorker>,
+    decision_log_writer: Option<decision_log::DecisionLogWriter>,
+    /// Tasks that only read or tidy (policy reload, housekeeping): aborted.
+    background: Vec<tokio::task::JoinHandle<()>>,
+    drain_timeout: Duration,
+}
+
+/// What a stopping service did with the work it had.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stopped {
+    /// Every request in flight was answered within the drain timeout.
+    pub drained: bool,
+    /// Decisions still queued for the decision log, written before exiting.
+    pub decisions_flushed: usize,
+    /// Webhook deliveries abandoned and given back to the outbox.
+    pub notifications_released: usize,
 }
 
 /// What can stop the service from starting.
@@ -200,14 +221,24 @@ impl Service {
             addr: config.listen,
             source,
         })?;
-        let decision_log = config.decision_log.clone().map(|log| {
-            decision_log::DecisionLog::spawn(
-                store.clone(),
-                log,
-                config.clock.clone(),
-                metrics.clone(),
-            )
-        });
+        let (decision_log, decision_log_writer) = match config.decision_log.clone() {
+            Some(log) => {
+                let (log, writer) = decision_log::DecisionLog::spawn(
+                    store.clone(),
+                    log,
+                    config.clock.clone(),
+                    metrics.clone(),
+                );
+                (Some(log), Some(writer))
+            }
+            None => (None, None),
+        };
+        let mut background = vec![housekeeping::spawn(
+            store.clone(),
+            config.clock.clone(),
+            config.audit_retention,
+        )];
+        let drain_timeout = config.drain_timeout;
         let state = AppState {
             decision_log,
             engine,
@@ -221,23 +252,24 @@ impl Service {
             )),
         };
         if let (Some(dir), Some(policies)) = (&state.config.policies_dir, policies) {
-            reload::spawn(state.clone(), dir.clone(), support_url, policies);
+            background.push(reload::spawn(
+                state.clone(),
+                dir.clone(),
+                support_url,
+                policies,
+            ));
         }
-        let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-        let (tx, rx) = oneshot::channel();
-        let task = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = rx.await;
-                })
-                .await
-        });
+        let (stop, stopping) = oneshot::channel();
+        let server = tokio::spawn(http_server::serve(listener, router(state), stopping));
         tracing::info!(%addr, "mfa-reset service listening");
         Ok(Self {
             addr,
-            shutdown: Some(tx),
-            task,
+            stop: Some(stop),
+            server,
             webhook_worker,
+            decision_log_writer,
+            background,
+            drain_timeout,
         })
     }
 
@@ -245,23 +277,46 @@ impl Service {
         self.addr
     }
 
-    /// Stops accepting, finishes requests in flight, and returns.
-    pub async fn stop(mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
+    /// Stops as [`Service::shutdown`] does, with the configured drain timeout.
+    pub async fn stop(self) -> Stopped {
+        let drain = self.drain_timeout;
+        self.shutdown(drain).await
+    }
+
+    /// Stops accepting connections, lets the requests in flight finish (up
+    /// to `drain`), writes the decisions still queued for the decision log,
+    /// and gives back the notifications being delivered, so that nothing
+    /// is lost and another replica delivers them at once.
+    pub async fn shutdown(mut self, drain: Duration) -> Stopped {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(drain);
         }
-        let _ = (&mut self.task).await;
-        // Undelivered notifications wait in the outbox for the next start.
-        if let Some(worker) = self.webhook_worker.take() {
-            worker.abort();
+        let drained = (&mut self.server).await.ok() == Some(http_server::Drained::All);
+        for task in &self.background {
+            task.abort();
+        }
+        let decisions_flushed = match self.decision_log_writer.take() {
+            Some(writer) => writer.flush().await,
+            None => 0,
+        };
+        let notifications_released = match self.webhook_worker.take() {
+            Some(worker) => worker.stop().await,
+            None => 0,
+        };
+        Stopped {
+            drained,
+            decisions_flushed,
+            notifications_released,
         }
     }
 
-    /// Serves until the task ends (or Ctrl-C, with `serve`).
-    pub async fn wait(self) -> std::io::Result<()> {
-        self.task
-            .await
-            .unwrap_or_else(|e| Err(std::io::Error::other(e)))
+    /// Waits until the server ends by itself (it does not, unless its task
+    /// fails): `serve` waits on this and on the signals that stop it.
+    pub async fn wait(&mut self) -> std::io::Result<()> {
+        match (&mut self.server).await {
+            Ok(_) => Ok(()),
+            Err(e) => Err(std::io::Error::other(e)),
+        }
     }
 }
 

@@ -149,12 +149,19 @@ pub async fn login(
         };
         let entry = AuditEntry::new(record, uuid::Uuid::new_v4().to_string());
         state.store.audit_only(&[entry]).await?;
+        // The quiet period after which the counts are forgotten starts now.
+        state
+            .store
+            .login_failed(&[&account_key, &address_key], now_ms)
+            .await?;
         tracing::info!(user = %Shown(&who), %address, "login refused");
         return Err(ApiError::InvalidCredentials);
     };
     state
         .store
-        .release_login_attempt(&account_key, &address_key, throttle.free_address_failures)
+        .release_login_attempt(&account_key, &address_key, now_ms, |failures| {
+            login_lock(&throttle, throttle.free_address_failures, failures)
+        })
         .await?;
     // The session starts from the user's state as it is when it commits: a
     // change of the user's MFA or of enforcement in between is seen.

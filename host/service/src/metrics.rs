@@ -1,6 +1,6 @@
 //! Prometheus metrics: decisions by action and outcome, decision latency,
-//! forward-auth answers, the policy set revision in force, and webhook
-//! deliveries.
+//! forward-auth answers, the policy set revision in force, webhook
+//! deliveries, and state changes throttled after repeated denials.
 
 use std::sync::Mutex;
 
@@ -38,6 +38,12 @@ pub struct Metrics {
     pending: Gauge,
     oldest_pending: Gauge,
     unlogged: Counter,
+    throttled: Family<ActionLabels, Counter>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ActionLabels {
+    action: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -103,9 +109,16 @@ impl Metrics {
             "Decisions the decision log dropped (queue full, or a batch failed to write)",
             unlogged.clone(),
         );
+        let throttled = Family::<ActionLabels, Counter>::default();
+        registry.register(
+            "state_changes_throttled",
+            "State changes refused undecided (429) because their session or user had too many denials",
+            throttled.clone(),
+        );
         Self {
             registry: Mutex::new(registry),
             unlogged,
+            throttled,
             deliveries,
             pending,
             oldest_pending,
@@ -115,6 +128,11 @@ impl Metrics {
             revision,
             reloads,
         }
+    }
+
+    /// A state change refused by the denial throttle.
+    pub fn denials_throttled(&self, action: &'static str) {
+        self.throttled.get_or_create(&ActionLabels { action }).inc();
     }
 
     pub fn decisions_unlogged(&self, n: usize) {

@@ -10,7 +10,12 @@ use std::path::{Path, PathBuf};
 use super::{AppState, reload_gate};
 use mfa_reset::PolicySource;
 
-pub fn spawn(state: AppState, dir: PathBuf, support_url: String, mut loaded: PolicySource) {
+pub fn spawn(
+    state: AppState,
+    dir: PathBuf,
+    support_url: String,
+    mut loaded: PolicySource,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         // What decides now; `loaded` is the last set read (maybe refused).
         let mut in_force = loaded.clone();
@@ -84,7 +89,7 @@ pub fn spawn(state: AppState, dir: PathBuf, support_url: String, mut loaded: Pol
                 }
             }
         }
-    });
+    })
 }
 
 /// Proves `source` within the guardrails of `dir`; the refusal says why,

@@ -79,14 +79,25 @@ impl RouteMap {
     }
 
     /// The rule for `method` on `segments` (from [`canonical_path`]): the
-    /// longest prefix matching whole segments decides.
+    /// longest prefix matching whole segments decides. A path some rule
+    /// matches exactly is also decided by a longer rule it matches up to a
+    /// suffix spelling (`/app/admin.json`, `/app/admin~/` fall under
+    /// `/app/admin/`): backend routers map such suffixes (`(.:format)`) to
+    /// the handler of the prefix. A suffix spelling never brings a path no
+    /// rule matches under a rule.
     pub fn route_for(&self, method: &str, segments: &[String]) -> RouteMatch<'_> {
-        let best = self
-            .routes
-            .iter()
-            .filter(|r| segments.starts_with(&r.segments))
-            .map(|r| (r.segments.len(), r))
-            .max_by_key(|(len, _)| *len);
+        let longest = |matches: fn(&[String], &[String]) -> bool| {
+            self.routes
+                .iter()
+                .filter(|r| matches(segments, &r.segments))
+                .map(|r| (r.segments.len(), r))
+                .max_by_key(|(len, _)| *len)
+        };
+        let exact = longest(|path, prefix| path.starts_with(prefix));
+        let best = match (exact, longest(starts_with_suffixed)) {
+            (Some((exact_len, _)), Some((len, r))) if len > exact_len => Some((len, r)),
+            (exact, _) => exact,
+        };
         match best {
             None => RouteMatch::NoRoute,
             Some((_, r)) if r.methods.is_empty() || r.methods.iter().any(|m| m == method) => {
@@ -95,6 +106,21 @@ impl RouteMap {
             Some(_) => RouteMatch::MethodNotAllowed,
         }
     }
+}
+
+/// Whether `path` starts with `prefix` segment by segment, each path
+/// segment being the prefix's or the prefix's followed by a suffix: a
+/// character that cannot continue a name (not a letter, digit, `-` or
+/// `_`), then anything (`admin.json`, `admin~`, `admin!x`).
+fn starts_with_suffixed(path: &[String], prefix: &[String]) -> bool {
+    path.len() >= prefix.len()
+        && path.iter().zip(prefix).all(|(segment, wanted)| {
+            segment.strip_prefix(wanted.as_str()).is_some_and(|rest| {
+                rest.chars()
+                    .next()
+                    .is_none_or(|c| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+            })
+        })
 }
 
 /// An HTTP method as a route map or a gateway may name it: an upper-case token.
@@ -150,6 +176,9 @@ fn decode_segment(segment: &str) -> Result<String, &'static str> {
                 .ok_or("has a `%` not followed by two hex digits")?;
             match hex {
                 b'/' | b'\\' => return Err("has an encoded `/` or `\\`"),
+                // A backend that decodes before splitting would end the
+                // path there (`/app/admin%3F/` read as `/app/admin`).
+                b'?' | b'#' => return Err("has an encoded `?` or `#`"),
                 b'%' => return Err("is encoded twice (`%25`)"),
                 _ => decoded.push(hex),
             }
@@ -214,9 +243,51 @@ mod tests {
             "/app/admin%E2%80%8B",
             "/app/admın",
             "app/admin",
+            // A backend decoding before it splits off the query would read
+            // `/app/admin`.
+            "/app/admin%3f/",
+            "/app/admin%3F/",
+            "/app/admin%23/",
         ] {
             assert!(route("GET", path).is_err(), "{path} must be refused");
         }
+    }
+
+    /// R11: the suffix spellings a backend router maps to its admin
+    /// handler (`/admin(.:format)`, `admin~`) are decided as the admin
+    /// pages; names that merely start alike are not.
+    #[test]
+    fn suffix_spellings_of_a_protected_prefix_fall_under_it() {
+        for path in [
+            "/app/admin.json",
+            "/app/admin.xml/users",
+            "/app/admin~/",
+            "/app/Admin.JSON",
+            "/app/admin!x",
+            "/app/admin,/",
+        ] {
+            assert_eq!(
+                route("GET", path),
+                Ok(RouteMatch::Action("administer_console")),
+                "{path}"
+            );
+        }
+        for path in ["/app/administrator", "/app/admin-tools/", "/app/admin_x"] {
+            assert_eq!(
+                route("GET", path),
+                Ok(RouteMatch::Action("access_console")),
+                "{path}"
+            );
+        }
+        // A suffix spelling never brings an unrouted path under a rule.
+        for path in ["/app.json/home", "/app~/admin/"] {
+            assert_eq!(route("GET", path), Ok(RouteMatch::NoRoute), "{path}");
+        }
+        // The audit route keeps its methods under a suffix spelling.
+        assert_eq!(
+            route("POST", "/app/audit.json"),
+            Ok(RouteMatch::MethodNotAllowed)
+        );
     }
 
     #[test]

@@ -20,8 +20,11 @@ use super::secret_box::SecretBox;
 use mfa_reset::api::{AuditRecord, Authenticator, MfaStatus, Organization, Role, TotpKey, User};
 use mfa_reset::timestamp::{from_millis as time, to_millis as millis};
 
+mod audit;
 mod decision_log;
 mod outbox;
+mod throttle;
+pub use audit::AuditFilter;
 pub use outbox::DueNotification;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -561,75 +564,6 @@ impl Store {
         Ok(())
     }
 
-    /// Counts a password attempt for each subject before it is checked,
-    /// and sets each subject's lock from its new count (`lock` maps a
-    /// subject and count to the lock's end). If a subject is locked, nothing
-    /// is counted and the lock's end comes back as `Err`. A count whose last
-    /// attempt is older than its `forget_before` starts again at 1.
-    pub async fn claim_login_attempt(
-        &self,
-        subjects: &[(&str, i64)],
-        now: i64,
-        lock: impl Fn(&str, i64) -> Option<i64>,
-    ) -> Result<Result<(), i64>, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        for &(subject, forget_before) in subjects {
-            // The upsert locks the row: concurrent claims go one by one.
-            let row = sqlx::query(
-                "INSERT INTO login_throttle (subject, failures, locked_until, last_failure_at) \
-                 VALUES ($1, 1, NULL, $2) ON CONFLICT (subject) DO UPDATE SET \
-                 failures = CASE WHEN login_throttle.last_failure_at < $3 THEN 1 \
-                                 ELSE login_throttle.failures + 1 END, \
-                 last_failure_at = $4 RETURNING failures, locked_until",
-            )
-            .bind(subject)
-            .bind(now)
-            .bind(forget_before)
-            .bind(now)
-            .fetch_one(&mut *tx)
-            .await?;
-            let failures: i64 = row.try_get("failures")?;
-            let locked: Option<i64> = row.try_get("locked_until")?;
-            if let Some(until) = locked.filter(|until| *until > now) {
-                tx.rollback().await?;
-                return Ok(Err(until));
-            }
-            sqlx::query("UPDATE login_throttle SET locked_until = $1 WHERE subject = $2")
-                .bind(lock(subject, failures))
-                .bind(subject)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(Ok(()))
-    }
-
-    /// A right password: the account's count starts again, and the
-    /// address gets its attempt back (and loses a lock it no longer earns).
-    pub async fn release_login_attempt(
-        &self,
-        account: &str,
-        address: &str,
-        free_address_failures: u32,
-    ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("DELETE FROM login_throttle WHERE subject = $1")
-            .bind(account)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(
-            "UPDATE login_throttle SET failures = failures - 1, \
-             locked_until = CASE WHEN failures - 1 < $1 THEN NULL ELSE locked_until END \
-             WHERE subject = $2 AND failures > 0",
-        )
-        .bind(i64::from(free_address_failures))
-        .bind(address)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
     /// A session and its user, in one query (every request that uses a
     /// session needs both).
     pub async fn caller(
@@ -683,7 +617,27 @@ impl Store {
 
     /// Writes one decision's changes and audit record together, if the rows
     /// it read are unchanged. Returns the changed row's new version.
-    pub async fn commit(&self, c: Commit<'_>) -> Result<Option<i64>, StoreError> {
+    ///
+    /// Rows are locked in one global order (users by id, then organizations
+    /// by id), whoever the actor and the target are: two decisions reading
+    /// the same rows in opposite roles (two roots acting on each other) then
+    /// queue instead of deadlocking. A commit that changes no row and uses
+    /// no session (a denial) writes its audit rows only, locking nothing:
+    /// a denial decided on a read that changed since is the decision as of
+    /// that read.
+    pub async fn commit(&self, mut c: Commit<'_>) -> Result<Option<i64>, StoreError> {
+        let changes_nothing = c.user.is_none()
+            && c.organization.is_none()
+            && c.session.is_none()
+            && c.sessions_change.is_none();
+        if changes_nothing {
+            self.audit_only(&c.audit).await?;
+            return Ok(None);
+        }
+        c.read_users.sort_unstable();
+        c.read_users.dedup();
+        c.read_organizations.sort_unstable();
+        c.read_organizations.dedup();
         let mut tx = self.pool.begin().await?;
         let mut new_version = None;
         for &(id, version) in &c.read_users {
@@ -824,47 +778,6 @@ impl Store {
         }
         Ok(new_version)
     }
-
-    /// The newest audit records of an organization, newest first.
-    pub async fn audit(
-        &self,
-        organization: &str,
-        limit: i64,
-    ) -> Result<Vec<AuditEntry>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, at, decision_id, actor, organization_id, action, target, allowed, policy_ids, \
-             denial_code, target_version FROM audit_log WHERE organization_id = $1 \
-             ORDER BY at DESC, id DESC LIMIT $2",
-        )
-        .bind(organization)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                let ids: String = r.try_get("policy_ids")?;
-                Ok(AuditEntry {
-                    id: r.try_get("id")?,
-                    decision_id: r.try_get("decision_id")?,
-                    record: AuditRecord {
-                        at: time_of(r.try_get("at")?),
-                        actor: r.try_get("actor")?,
-                        organization: r.try_get("organization_id")?,
-                        action: r.try_get("action")?,
-                        target: r.try_get("target")?,
-                        allowed: r.try_get::<i64, _>("allowed")? != 0,
-                        policy_ids: ids
-                            .split(',')
-                            .filter(|s| !s.is_empty())
-                            .map(str::to_string)
-                            .collect(),
-                        denial_code: r.try_get("denial_code")?,
-                    },
-                    target_version: r.try_get("target_version")?,
-                })
-            })
-            .collect()
-    }
 }
 
 #[cfg(test)]
@@ -946,7 +859,11 @@ mod tests {
             (after.user.mfa, after.version),
             (MfaStatus::EnrolmentDue, 1)
         );
-        let log = store.audit("acme", 10).await.unwrap();
+        let log = store
+            .audit("acme", &AuditFilter::default(), 10)
+            .await
+            .unwrap()
+            .records;
         assert_eq!(log.len(), 1, "the failed commit left no audit record");
 
         // A login decided on the state before that change cannot create its
@@ -963,7 +880,15 @@ mod tests {
         let created = store.create_session(&session, stale, audit("login")).await;
         assert!(matches!(created, Err(StoreError::Conflict)), "{created:?}");
         assert!(store.session("h").await.unwrap().is_none());
-        assert_eq!(store.audit("acme", 10).await.unwrap().len(), 1);
+        assert_eq!(
+            store
+                .audit("acme", &AuditFilter::default(), 10)
+                .await
+                .unwrap()
+                .records
+                .len(),
+            1
+        );
         let fresh = (after.version, after.organization_version);
         store
             .create_session(&session, fresh, audit("login"))

@@ -9,7 +9,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::Notify;
+use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
 
 use super::config::{Clock, Webhook};
@@ -27,14 +27,31 @@ const HOUSEKEEPING: Duration = Duration::from_secs(1);
 /// Acknowledged notifications are kept this long, then purged.
 const KEEP_DELIVERED: Duration = Duration::from_secs(7 * 24 * 3600);
 
-/// Starts the worker; it runs as long as the runtime.
+/// The running worker: [`WebhookWorker::stop`] ends it.
+pub struct WebhookWorker {
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<usize>,
+}
+
+impl WebhookWorker {
+    /// Stops claiming, abandons the deliveries in flight and gives their
+    /// claims back (another replica, or the next start, delivers them at
+    /// once: a receiver may see one twice, never none). Returns how many
+    /// claims were given back.
+    pub async fn stop(self) -> usize {
+        let _ = self.stop.send(true);
+        self.task.await.unwrap_or(0)
+    }
+}
+
+/// Starts the worker.
 pub fn spawn(
     store: Store,
     webhook: Webhook,
     clock: Clock,
     metrics: Arc<Metrics>,
     wake: Arc<Notify>,
-) -> Result<tokio::task::JoinHandle<()>, String> {
+) -> Result<WebhookWorker, String> {
     let mut http = reqwest::Client::builder();
     if webhook.url.starts_with("http:") {
         // Plain http is for loopback only: never through a proxy (HTTP_PROXY).
@@ -54,7 +71,9 @@ pub fn spawn(
         metrics,
         http,
     };
-    Ok(tokio::spawn(worker.run(wake)))
+    let (stop, stopping) = watch::channel(false);
+    let task = tokio::spawn(worker.run(wake, stopping));
+    Ok(WebhookWorker { stop, task })
 }
 
 struct Worker {
@@ -66,11 +85,16 @@ struct Worker {
 }
 
 impl Worker {
-    async fn run(self, wake: Arc<Notify>) {
+    /// Delivers until `stopping` turns true; returns how many claims it
+    /// gave back then.
+    async fn run(self, wake: Arc<Notify>, mut stopping: watch::Receiver<bool>) -> usize {
         // A claim outlives any delivery of it, so no two run at once.
         let lease = self.webhook.timeout * 2 + Duration::from_secs(1);
         let mut last_housekeeping = None::<std::time::Instant>;
         loop {
+            if *stopping.borrow() {
+                return 0;
+            }
             let now = millis(self.clock.now());
             if last_housekeeping.is_none_or(|at| at.elapsed() >= HOUSEKEEPING) {
                 self.housekeeping(now).await;
@@ -80,33 +104,59 @@ impl Worker {
                 .store
                 .claim_notifications(now, now + as_millis(lease), BATCH)
                 .await;
-            match claimed {
-                Ok(due) if !due.is_empty() => self.deliver_all(due).await,
-                Ok(_) => {
-                    tokio::select! {
-                        () = wake.notified() => {}
-                        () = tokio::time::sleep(POLL) => {}
+            let pause = match claimed {
+                Ok(due) if !due.is_empty() => {
+                    if let Some(released) = self.deliver_all(due, &mut stopping).await {
+                        return released;
                     }
+                    continue;
                 }
+                Ok(_) => POLL,
                 Err(e) => {
                     // The database is away: the rows wait for it.
                     tracing::warn!(error = %e, "webhook worker cannot read the outbox");
-                    tokio::time::sleep(POLL).await;
+                    POLL
                 }
+            };
+            tokio::select! {
+                () = wake.notified() => {}
+                () = tokio::time::sleep(pause) => {}
+                // Told to stop, or its handle dropped: either ends it.
+                changed = stopping.changed() => if changed.is_err() { return 0 },
             }
         }
     }
 
-    async fn deliver_all(&self, due: Vec<DueNotification>) {
+    /// Delivers `due` at once; if the service stops meanwhile, abandons the
+    /// deliveries not finished and returns how many claims it gave back.
+    async fn deliver_all(
+        &self,
+        due: Vec<DueNotification>,
+        stopping: &mut watch::Receiver<bool>,
+    ) -> Option<usize> {
         let mut deliveries = JoinSet::new();
+        let mut unfinished = std::collections::HashMap::new();
         for notification in due {
             let (http, webhook) = (self.http.clone(), self.webhook.clone());
+            unfinished.insert(notification.id.clone(), notification.clone());
             deliveries.spawn(async move {
                 let result = deliver(&http, &webhook, &notification).await;
                 (notification, result)
             });
         }
-        while let Some(done) = deliveries.join_next().await {
+        loop {
+            let done = tokio::select! {
+                done = deliveries.join_next() => done,
+                _ = stopping.changed() => {
+                    deliveries.abort_all();
+                    return Some(self.release(unfinished.into_values()).await);
+                }
+            };
+            // All delivered: `None`, nothing was given back.
+            let done = done?;
+            if let Ok((notification, _)) = &done {
+                unfinished.remove(&notification.id);
+            }
             let Ok((notification, result)) = done else {
                 continue; // a delivery task panicked: its lease runs out, it goes again
             };
@@ -138,6 +188,22 @@ impl Worker {
                 tracing::warn!(event_id = %notification.id, error = %e, "webhook outcome not recorded");
             }
         }
+    }
+
+    /// Gives back the claims of `abandoned` deliveries; returns how many.
+    async fn release(&self, abandoned: impl Iterator<Item = DueNotification>) -> usize {
+        let mut released = 0;
+        for notification in abandoned {
+            match self.store.release_notification(&notification).await {
+                Ok(true) => released += 1,
+                Ok(false) => {}
+                // The lease runs out instead.
+                Err(e) => {
+                    tracing::warn!(event_id = %notification.id, error = %e, "claim not given back")
+                }
+            }
+        }
+        released
     }
 
     /// The pending gauge, and old acknowledged rows purged.

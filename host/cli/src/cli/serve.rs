@@ -7,8 +7,9 @@ use std::process::ExitCode;
 use clap::{Args, ValueEnum};
 use mfa_reset::{EngineBuilder, Error, LockoutPolicy};
 use mfa_reset_service::{
-    Clock, DEFAULT_ROUTES, DEMO_SEED, DecisionLogConfig, ForwardedHeaders, LoginThrottle,
-    ReloadGate, RouteMap, SecretBox, Seed, Service, ServiceConfig, Webhook, WebhookKey,
+    Clock, DEFAULT_ROUTES, DEMO_SEED, DecisionLogConfig, DenialThrottle, ForwardedHeaders,
+    LoginThrottle, ReloadGate, RouteMap, SecretBox, Seed, Service, ServiceConfig, Webhook,
+    WebhookKey,
 };
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -138,6 +139,20 @@ pub struct ServeArgs {
     webhook_retry_ms: u64,
     #[arg(long, default_value_t = 900_000)]
     webhook_retry_max_ms: u64,
+    /// Denied state changes (reset, enable, disable, enforcement) one
+    /// session or user may make per --denial-window-seconds; beyond that,
+    /// its state changes are refused undecided (429) until the window ends.
+    #[arg(long, env = "MFA_RESET_MAX_DENIALS", default_value_t = 10)]
+    max_denials: u32,
+    #[arg(long, env = "MFA_RESET_DENIAL_WINDOW_SECONDS", default_value_t = 60)]
+    denial_window_seconds: u32,
+    /// Days an audit record is kept; 0 keeps them forever.
+    #[arg(long, env = "MFA_RESET_AUDIT_DAYS", default_value_t = 400)]
+    audit_days: u32,
+    /// Seconds a stopping service (SIGTERM, SIGINT) waits for requests in
+    /// flight before exiting; a second signal exits at once.
+    #[arg(long, env = "MFA_RESET_DRAIN_SECONDS", default_value_t = 20)]
+    drain_seconds: u64,
     /// Largest request body, in bytes.
     #[arg(long, default_value_t = 64 * 1024)]
     max_body_bytes: usize,
@@ -329,6 +344,13 @@ pub fn run(args: ServeArgs, engine: EngineBuilder) -> Result<ExitCode, Error> {
             HeaderFamily::RequestLine => ForwardedHeaders::RequestLine,
         },
         login_throttle: LoginThrottle::default(),
+        denial_throttle: DenialThrottle {
+            max_denials: args.max_denials.max(1),
+            window_seconds: args.denial_window_seconds.max(1),
+        },
+        audit_retention: (args.audit_days > 0)
+            .then(|| std::time::Duration::from_secs(u64::from(args.audit_days) * 86_400)),
+        drain_timeout: std::time::Duration::from_secs(args.drain_seconds),
         issuer: args.issuer,
         lockout: LockoutPolicy {
             max_failures: args.max_failures,
@@ -352,10 +374,60 @@ pub fn run(args: ServeArgs, engine: EngineBuilder) -> Result<ExitCode, Error> {
                 return Ok(ExitCode::from(2));
             }
         };
+        let mut service = service;
+        let mut signals = Signals::new().map_err(|e| config_error(e.to_string()))?;
         tokio::select! {
-            result = service.wait() => result.map_err(|e| config_error(e.to_string()))?,
-            _ = tokio::signal::ctrl_c() => tracing::info!("stopping"),
+            result = service.wait() => {
+                result.map_err(|e| config_error(e.to_string()))?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            signal = signals.next() => tracing::info!(
+                signal,
+                drain_seconds = args.drain_seconds,
+                "stopping: no new connections; draining the requests in flight"
+            ),
         }
-        Ok(ExitCode::SUCCESS)
+        let drain = std::time::Duration::from_secs(args.drain_seconds);
+        tokio::select! {
+            stopped = service.shutdown(drain) => {
+                tracing::info!(
+                    drained = stopped.drained,
+                    decisions_flushed = stopped.decisions_flushed,
+                    notifications_released = stopped.notifications_released,
+                    "{}",
+                    if stopped.drained { "drained: every request in flight was answered; stopped" }
+                    else { "drain timeout: requests still in flight were dropped; stopped" }
+                );
+                Ok(ExitCode::SUCCESS)
+            }
+            signal = signals.next() => {
+                tracing::warn!(signal, "second signal: exiting at once");
+                Ok(ExitCode::from(130))
+            }
+        }
     })
+}
+
+/// SIGTERM (systemd, Kubernetes) and SIGINT (Ctrl-C) alike.
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn new() -> std::io::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Self {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+        })
+    }
+
+    /// The next signal's name.
+    async fn next(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.term.recv() => "SIGTERM",
+            _ = self.int.recv() => "SIGINT",
+        }
+    }
 }

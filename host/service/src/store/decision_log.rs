@@ -92,23 +92,8 @@ impl Store {
         Ok(decisions)
     }
 
-    /// Forgets decisions made before `before` (ms), a few thousand per
-    /// statement: a long delete would hold SQLite's write lock against the
-    /// state changes waiting for it.
+    /// Forgets decisions made before `before` (ms), in chunks.
     pub async fn purge_decisions(&self, before: i64) -> Result<u64, StoreError> {
-        let mut purged = 0;
-        loop {
-            let done = sqlx::query(
-                "DELETE FROM decision_log WHERE id IN \
-                 (SELECT id FROM decision_log WHERE at < $1 LIMIT 5000)",
-            )
-            .bind(before)
-            .execute(&self.pool)
-            .await?;
-            purged += done.rows_affected();
-            if done.rows_affected() == 0 {
-                return Ok(purged);
-            }
-        }
+        self.purge_in_chunks("decision_log", before).await
     }
 }

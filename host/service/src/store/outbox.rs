@@ -16,6 +16,10 @@ pub struct DueNotification {
     pub body: String,
     /// Deliveries tried before this one.
     pub attempts: i64,
+    /// When it was due before this claim, and the claim's lease: a released
+    /// claim puts the first back if the row still holds the second.
+    due_at: i64,
+    lease_until: i64,
 }
 
 pub(super) async fn insert(
@@ -73,10 +77,28 @@ impl Store {
                     id,
                     body: row.try_get("body")?,
                     attempts: row.try_get("attempts")?,
+                    due_at: seen,
+                    lease_until,
                 });
             }
         }
         Ok(claimed)
+    }
+
+    /// Gives a claim back undelivered (the service is stopping): the row is
+    /// due again at once for any replica, instead of when the lease runs
+    /// out. Returns whether the claim was still this worker's.
+    pub async fn release_notification(&self, n: &DueNotification) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE notification_outbox SET next_attempt_at = $1 \
+             WHERE id = $2 AND next_attempt_at = $3 AND delivered_at IS NULL",
+        )
+        .bind(n.due_at)
+        .bind(&n.id)
+        .bind(n.lease_until)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     /// The receiver acknowledged `id` (kept for a while, then purged).
