@@ -7,7 +7,9 @@ mod common;
 use std::time::Instant;
 
 use common::service::*;
-use mfa_reset_service::{DenialThrottle, ForwardedHeaders, MAX_HEADERS, SecretBox, Service};
+use mfa_reset_service::{
+    DEFAULT_MAX_HEADER_LINES, DenialThrottle, ForwardedHeaders, SecretBox, Service,
+};
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
@@ -1082,8 +1084,30 @@ async fn r12_denied_state_changes_are_throttled_per_session_and_user() {
     let (status, _, _) = throttled(base, &gus, reset_carol).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 
-    // A session still waiting for its MFA code is throttled the same way,
-    // and can still finish its login.
+    // Sent at once, 30 attempts still decide at most 10: each takes its
+    // slot before it is decided.
+    svc.clock.advance(Duration::seconds(61));
+    let before = audit_log(base, &ada).await.len();
+    let burst: Vec<_> = (0..30)
+        .map(|_| {
+            let (base, gus) = (base.clone(), gus.clone());
+            tokio::spawn(async move { throttled(&base, &gus, reset_carol).await.0 })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for attempt in burst {
+        statuses.push(attempt.await.unwrap());
+    }
+    let decided = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::FORBIDDEN)
+        .count();
+    assert_eq!(decided, limit, "{statuses:?}");
+    assert_eq!(audit_log(base, &ada).await.len(), before + limit);
+
+    // A session still waiting for its MFA code (a password is all it took)
+    // is throttled the same way, on its own slots: its login steps wait
+    // too, its user's finished sessions do not.
     let bob = login(base, "bob").await;
     let (status, _) = call(base, &bob, "POST", "/api/me/mfa/enable", None).await;
     assert_eq!(status, StatusCode::OK);
@@ -1098,8 +1122,71 @@ async fn r12_denied_state_changes_are_throttled_per_session_and_user() {
     }
     assert_eq!(statuses[..limit], vec![StatusCode::UNAUTHORIZED; limit]);
     assert_eq!(statuses[limit..], [StatusCode::TOO_MANY_REQUESTS; 2]);
+    let (status, _, _) = throttled(base, &half, "/api/enrolment/start").await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    svc.clock.advance(Duration::seconds(61));
     let (status, body) = call(base, &half, "POST", "/api/enrolment/start", None).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(status, StatusCode::OK, "the window is over: {body}");
+    for _ in 0..limit + 2 {
+        let (status, _, _) = throttled(base, &half, "/api/org/users/carol/mfa/disable").await;
+        assert_ne!(status, StatusCode::OK);
+    }
+    let (status, body) = call(base, &bob, "POST", "/api/me/mfa/disable", None).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "bob's own session is not throttled: {body}"
+    );
+    svc.service.stop().await;
+}
+
+/// Issue 18.2 (R3, R12): refused login steps use up their session's slots
+/// too: with only a password, nobody can write unbounded `locked` or
+/// wrong-code records into the trail.
+#[tokio::test(flavor = "multi_thread")]
+async fn r12_refused_login_steps_are_throttled_per_session() {
+    let svc = TestService::start(|c, _| c.denial_throttle = DenialThrottle::default()).await;
+    let base = &svc.base;
+    let ada = login(base, "ada").await;
+    let bob = login(base, "bob").await;
+    assert_eq!(
+        call(base, &bob, "POST", "/api/me/mfa/enable", None).await.0,
+        StatusCode::OK
+    );
+    let enrolling = login(base, "bob").await;
+    enrol(base, &enrolling, &svc.clock).await;
+    let guessing = login(base, "bob").await;
+    let limit = DenialThrottle::default().max_denials as usize;
+    let mut statuses = Vec::new();
+    for _ in 0..limit {
+        let code = json!({"code": "000000"});
+        statuses.push(
+            call(base, &guessing, "POST", "/api/login/code", Some(code))
+                .await
+                .0,
+        );
+    }
+    // 5 wrong codes, then the lock's 429 (audited), then the throttle's.
+    assert!(
+        statuses.iter().all(|s| *s != StatusCode::OK),
+        "{statuses:?}"
+    );
+    for _ in 0..2 {
+        let code = json!({"code": "000000"});
+        let (status, body) = call(base, &guessing, "POST", "/api/login/code", Some(code)).await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(body["error"]["code"], "too-many-denials", "{body}");
+    }
+    let records = audit_log(base, &ada).await;
+    let steps: Vec<&Value> = records
+        .iter()
+        .filter(|r| r["actor"] == "bob" && r["action"] == "verify_code")
+        .collect();
+    assert_eq!(
+        steps.len(),
+        limit + 1,
+        "10 refused codes, one throttle record: {steps:#?}"
+    );
     svc.service.stop().await;
 }
 
@@ -1306,6 +1393,8 @@ async fn forward_auth_refuses_questions_with_forged_header_spellings() {
         ("X_Original_URI", "/app/home"),
         ("X_Forwarded_Method", "GET"),
         ("x.real.ip", "10.0.0.1"),
+        ("X-Original-URL", "/app/admin/users"),
+        ("X_Rewrite_URL", "/app/admin/users"),
     ] {
         let mut headers = question.to_vec();
         headers.push(forged);
@@ -1316,6 +1405,26 @@ async fn forward_auth_refuses_questions_with_forged_header_spellings() {
             "{forged:?}"
         );
     }
+    // A method override in the query (Express, Rails, Laravel read it).
+    for uri in [
+        "/app/home?_method=DELETE",
+        "/app/home?x=1&%5Fmethod=delete",
+        "/app/home?_METHOD",
+    ] {
+        let headers = [("x-original-method", "GET"), ("x-original-uri", uri)];
+        let (status, answer) = forward(base, "/forward-auth", Some(&ada), &headers, None).await;
+        assert_eq!(
+            (status, denial(&answer)),
+            (StatusCode::FORBIDDEN, "method-override"),
+            "{uri}"
+        );
+    }
+    let headers = [
+        ("x-original-method", "GET"),
+        ("x-original-uri", "/app/home?method=x&_methods=y"),
+    ];
+    let (status, _) = forward(base, "/forward-auth", Some(&ada), &headers, None).await;
+    assert_eq!(status, StatusCode::OK, "only `_method` itself overrides");
     svc.service.stop().await;
 }
 
@@ -1329,7 +1438,11 @@ async fn forward_auth_reads_questions_with_thousands_of_headers() {
     for (extra, path, expected) in [
         (150, "/app/home", StatusCode::OK),
         (5_000, "/app/home", StatusCode::OK),
-        (MAX_HEADERS - 20, "/app/admin/users", StatusCode::FORBIDDEN),
+        (
+            DEFAULT_MAX_HEADER_LINES - 20,
+            "/app/admin/users",
+            StatusCode::FORBIDDEN,
+        ),
     ] {
         let mut request = client()
             .get(format!("{base}/forward-auth"))

@@ -709,3 +709,74 @@ fn r7_login_steps_from_an_expired_session_are_denied_and_count_nothing() {
     assert_eq!(v.decision.policy_ids, ["login-steps-of-own-account"]);
     assert_eq!(v.audit.policy_ids, ["login-steps-of-own-account"]);
 }
+
+/// R7: the engine counts whole milliseconds. A time with finer digits is
+/// refused naming its field, in every call, rather than cut in a direction
+/// that could move a session across its limit.
+#[test]
+fn times_finer_than_a_millisecond_are_refused_naming_the_field() {
+    let fine = Duration::microseconds(500);
+    let field_of = |e: Error| match e {
+        Error::InvalidRequest { field, message } => {
+            assert!(message.contains("millisecond"), "{message}");
+            field
+        }
+        other => panic!("{other}"),
+    };
+    let ada = root("ada", &org("acme", false));
+    let mut request = common::request(&ada, Action::ResetOwnMfa);
+    request.now += fine;
+    assert_eq!(field_of(engine().decide(&request).unwrap_err()), "now");
+    let mut request = common::request(&ada, Action::ResetOwnMfa);
+    request.session.last_activity_at -= fine;
+    assert_eq!(
+        field_of(engine().decide(&request).unwrap_err()),
+        "session.last_activity_at"
+    );
+
+    let (user, authenticator, key) = enrolled();
+    let at = t0() + Duration::seconds(30);
+    let mut fine_request = code_request(&user, &authenticator, &code_at(&key, at), at);
+    fine_request.session.login_at -= fine;
+    assert_eq!(
+        field_of(engine().verify_login(&fine_request).unwrap_err()),
+        "session.login_at"
+    );
+    let locked = Authenticator {
+        locked_until: Some(at + fine),
+        ..authenticator.clone()
+    };
+    let fine_request = code_request(&user, &locked, "123456", at);
+    assert_eq!(
+        field_of(engine().verify_login(&fine_request).unwrap_err()),
+        "authenticator.locked_until"
+    );
+    // The same request in whole milliseconds is answered.
+    let whole = code_request(&user, &authenticator, &code_at(&key, at), at);
+    assert_eq!(
+        engine().verify_login(&whole).unwrap().result,
+        CodeResult::Accepted
+    );
+}
+
+/// The `enroll` command on the machine's clock (microseconds and all) works:
+/// it reads the clock to the millisecond, as the engine counts.
+#[test]
+fn the_enroll_command_reads_the_clock_to_the_millisecond() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("alice.json");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mfa-reset"))
+        .arg("enroll")
+        .arg("--state")
+        .arg(&state)
+        .env("XDG_CACHE_HOME", dir.path().join("cache"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("otpauth://totp/"), "{stdout}");
+}

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 
 use mfa_reset::LockoutPolicy;
 use mfa_reset_service::{
-    Clock, DEFAULT_AUDIT_RETENTION, DEFAULT_ROUTES, DEMO_SEED, DecisionLogConfig, DenialThrottle,
+    Clock, DEFAULT_MAX_HEADER_LINES, DEFAULT_ROUTES, DEMO_SEED, DecisionLogConfig, DenialThrottle,
     ForwardedHeaders, LoginThrottle, ReloadGate, RouteMap, SecretBox, Seed, Service, ServiceConfig,
 };
 use reqwest::{Client, Response, StatusCode};
@@ -36,8 +36,9 @@ pub fn config(database: String, secret_key: String) -> ServiceConfig {
             max_denials: 10_000,
             window_seconds: 60,
         },
-        audit_retention: Some(DEFAULT_AUDIT_RETENTION),
+        audit_retention: None,
         drain_timeout: std::time::Duration::from_secs(5),
+        max_header_lines: DEFAULT_MAX_HEADER_LINES,
         issuer: "Acme Cloud".into(),
         lockout: LockoutPolicy::default(),
         secure_cookies: false,

@@ -117,11 +117,6 @@ impl DenialThrottle {
     }
 }
 
-/// How long audit records are kept by default: 400 days (a year of
-/// records for an annual review, with a month to spare).
-pub const DEFAULT_AUDIT_RETENTION: std::time::Duration =
-    std::time::Duration::from_secs(400 * 86_400);
-
 /// Everything `serve` needs.
 #[derive(Clone, Debug)]
 pub struct ServiceConfig {
@@ -161,6 +156,9 @@ pub struct ServiceConfig {
     pub audit_retention: Option<std::time::Duration>,
     /// How long a stopping service waits for requests in flight.
     pub drain_timeout: std::time::Duration,
+    /// Header lines a request may have before it is refused with 431
+    /// (see [`crate::DEFAULT_MAX_HEADER_LINES`]).
+    pub max_header_lines: usize,
     /// Issuer shown in authenticator apps.
     pub issuer: String,
     pub lockout: LockoutPolicy,

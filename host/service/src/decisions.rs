@@ -11,11 +11,10 @@ use time::OffsetDateTime;
 
 use super::AppState;
 use super::decision_log::RecordedDecision;
+use super::denial_throttle::{self, Attempt, Settled};
 use super::error::ApiError;
 use super::session::{self, Caller};
-use super::store::{
-    AuditEntry, Commit, SessionUse, SessionsChange, StoreError, StoredUser, time_of,
-};
+use super::store::{AuditEntry, Commit, SessionUse, SessionsChange, StoreError, StoredUser};
 use mfa_reset::api::{
     Action, AuditRecord, Change, Decision, MfaStatus, Organization, Outcome, Request, Role,
     SessionEffect, User, UserStatus,
@@ -127,26 +126,35 @@ pub async fn decide(
     intent: &Intent,
 ) -> Result<Decided, ApiError> {
     let mut caller = caller;
-    let Some(changed) = intent.changes_state() else {
+    let Some(attempt) = intent.changes_state(&caller) else {
         return decide_again_on_conflict(state, caller, intent).await;
     };
     // A session or user past its denials waits, undecided: nobody can
     // bury an audit trail under refused attempts.
-    let throttle = DenialSubjects::of(&caller);
-    refuse_if_throttled(state, &caller, &throttle, changed).await?;
+    let claim = denial_throttle::claim(state, &caller, attempt).await?;
     // State changes of one organization queue here, then read afresh.
     let _queued = session::queue_for_org(state, &caller).await;
-    caller = session::reload(state, &caller).await?;
-    let now = millis(caller.now(&state.config.clock));
-    let decided = decide_again_on_conflict(state, caller, intent).await?;
-    if !decided.decision.allowed {
-        let window = state.config.denial_throttle.window_millis();
-        state
-            .store
-            .count_denial(&throttle.subjects(), now, window)
-            .await?;
-    }
-    Ok(decided)
+    let decided = match session::reload(state, &caller).await {
+        Ok(fresh) => {
+            caller = fresh;
+            decide_again_on_conflict(state, caller, intent).await
+        }
+        Err(e) => Err(e),
+    };
+    let settled = match &decided {
+        Ok(d) if !d.decision.allowed => Settled::Denied {
+            // A session refused for itself (expired, MFA unfinished) may
+            // be a stolen token or a guessed password: it uses up its own
+            // slots, not its user's.
+            by_user: !matches!(
+                d.decision.denial_code.as_deref(),
+                Some("session-expired" | "mfa-required")
+            ),
+        },
+        _ => Settled::NotDenied,
+    };
+    claim.settle(state, settled).await;
+    decided
 }
 
 async fn decide_again_on_conflict(
@@ -169,96 +177,27 @@ async fn decide_again_on_conflict(
 }
 
 impl Intent {
-    /// For a state change, the audit action it is recorded as and its
-    /// target as the caller's organization may read it; `None` for reads.
-    fn changes_state(&self) -> Option<(&'static str, Option<&str>)> {
-        match self {
-            Self::ResetOwn => Some(("reset_own_mfa", None)),
-            Self::EnableOwn => Some(("enable_own_mfa", None)),
-            Self::DisableOwn => Some(("disable_own_mfa", None)),
-            Self::ResetUser(_) => Some(("reset_user_mfa", Some(UNDECIDED_TARGET))),
-            Self::EnableUser(_) => Some(("enable_user_mfa", Some(UNDECIDED_TARGET))),
-            Self::DisableUser(_) => Some(("disable_user_mfa", Some(UNDECIDED_TARGET))),
-            Self::SetEnforcement(_) => Some(("set_enforcement", None)),
-            Self::ListUsers | Self::Route(_) | Self::ViewSession => None,
-        }
-    }
-}
-
-/// The target of a refused state change that was never decided (the id
-/// the caller sent is never recorded as typed).
-const UNDECIDED_TARGET: &str = "(not decided)";
-
-/// Whose denials a state change counts against: its session's and its
-/// user's (across sessions and replicas).
-struct DenialSubjects {
-    session: String,
-    actor: String,
-}
-
-impl DenialSubjects {
-    fn of(caller: &Caller) -> Self {
-        Self {
-            session: format!("session:{}", caller.session.token_hash),
-            actor: format!("actor:{}", caller.user.user.id),
-        }
-    }
-
-    fn subjects(&self) -> [&str; 2] {
-        [&self.session, &self.actor]
-    }
-}
-
-/// 429 when the caller's session or user used up its denials in the
-/// current window; the window's first refusal is audited, every one is
-/// counted in the metrics.
-async fn refuse_if_throttled(
-    state: &AppState,
-    caller: &Caller,
-    throttle: &DenialSubjects,
-    (action, target): (&'static str, Option<&str>),
-) -> Result<(), ApiError> {
-    let limits = state.config.denial_throttle;
-    let now = caller.now(&state.config.clock);
-    let Some(window) = state
-        .store
-        .denial_window(
-            &throttle.subjects(),
-            millis(now),
-            i64::from(limits.max_denials),
-            limits.window_millis(),
-        )
-        .await?
-    else {
-        return Ok(());
-    };
-    state.metrics.denials_throttled(action);
-    let actor = &caller.user.user;
-    if window.first_refusal {
-        let record = AuditRecord {
-            at: now,
-            actor: actor.id.clone(),
-            organization: actor.organization.id.clone(),
-            action: action.into(),
-            // As the engine records each action's target.
-            target: match (action, target) {
-                (_, Some(target)) => target,
-                ("set_enforcement", None) => &actor.organization.id,
-                (_, None) => &actor.id,
-            }
-            .to_string(),
-            allowed: false,
-            policy_ids: Vec::new(),
-            denial_code: Some("too-many-denials".into()),
+    /// For a state change, what a refusal by the denial throttle is audited
+    /// as (the target as the caller's organization may read it: an id the
+    /// caller sent is never recorded as typed); `None` for reads.
+    fn changes_state<'a>(&self, caller: &'a Caller) -> Option<Attempt<'a>> {
+        let user = &caller.user.user;
+        let (action, target) = match self {
+            Self::ResetOwn => ("reset_own_mfa", user.id.as_str()),
+            Self::EnableOwn => ("enable_own_mfa", user.id.as_str()),
+            Self::DisableOwn => ("disable_own_mfa", user.id.as_str()),
+            Self::ResetUser(_) => ("reset_user_mfa", UNDECIDED_TARGET),
+            Self::EnableUser(_) => ("enable_user_mfa", UNDECIDED_TARGET),
+            Self::DisableUser(_) => ("disable_user_mfa", UNDECIDED_TARGET),
+            Self::SetEnforcement(_) => ("set_enforcement", user.organization.id.as_str()),
+            Self::ListUsers | Self::Route(_) | Self::ViewSession => return None,
         };
-        let entry = AuditEntry::new(record, uuid::Uuid::new_v4().to_string());
-        state.store.audit_only(&[entry]).await?;
+        Some(Attempt { action, target })
     }
-    tracing::info!(actor = %Shown(&actor.id), action, "state change throttled after repeated denials");
-    Err(ApiError::TooManyDenials {
-        retry_after_seconds: seconds_until(time_of(window.until), now),
-    })
 }
+
+/// The target of a refused state change that was never decided.
+const UNDECIDED_TARGET: &str = "(not decided)";
 
 /// A short random pause before deciding again, growing with each
 /// conflict, so that contenders spread out instead of colliding again.
@@ -530,7 +469,7 @@ fn audit_rows(
             organization: org.to_string(),
             ..audit
         };
-        rows.push(AuditEntry::new(full, decision_id.to_string()));
+        rows.push(AuditEntry::unseen(full, decision_id.to_string()));
     }
     rows
 }

@@ -39,6 +39,9 @@ pub async fn check(
     );
     let response = match &asked {
         Err(code) => deny(StatusCode::FORBIDDEN, code, None),
+        Ok((_, path)) if overrides_method_in_query(path) => {
+            deny(StatusCode::FORBIDDEN, "method-override", None)
+        }
         Ok((method, path)) => match canonical_path(path) {
             Err(_) => deny(StatusCode::FORBIDDEN, "bad-path", None),
             Ok(segments) => match state.config.routes.route_for(method, &segments) {
@@ -47,6 +50,14 @@ pub async fn check(
                     deny(StatusCode::FORBIDDEN, "method-not-allowed", None)
                 }
                 RouteMatch::Action(action) => decide(&state, &headers, action).await,
+                RouteMatch::Both(first, then) => {
+                    let answer = decide(&state, &headers, first).await;
+                    if answer.status() == StatusCode::OK {
+                        decide(&state, &headers, then).await
+                    } else {
+                        answer
+                    }
+                }
             },
         },
     };
@@ -144,25 +155,28 @@ const FORWARDING: [&str; 9] = [
     "x-real-ip",
 ];
 
-/// Method overrides: a backend honouring one would act with a method the
-/// policies never decided.
-const METHOD_OVERRIDES: [&str; 3] = [
+/// Method and path overrides: a backend honouring one would act with a
+/// method or on a path the policies never decided (`X-Original-URL` and
+/// `X-Rewrite-URL`: IIS, Symfony, Laminas).
+const OVERRIDES: [&str; 5] = [
     "x-http-method-override",
     "x-http-method",
     "x-method-override",
+    "x-original-url",
+    "x-rewrite-url",
 ];
 
 /// The first header a client must have sent past the gateway: the shipped
 /// configs remove every `X-Auth-*` before asking, so any that arrives here
 /// (in any spelling) was forged, and a backend could read it as ours; a
-/// method override in any spelling; and a forwarding header spelled with
+/// method or path override in any spelling; and a forwarding header spelled with
 /// `_` or `.`, which CGI/WSGI servers merge with the real one
 /// (`X_Forwarded_Uri` and `X-Forwarded-Uri` both become
 /// `HTTP_X_FORWARDED_URI`).
 fn forged_header(headers: &HeaderMap) -> Option<&str> {
     headers.keys().map(HeaderName::as_str).find(|name| {
         spelled_as(name, "x-auth-", true)
-            || METHOD_OVERRIDES.iter().any(|m| spelled_as(name, m, false))
+            || OVERRIDES.iter().any(|m| spelled_as(name, m, false))
             || (name.contains(['_', '.']) && FORWARDING.iter().any(|f| spelled_as(name, f, false)))
     })
 }
@@ -180,6 +194,42 @@ fn spelled_as(name: &str, target: &str, prefix: bool) -> bool {
         .bytes()
         .zip(target.bytes())
         .all(|(n, t)| n == t || (t == b'-' && (n == b'_' || n == b'.')))
+}
+
+/// Whether the query carries `_method` (any case, any percent-encoding):
+/// Express's method-override, Rails and Laravel read it as the method.
+fn overrides_method_in_query(path: &str) -> bool {
+    let Some((_, query)) = path.split_once('?') else {
+        return false;
+    };
+    query.split(['&', ';']).any(|pair| {
+        let name = pair.split('=').next().unwrap_or("");
+        percent_decoded(name).eq_ignore_ascii_case("_method")
+    })
+}
+
+/// `text` with every `%XX` decoded (others kept as they are), for comparing.
+fn percent_decoded(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = (bytes[i] == b'%')
+            .then(|| bytes.get(i + 1..i + 3))
+            .flatten()
+            .and_then(|h| u8::from_str_radix(std::str::from_utf8(h).ok()?, 16).ok());
+        match hex {
+            Some(byte) => {
+                out.push(byte);
+                i += 3;
+            }
+            None => {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 async fn decide(state: &AppState, headers: &HeaderMap, action: &str) -> Response {
@@ -262,23 +312,36 @@ async fn decide(state: &AppState, headers: &HeaderMap, action: &str) -> Response
 }
 
 /// The request's cookies without the sidecar's session cookie (either
-/// name), as one `Cookie` value; `None` when none remain.
+/// name), as one `Cookie` value, byte for byte (values need not be
+/// ASCII); `None` when none remain.
 fn cookies_without_session(headers: &HeaderMap) -> Option<HeaderValue> {
-    let kept: Vec<&str> = headers
+    let mut kept: Vec<u8> = Vec::new();
+    let pairs = headers
         .get_all(header::COOKIE)
         .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .map(str::trim)
-        .filter(|pair| {
-            let name = pair.split('=').next().unwrap_or("").trim();
-            !pair.is_empty() && name != session::SECURE_COOKIE && name != session::PLAIN_COOKIE
-        })
-        .collect();
+        .flat_map(|v| v.as_bytes().split(|b| *b == b';'))
+        .map(<[u8]>::trim_ascii);
+    for pair in pairs {
+        let name = pair
+            .split(|b| *b == b'=')
+            .next()
+            .unwrap_or(b"")
+            .trim_ascii();
+        if pair.is_empty()
+            || name == session::SECURE_COOKIE.as_bytes()
+            || name == session::PLAIN_COOKIE.as_bytes()
+        {
+            continue;
+        }
+        if !kept.is_empty() {
+            kept.extend_from_slice(b"; ");
+        }
+        kept.extend_from_slice(pair);
+    }
     if kept.is_empty() {
         return None;
     }
-    HeaderValue::from_str(&kept.join("; ")).ok()
+    HeaderValue::from_bytes(&kept).ok()
 }
 
 fn set(headers: &mut HeaderMap, name: &'static str, value: &str) {

@@ -19,12 +19,12 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tower::ServiceExt as _;
 
-/// Header lines read before a request is refused with 431. nginx forwards
-/// at most what fits its header buffers (by default 33 KB: under 8,500
-/// lines), so every question it can send is read and answered 200, 401 or
-/// 403. Above hyper's default (100) the header table is allocated per
-/// request, a cost measured in BENCHMARKS.md.
-pub const MAX_HEADERS: usize = 10_000;
+/// Header lines read before a request is refused with 431, by default.
+/// nginx forwards at most what fits its header buffers (by default 33 KB:
+/// under 8,500 lines), so every question it can send is read and answered
+/// 200, 401 or 403. Above hyper's default (100) the header table is
+/// allocated per request, a cost measured in BENCHMARKS.md.
+pub const DEFAULT_MAX_HEADER_LINES: usize = 10_000;
 
 /// How a server's drain ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,6 +42,7 @@ pub enum Drained {
 pub async fn serve(
     listener: TcpListener,
     app: Router,
+    max_header_lines: usize,
     stop: oneshot::Receiver<Duration>,
 ) -> Drained {
     let graceful = GracefulShutdown::new();
@@ -69,7 +70,7 @@ pub async fn serve(
         });
         let connection = hyper::server::conn::http1::Builder::new()
             .timer(TokioTimer::new())
-            .max_headers(MAX_HEADERS)
+            .max_headers(max_header_lines)
             .serve_connection(TokioIo::new(stream), service);
         let connection = graceful.watch(connection);
         tokio::spawn(async move {

@@ -3,6 +3,8 @@
 //!
 //! - `config.rs`: what `serve` is told. `store.rs`: the database.
 //! - `decisions.rs`: decide an action and commit its outcome;
+//!   `denial_throttle.rs`: refused state changes and login steps limited
+//!   per session and per user;
 //!   `decision_log.rs`: record each decision for replays, `replay.rs`:
 //!   decide recorded requests again under a candidate policy set.
 //! - `console.rs`, `login.rs`, `forward_auth.rs`, `ops.rs`: HTTP handlers.
@@ -22,6 +24,7 @@ mod console;
 mod console_pages;
 mod decision_log;
 mod decisions;
+mod denial_throttle;
 mod error;
 mod forward_auth;
 mod housekeeping;
@@ -53,11 +56,11 @@ use axum::routing::{MethodRouter, any, get, post, put};
 use tokio::sync::oneshot;
 
 pub use config::{
-    Clock, DEFAULT_AUDIT_RETENTION, DecisionLogConfig, DenialThrottle, ForwardedHeaders,
-    LoginThrottle, ReloadGate, ServiceConfig, Webhook,
+    Clock, DecisionLogConfig, DenialThrottle, ForwardedHeaders, LoginThrottle, ReloadGate,
+    ServiceConfig, Webhook,
 };
 pub use decision_log::{RecordedDecision, read_recorded_decisions};
-pub use http_server::MAX_HEADERS;
+pub use http_server::DEFAULT_MAX_HEADER_LINES;
 pub use notifications::WebhookKey;
 pub use replay::{ChangeGroup, ReplayReport, Verdict, replay};
 pub use routes::{DEFAULT_ROUTES, Route, RouteMap};
@@ -110,6 +113,10 @@ pub struct Service {
     background: Vec<tokio::task::JoinHandle<()>>,
     drain_timeout: Duration,
 }
+
+/// How long a stopping service gives the decision log and the outbox after
+/// the drain (the rows left wait in the outbox; decisions are counted lost).
+const AFTER_DRAIN: Duration = Duration::from_secs(5);
 
 /// What a stopping service did with the work it had.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -239,6 +246,7 @@ impl Service {
             config.audit_retention,
         )];
         let drain_timeout = config.drain_timeout;
+        let max_header_lines = config.max_header_lines;
         let state = AppState {
             decision_log,
             engine,
@@ -260,7 +268,12 @@ impl Service {
             ));
         }
         let (stop, stopping) = oneshot::channel();
-        let server = tokio::spawn(http_server::serve(listener, router(state), stopping));
+        let server = tokio::spawn(http_server::serve(
+            listener,
+            router(state),
+            max_header_lines,
+            stopping,
+        ));
         tracing::info!(%addr, "mfa-reset service listening");
         Ok(Self {
             addr,
@@ -295,19 +308,26 @@ impl Service {
         for task in &self.background {
             task.abort();
         }
-        let decisions_flushed = match self.decision_log_writer.take() {
-            Some(writer) => writer.flush().await,
-            None => 0,
-        };
-        let notifications_released = match self.webhook_worker.take() {
-            Some(worker) => worker.stop().await,
-            None => 0,
-        };
-        Stopped {
+        let mut stopped = Stopped {
             drained,
-            decisions_flushed,
-            notifications_released,
+            decisions_flushed: 0,
+            notifications_released: 0,
+        };
+        // Bounded too: with the database away, each write would wait out
+        // the pool's timeout, past any orchestrator's grace period.
+        let (writer, worker) = (self.decision_log_writer.take(), self.webhook_worker.take());
+        let tidy_up = async {
+            if let Some(writer) = writer {
+                stopped.decisions_flushed = writer.flush().await;
+            }
+            if let Some(worker) = worker {
+                stopped.notifications_released = worker.stop().await;
+            }
+        };
+        if tokio::time::timeout(AFTER_DRAIN, tidy_up).await.is_err() {
+            tracing::warn!("stopping: the decision log or the outbox could not be written in time");
         }
+        stopped
     }
 
     /// Waits until the server ends by itself (it does not, unless its task

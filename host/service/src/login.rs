@@ -14,6 +14,7 @@ use serde_json::json;
 use super::AppState;
 use super::config::LoginThrottle;
 use super::decisions::{Decided, backoff, seconds_until};
+use super::denial_throttle::{self, Attempt, Settled};
 use super::error::ApiError;
 use super::json::{ApiJson, NoParameters};
 use super::passwords;
@@ -147,13 +148,14 @@ pub async fn login(
             policy_ids: Vec::new(),
             denial_code: Some("invalid-credentials".into()),
         };
-        let entry = AuditEntry::new(record, uuid::Uuid::new_v4().to_string());
-        state.store.audit_only(&[entry]).await?;
-        // The quiet period after which the counts are forgotten starts now.
+        // The quiet period after which the counts are forgotten starts now
+        // (first: a failed audit write must not leave it unrestarted).
         state
             .store
             .login_failed(&[&account_key, &address_key], now_ms)
             .await?;
+        let entry = AuditEntry::new(record, uuid::Uuid::new_v4().to_string());
+        state.store.audit_only(&[entry]).await?;
         tracing::info!(user = %Shown(&who), %address, "login refused");
         return Err(ApiError::InvalidCredentials);
     };
@@ -273,7 +275,10 @@ pub async fn code(
     caller: Caller,
     ApiJson(body): ApiJson<CodeBody>,
 ) -> Result<Response, ApiError> {
-    check_code(&state, caller, &body.code, CodeKind::Login).await
+    throttled(&state, caller, "verify_code", async |caller| {
+        check_code(&state, caller, &body.code, CodeKind::Login).await
+    })
+    .await
 }
 
 /// POST /api/enrolment/confirm: the first code of a new authenticator.
@@ -282,7 +287,33 @@ pub async fn confirm(
     caller: Caller,
     ApiJson(body): ApiJson<CodeBody>,
 ) -> Result<Response, ApiError> {
-    check_code(&state, caller, &body.code, CodeKind::Enrolment).await
+    throttled(&state, caller, "confirm_enrolment", async |caller| {
+        check_code(&state, caller, &body.code, CodeKind::Enrolment).await
+    })
+    .await
+}
+
+/// Runs a login step under the denial throttle: a refused step (a denial,
+/// a wrong, replayed or locked code) uses up one of its session's slots,
+/// so that nobody holding a password can bury the trail in refusals.
+async fn throttled(
+    state: &AppState,
+    caller: Caller,
+    action: &'static str,
+    step: impl AsyncFnOnce(Caller) -> Result<Response, ApiError>,
+) -> Result<Response, ApiError> {
+    let attempt = Attempt {
+        action,
+        target: &caller.user.user.id,
+    };
+    let claim = denial_throttle::claim(state, &caller, attempt).await?;
+    let answer = step(caller.clone()).await;
+    let settled = match &answer {
+        Ok(response) if !response.status().is_success() => Settled::Denied { by_user: false },
+        _ => Settled::NotDenied,
+    };
+    claim.settle(state, settled).await;
+    answer
 }
 
 /// POST /api/enrolment/start: a new pending key, shown once. The policies
@@ -292,6 +323,14 @@ pub async fn start(
     caller: Caller,
     _: NoParameters,
 ) -> Result<Response, ApiError> {
+    throttled(&state, caller, "start_enrolment", async |caller| {
+        start_enrolment(&state, caller).await
+    })
+    .await
+}
+
+async fn start_enrolment(state: &AppState, caller: Caller) -> Result<Response, ApiError> {
+    let state = state.clone();
     let _queued = session::queue_for_org(&state, &caller).await;
     for n in 0..8 {
         let caller = session::reload(&state, &caller).await?;

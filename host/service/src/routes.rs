@@ -39,6 +39,10 @@ pub struct RouteMap {
 pub enum RouteMatch<'a> {
     /// Decide with this Cedar action.
     Action(&'a str),
+    /// A suffix spelling of a longer rule's prefix: both actions must allow
+    /// (the rule the path matches exactly, then the longer one), since the
+    /// backend may serve it as either.
+    Both(&'a str, &'a str),
     /// The most specific rule matches the path but not the method.
     MethodNotAllowed,
     /// No rule matches the path.
@@ -80,30 +84,31 @@ impl RouteMap {
 
     /// The rule for `method` on `segments` (from [`canonical_path`]): the
     /// longest prefix matching whole segments decides. A path some rule
-    /// matches exactly is also decided by a longer rule it matches up to a
-    /// suffix spelling (`/app/admin.json`, `/app/admin~/` fall under
-    /// `/app/admin/`): backend routers map such suffixes (`(.:format)`) to
-    /// the handler of the prefix. A suffix spelling never brings a path no
-    /// rule matches under a rule.
+    /// matches exactly, and a longer rule up to a suffix spelling
+    /// (`/app/admin.json`, `/app/admin~/` under `/app/admin/`; backend
+    /// routers map such suffixes, `(.:format)`, to the prefix's handler), is
+    /// decided by both rules: neither can be the laxer way in. A suffix
+    /// spelling never brings a path no rule matches under a rule.
     pub fn route_for(&self, method: &str, segments: &[String]) -> RouteMatch<'_> {
         let longest = |matches: fn(&[String], &[String]) -> bool| {
             self.routes
                 .iter()
                 .filter(|r| matches(segments, &r.segments))
-                .map(|r| (r.segments.len(), r))
-                .max_by_key(|(len, _)| *len)
+                .max_by_key(|r| r.segments.len())
         };
-        let exact = longest(|path, prefix| path.starts_with(prefix));
-        let best = match (exact, longest(starts_with_suffixed)) {
-            (Some((exact_len, _)), Some((len, r))) if len > exact_len => Some((len, r)),
-            (exact, _) => exact,
+        let Some(exact) = longest(|path, prefix| path.starts_with(prefix)) else {
+            return RouteMatch::NoRoute;
         };
-        match best {
-            None => RouteMatch::NoRoute,
-            Some((_, r)) if r.methods.is_empty() || r.methods.iter().any(|m| m == method) => {
-                RouteMatch::Action(&r.action)
+        let suffixed =
+            longest(starts_with_suffixed).filter(|r| r.segments.len() > exact.segments.len());
+        let takes = |r: &Route| r.methods.is_empty() || r.methods.iter().any(|m| m == method);
+        match suffixed {
+            _ if !takes(exact) => RouteMatch::MethodNotAllowed,
+            Some(longer) if !takes(longer) => RouteMatch::MethodNotAllowed,
+            Some(longer) if longer.action != exact.action => {
+                RouteMatch::Both(&exact.action, &longer.action)
             }
-            Some(_) => RouteMatch::MethodNotAllowed,
+            _ => RouteMatch::Action(&exact.action),
         }
     }
 }
@@ -254,8 +259,9 @@ mod tests {
     }
 
     /// R11: the suffix spellings a backend router maps to its admin
-    /// handler (`/admin(.:format)`, `admin~`) are decided as the admin
-    /// pages; names that merely start alike are not.
+    /// handler (`/admin(.:format)`, `admin~`) need the admin pages' action
+    /// as well as the one of the rule they match exactly; names that merely
+    /// start alike are not the admin pages.
     #[test]
     fn suffix_spellings_of_a_protected_prefix_fall_under_it() {
         for path in [
@@ -268,7 +274,26 @@ mod tests {
         ] {
             assert_eq!(
                 route("GET", path),
-                Ok(RouteMatch::Action("administer_console")),
+                Ok(RouteMatch::Both("access_console", "administer_console")),
+                "{path}"
+            );
+        }
+        // A laxer rule nested in a stricter one is no way around it: the
+        // stricter one still decides (`/app/admin/help.php`).
+        let nested = RouteMap::parse(
+            "[[route]]\nprefix = \"/app/admin/\"\naction = \"administer_console\"\n\
+             [[route]]\nprefix = \"/app/admin/help/\"\naction = \"access_console\"\n",
+        )
+        .unwrap();
+        for path in [
+            "/app/admin/help.php",
+            "/app/admin/help~",
+            "/app/admin/help.bak/x",
+        ] {
+            let segments = canonical_path(path).unwrap();
+            assert_eq!(
+                nested.route_for("GET", &segments),
+                RouteMatch::Both("administer_console", "access_console"),
                 "{path}"
             );
         }

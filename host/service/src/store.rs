@@ -26,6 +26,7 @@ mod outbox;
 mod throttle;
 pub use audit::AuditFilter;
 pub use outbox::DueNotification;
+pub use throttle::DenialWindow;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
@@ -165,6 +166,16 @@ impl AuditEntry {
             decision_id,
             record,
             target_version: None,
+        }
+    }
+
+    /// A row another organization must not see being written: its id is
+    /// time-ordered to the millisecond but takes no step of the process's
+    /// id counter, whose gaps the rows a caller can read would show.
+    pub fn unseen(record: AuditRecord, decision_id: String) -> Self {
+        Self {
+            id: uuid::Uuid::new_v7(uuid::Timestamp::now(uuid::NoContext)).to_string(),
+            ..Self::new(record, decision_id)
         }
     }
 }

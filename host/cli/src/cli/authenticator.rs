@@ -59,8 +59,14 @@ fn parse_time(s: &str) -> Result<OffsetDateTime, String> {
 }
 
 impl StateArgs {
+    /// `--now` as given (finer than a millisecond is refused by the
+    /// engine), or the clock to the millisecond, as the engine counts.
     fn now(&self) -> OffsetDateTime {
-        self.now.unwrap_or_else(OffsetDateTime::now_utc)
+        self.now.unwrap_or_else(|| {
+            mfa_reset::timestamp::from_millis(mfa_reset::timestamp::to_millis(
+                OffsetDateTime::now_utc(),
+            ))
+        })
     }
 }
 

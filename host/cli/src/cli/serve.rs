@@ -7,9 +7,9 @@ use std::process::ExitCode;
 use clap::{Args, ValueEnum};
 use mfa_reset::{EngineBuilder, Error, LockoutPolicy};
 use mfa_reset_service::{
-    Clock, DEFAULT_ROUTES, DEMO_SEED, DecisionLogConfig, DenialThrottle, ForwardedHeaders,
-    LoginThrottle, ReloadGate, RouteMap, SecretBox, Seed, Service, ServiceConfig, Webhook,
-    WebhookKey,
+    Clock, DEFAULT_MAX_HEADER_LINES, DEFAULT_ROUTES, DEMO_SEED, DecisionLogConfig, DenialThrottle,
+    ForwardedHeaders, LoginThrottle, ReloadGate, RouteMap, SecretBox, Seed, Service, ServiceConfig,
+    Webhook, WebhookKey,
 };
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -146,13 +146,20 @@ pub struct ServeArgs {
     max_denials: u32,
     #[arg(long, env = "MFA_RESET_DENIAL_WINDOW_SECONDS", default_value_t = 60)]
     denial_window_seconds: u32,
-    /// Days an audit record is kept; 0 keeps them forever.
-    #[arg(long, env = "MFA_RESET_AUDIT_DAYS", default_value_t = 400)]
+    /// Days an audit record is kept, then purged; 0 (the default) keeps
+    /// them forever. Purging is never switched on by an upgrade: set it.
+    #[arg(long, env = "MFA_RESET_AUDIT_DAYS", default_value_t = 0)]
     audit_days: u32,
     /// Seconds a stopping service (SIGTERM, SIGINT) waits for requests in
     /// flight before exiting; a second signal exits at once.
     #[arg(long, env = "MFA_RESET_DRAIN_SECONDS", default_value_t = 20)]
     drain_seconds: u64,
+    /// Header lines a request may have before it is refused with 431. The
+    /// default reads whatever nginx forwards with its default buffers, so
+    /// forward-auth answers only 200, 401 or 403 (nginx turns anything else
+    /// into a 500); lower it only with a gateway that limits header lines.
+    #[arg(long, env = "MFA_RESET_MAX_HEADER_LINES", default_value_t = DEFAULT_MAX_HEADER_LINES)]
+    max_header_lines: usize,
     /// Largest request body, in bytes.
     #[arg(long, default_value_t = 64 * 1024)]
     max_body_bytes: usize,
@@ -351,6 +358,7 @@ pub fn run(args: ServeArgs, engine: EngineBuilder) -> Result<ExitCode, Error> {
         audit_retention: (args.audit_days > 0)
             .then(|| std::time::Duration::from_secs(u64::from(args.audit_days) * 86_400)),
         drain_timeout: std::time::Duration::from_secs(args.drain_seconds),
+        max_header_lines: args.max_header_lines.max(100),
         issuer: args.issuer,
         lockout: LockoutPolicy {
             max_failures: args.max_failures,
@@ -402,7 +410,8 @@ pub fn run(args: ServeArgs, engine: EngineBuilder) -> Result<ExitCode, Error> {
             }
             signal = signals.next() => {
                 tracing::warn!(signal, "second signal: exiting at once");
-                Ok(ExitCode::from(130))
+                // 128 + the signal's number, as a shell reports it.
+                Ok(ExitCode::from(if signal == "SIGINT" { 130 } else { 143 }))
             }
         }
     })

@@ -120,86 +120,99 @@ impl Store {
         Ok(())
     }
 
-    /// Whether any of `subjects` used up its denials in the window running
-    /// at `now` (at most `limit` per `window` ms); if so, when the latest
-    /// such window ends, and whether this refusal is its first (the caller
-    /// audits that one only).
-    pub async fn denial_window(
+    /// Takes one of each subject's denials in the window running at `now`
+    /// (at most `limit` per `window` ms), before the request is decided, so
+    /// that requests sent at once cannot all pass a check made before any
+    /// of them was counted. `Ok` with each subject's window start (to give
+    /// the slot back with [`Store::release_denials`] when the request is not
+    /// denied), or `Err` when a subject has none left: then nothing is
+    /// counted, and the window's end comes back with whether this is its
+    /// first refusal (audited once per window).
+    pub async fn claim_denials(
         &self,
         subjects: &[&str],
         now: i64,
         limit: i64,
         window: i64,
-    ) -> Result<Option<DenialWindow>, StoreError> {
-        let mut refused: Option<DenialWindow> = None;
+    ) -> Result<Result<Vec<i64>, DenialWindow>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let mut starts = Vec::with_capacity(subjects.len());
+        let mut refused: Vec<(&str, i64, Option<i64>)> = Vec::new();
         for subject in subjects {
+            // The upsert locks the row: concurrent claims go one by one.
             let row = sqlx::query(
-                "SELECT window_start, denials, audited_window FROM denial_throttle WHERE subject = $1",
+                "INSERT INTO denial_throttle (subject, window_start, denials, audited_window) \
+                 VALUES ($1, $2, 1, NULL) ON CONFLICT (subject) DO UPDATE SET \
+                 denials = CASE WHEN denial_throttle.window_start <= $3 THEN 1 \
+                                ELSE denial_throttle.denials + 1 END, \
+                 window_start = CASE WHEN denial_throttle.window_start <= $4 THEN $5 \
+                                     ELSE denial_throttle.window_start END \
+                 RETURNING denials, window_start, audited_window",
             )
             .bind(*subject)
-            .fetch_optional(&self.pool)
+            .bind(now)
+            .bind(now - window)
+            .bind(now - window)
+            .bind(now)
+            .fetch_one(&mut *tx)
             .await?;
-            let Some(row) = row else { continue };
-            let start: i64 = row.try_get("window_start")?;
             let denials: i64 = row.try_get("denials")?;
-            let until = start.saturating_add(window);
-            if denials < limit || until <= now {
+            let start: i64 = row.try_get("window_start")?;
+            if denials > limit {
+                refused.push((subject, start, row.try_get("audited_window")?));
+            }
+            starts.push(start);
+        }
+        if refused.is_empty() {
+            tx.commit().await?;
+            return Ok(Ok(starts));
+        }
+        // A refused request is not counted.
+        tx.rollback().await?;
+        let until = refused
+            .iter()
+            .map(|(_, start, _)| start.saturating_add(window))
+            .max()
+            .unwrap_or(now);
+        let mut first_refusal = false;
+        for (subject, start, audited) in refused {
+            if audited == Some(start) {
                 continue;
             }
-            // Claims the window's audit: one replica, one request wins.
-            let first = sqlx::query(
+            // One replica, one request wins the window's audit.
+            first_refusal |= sqlx::query(
                 "UPDATE denial_throttle SET audited_window = $1 WHERE subject = $2 \
                  AND window_start = $3 AND (audited_window IS NULL OR audited_window <> $4)",
             )
             .bind(start)
-            .bind(*subject)
+            .bind(subject)
             .bind(start)
             .bind(start)
             .execute(&self.pool)
             .await?
             .rows_affected()
                 == 1;
-            refused = Some(match refused {
-                Some(r) => DenialWindow {
-                    until: r.until.max(until),
-                    first_refusal: r.first_refusal || first,
-                },
-                None => DenialWindow {
-                    until,
-                    first_refusal: first,
-                },
-            });
         }
-        Ok(refused)
+        Ok(Err(DenialWindow {
+            until,
+            first_refusal,
+        }))
     }
 
-    /// Counts one denied state change for each of `subjects`; a window that
-    /// ended starts again at this one.
-    pub async fn count_denial(
-        &self,
-        subjects: &[&str],
-        now: i64,
-        window: i64,
-    ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
-        for subject in subjects {
+    /// Gives back claimed denials (`(subject, window start)`): the request
+    /// was not denied, or its denial does not count against that subject.
+    /// A window that has started again since keeps its count.
+    pub async fn release_denials(&self, claims: &[(&str, i64)]) -> Result<(), StoreError> {
+        for (subject, start) in claims {
             sqlx::query(
-                "INSERT INTO denial_throttle (subject, window_start, denials, audited_window) \
-                 VALUES ($1, $2, 1, NULL) ON CONFLICT (subject) DO UPDATE SET \
-                 denials = CASE WHEN denial_throttle.window_start <= $3 THEN 1 \
-                                ELSE denial_throttle.denials + 1 END, \
-                 window_start = CASE WHEN denial_throttle.window_start <= $4 THEN $5 \
-                                     ELSE denial_throttle.window_start END",
+                "UPDATE denial_throttle SET denials = denials - 1 \
+                 WHERE subject = $1 AND window_start = $2 AND denials > 0",
             )
             .bind(*subject)
-            .bind(now)
-            .bind(now - window)
-            .bind(now - window)
-            .bind(now)
-            .execute(&mut *tx)
+            .bind(*start)
+            .execute(&self.pool)
             .await?;
         }
-        tx.commit().await?;
         Ok(())
     }
 
