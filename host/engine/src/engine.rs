@@ -478,6 +478,9 @@ impl Engine {
     pub fn start_enrolment(&self, request: &EnrolmentRequest) -> Result<Enrolment, Error> {
         whole_millis("now", request.now)?;
         whole_millis_session(&request.session)?;
+        if let Some(until) = request.authenticator.locked_until {
+            whole_millis("authenticator.locked_until", until)?;
+        }
         let request = request.into();
         let generation = self.generation();
         let enrolment = self.call(&generation, |guest, store| {
