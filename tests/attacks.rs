@@ -1047,9 +1047,10 @@ async fn r12_denied_state_changes_are_throttled_per_session_and_user() {
         assert_eq!(body["error"]["code"], "too-many-denials");
         assert!(retry.is_some_and(|s| (1..=60).contains(&s)), "{retry:?}");
     }
-    // Per user: a new session of gus waits too, for any state change.
+    // Per user: a new session of gus waits too for actions on others; his
+    // own account is not held up by another session's refusals.
     let gus_again = login(base, "gus").await;
-    let (status, _, _) = throttled(base, &gus_again, "/api/me/mfa/enable").await;
+    let (status, _, _) = throttled(base, &gus_again, "/api/org/users/gina/mfa/enable").await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
     // Reads are not state changes; other users are not gus.
     let (status, _) = call(base, &gus, "GET", "/api/org/users", None).await;
@@ -1075,7 +1076,7 @@ async fn r12_denied_state_changes_are_throttled_per_session_and_user() {
     assert!(
         metrics(base)
             .await
-            .contains("mfa_reset_state_changes_throttled_total{action=\"reset_user_mfa\"} 3"),
+            .contains("mfa_reset_refusals_throttled_total{action=\"reset_user_mfa\"} 3"),
         "{}",
         metrics(base).await
     );
@@ -1105,6 +1106,18 @@ async fn r12_denied_state_changes_are_throttled_per_session_and_user() {
     assert_eq!(decided, limit, "{statuses:?}");
     assert_eq!(audit_log(base, &ada).await.len(), before + limit);
 
+    // gus's own account waits for nobody's refusals (a fresh session, yet
+    // his user used up its slots for actions on others above).
+    let gus_fresh = login(base, "gus").await;
+    let (status, _, _) = throttled(base, &gus_fresh, reset_carol).await;
+    assert_eq!(
+        status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "the burst used up his user's slots"
+    );
+    let (status, _, body) = throttled(base, &gus_fresh, "/api/me/mfa/enable").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
     // A session still waiting for its MFA code (a password is all it took)
     // is throttled the same way, on its own slots: its login steps wait
     // too, its user's finished sessions do not.
@@ -1120,8 +1133,10 @@ async fn r12_denied_state_changes_are_throttled_per_session_and_user() {
                 .0,
         );
     }
-    assert_eq!(statuses[..limit], vec![StatusCode::UNAUTHORIZED; limit]);
-    assert_eq!(statuses[limit..], [StatusCode::TOO_MANY_REQUESTS; 2]);
+    // Its login (unfinished) took one of bob's pending slots.
+    let decided = limit - 1;
+    assert_eq!(statuses[..decided], vec![StatusCode::UNAUTHORIZED; decided]);
+    assert_eq!(statuses[decided..], [StatusCode::TOO_MANY_REQUESTS; 3]);
     let (status, _, _) = throttled(base, &half, "/api/enrolment/start").await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
     svc.clock.advance(Duration::seconds(61));
@@ -1157,26 +1172,28 @@ async fn r12_refused_login_steps_are_throttled_per_session() {
     enrol(base, &enrolling, &svc.clock).await;
     let guessing = login(base, "bob").await;
     let limit = DenialThrottle::default().max_denials as usize;
-    let mut statuses = Vec::new();
-    for _ in 0..limit {
-        let code = json!({"code": "000000"});
-        statuses.push(
-            call(base, &guessing, "POST", "/api/login/code", Some(code))
-                .await
-                .0,
-        );
-    }
-    // 5 wrong codes, then the lock's 429 (audited), then the throttle's.
-    assert!(
-        statuses.iter().all(|s| *s != StatusCode::OK),
-        "{statuses:?}"
-    );
-    for _ in 0..2 {
+    // Two unfinished logins (the enrolling one and this one) already took
+    // two of bob's pending slots: 8 wrong codes are decided (5 wrong, then
+    // the lock's 429, each audited), then the throttle's 429s.
+    let mut answers = Vec::new();
+    for _ in 0..limit + 2 {
         let code = json!({"code": "000000"});
         let (status, body) = call(base, &guessing, "POST", "/api/login/code", Some(code)).await;
-        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
-        assert_eq!(body["error"]["code"], "too-many-denials", "{body}");
+        answers.push((status, body["error"]["code"] == "too-many-denials"));
     }
+    let decided = limit - 2;
+    assert!(
+        answers[..decided]
+            .iter()
+            .all(|(s, throttled)| *s != StatusCode::OK && !throttled),
+        "{answers:?}"
+    );
+    assert!(
+        answers[decided..]
+            .iter()
+            .all(|(s, throttled)| *s == StatusCode::TOO_MANY_REQUESTS && *throttled),
+        "{answers:?}"
+    );
     let records = audit_log(base, &ada).await;
     let steps: Vec<&Value> = records
         .iter()
@@ -1184,9 +1201,62 @@ async fn r12_refused_login_steps_are_throttled_per_session() {
         .collect();
     assert_eq!(
         steps.len(),
-        limit + 1,
-        "10 refused codes, one throttle record: {steps:#?}"
+        decided + 1,
+        "8 refused codes, one throttle record: {steps:#?}"
     );
+    svc.service.stop().await;
+}
+
+/// Issue 18.2 (R3, R12): someone holding only bob's password cannot loop
+/// logins and wrong codes, each new session with fresh slots: unfinished
+/// logins and their refusals share bob's `pending` slots.
+#[tokio::test(flavor = "multi_thread")]
+async fn r12_looping_logins_opens_no_new_slots_for_wrong_codes() {
+    let svc = TestService::start(|c, _| c.denial_throttle = DenialThrottle::default()).await;
+    let base = &svc.base;
+    let ada = login(base, "ada").await;
+    let bob = login(base, "bob").await;
+    assert_eq!(
+        call(base, &bob, "POST", "/api/me/mfa/enable", None).await.0,
+        StatusCode::OK
+    );
+    let enrolling = login(base, "bob").await;
+    enrol(base, &enrolling, &svc.clock).await;
+    // Each round: a login (1 slot) and two wrong codes (2 slots): the
+    // fourth login takes the tenth slot, its codes and the fifth login wait.
+    let mut logins = Vec::new();
+    for _ in 0..5 {
+        let answer = login_answer(base, "bob", "bob-demo-password").await;
+        let status = answer.status();
+        let body: Value = answer.json().await.unwrap();
+        logins.push(status);
+        if status != StatusCode::OK {
+            assert_eq!(body["error"]["code"], "too-many-denials", "{body}");
+            continue;
+        }
+        let token = body["token"].as_str().unwrap().to_string();
+        for _ in 0..2 {
+            let code = json!({"code": "000000"});
+            let (status, _) = call(base, &token, "POST", "/api/login/code", Some(code)).await;
+            assert_ne!(status, StatusCode::OK);
+        }
+    }
+    // The enrolling login took a slot too: the fourth login finds none.
+    let (ok, wait) = (StatusCode::OK, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(logins, [ok, ok, ok, wait, wait]);
+    let records = audit_log(base, &ada).await;
+    let of_bob = |action: &str| {
+        records
+            .iter()
+            .filter(|r| r["actor"] == "bob" && r["action"] == action)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(of_bob("verify_code").len(), 6, "six refused codes");
+    let refused_logins: Vec<_> = of_bob("login")
+        .into_iter()
+        .filter(|r| r["denial_code"] == "too-many-denials")
+        .collect();
+    assert_eq!(refused_logins.len(), 1, "audited once: {refused_logins:#?}");
     svc.service.stop().await;
 }
 
@@ -1410,6 +1480,13 @@ async fn forward_auth_refuses_questions_with_forged_header_spellings() {
         "/app/home?_method=DELETE",
         "/app/home?x=1&%5Fmethod=delete",
         "/app/home?_METHOD",
+        // As PHP reads a query: `.` and spaces are `_`, leading spaces go,
+        // `name[x]` is `name`.
+        "/app/home?.method=DELETE",
+        "/app/home?%2Emethod=DELETE",
+        "/app/home?+_method=DELETE",
+        "/app/home?%20_method=DELETE",
+        "/app/home?_method[]=DELETE",
     ] {
         let headers = [("x-original-method", "GET"), ("x-original-uri", uri)];
         let (status, answer) = forward(base, "/forward-auth", Some(&ada), &headers, None).await;

@@ -142,18 +142,12 @@ pub async fn decide(
         Err(e) => Err(e),
     };
     let settled = match &decided {
-        Ok(d) if !d.decision.allowed => Settled::Denied {
-            // A session refused for itself (expired, MFA unfinished) may
-            // be a stolen token or a guessed password: it uses up its own
-            // slots, not its user's.
-            by_user: !matches!(
-                d.decision.denial_code.as_deref(),
-                Some("session-expired" | "mfa-required")
-            ),
+        Ok(d) if !d.decision.allowed => Settled::Refused {
+            for_user: denial_throttle::refusal_counts_for_user(d.decision.denial_code.as_deref()),
         },
-        _ => Settled::NotDenied,
+        _ => Settled::NotRefused,
     };
-    claim.settle(state, settled).await;
+    claim.settle(settled).await;
     decided
 }
 
@@ -182,17 +176,21 @@ impl Intent {
     /// caller sent is never recorded as typed); `None` for reads.
     fn changes_state<'a>(&self, caller: &'a Caller) -> Option<Attempt<'a>> {
         let user = &caller.user.user;
-        let (action, target) = match self {
-            Self::ResetOwn => ("reset_own_mfa", user.id.as_str()),
-            Self::EnableOwn => ("enable_own_mfa", user.id.as_str()),
-            Self::DisableOwn => ("disable_own_mfa", user.id.as_str()),
-            Self::ResetUser(_) => ("reset_user_mfa", UNDECIDED_TARGET),
-            Self::EnableUser(_) => ("enable_user_mfa", UNDECIDED_TARGET),
-            Self::DisableUser(_) => ("disable_user_mfa", UNDECIDED_TARGET),
-            Self::SetEnforcement(_) => ("set_enforcement", user.organization.id.as_str()),
+        let (action, target, on_others) = match self {
+            Self::ResetOwn => ("reset_own_mfa", user.id.as_str(), false),
+            Self::EnableOwn => ("enable_own_mfa", user.id.as_str(), false),
+            Self::DisableOwn => ("disable_own_mfa", user.id.as_str(), false),
+            Self::ResetUser(_) => ("reset_user_mfa", UNDECIDED_TARGET, true),
+            Self::EnableUser(_) => ("enable_user_mfa", UNDECIDED_TARGET, true),
+            Self::DisableUser(_) => ("disable_user_mfa", UNDECIDED_TARGET, true),
+            Self::SetEnforcement(_) => ("set_enforcement", user.organization.id.as_str(), true),
             Self::ListUsers | Self::Route(_) | Self::ViewSession => return None,
         };
-        Some(Attempt { action, target })
+        Some(Attempt {
+            action,
+            target,
+            on_others,
+        })
     }
 }
 

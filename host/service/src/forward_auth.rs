@@ -196,15 +196,20 @@ fn spelled_as(name: &str, target: &str, prefix: bool) -> bool {
         .all(|(n, t)| n == t || (t == b'-' && (n == b'_' || n == b'.')))
 }
 
-/// Whether the query carries `_method` (any case, any percent-encoding):
-/// Express's method-override, Rails and Laravel read it as the method.
+/// Whether the query carries `_method` as any backend may read it (any
+/// case, any percent-encoding, `+` for a space; PHP also drops leading
+/// spaces, reads `.` and spaces as `_` and `_method[x]` as `_method`):
+/// Express's method-override and Symfony/Laravel take it as the method.
 fn overrides_method_in_query(path: &str) -> bool {
     let Some((_, query)) = path.split_once('?') else {
         return false;
     };
     query.split(['&', ';']).any(|pair| {
-        let name = pair.split('=').next().unwrap_or("");
-        percent_decoded(name).eq_ignore_ascii_case("_method")
+        let raw = pair.split('=').next().unwrap_or("").replace('+', " ");
+        let name = percent_decoded(&raw);
+        let name = name.trim_start().split('[').next().unwrap_or("");
+        let php = name.replace(['.', ' '], "_");
+        php.eq_ignore_ascii_case("_method")
     })
 }
 

@@ -165,6 +165,11 @@ pub async fn login(
             login_lock(&throttle, throttle.free_address_failures, failures)
         })
         .await?;
+    // A right password whose login still needs MFA opens a session with
+    // fresh slots for codes: it counts against the user's unfinished logins.
+    if state.engine.login_step(&stored.user)? != LoginStep::None {
+        denial_throttle::count_unfinished_login(&state, &stored.user, now).await?;
+    }
     // The session starts from the user's state as it is when it commits: a
     // change of the user's MFA or of enforcement in between is seen.
     let token = session::new_token();
@@ -305,14 +310,20 @@ async fn throttled(
     let attempt = Attempt {
         action,
         target: &caller.user.user.id,
+        on_others: false,
     };
     let claim = denial_throttle::claim(state, &caller, attempt).await?;
     let answer = step(caller.clone()).await;
-    let settled = match &answer {
-        Ok(response) if !response.status().is_success() => Settled::Denied { by_user: false },
-        _ => Settled::NotDenied,
-    };
-    claim.settle(state, settled).await;
+    // 401 (a wrong or replayed code, a denial of the session), 403 (a
+    // denial) and 429 (a locked authenticator) were refusals, each audited;
+    // errors (bad input, a conflict, an outage) decided nothing.
+    let refused = matches!(&answer, Ok(response) if !response.status().is_success());
+    claim
+        .settle(match refused {
+            true => Settled::Refused { for_user: false },
+            false => Settled::NotRefused,
+        })
+        .await;
     answer
 }
 

@@ -111,8 +111,8 @@ impl Metrics {
         );
         let throttled = Family::<ActionLabels, Counter>::default();
         registry.register(
-            "state_changes_throttled",
-            "State changes refused undecided (429) because their session or user had too many denials",
+            "refusals_throttled",
+            "Requests refused undecided (429: state changes, login steps, logins) because their session or user used up its refusals",
             throttled.clone(),
         );
         Self {
@@ -130,7 +130,7 @@ impl Metrics {
         }
     }
 
-    /// A state change refused by the denial throttle.
+    /// A request refused by the denial throttle.
     pub fn denials_throttled(&self, action: &'static str) {
         self.throttled.get_or_create(&ActionLabels { action }).inc();
     }

@@ -26,7 +26,7 @@ mod outbox;
 mod throttle;
 pub use audit::AuditFilter;
 pub use outbox::DueNotification;
-pub use throttle::DenialWindow;
+pub use throttle::{DenialRefusal, DenialWindow};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 

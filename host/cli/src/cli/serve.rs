@@ -144,6 +144,7 @@ pub struct ServeArgs {
     /// its state changes are refused undecided (429) until the window ends.
     #[arg(long, env = "MFA_RESET_MAX_DENIALS", default_value_t = 10)]
     max_denials: u32,
+    /// (1 to 3 600.)
     #[arg(long, env = "MFA_RESET_DENIAL_WINDOW_SECONDS", default_value_t = 60)]
     denial_window_seconds: u32,
     /// Days an audit record is kept, then purged; 0 (the default) keeps
@@ -353,12 +354,14 @@ pub fn run(args: ServeArgs, engine: EngineBuilder) -> Result<ExitCode, Error> {
         login_throttle: LoginThrottle::default(),
         denial_throttle: DenialThrottle {
             max_denials: args.max_denials.max(1),
-            window_seconds: args.denial_window_seconds.max(1),
+            // Windows are forgotten a day after they start.
+            window_seconds: args.denial_window_seconds.clamp(1, 3600),
         },
         audit_retention: (args.audit_days > 0)
             .then(|| std::time::Duration::from_secs(u64::from(args.audit_days) * 86_400)),
         drain_timeout: std::time::Duration::from_secs(args.drain_seconds),
-        max_header_lines: args.max_header_lines.max(100),
+        // hyper allocates a table this large for every request.
+        max_header_lines: args.max_header_lines.clamp(100, 65_536),
         issuer: args.issuer,
         lockout: LockoutPolicy {
             max_failures: args.max_failures,
@@ -373,48 +376,67 @@ pub fn run(args: ServeArgs, engine: EngineBuilder) -> Result<ExitCode, Error> {
         engine,
     };
     let runtime = tokio::runtime::Runtime::new().map_err(|e| config_error(e.to_string()))?;
-    runtime.block_on(async {
-        let service = match Service::start(config).await {
-            Ok(service) => service,
-            Err(e) => {
-                tracing::error!(error = %e, "cannot start");
-                eprintln!("error: {e}");
-                return Ok(ExitCode::from(2));
-            }
-        };
-        let mut service = service;
-        let mut signals = Signals::new().map_err(|e| config_error(e.to_string()))?;
-        tokio::select! {
-            result = service.wait() => {
-                result.map_err(|e| config_error(e.to_string()))?;
-                return Ok(ExitCode::SUCCESS);
-            }
-            signal = signals.next() => tracing::info!(
-                signal,
-                drain_seconds = args.drain_seconds,
-                "stopping: no new connections; draining the requests in flight"
-            ),
+    let drain = std::time::Duration::from_secs(args.drain_seconds);
+    let code = runtime.block_on(serve_until_signalled(config, drain))?;
+    // Work on the blocking pool (a policy proof, a replay) is not waited for.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    Ok(code)
+}
+
+/// Starts the service and serves until SIGTERM or SIGINT, then stops it
+/// cleanly (see `Service::shutdown`); a second signal exits at once.
+async fn serve_until_signalled(
+    config: ServiceConfig,
+    drain: std::time::Duration,
+) -> Result<ExitCode, Error> {
+    // Listening before the service starts: a signal while it starts (the
+    // component compiling, the database migrating) stops it cleanly too.
+    let mut signals = Signals::new().map_err(|e| config_error(e.to_string()))?;
+    let started = tokio::select! {
+        started = Service::start(config) => started,
+        signal = signals.next() => {
+            tracing::info!(signal, "stopped before it started");
+            return Ok(ExitCode::SUCCESS);
         }
-        let drain = std::time::Duration::from_secs(args.drain_seconds);
-        tokio::select! {
-            stopped = service.shutdown(drain) => {
-                tracing::info!(
-                    drained = stopped.drained,
-                    decisions_flushed = stopped.decisions_flushed,
-                    notifications_released = stopped.notifications_released,
-                    "{}",
-                    if stopped.drained { "drained: every request in flight was answered; stopped" }
-                    else { "drain timeout: requests still in flight were dropped; stopped" }
-                );
-                Ok(ExitCode::SUCCESS)
-            }
-            signal = signals.next() => {
-                tracing::warn!(signal, "second signal: exiting at once");
-                // 128 + the signal's number, as a shell reports it.
-                Ok(ExitCode::from(if signal == "SIGINT" { 130 } else { 143 }))
-            }
+    };
+    let mut service = match started {
+        Ok(service) => service,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start");
+            eprintln!("error: {e}");
+            return Ok(ExitCode::from(2));
         }
-    })
+    };
+    tokio::select! {
+        result = service.wait() => {
+            result.map_err(|e| config_error(e.to_string()))?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        signal = signals.next() => tracing::info!(
+            signal,
+            drain_seconds = drain.as_secs(),
+            "stopping: no new connections; draining the requests in flight"
+        ),
+    }
+    tokio::select! {
+        stopped = service.shutdown(drain) => {
+            tracing::info!(
+                drained = stopped.drained,
+                decisions_flushed = stopped.decisions_flushed,
+                notifications_released = stopped.notifications_released,
+                "{}",
+                if stopped.drained { "drained: every request in flight was answered; stopped" }
+                else { "drain timeout: requests still in flight were dropped; stopped" }
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        signal = signals.next() => {
+            tracing::warn!(signal, "second signal: exiting at once");
+            // 128 + the signal's number, as a shell reports it; now, not
+            // after whatever the runtime is still running.
+            std::process::exit(if signal == "SIGINT" { 130 } else { 143 });
+        }
+    }
 }
 
 /// SIGTERM (systemd, Kubernetes) and SIGINT (Ctrl-C) alike.

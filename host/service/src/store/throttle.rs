@@ -6,6 +6,16 @@ use sqlx::Row;
 
 use super::{Store, StoreError};
 
+/// Why a request got no slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DenialRefusal {
+    /// A subject used up its refusals: wait for the window's end.
+    UsedUp(DenialWindow),
+    /// Requests of the subject being decided would reach the limit if
+    /// refused: wait for them (a moment), nothing is audited.
+    Busy,
+}
+
 /// Where a subject stands in its denial window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DenialWindow {
@@ -120,62 +130,70 @@ impl Store {
         Ok(())
     }
 
-    /// Takes one of each subject's denials in the window running at `now`
-    /// (at most `limit` per `window` ms), before the request is decided, so
+    /// Takes a slot of each subject's window running at `now` (at most
+    /// `limit` refusals per `window` ms) before a request is decided: the
+    /// request is counted in flight until [`Store::settle_denials`], so
     /// that requests sent at once cannot all pass a check made before any
-    /// of them was counted. `Ok` with each subject's window start (to give
-    /// the slot back with [`Store::release_denials`] when the request is not
-    /// denied), or `Err` when a subject has none left: then nothing is
-    /// counted, and the window's end comes back with whether this is its
-    /// first refusal (audited once per window).
+    /// of them was counted. `Ok` with each subject's window start, or `Err`
+    /// when a subject has no slot left: nothing is then counted.
     pub async fn claim_denials(
         &self,
         subjects: &[&str],
         now: i64,
         limit: i64,
         window: i64,
-    ) -> Result<Result<Vec<i64>, DenialWindow>, StoreError> {
+    ) -> Result<Result<Vec<i64>, DenialRefusal>, StoreError> {
         let mut tx = self.pool.begin().await?;
         let mut starts = Vec::with_capacity(subjects.len());
-        let mut refused: Vec<(&str, i64, Option<i64>)> = Vec::new();
+        let mut used_up: Vec<(&str, i64, Option<i64>)> = Vec::new();
+        let mut busy = false;
         for subject in subjects {
             // The upsert locks the row: concurrent claims go one by one.
             let row = sqlx::query(
-                "INSERT INTO denial_throttle (subject, window_start, denials, audited_window) \
-                 VALUES ($1, $2, 1, NULL) ON CONFLICT (subject) DO UPDATE SET \
-                 denials = CASE WHEN denial_throttle.window_start <= $3 THEN 1 \
-                                ELSE denial_throttle.denials + 1 END, \
-                 window_start = CASE WHEN denial_throttle.window_start <= $4 THEN $5 \
+                "INSERT INTO denial_throttle (subject, window_start, denials, in_flight, audited_window) \
+                 VALUES ($1, $2, 0, 1, NULL) ON CONFLICT (subject) DO UPDATE SET \
+                 denials = CASE WHEN denial_throttle.window_start <= $3 THEN 0 \
+                                ELSE denial_throttle.denials END, \
+                 in_flight = CASE WHEN denial_throttle.window_start <= $4 THEN 1 \
+                                  ELSE denial_throttle.in_flight + 1 END, \
+                 window_start = CASE WHEN denial_throttle.window_start <= $5 THEN $6 \
                                      ELSE denial_throttle.window_start END \
-                 RETURNING denials, window_start, audited_window",
+                 RETURNING denials, in_flight, window_start, audited_window",
             )
             .bind(*subject)
             .bind(now)
+            .bind(now - window)
             .bind(now - window)
             .bind(now - window)
             .bind(now)
             .fetch_one(&mut *tx)
             .await?;
             let denials: i64 = row.try_get("denials")?;
+            let in_flight: i64 = row.try_get("in_flight")?;
             let start: i64 = row.try_get("window_start")?;
-            if denials > limit {
-                refused.push((subject, start, row.try_get("audited_window")?));
+            if denials >= limit {
+                used_up.push((subject, start, row.try_get("audited_window")?));
+            } else if denials + in_flight > limit {
+                busy = true;
             }
             starts.push(start);
         }
-        if refused.is_empty() {
+        if used_up.is_empty() && !busy {
             tx.commit().await?;
             return Ok(Ok(starts));
         }
         // A refused request is not counted.
         tx.rollback().await?;
-        let until = refused
+        if used_up.is_empty() {
+            return Ok(Err(DenialRefusal::Busy));
+        }
+        let until = used_up
             .iter()
             .map(|(_, start, _)| start.saturating_add(window))
             .max()
             .unwrap_or(now);
         let mut first_refusal = false;
-        for (subject, start, audited) in refused {
+        for (subject, start, audited) in used_up {
             if audited == Some(start) {
                 continue;
             }
@@ -193,26 +211,29 @@ impl Store {
             .rows_affected()
                 == 1;
         }
-        Ok(Err(DenialWindow {
+        Ok(Err(DenialRefusal::UsedUp(DenialWindow {
             until,
             first_refusal,
-        }))
+        })))
     }
 
-    /// Gives back claimed denials (`(subject, window start)`): the request
-    /// was not denied, or its denial does not count against that subject.
-    /// A window that has started again since keeps its count.
-    pub async fn release_denials(&self, claims: &[(&str, i64)]) -> Result<(), StoreError> {
-        for (subject, start) in claims {
+    /// Ends claimed requests (`(subject, window start, refused)`): no longer
+    /// in flight, and counted as a refusal where `refused`. A window that
+    /// has started again since is left alone.
+    pub async fn settle_denials(&self, claims: &[(&str, i64, bool)]) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        for (subject, start, refused) in claims {
             sqlx::query(
-                "UPDATE denial_throttle SET denials = denials - 1 \
-                 WHERE subject = $1 AND window_start = $2 AND denials > 0",
+                "UPDATE denial_throttle SET in_flight = in_flight - 1, denials = denials + $1 \
+                 WHERE subject = $2 AND window_start = $3 AND in_flight > 0",
             )
+            .bind(i64::from(*refused))
             .bind(*subject)
             .bind(*start)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
         }
+        tx.commit().await?;
         Ok(())
     }
 
