@@ -1155,21 +1155,28 @@ async fn r12_denied_state_changes_are_throttled_per_session_and_user() {
     svc.service.stop().await;
 }
 
+/// A service with the default denial throttle where bob has enrolled an
+/// authenticator (his enrolling login took one of his pending slots); and
+/// ada's session, to read acme's trail.
+async fn throttled_service_with_bob_enrolled() -> (TestService, String) {
+    let svc = TestService::start(|c, _| c.denial_throttle = DenialThrottle::default()).await;
+    let base = &svc.base;
+    let ada = login(base, "ada").await;
+    let bob = login(base, "bob").await;
+    let (status, body) = call(base, &bob, "POST", "/api/me/mfa/enable", None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let enrolling = login(base, "bob").await;
+    enrol(base, &enrolling, &svc.clock).await;
+    (svc, ada)
+}
+
 /// Issue 18.2 (R3, R12): refused login steps use up their session's slots
 /// too: with only a password, nobody can write unbounded `locked` or
 /// wrong-code records into the trail.
 #[tokio::test(flavor = "multi_thread")]
 async fn r12_refused_login_steps_are_throttled_per_session() {
-    let svc = TestService::start(|c, _| c.denial_throttle = DenialThrottle::default()).await;
+    let (svc, ada) = throttled_service_with_bob_enrolled().await;
     let base = &svc.base;
-    let ada = login(base, "ada").await;
-    let bob = login(base, "bob").await;
-    assert_eq!(
-        call(base, &bob, "POST", "/api/me/mfa/enable", None).await.0,
-        StatusCode::OK
-    );
-    let enrolling = login(base, "bob").await;
-    enrol(base, &enrolling, &svc.clock).await;
     let guessing = login(base, "bob").await;
     let limit = DenialThrottle::default().max_denials as usize;
     // Two unfinished logins (the enrolling one and this one) already took
@@ -1212,18 +1219,10 @@ async fn r12_refused_login_steps_are_throttled_per_session() {
 /// logins and their refusals share bob's `pending` slots.
 #[tokio::test(flavor = "multi_thread")]
 async fn r12_looping_logins_opens_no_new_slots_for_wrong_codes() {
-    let svc = TestService::start(|c, _| c.denial_throttle = DenialThrottle::default()).await;
+    let (svc, ada) = throttled_service_with_bob_enrolled().await;
     let base = &svc.base;
-    let ada = login(base, "ada").await;
-    let bob = login(base, "bob").await;
-    assert_eq!(
-        call(base, &bob, "POST", "/api/me/mfa/enable", None).await.0,
-        StatusCode::OK
-    );
-    let enrolling = login(base, "bob").await;
-    enrol(base, &enrolling, &svc.clock).await;
-    // Each round: a login (1 slot) and two wrong codes (2 slots): the
-    // fourth login takes the tenth slot, its codes and the fifth login wait.
+    // Each round: a login (1 slot) and two wrong codes (2 slots); with the
+    // enrolling login's slot, the third round's codes take the tenth.
     let mut logins = Vec::new();
     for _ in 0..5 {
         let answer = login_answer(base, "bob", "bob-demo-password").await;
