@@ -299,8 +299,9 @@ pub async fn confirm(
 }
 
 /// Runs a login step under the denial throttle: a refused step (a denial,
-/// a wrong, replayed or locked code) uses up one of its session's slots,
-/// so that nobody holding a password can bury the trail in refusals.
+/// a wrong, replayed or locked code) uses up a slot of its session and,
+/// before MFA is finished, of its user's pending logins, so that nobody
+/// holding a password can bury the trail in refusals.
 async fn throttled(
     state: &AppState,
     caller: Caller,
