@@ -22,7 +22,7 @@ use crate::component;
 use crate::host_state::HostState;
 use crate::log_text::Shown;
 use crate::outcome_check;
-use crate::timestamp::{whole_millis, whole_millis_session};
+use crate::timestamp::{whole_millis, whole_millis_login};
 
 /// Fuel per call: about a second of guest work, far above what a decision
 /// (or installing a policy set) needs, low enough to stop a runaway guest.
@@ -335,16 +335,6 @@ fn invalid(e: crate::bindings::types::RequestError) -> Error {
     }
 }
 
-/// The times of a code request, each in whole milliseconds.
-fn check_code_request_times(request: &CodeRequest) -> Result<(), Error> {
-    whole_millis("now", request.now)?;
-    whole_millis_session(&request.session)?;
-    match request.authenticator.locked_until {
-        Some(until) => whole_millis("authenticator.locked_until", until),
-        None => Ok(()),
-    }
-}
-
 /// Gives the store a fresh budget for one call.
 fn arm(store: &mut Store<HostState>, interruption: Interruption) -> Result<(), Error> {
     match interruption {
@@ -377,7 +367,8 @@ impl Engine {
     /// Decides `request`; on allow the outcome carries the new state.
     pub fn decide(&self, request: &Request) -> Result<Outcome, Error> {
         whole_millis("now", request.now)?;
-        whole_millis_session(&request.session)?;
+        whole_millis("session.login_at", request.session.login_at)?;
+        whole_millis("session.last_activity_at", request.session.last_activity_at)?;
         let request = request.into();
         let generation = self.generation();
         let answer = self.call_checked(
@@ -476,11 +467,7 @@ impl Engine {
 
     /// Creates a new pending TOTP key for a user whose enrolment is due.
     pub fn start_enrolment(&self, request: &EnrolmentRequest) -> Result<Enrolment, Error> {
-        whole_millis("now", request.now)?;
-        whole_millis_session(&request.session)?;
-        if let Some(until) = request.authenticator.locked_until {
-            whole_millis("authenticator.locked_until", until)?;
-        }
+        whole_millis_login(request.now, &request.session, &request.authenticator)?;
         let request = request.into();
         let generation = self.generation();
         let enrolment = self.call(&generation, |guest, store| {
@@ -498,7 +485,7 @@ impl Engine {
 
     /// Confirms a pending enrolment with the first code from the app.
     pub fn confirm_enrolment(&self, request: &CodeRequest) -> Result<Verification, Error> {
-        check_code_request_times(request)?;
+        whole_millis_login(request.now, &request.session, &request.authenticator)?;
         let request = request.into();
         let generation = self.generation();
         let verification = self.call(&generation, |guest, store| {
@@ -512,7 +499,7 @@ impl Engine {
 
     /// Checks a login code.
     pub fn verify_login(&self, request: &CodeRequest) -> Result<Verification, Error> {
-        check_code_request_times(request)?;
+        whole_millis_login(request.now, &request.session, &request.authenticator)?;
         let request = request.into();
         let generation = self.generation();
         let verification = self.call(&generation, |guest, store| {
