@@ -1,4 +1,4 @@
-"""Schemathesis hooks for the HTTP API fuzz run (tests/api_fuzz.rs).
+"""Schemathesis hooks for the HTTP API fuzz run (tests/service/api_fuzz.rs).
 
 - Every test case runs in a fresh session, so that a fuzzed logout or
   self-reset cannot end the session the next case needs: the acme root

@@ -20,7 +20,7 @@ use super::service::{SUPPORT_URL, totp_code};
 pub const CHROMIUM: &str = "/usr/bin/chromium";
 
 /// Where a run keeps its screenshots: `MFA_RESET_SCREENSHOTS` if set (the
-/// README's pictures: `MFA_RESET_SCREENSHOTS=docs/console`), else a temp dir.
+/// pictures of docs/console.md: `MFA_RESET_SCREENSHOTS=docs/console`), else a temp dir.
 pub fn screenshot_dir(default: &Path) -> PathBuf {
     match std::env::var_os("MFA_RESET_SCREENSHOTS") {
         Some(dir) => repo("").join(dir),

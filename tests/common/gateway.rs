@@ -444,12 +444,12 @@ pub async fn check_gateway(front: &str, svc: &TestService, gateway: &Gateway) {
         }
     }
 
-    // Attack round, points 3 and 4: what a client adds to an allowed request
-    // (the subject in spellings a CGI/WSGI backend merges with the real
-    // one, X-Auth-* the sidecar does not answer, method overrides) is
-    // refused by the sidecar (403) or removed by the gateway; the sidecar's
-    // credential (session cookie, bearer token) never reaches the backend;
-    // the application's own cookies do, where the gateway can cut ours out.
+    // Forged additions: what a client adds to an allowed request (the subject
+    // in spellings a CGI/WSGI backend merges with the real one, X-Auth-* the
+    // sidecar does not answer, method overrides) is refused by the sidecar
+    // (403) or removed by the gateway; the sidecar's credential (session
+    // cookie, bearer token) never reaches the backend; the application's own
+    // cookies do, where the gateway can cut ours out.
     let app_cookies = |token: &str| {
         format!("theme=dark; __Host-mfa_session={token}; mfa_session={token}; lang=fr")
     };
@@ -543,9 +543,9 @@ pub async fn check_gateway(front: &str, svc: &TestService, gateway: &Gateway) {
         }
     }
 
-    // Attack round, point 9: a request with more header lines than a
-    // server reads by default (100) is still answered 200 or 403 by the
-    // sidecar, never an error the gateway turns into a 500.
+    // Many headers: a request with more header lines than a server reads by
+    // default (100) is still answered 200 or 403 by the sidecar, never an error
+    // the gateway turns into a 500.
     for (path, expected) in [
         ("/app/home", StatusCode::OK),
         ("/app/admin/users", StatusCode::FORBIDDEN),

@@ -26,7 +26,7 @@ pub fn repo(path: &str) -> PathBuf {
         .join(path)
 }
 
-/// The conformance file every host runs (tests/conformance.rs makes it).
+/// The conformance file every host runs (tests/engine/conformance.rs makes it).
 pub const CONFORMANCE_CASES: &str = "tests/conformance/cases.json";
 
 /// How many cases it holds.

@@ -1,7 +1,7 @@
 // The Node host (host/node/mfa-reset.mjs) on the conformance suite and on
 // its own duties: input checked before the component sees it (JS
 // truthiness), a fresh instance after a trap, a sandboxed guest. Run by
-// tests/node_host.rs, which transpiles the components and passes their
+// tests/engine/node_host.rs, which transpiles the components and passes their
 // directories in the environment.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

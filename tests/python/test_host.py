@@ -1,6 +1,6 @@
 """The Python host (host/python/mfa_reset.py) on the conformance suite and
 on its own duties: input checked before the component sees it, a fresh
-store after a trap, a sandboxed guest. Run by tests/python_host.rs, which
+store after a trap, a sandboxed guest. Run by tests/engine/python_host.rs, which
 passes the component files in the environment."""
 
 import base64

@@ -1,5 +1,5 @@
 //! The service's configuration: plain data, filled by `mfa-reset serve`'s
-//! flags (or by a test), acted on by [`super::Service::start`].
+//! flags (or by a test), acted on by [`crate::Service::start`].
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -8,9 +8,9 @@ use std::sync::atomic::{AtomicI64, Ordering};
 
 use time::OffsetDateTime;
 
-use super::notifications::WebhookKey;
-use super::routes::RouteMap;
-use super::seed::Seed;
+use crate::http::routes::RouteMap;
+use crate::notify::signature::WebhookKey;
+use crate::seed::Seed;
 use mfa_reset::{EngineBuilder, LockoutPolicy};
 
 /// Where the time comes from: the system clock, shifted by an offset that

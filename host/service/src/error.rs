@@ -6,7 +6,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use super::store::StoreError;
+use crate::store::StoreError;
 
 #[derive(Debug)]
 pub enum ApiError {
@@ -25,6 +25,9 @@ pub enum ApiError {
     NotJson,
     /// 409: the state kept changing, or the operation does not fit it.
     Conflict(String),
+    /// 409: the rows a decision read changed before it committed; the
+    /// decision is made again (`decisions::retry`) before anyone sees this.
+    Concurrent,
     /// 422: which field and why.
     Invalid { field: String, message: String },
     /// 503: the decision engine or the database failed this time (details
@@ -37,9 +40,7 @@ pub enum ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Conflict => {
-                Self::Conflict("the state changed concurrently; try again".into())
-            }
+            StoreError::Conflict => Self::Concurrent,
             StoreError::SessionEnded => Self::NoSession,
             e @ StoreError::Unreachable(_) => Self::Unavailable(e.to_string()),
             other => Self::Internal(other.to_string()),
@@ -107,6 +108,12 @@ impl IntoResponse for ApiError {
                 Some("content-type".to_string()),
             ),
             Self::Conflict(message) => (StatusCode::CONFLICT, "conflict", message, None),
+            Self::Concurrent => (
+                StatusCode::CONFLICT,
+                "conflict",
+                "the state changed concurrently; try again".to_string(),
+                None,
+            ),
             Self::Invalid { field, message } => (
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "invalid-request",

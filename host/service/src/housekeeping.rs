@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use super::config::Clock;
-use super::store::Store;
+use crate::config::Clock;
+use crate::store::Store;
 use mfa_reset::timestamp::to_millis as millis;
 
 /// How often the clean-up runs (and once at start).

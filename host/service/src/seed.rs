@@ -2,8 +2,8 @@
 
 use serde::Deserialize;
 
-use super::passwords;
-use super::store::{Store, StoreError};
+use crate::credentials::passwords;
+use crate::store::{Store, StoreError};
 use mfa_reset::api::{MfaStatus, Organization, Role, User};
 
 pub const DEMO_SEED: &str = include_str!("../seed/demo.json");

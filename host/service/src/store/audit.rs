@@ -96,9 +96,12 @@ impl Store {
             .collect::<Result<Vec<_>, _>>()?;
         let next = if records.len() as i64 > limit {
             records.truncate(usize::try_from(limit).unwrap_or(0));
-            records
-                .last()
-                .map(|last| (super::millis(last.record.at), last.id.clone()))
+            records.last().map(|last| {
+                (
+                    mfa_reset::timestamp::to_millis(last.record.at),
+                    last.id.clone(),
+                )
+            })
         } else {
             None
         };

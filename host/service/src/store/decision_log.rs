@@ -4,7 +4,45 @@
 use sqlx::Row;
 
 use super::{Store, StoreError};
-use crate::decision_log::RecordedDecision;
+use mfa_reset::api::Request;
+
+/// One recorded decision.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordedDecision {
+    /// The decision id the caller was answered with.
+    pub id: String,
+    /// When it was decided (ms since 1970, the service's clock).
+    pub at: i64,
+    /// The Cedar action: `reset_user_mfa`, a route's action, a login step.
+    pub action: String,
+    pub actor: String,
+    pub organization: String,
+    pub allowed: bool,
+    pub denial_code: Option<String>,
+    /// Empty for login steps (their engine calls do not report it).
+    pub policy_revision: String,
+    /// The request as the engine got it; `None` for login steps, whose
+    /// requests carry codes and keys: they are counted, never replayed.
+    pub request: Option<Request>,
+}
+
+impl RecordedDecision {
+    /// A login step (start or confirm an enrolment, verify a code), from
+    /// its audit record: its request is not kept.
+    pub fn login_step(decision_id: &str, audit: &mfa_reset::api::AuditRecord) -> Self {
+        Self {
+            id: decision_id.to_string(),
+            at: mfa_reset::timestamp::to_millis(audit.at),
+            action: audit.action.clone(),
+            actor: audit.actor.clone(),
+            organization: audit.organization.clone(),
+            allowed: audit.allowed,
+            denial_code: audit.denial_code.clone(),
+            policy_revision: String::new(),
+            request: None,
+        }
+    }
+}
 
 /// Rows per INSERT: 9 parameters each stays far below SQLite's and
 /// PostgreSQL's limits on parameters per statement.

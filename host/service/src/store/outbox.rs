@@ -6,8 +6,8 @@
 
 use sqlx::Row;
 
+use super::event::Event;
 use super::{Store, StoreError};
-use crate::notifications::Event;
 
 /// A notification due for delivery, claimed by this worker.
 #[derive(Debug, Clone)]

@@ -1,0 +1,46 @@
+//! The handles every request shares: the engine, the store, the metrics,
+//! the configuration, the queues that serialize changes. Built once by
+//! [`crate::service::Service::start`]; imports nothing above the store.
+
+use std::sync::Arc;
+
+use mfa_reset::Engine;
+
+use crate::config::ServiceConfig;
+use crate::error::ApiError;
+use crate::keyed_locks::KeyedLocks;
+use crate::metrics::Metrics;
+use crate::policy::decision_log::DecisionLog;
+use crate::store::Store;
+
+/// Shared by every handler.
+#[derive(Clone)]
+pub struct AppState {
+    pub(crate) engine: Engine,
+    pub(crate) store: Store,
+    pub(crate) metrics: Arc<Metrics>,
+    pub(crate) config: Arc<ServiceConfig>,
+    /// State changes of one organization queue here.
+    pub(crate) org_locks: Arc<KeyedLocks>,
+    /// Password checks of one account id queue here.
+    pub(crate) login_locks: Arc<KeyedLocks>,
+    /// Password hashes checked at once (each holds ~19 MiB).
+    pub(crate) password_checks: Arc<tokio::sync::Semaphore>,
+    /// Where decisions are recorded, if they are.
+    pub(crate) decision_log: Option<DecisionLog>,
+}
+
+impl AppState {
+    /// Runs a synchronous engine call on tokio's blocking pool, so that a
+    /// decision never holds up the async workers serving other requests;
+    /// the engine itself bounds how many calls run at once.
+    pub(crate) async fn engine_call<R: Send + 'static>(
+        &self,
+        call: impl FnOnce(&Engine) -> R + Send + 'static,
+    ) -> Result<R, ApiError> {
+        let engine = self.engine.clone();
+        tokio::task::spawn_blocking(move || call(&engine))
+            .await
+            .map_err(|e| ApiError::Internal(format!("engine call: {e}")))
+    }
+}

@@ -1,0 +1,579 @@
+//! One console action: load the caller and the target, let the component
+//! decide, commit the new state with its audit record. A concurrent change
+//! to what the decision read makes the commit fail; the action is then
+//! decided again on fresh state (no update is ever lost).
+
+use std::time::Instant;
+
+use axum::http::StatusCode;
+use serde::Serialize;
+use time::OffsetDateTime;
+
+pub(crate) mod retry;
+pub(crate) mod throttle;
+
+use self::throttle::{Attempt, Settled};
+use crate::app::AppState;
+use crate::credentials::session::{self, Caller};
+use crate::error::ApiError;
+use crate::policy::decision_log::RecordedDecision;
+use crate::store::{AuditEntry, Commit, SessionUse, SessionsChange, StoredUser};
+use mfa_reset::api::{
+    Action, AuditRecord, Change, Decision, MfaStatus, Organization, Outcome, Request, Role,
+    SessionEffect, User, UserStatus,
+};
+use mfa_reset::log_text::Shown;
+use mfa_reset::timestamp::to_millis as millis;
+
+/// What the caller asks for, before the stored state is read.
+#[derive(Debug, Clone)]
+pub enum Intent {
+    ResetOwn,
+    EnableOwn,
+    DisableOwn,
+    ResetUser(String),
+    EnableUser(String),
+    DisableUser(String),
+    SetEnforcement(bool),
+    ListUsers,
+    /// A gateway route or a read-only console function.
+    Route(String),
+    /// The caller's own session (allowed before MFA is finished).
+    ViewSession,
+}
+
+/// The answer to a decided action.
+#[derive(Debug, Serialize)]
+pub struct Decided {
+    pub decision_id: String,
+    #[serde(flatten)]
+    pub decision: Decision,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<UserView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub organization: Option<Organization>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub users: Vec<UserStatus>,
+    #[serde(skip)]
+    pub caller: Option<mfa_reset::api::User>,
+    /// The policy set this was decided under (empty for login steps, whose
+    /// engine calls do not report it).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub policy_revision: String,
+}
+
+/// A user as the API shows it: no secrets.
+#[derive(Debug, Serialize)]
+pub struct UserView {
+    pub id: String,
+    pub role: mfa_reset::api::Role,
+    pub organization: String,
+    pub mfa: mfa_reset::api::MfaStatus,
+}
+
+impl From<&mfa_reset::api::User> for UserView {
+    fn from(u: &mfa_reset::api::User) -> Self {
+        Self {
+            id: u.id.clone(),
+            role: u.role,
+            organization: u.organization.id.clone(),
+            mfa: u.mfa,
+        }
+    }
+}
+
+impl Decided {
+    /// A denial as the caller sees it: the deciding policy's id, code and
+    /// message only (the audit record keeps every policy that denied), and
+    /// no evaluation errors.
+    pub fn denied(decision_id: String, mut decision: Decision) -> Self {
+        decision.policy_ids.truncate(1);
+        decision.errors.clear();
+        Self {
+            decision_id,
+            decision,
+            user: None,
+            organization: None,
+            users: Vec::new(),
+            caller: None,
+            policy_revision: String::new(),
+        }
+    }
+
+    fn under(self, policy_revision: String) -> Self {
+        Self {
+            policy_revision,
+            ..self
+        }
+    }
+
+    /// 200 when allowed; 401 when the session is expired or its login is
+    /// unfinished; 403 for every other denial.
+    pub fn status(&self) -> StatusCode {
+        match (self.decision.allowed, self.decision.denial_code.as_deref()) {
+            (true, _) => StatusCode::OK,
+            (false, Some("session-expired" | "mfa-required")) => StatusCode::UNAUTHORIZED,
+            (false, _) => StatusCode::FORBIDDEN,
+        }
+    }
+}
+
+/// Decides `intent` for `caller` (as loaded by the extractor) and commits
+/// its outcome; on a concurrent change, decides again on fresh state.
+pub async fn decide(
+    state: &AppState,
+    caller: Caller,
+    intent: &Intent,
+) -> Result<Decided, ApiError> {
+    let mut caller = caller;
+    let Some(attempt) = intent.changes_state(&caller) else {
+        return decide_again_on_conflict(state, caller, intent).await;
+    };
+    // A session or user past its denials waits, undecided: nobody can
+    // bury an audit trail under refused attempts.
+    let claim = throttle::claim(state, &caller, attempt).await?;
+    // State changes of one organization queue here, then read afresh.
+    let _queued = session::queue_for_org(state, &caller).await;
+    let decided = match session::reload(state, &caller).await {
+        Ok(fresh) => {
+            caller = fresh;
+            decide_again_on_conflict(state, caller, intent).await
+        }
+        Err(e) => Err(e),
+    };
+    let settled = match &decided {
+        Ok(d) if !d.decision.allowed => Settled::Refused {
+            for_user: throttle::refusal_counts_for_user(d.decision.denial_code.as_deref()),
+        },
+        _ => Settled::NotRefused,
+    };
+    claim.settle(settled).await;
+    decided
+}
+
+async fn decide_again_on_conflict(
+    state: &AppState,
+    caller: Caller,
+    intent: &Intent,
+) -> Result<Decided, ApiError> {
+    let caller = &caller;
+    retry::on_conflict(|n| async move {
+        if n == 0 {
+            return attempt(state, caller, intent).await;
+        }
+        let fresh = session::reload(state, caller).await?;
+        attempt(state, &fresh, intent).await
+    })
+    .await
+}
+
+impl Intent {
+    /// For a state change, what a refusal by the denial throttle is audited
+    /// as (the target as the caller's organization may read it: an id the
+    /// caller sent is never recorded as typed); `None` for reads.
+    fn changes_state<'a>(&self, caller: &'a Caller) -> Option<Attempt<'a>> {
+        let user = &caller.user.user;
+        let (action, target, on_others) = match self {
+            Self::ResetOwn => ("reset_own_mfa", user.id.as_str(), false),
+            Self::EnableOwn => ("enable_own_mfa", user.id.as_str(), false),
+            Self::DisableOwn => ("disable_own_mfa", user.id.as_str(), false),
+            Self::ResetUser(_) => ("reset_user_mfa", UNDECIDED_TARGET, true),
+            Self::EnableUser(_) => ("enable_user_mfa", UNDECIDED_TARGET, true),
+            Self::DisableUser(_) => ("disable_user_mfa", UNDECIDED_TARGET, true),
+            Self::SetEnforcement(_) => ("set_enforcement", user.organization.id.as_str(), true),
+            Self::ListUsers | Self::Route(_) | Self::ViewSession => return None,
+        };
+        Some(Attempt {
+            action,
+            target,
+            on_others,
+        })
+    }
+}
+
+/// The target of a refused state change that was never decided.
+const UNDECIDED_TARGET: &str = "(not decided)";
+
+/// Longest user id accepted in a path (no stored id is longer).
+const MAX_ID_CHARS: usize = 256;
+
+/// The user acted on. An unknown id is decided as a user of no organization
+/// the caller could see, so that the answer is the one a user of another
+/// organization gets: existence is never revealed before the policies speak.
+async fn target(state: &AppState, id: &str, actor: &StoredUser) -> Result<Target, ApiError> {
+    if id.chars().count() > MAX_ID_CHARS {
+        return Err(ApiError::Invalid {
+            field: "id".into(),
+            message: format!("longer than {MAX_ID_CHARS} characters"),
+        });
+    }
+    if id.trim().is_empty() || id.chars().any(char::is_control) {
+        return Err(ApiError::Invalid {
+            field: "id".into(),
+            message: "must be a user id: not empty, no control characters".into(),
+        });
+    }
+    Ok(match state.store.user(id).await? {
+        Some(stored) => Target::Stored(stored),
+        None => Target::Unknown(User {
+            id: id.to_string(),
+            role: Role::SubUser,
+            organization: Organization {
+                // Never the caller's organization, whatever its id.
+                id: format!("{}/(unknown)", actor.user.organization.id),
+                enforce_mfa: false,
+            },
+            mfa: MfaStatus::Off,
+        }),
+    })
+}
+
+enum Target {
+    Stored(StoredUser),
+    Unknown(User),
+}
+
+impl Target {
+    fn user(&self) -> &User {
+        match self {
+            Self::Stored(s) => &s.user,
+            Self::Unknown(u) => u,
+        }
+    }
+}
+
+/// One decision on one read: the engine decides, the outcome commits if
+/// what it read still holds (else [`ApiError::Concurrent`]).
+async fn attempt(state: &AppState, caller: &Caller, intent: &Intent) -> Result<Decided, ApiError> {
+    let actor = &caller.user;
+    let (action, target) = action_of(state, actor, intent).await?;
+    // An id that names no user is audited like another organization's
+    // user, never as typed: the audit log is no place for a caller's free
+    // text (see `audit_rows`).
+    let unknown_target = matches!(target, Some(Target::Unknown(_)));
+    let mut read_users = vec![actor];
+    if let Some(Target::Stored(stored)) = &target
+        && stored.user.id != actor.user.id
+    {
+        read_users.push(stored);
+    }
+    let now = caller.now(&state.config.clock);
+    let request = Request {
+        actor: actor.user.clone(),
+        session: caller.session(),
+        now,
+        action,
+    };
+    let decision_id = uuid::Uuid::new_v4().to_string();
+    let outcome = decide_and_log(state, request, &decision_id, unknown_target).await?;
+    // Only an allowed use counts as activity: a denied request (an expired
+    // session above all) never moves the session's last activity.
+    let allowed = outcome.decision.allowed;
+    let session_use = allowed.then_some(SessionUse {
+        token_hash: caller.session.token_hash.as_str(),
+        at: millis(now),
+        verified: false,
+    });
+    let Outcome {
+        decision,
+        change,
+        sessions,
+        users,
+        audit,
+        policy_revision,
+    } = outcome;
+    let Some(audit) = audit else {
+        // Reads change nothing; an allowed one used the session all the
+        // same (recorded once per interval).
+        touch_session(state, caller, session_use).await?;
+        return Ok(if allowed {
+            Decided {
+                decision_id,
+                decision,
+                user: None,
+                organization: None,
+                users,
+                caller: Some(actor.user.clone()),
+                policy_revision,
+            }
+        } else {
+            Decided::denied(decision_id, decision).under(policy_revision)
+        });
+    };
+    let (user_change, org_change) = match &change {
+        Some(Change::User(c)) => (Some((&c.user, &c.authenticator)), None),
+        Some(Change::Organization(o)) => (None, Some(o)),
+        None => (None, None),
+    };
+    let target_organization = read_users
+        .get(1)
+        .map(|stored| stored.user.organization.id.as_str());
+    let audit = audit_rows(
+        audit,
+        &decision_id,
+        &actor.user.organization.id,
+        target_organization,
+        unknown_target,
+    );
+    let mut read_organizations: Vec<(&str, i64)> = read_users
+        .iter()
+        .map(|u| (u.user.organization.id.as_str(), u.organization_version))
+        .collect();
+    read_organizations.dedup_by_key(|(id, _)| *id);
+    state
+        .store
+        .commit(Commit {
+            read_users: read_users
+                .iter()
+                .map(|u| (u.user.id.as_str(), u.version))
+                .collect(),
+            read_organizations,
+            user: user_change,
+            organization: org_change,
+            audit,
+            session: session_use,
+            sessions_change: sessions_change(sessions, &change, caller),
+        })
+        .await?;
+    if !allowed {
+        return Ok(Decided::denied(decision_id, decision).under(policy_revision));
+    }
+    Ok(Decided {
+        decision_id,
+        decision,
+        user: user_change.map(|(u, _)| UserView::from(u)),
+        organization: org_change.cloned(),
+        users,
+        caller: Some(actor.user.clone()),
+        policy_revision,
+    })
+}
+
+/// The engine's action for `intent`, with the target user it names (read
+/// here: the only other read a decision makes).
+async fn action_of(
+    state: &AppState,
+    actor: &StoredUser,
+    intent: &Intent,
+) -> Result<(Action, Option<Target>), ApiError> {
+    let action = match intent {
+        Intent::ResetOwn => Action::ResetOwnMfa,
+        Intent::EnableOwn => Action::EnableOwnMfa,
+        Intent::DisableOwn => Action::DisableOwnMfa,
+        Intent::ResetUser(id) | Intent::EnableUser(id) | Intent::DisableUser(id) => {
+            let found = target(state, id, actor).await?;
+            let user = found.user().clone();
+            let action = match intent {
+                Intent::ResetUser(_) => Action::ResetUserMfa(user),
+                Intent::EnableUser(_) => Action::EnableUserMfa(user),
+                _ => Action::DisableUserMfa(user),
+            };
+            return Ok((action, Some(found)));
+        }
+        Intent::SetEnforcement(on) => Action::SetEnforcement(*on),
+        Intent::ListUsers => {
+            let users = state
+                .store
+                .organization_users(&actor.user.organization.id)
+                .await?;
+            Action::ListUsers(users.into_iter().map(|u| u.user).collect())
+        }
+        Intent::Route(name) => Action::AccessRoute(name.clone()),
+        Intent::ViewSession => Action::ViewOwnSession,
+    };
+    Ok((action, None))
+}
+
+/// The component decides `request` (on the blocking pool); the decision
+/// goes to the log and, if configured, the decision log.
+async fn decide_and_log(
+    state: &AppState,
+    request: Request,
+    decision_id: &str,
+    unknown_target: bool,
+) -> Result<Outcome, ApiError> {
+    let started = Instant::now();
+    let (request, outcome) = state
+        .engine_call(move |engine| {
+            let outcome = engine.decide(&request);
+            (request, outcome)
+        })
+        .await?;
+    let outcome = outcome?;
+    log_decision(
+        state,
+        &request,
+        &outcome,
+        decision_id,
+        started,
+        unknown_target,
+    );
+    Ok(outcome)
+}
+
+/// An allowed read used the session: its last activity moves, at most
+/// once per `activity_interval` (a write per read would be the cost).
+async fn touch_session(
+    state: &AppState,
+    caller: &Caller,
+    used: Option<SessionUse<'_>>,
+) -> Result<(), ApiError> {
+    let interval = i64::try_from(state.config.activity_interval.as_millis()).unwrap_or(i64::MAX);
+    if let Some(used) = used
+        && used.at.saturating_sub(caller.session.last_activity_at) >= interval
+    {
+        state.store.touch_session(used.token_hash, used.at).await?;
+    }
+    Ok(())
+}
+
+/// What an allowed change does to other sessions (the engine's
+/// `SessionEffect`), bound to the rows it applies to.
+fn sessions_change<'a>(
+    effect: SessionEffect,
+    change: &'a Option<Change>,
+    caller: &'a Caller,
+) -> Option<SessionsChange<'a>> {
+    match (effect, change) {
+        (SessionEffect::EndOtherSessionsOfUser, Some(Change::User(c))) => {
+            Some(SessionsChange::EndOthers {
+                user: &c.user.id,
+                keep: &caller.session.token_hash,
+            })
+        }
+        (SessionEffect::EndSessionsOfUser, Some(Change::User(c))) => {
+            Some(SessionsChange::EndAll { user: &c.user.id })
+        }
+        (SessionEffect::RequireMfaInOrganization, Some(Change::Organization(org))) => {
+            Some(SessionsChange::RequireMfa {
+                organization: &org.id,
+            })
+        }
+        _ => None,
+    }
+}
+
+/// The audit rows of one decision (R12). An attempt on a user outside the
+/// caller's organization (another organization's, or an id that names no
+/// one) goes in full to the target's organization; the caller's
+/// organization keeps only what its caller was answered: a fixed
+/// placeholder for the target and the deciding policy, alike for every
+/// such id, so that its trail reveals neither who exists elsewhere nor
+/// their MFA state. Within the organization, the record is kept whole.
+fn audit_rows(
+    audit: AuditRecord,
+    decision_id: &str,
+    actor_organization: &str,
+    target_organization: Option<&str>,
+    unknown_target: bool,
+) -> Vec<AuditEntry> {
+    let elsewhere = target_organization.filter(|org| *org != actor_organization);
+    if !unknown_target && elsewhere.is_none() {
+        return vec![AuditEntry::new(audit, decision_id.to_string())];
+    }
+    let mut rows = Vec::with_capacity(2);
+    let callers_copy = if audit.allowed && !unknown_target {
+        // Allowed (a policy author may let roots act across organizations):
+        // the caller was answered with the user, so may read it here too.
+        audit.clone()
+    } else {
+        let mut policy_ids = audit.policy_ids.clone();
+        policy_ids.truncate(1);
+        AuditRecord {
+            target: OUTSIDE_TARGET.into(),
+            policy_ids,
+            ..audit.clone()
+        }
+    };
+    rows.push(AuditEntry::new(callers_copy, decision_id.to_string()));
+    if let Some(org) = elsewhere {
+        let full = AuditRecord {
+            organization: org.to_string(),
+            ..audit
+        };
+        rows.push(AuditEntry::unseen(full, decision_id.to_string()));
+    }
+    rows
+}
+
+/// The target of a denied attempt outside the caller's organization, as its
+/// organization's audit trail shows it.
+pub const OUTSIDE_TARGET: &str = "(outside the organization)";
+
+fn log_decision(
+    state: &AppState,
+    request: &Request,
+    outcome: &Outcome,
+    decision_id: &str,
+    started: Instant,
+    unknown_target: bool,
+) {
+    let elapsed = started.elapsed().as_secs_f64();
+    let action = match &request.action {
+        Action::AccessRoute(name) => name.as_str(),
+        Action::ViewOwnSession => "view_session",
+        _ => outcome
+            .audit
+            .as_ref()
+            .map_or("list_users", |a| a.action.as_str()),
+    };
+    let d = &outcome.decision;
+    state
+        .metrics
+        .decision(action, d.allowed, d.denial_code.as_deref(), elapsed);
+    if let Some(log) = &state.decision_log {
+        log.record(|| {
+            // A listing's decision depends on the organization, not on its
+            // users: the log keeps the request without them (uncopied).
+            let mut request = Request {
+                action: match &request.action {
+                    Action::ListUsers(_) => Action::ListUsers(Vec::new()),
+                    other => other.clone(),
+                },
+                actor: request.actor.clone(),
+                session: request.session,
+                now: request.now,
+            };
+            // An id that names no user is the caller's free text: kept as
+            // unknown, like the audit log (the policies see its organization).
+            if let Action::ResetUserMfa(u) | Action::EnableUserMfa(u) | Action::DisableUserMfa(u) =
+                &mut request.action
+                && unknown_target
+            {
+                u.id = "(unknown)".into();
+            }
+            RecordedDecision {
+                id: decision_id.to_string(),
+                at: millis(request.now),
+                action: action.to_string(),
+                actor: request.actor.id.clone(),
+                organization: request.actor.organization.id.clone(),
+                allowed: d.allowed,
+                denial_code: d.denial_code.clone(),
+                policy_revision: outcome.policy_revision.clone(),
+                request: Some(request),
+            }
+        });
+    }
+    tracing::info!(
+        decision_id,
+        actor = %Shown(&request.actor.id),
+        organization = %Shown(&request.actor.organization.id),
+        action,
+        allowed = d.allowed,
+        denial_code = d.denial_code.as_deref().unwrap_or(""),
+        policy_ids = %d.policy_ids.join(","),
+        policy_revision = %outcome.policy_revision,
+        micros = (elapsed * 1e6) as u64,
+        "decision"
+    );
+}
+
+/// Whole seconds until `until`, rounded up (a `Retry-After` that is never
+/// too early), at least 1.
+pub fn seconds_until(until: OffsetDateTime, now: OffsetDateTime) -> i64 {
+    let ms = (until - now).whole_milliseconds();
+    i64::try_from((ms + 999).div_euclid(1000))
+        .unwrap_or(i64::MAX)
+        .max(1)
+}

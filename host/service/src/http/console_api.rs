@@ -1,0 +1,259 @@
+//! The console JSON API: a handler per action, each decided by the
+//! component (see `decisions/`).
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::app::AppState;
+use crate::credentials::session::Caller;
+use crate::decisions::{self, Decided, Intent, UserView};
+use crate::error::ApiError;
+use crate::http::json_body::{ApiJson, NoParameters};
+use crate::store::AuditFilter;
+use mfa_reset::timestamp::to_millis as millis;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+async fn run(state: &AppState, caller: Caller, intent: Intent) -> Result<Response, ApiError> {
+    let decided = decisions::decide(state, caller, &intent).await?;
+    Ok(respond(decided))
+}
+
+fn respond(decided: Decided) -> Response {
+    (decided.status(), Json(decided)).into_response()
+}
+
+/// GET /api/session: who is logged in and what the login still needs.
+/// Decided by the policies (`view_session`, allowed before MFA is done).
+pub async fn session_info(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Response, ApiError> {
+    let decided = decisions::decide(&state, caller.clone(), &Intent::ViewSession).await?;
+    if !decided.decision.allowed {
+        return Ok(respond(decided));
+    }
+    let next_step = if caller.session.mfa_satisfied {
+        mfa_reset::LoginStep::None
+    } else {
+        state.engine.login_step(&caller.user.user)?
+    };
+    if !caller.session.mfa_satisfied && next_step == mfa_reset::LoginStep::None {
+        // The login waited for MFA that is no longer asked for (MFA turned
+        // off, enforcement lifted): no step can finish it, and every action
+        // is refused. It ends; logging in again decides afresh.
+        state
+            .store
+            .delete_session(&caller.session.token_hash)
+            .await?;
+        return Err(ApiError::NoSession);
+    }
+    let session = caller.session();
+    let rfc3339 = |t: time::OffsetDateTime| {
+        t.format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default()
+    };
+    Ok(Json(json!({
+        "decision_id": decided.decision_id,
+        "user": UserView::from(&caller.user.user),
+        "enforce_mfa": caller.user.user.organization.enforce_mfa,
+        "login_at": rfc3339(session.login_at),
+        // This request is the latest activity (the store records it at
+        // most once a minute).
+        "last_activity_at": rfc3339(caller.now(&state.config.clock)),
+        "mfa_satisfied": session.mfa_satisfied,
+        "next_step": next_step,
+    }))
+    .into_response())
+}
+
+pub async fn reset_own(
+    State(state): State<AppState>,
+    caller: Caller,
+    _: NoParameters,
+) -> Result<Response, ApiError> {
+    run(&state, caller, Intent::ResetOwn).await
+}
+
+pub async fn enable_own(
+    State(state): State<AppState>,
+    caller: Caller,
+    _: NoParameters,
+) -> Result<Response, ApiError> {
+    run(&state, caller, Intent::EnableOwn).await
+}
+
+pub async fn disable_own(
+    State(state): State<AppState>,
+    caller: Caller,
+    _: NoParameters,
+) -> Result<Response, ApiError> {
+    run(&state, caller, Intent::DisableOwn).await
+}
+
+pub async fn list_users(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Response, ApiError> {
+    run(&state, caller, Intent::ListUsers).await
+}
+
+pub async fn reset_user(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    _: NoParameters,
+) -> Result<Response, ApiError> {
+    run(&state, caller, Intent::ResetUser(id)).await
+}
+
+pub async fn enable_user(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    _: NoParameters,
+) -> Result<Response, ApiError> {
+    run(&state, caller, Intent::EnableUser(id)).await
+}
+
+pub async fn disable_user(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    _: NoParameters,
+) -> Result<Response, ApiError> {
+    run(&state, caller, Intent::DisableUser(id)).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnforcementBody {
+    enforce_mfa: bool,
+}
+
+pub async fn set_enforcement(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<EnforcementBody>,
+) -> Result<Response, ApiError> {
+    run(&state, caller, Intent::SetEnforcement(body.enforce_mfa)).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditQuery {
+    limit: Option<i64>,
+    /// The `next` of the page before: records older than its last one.
+    before: Option<String>,
+    actor: Option<String>,
+    action: Option<String>,
+    /// `allowed` or `denied`.
+    outcome: Option<String>,
+    /// RFC 3339 times: from `since` (inclusive) to `until` (exclusive).
+    since: Option<String>,
+    until: Option<String>,
+}
+
+impl AuditQuery {
+    /// The filter it asks for, or which parameter is wrong and why.
+    fn filter(self) -> Result<(AuditFilter, i64), ApiError> {
+        let invalid = |field: &str, message: String| ApiError::Invalid {
+            field: field.into(),
+            message,
+        };
+        let limit = self.limit.unwrap_or(100);
+        if !(1..=1000).contains(&limit) {
+            return Err(invalid("limit", "must be between 1 and 1000".into()));
+        }
+        let time = |field: &str, value: Option<String>| {
+            value
+                .map(|v| {
+                    OffsetDateTime::parse(&v, &Rfc3339)
+                        .map(millis)
+                        .map_err(|e| invalid(field, format!("`{v}` is not an RFC 3339 time: {e}")))
+                })
+                .transpose()
+        };
+        let allowed = match self.outcome.as_deref() {
+            None => None,
+            Some("allowed") => Some(true),
+            Some("denied") => Some(false),
+            Some(other) => {
+                return Err(invalid(
+                    "outcome",
+                    format!("`{other}` is neither `allowed` nor `denied`"),
+                ));
+            }
+        };
+        let before = self
+            .before
+            .map(|cursor| {
+                parse_cursor(&cursor).ok_or_else(|| {
+                    invalid(
+                        "before",
+                        format!("`{cursor}` is not a cursor this API gave (the `next` of a page)"),
+                    )
+                })
+            })
+            .transpose()?;
+        let filter = AuditFilter {
+            actor: self.actor,
+            action: self.action,
+            allowed,
+            since: time("since", self.since)?,
+            until: time("until", self.until)?,
+            before,
+        };
+        Ok((filter, limit))
+    }
+}
+
+/// A page cursor: the last record's time (ms) and id, as `<ms>.<id>`.
+fn cursor((at, id): &(i64, String)) -> String {
+    format!("{at}.{id}")
+}
+
+fn parse_cursor(text: &str) -> Option<(i64, String)> {
+    let (at, id) = text.split_once('.')?;
+    let uuid = uuid::Uuid::parse_str(id).ok()?;
+    Some((at.parse().ok()?, uuid.to_string()))
+}
+
+/// GET /api/audit: the organization's audit log, newest first, a page at a
+/// time (`next` is the cursor of the older page), filtered by actor,
+/// action, outcome and time (roots).
+pub async fn audit(
+    State(state): State<AppState>,
+    caller: Caller,
+    query: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::Invalid {
+        field: "(query)".into(),
+        message: e.body_text(),
+    })?;
+    let (filter, limit) = query.filter()?;
+    let decided = decisions::decide(
+        &state,
+        caller,
+        &Intent::Route("read_organization_audit".into()),
+    )
+    .await?;
+    if !decided.decision.allowed {
+        return Ok(respond(decided));
+    }
+    let organization = decided
+        .caller
+        .as_ref()
+        .map(|u| u.organization.id.clone())
+        .unwrap_or_default();
+    let page = state.store.audit(&organization, &filter, limit).await?;
+    Ok(Json(json!({
+        "decision_id": decided.decision_id,
+        "records": page.records,
+        "next": page.next.as_ref().map(cursor),
+    }))
+    .into_response())
+}

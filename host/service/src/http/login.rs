@@ -1,0 +1,560 @@
+//! Logging in: password, then what the component says the login needs —
+//! nothing, an enrolment (start + confirm), or a code.
+
+use std::net::{IpAddr, SocketAddr};
+
+use axum::Json;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::app::AppState;
+use crate::config::LoginThrottle;
+use crate::credentials::passwords;
+use crate::credentials::session::{self, Caller};
+use crate::decisions::throttle::{self, Attempt, Settled};
+use crate::decisions::{Decided, retry, seconds_until};
+use crate::error::ApiError;
+use crate::http::json_body::{ApiJson, NoParameters};
+use crate::store::{AuditEntry, Commit, SessionUse, StoredSession, StoredUser, time_of};
+use mfa_reset::api::{
+    AuditRecord, Authenticator, CodeRequest, CodeResult, Decision, EnrolmentRequest, LoginStep,
+    User, Verification,
+};
+use mfa_reset::log_text::Shown;
+use mfa_reset::timestamp::to_millis as millis;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginBody {
+    user: String,
+    password: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CodeBody {
+    code: String,
+}
+
+#[derive(Serialize)]
+struct LoginAnswer {
+    /// Also set as the `mfa_session` cookie; send it as `Authorization: Bearer`.
+    token: String,
+    next_step: LoginStep,
+    user: crate::decisions::UserView,
+}
+
+/// Longest user id and password accepted (anything longer cannot match).
+const MAX_USER_CHARS: usize = 256;
+const MAX_PASSWORD_CHARS: usize = 1024;
+
+/// POST /api/login: password, throttled per account id and per client
+/// address; unknown ids and wrong passwords get the same answer, after the
+/// same work (a decoy hash, the same writes).
+pub async fn login(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<LoginBody>,
+) -> Result<Response, ApiError> {
+    check_login_body(&body)?;
+    let now = state.config.clock.now();
+    let now_ms = millis(now);
+    let address = client_address(&state, peer, &headers);
+    // Hashed: the throttle table never holds what was typed as a user id
+    // (sometimes a password).
+    let account_key = format!("account:{}", session::hash(&body.user));
+    let address_key = format!("address:{address}");
+    // One password check per account id at a time in this replica, and each
+    // attempt counted before its password is checked: parallel guesses,
+    // from any replica, each take a slot; a right password gives it back.
+    let _queued = state.login_locks.lock(&account_key).await;
+    let throttle = state.config.login_throttle;
+    if let Err(until) = claim_login_attempt(&state, &account_key, &address_key, now_ms).await? {
+        tracing::info!(%address, "login throttled");
+        return Err(ApiError::Throttled {
+            retry_after_seconds: seconds_until(time_of(until), now),
+        });
+    }
+    let stored = state.store.user(&body.user).await?;
+    let matches = check_password(&state, stored.as_ref(), body.password).await?;
+    let stored = match stored {
+        Some(stored) if matches => stored,
+        unknown_or_wrong => {
+            let keys = [account_key.as_str(), address_key.as_str()];
+            refuse_login(&state, unknown_or_wrong.as_ref(), &keys, now, address).await?;
+            return Err(ApiError::InvalidCredentials);
+        }
+    };
+    state
+        .store
+        .release_login_attempt(&account_key, &address_key, now_ms, |failures| {
+            login_lock(&throttle, throttle.free_address_failures, failures)
+        })
+        .await?;
+    // A right password whose login still needs MFA opens a session with
+    // fresh slots for codes: it counts against the user's unfinished logins.
+    if state.engine.login_step(&stored.user)? != LoginStep::None {
+        throttle::count_unfinished_login(&state, &stored.user, now).await?;
+    }
+    let token = session::new_token();
+    let (shared, first, new_token) = (&state, &stored, &token);
+    let (next_step, stored) = retry::on_conflict(|n| async move {
+        let stored = match n {
+            0 => first.clone(),
+            _ => shared
+                .store
+                .user(&first.user.id)
+                .await?
+                .ok_or(ApiError::InvalidCredentials)?,
+        };
+        let next_step = open_session(shared, &stored, new_token, now).await?;
+        Ok((next_step, stored))
+    })
+    .await?;
+    tracing::info!(user = %Shown(&stored.user.id), next_step = ?next_step, "login: password accepted");
+    let cookie = session::set_cookie(&token, &state.config);
+    let answer = LoginAnswer {
+        token,
+        next_step,
+        user: (&stored.user).into(),
+    };
+    Ok(([(header::SET_COOKIE, cookie)], Json(answer)).into_response())
+}
+
+/// Creates the session of a right password with its audit row, from the
+/// user's state as it is when it commits: a change of the user's MFA or of
+/// enforcement in between is seen ([`ApiError::Concurrent`]: read again).
+async fn open_session(
+    state: &AppState,
+    stored: &StoredUser,
+    token: &str,
+    now: time::OffsetDateTime,
+) -> Result<LoginStep, ApiError> {
+    let next_step = state.engine.login_step(&stored.user)?;
+    let record = AuditRecord {
+        at: now,
+        actor: stored.user.id.clone(),
+        organization: stored.user.organization.id.clone(),
+        action: "login".into(),
+        target: stored.user.id.clone(),
+        allowed: true,
+        policy_ids: Vec::new(),
+        denial_code: None,
+    };
+    let now_ms = millis(now);
+    state
+        .store
+        .create_session(
+            &StoredSession {
+                token_hash: session::hash(token),
+                user_id: stored.user.id.clone(),
+                login_at: now_ms,
+                last_activity_at: now_ms,
+                mfa_satisfied: next_step == LoginStep::None,
+                mfa_verified: false,
+            },
+            (stored.version, stored.organization_version),
+            AuditEntry::new(record, uuid::Uuid::new_v4().to_string()),
+        )
+        .await?;
+    Ok(next_step)
+}
+
+/// A login body within bounds: ids and passwords no longer than any
+/// stored one could be, ids without control characters.
+fn check_login_body(body: &LoginBody) -> Result<(), ApiError> {
+    for (field, value, max) in [
+        ("user", &body.user, MAX_USER_CHARS),
+        ("password", &body.password, MAX_PASSWORD_CHARS),
+    ] {
+        if value.chars().count() > max {
+            return Err(ApiError::Invalid {
+                field: field.into(),
+                message: format!("longer than {max} characters"),
+            });
+        }
+    }
+    if body.user.chars().any(char::is_control) {
+        return Err(ApiError::Invalid {
+            field: "user".into(),
+            message: "must not contain control characters".into(),
+        });
+    }
+    Ok(())
+}
+
+/// Counts this attempt against the account id and the client address
+/// before any password is checked; `Err(until)` while either is locked.
+async fn claim_login_attempt(
+    state: &AppState,
+    account_key: &str,
+    address_key: &str,
+    now_ms: i64,
+) -> Result<Result<(), i64>, ApiError> {
+    let throttle = state.config.login_throttle;
+    let forget_before = now_ms - i64::from(throttle.address_forget_seconds) * 1000;
+    let claimed = state
+        .store
+        .claim_login_attempt(
+            // An account's failures count until a right password.
+            &[(account_key, i64::MIN), (address_key, forget_before)],
+            now_ms,
+            |subject, failures| {
+                let free = if subject.starts_with("account:") {
+                    throttle.free_account_failures
+                } else {
+                    throttle.free_address_failures
+                };
+                login_lock(&throttle, free, failures).map(|ms| now_ms + ms)
+            },
+        )
+        .await?;
+    Ok(claimed)
+}
+
+/// Whether `password` is the user's; an unknown id is checked against a
+/// decoy hash, so that it takes as long as a wrong password.
+async fn check_password(
+    state: &AppState,
+    stored: Option<&StoredUser>,
+    password: String,
+) -> Result<bool, ApiError> {
+    let hash = stored.map_or_else(
+        || passwords::decoy().to_string(),
+        |u| u.password_hash.clone(),
+    );
+    // Each check holds ~19 MiB: bound how many run at once.
+    let _slot = state
+        .password_checks
+        .acquire()
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    tokio::task::spawn_blocking(move || passwords::verify(&password, &hash))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))
+}
+
+/// A refused password: the same writes whether the user exists or not (an
+/// id that matches no user is recorded as unknown, never as typed).
+async fn refuse_login(
+    state: &AppState,
+    stored: Option<&StoredUser>,
+    throttle_keys: &[&str],
+    now: time::OffsetDateTime,
+    address: IpAddr,
+) -> Result<(), ApiError> {
+    let (who, organization) = match stored {
+        Some(u) => (u.user.id.clone(), u.user.organization.id.clone()),
+        None => ("(unknown)".to_string(), String::new()),
+    };
+    let record = AuditRecord {
+        at: now,
+        actor: who.clone(),
+        organization,
+        action: "login".into(),
+        target: who.clone(),
+        allowed: false,
+        policy_ids: Vec::new(),
+        denial_code: Some("invalid-credentials".into()),
+    };
+    // The quiet period after which the counts are forgotten starts now
+    // (first: a failed audit write must not leave it unrestarted).
+    state.store.login_failed(throttle_keys, millis(now)).await?;
+    let entry = AuditEntry::new(record, uuid::Uuid::new_v4().to_string());
+    state.store.audit_only(&[entry]).await?;
+    tracing::info!(user = %Shown(&who), %address, "login refused");
+    Ok(())
+}
+
+/// How long (ms) a login throttle subject waits after its `failures`-th
+/// failure in a row: nothing for the first `free`, then the base delay
+/// doubling to the maximum; from the hard limit on, the hard lock.
+fn login_lock(throttle: &LoginThrottle, free: u32, failures: i64) -> Option<i64> {
+    let failures = u32::try_from(failures).unwrap_or(u32::MAX);
+    if failures >= throttle.hard_limit {
+        return Some(i64::from(throttle.hard_lock_seconds) * 1000);
+    }
+    if failures < free {
+        return None;
+    }
+    let doublings = (failures - free).min(30);
+    let seconds = (u64::from(throttle.base_delay_seconds) << doublings)
+        .min(u64::from(throttle.max_delay_seconds));
+    Some(i64::try_from(seconds * 1000).unwrap_or(i64::MAX))
+}
+
+/// The client's address: the peer's, or the last `X-Forwarded-For` entry a
+/// trusted proxy added (the address that proxy saw).
+fn client_address(state: &AppState, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
+    if !state.config.trusted_proxies.contains(&peer.ip()) {
+        return peer.ip();
+    }
+    headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .next_back()
+        .and_then(|a| a.trim().parse().ok())
+        .unwrap_or(peer.ip())
+}
+
+/// POST /api/logout: ends the session (204), and clears the cookie.
+pub async fn logout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    _: NoParameters,
+) -> Result<Response, ApiError> {
+    let token = session::required_token(&headers, &state.config)?;
+    if !state.store.delete_session(&session::hash(&token)).await? {
+        return Err(ApiError::NoSession);
+    }
+    let cookie = session::set_cookie("", &state.config);
+    Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response())
+}
+
+/// POST /api/login/code: the code that completes a login.
+pub async fn code(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<CodeBody>,
+) -> Result<Response, ApiError> {
+    throttled(&state, caller, "verify_code", async |caller| {
+        check_code(&state, caller, &body.code, CodeKind::Login).await
+    })
+    .await
+}
+
+/// POST /api/enrolment/confirm: the first code of a new authenticator.
+pub async fn confirm(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<CodeBody>,
+) -> Result<Response, ApiError> {
+    throttled(&state, caller, "confirm_enrolment", async |caller| {
+        check_code(&state, caller, &body.code, CodeKind::Enrolment).await
+    })
+    .await
+}
+
+/// Runs a login step under the denial throttle: a refused step (a denial,
+/// a wrong, replayed or locked code) uses up a slot of its session and,
+/// before MFA is finished, of its user's pending logins, so that nobody
+/// holding a password can bury the trail in refusals.
+async fn throttled(
+    state: &AppState,
+    caller: Caller,
+    action: &'static str,
+    step: impl AsyncFnOnce(Caller) -> Result<Response, ApiError>,
+) -> Result<Response, ApiError> {
+    let attempt = Attempt {
+        action,
+        target: &caller.user.user.id,
+        on_others: false,
+    };
+    let claim = throttle::claim(state, &caller, attempt).await?;
+    let answer = step(caller.clone()).await;
+    // 401 (a wrong or replayed code, a denial of the session), 403 (a
+    // denial) and 429 (a locked authenticator) were refusals, each audited;
+    // errors (bad input, a conflict, an outage) decided nothing.
+    let refused = matches!(&answer, Ok(response) if !response.status().is_success());
+    claim
+        .settle(match refused {
+            true => Settled::Refused { for_user: false },
+            false => Settled::NotRefused,
+        })
+        .await;
+    answer
+}
+
+/// POST /api/enrolment/start: a new pending key, shown once. The policies
+/// decide (`start_enrolment`): an expired session cannot enrol a device.
+pub async fn start(
+    State(state): State<AppState>,
+    caller: Caller,
+    _: NoParameters,
+) -> Result<Response, ApiError> {
+    throttled(&state, caller, "start_enrolment", async |caller| {
+        start_enrolment(&state, caller).await
+    })
+    .await
+}
+
+async fn start_enrolment(state: &AppState, caller: Caller) -> Result<Response, ApiError> {
+    let _queued = session::queue_for_org(state, &caller).await;
+    let caller = &caller;
+    retry::on_conflict(|_| async move {
+        let caller = session::reload(state, caller).await?;
+        let now = caller.now(&state.config.clock);
+        let request = EnrolmentRequest {
+            user: caller.user.user.clone(),
+            session: caller.session(),
+            authenticator: state.store.authenticator(&caller.user)?,
+            now,
+            issuer: state.config.issuer.clone(),
+        };
+        let enrolment = state
+            .engine_call(move |engine| engine.start_enrolment(&request))
+            .await?
+            .map_err(not_due)?;
+        let decision_id = uuid::Uuid::new_v4().to_string();
+        let audit = AuditEntry::new(enrolment.audit.clone(), decision_id.clone());
+        let Some(key) = enrolment.key else {
+            // Denied: nothing changes, the session is not touched.
+            record_login_step(state, &decision_id, &enrolment.audit);
+            state.store.audit_only(&[audit]).await?;
+            return Ok(step_denied(decision_id, enrolment.decision));
+        };
+        let stored = (&caller.user.user, &enrolment.authenticator);
+        commit_step(state, &caller, stored, audit, now, false).await?;
+        record_login_step(state, &decision_id, &enrolment.audit);
+        tracing::info!(user = %Shown(&caller.user.user.id), "enrolment started");
+        let body = json!({
+            "decision_id": decision_id,
+            "uri": key.uri,
+            "qr_png_base64": base64::engine::general_purpose::STANDARD.encode(&key.qr_png),
+            "qr_text": key.qr_text,
+            "message": "Scan the QR code (or enter the URI) in your authenticator app, then confirm with its first code.",
+        });
+        Ok(Json(body).into_response())
+    })
+    .await
+}
+
+/// Stores what an allowed login step leaves (the user and authenticator,
+/// its audit row, the session's use; `verified`: the login finished MFA),
+/// if the user is unchanged since `caller` was read ([`ApiError::Concurrent`]
+/// if not: decide the step again).
+async fn commit_step(
+    state: &AppState,
+    caller: &Caller,
+    (user, authenticator): (&User, &Authenticator),
+    audit: AuditEntry,
+    now: time::OffsetDateTime,
+    verified: bool,
+) -> Result<(), ApiError> {
+    state
+        .store
+        .commit(Commit {
+            read_users: vec![(&caller.user.user.id, caller.user.version)],
+            user: Some((user, authenticator)),
+            audit: vec![audit],
+            session: Some(SessionUse {
+                token_hash: &caller.session.token_hash,
+                at: millis(now),
+                verified,
+            }),
+            ..Commit::default()
+        })
+        .await?;
+    Ok(())
+}
+
+/// Into the decision log, if there is one (without the request: it holds
+/// a code or a key).
+fn record_login_step(state: &AppState, decision_id: &str, audit: &AuditRecord) {
+    if let Some(log) = &state.decision_log {
+        log.record(|| {
+            crate::policy::decision_log::RecordedDecision::login_step(decision_id, audit)
+        });
+    }
+}
+
+/// A login step the policies denied: 401 for an expired session, 403
+/// otherwise, with the deciding policy's code and message only.
+fn step_denied(decision_id: String, decision: Decision) -> Response {
+    let decided = Decided::denied(decision_id, decision);
+    (decided.status(), Json(decided)).into_response()
+}
+
+/// An enrolment asked for when none is due is a conflict with the state.
+fn not_due(e: mfa_reset::Error) -> ApiError {
+    match e {
+        mfa_reset::Error::InvalidRequest { field, message } if field == "user.mfa" => {
+            ApiError::Conflict(message)
+        }
+        other => other.into(),
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum CodeKind {
+    Login,
+    Enrolment,
+}
+
+async fn check_code(
+    state: &AppState,
+    caller: Caller,
+    code: &str,
+    kind: CodeKind,
+) -> Result<Response, ApiError> {
+    let _queued = session::queue_for_org(state, &caller).await;
+    let caller = &caller;
+    retry::on_conflict(|_| async move {
+        let caller = session::reload(state, caller).await?;
+        let now = caller.now(&state.config.clock);
+        let request = CodeRequest {
+            user: caller.user.user.clone(),
+            session: caller.session(),
+            authenticator: state.store.authenticator(&caller.user)?,
+            code: code.to_string(),
+            now,
+            lockout: state.config.lockout,
+        };
+        let verification: Verification = state
+            .engine_call(move |engine| match kind {
+                CodeKind::Login => engine.verify_login(&request),
+                CodeKind::Enrolment => engine.confirm_enrolment(&request),
+            })
+            .await?
+            .map_err(not_due)?;
+        let decision_id = uuid::Uuid::new_v4().to_string();
+        let audit = AuditEntry::new(verification.audit.clone(), decision_id.clone());
+        if verification.result == CodeResult::Denied {
+            // No code was checked: nothing counts, the session is not touched.
+            record_login_step(state, &decision_id, &verification.audit);
+            state.store.audit_only(&[audit]).await?;
+            return Ok(step_denied(decision_id, verification.decision));
+        }
+        let accepted = verification.result == CodeResult::Accepted;
+        let stored = (&verification.user, &verification.authenticator);
+        commit_step(state, &caller, stored, audit, now, accepted).await?;
+        record_login_step(state, &decision_id, &verification.audit);
+        tracing::info!(
+            user = %Shown(&caller.user.user.id),
+            action = %verification.audit.action,
+            result = ?verification.result,
+            failures = verification.authenticator.failures,
+            "code checked"
+        );
+        let status = match verification.result {
+            CodeResult::Accepted => StatusCode::OK,
+            CodeResult::Locked => StatusCode::TOO_MANY_REQUESTS,
+            CodeResult::InvalidCode | CodeResult::Replayed | CodeResult::Denied => {
+                StatusCode::UNAUTHORIZED
+            }
+        };
+        let body = Json(json!({
+            "decision_id": decision_id,
+            "result": verification.result,
+            "message": verification.message,
+            "mfa": verification.user.mfa,
+            "failures": verification.authenticator.failures,
+        }));
+        let mut response = (status, body).into_response();
+        if let Some(until) = verification.authenticator.locked_until.filter(|u| *u > now) {
+            let retry = seconds_until(until, now).to_string();
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, retry.parse().expect("digits"));
+        }
+        Ok(response)
+    })
+    .await
+}

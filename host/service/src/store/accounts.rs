@@ -1,0 +1,180 @@
+//! Organizations and their users, with the TOTP keys sealed at rest.
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::{Store, StoreError, role_name, status_name, time_of};
+use mfa_reset::api::{Authenticator, MfaStatus, Organization, Role, TotpKey, User};
+
+/// A user as stored, with the versions its decision depends on. Its TOTP
+/// keys stay sealed until [`Store::authenticator`] opens them: only the
+/// login steps need them.
+#[derive(Debug, Clone)]
+pub struct StoredUser {
+    pub user: User,
+    sealed: SealedAuthenticator,
+    pub password_hash: String,
+    pub version: i64,
+    pub organization_version: i64,
+}
+
+/// The authenticator as stored: keys still sealed.
+#[derive(Clone)]
+struct SealedAuthenticator {
+    pending: Option<String>,
+    active: Option<String>,
+    last_accepted_step: Option<u64>,
+    failures: u32,
+    locked_until: Option<i64>,
+}
+
+impl std::fmt::Debug for SealedAuthenticator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SealedAuthenticator")
+            .field("failures", &self.failures)
+            .finish_non_exhaustive()
+    }
+}
+
+pub(super) const USER_COLUMNS: &str = "u.id, u.role, u.password_hash, u.mfa_status, u.totp_pending, u.totp_active, \
+     u.last_accepted_step, u.failures, u.locked_until, u.version, \
+     o.id AS organization_id, o.enforce_mfa, o.version AS organization_version";
+
+impl Store {
+    /// Creates organizations and users (with password hashes) in one transaction.
+    pub async fn insert_organization(
+        &self,
+        org: &Organization,
+        users: &[(User, String)],
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        // Replicas starting together may seed at once: the first one wins.
+        sqlx::query(
+            "INSERT INTO organizations (id, enforce_mfa) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING",
+        )
+            .bind(&org.id)
+            .bind(i64::from(org.enforce_mfa))
+            .execute(&mut *tx)
+            .await?;
+        for (user, password_hash) in users {
+            sqlx::query(
+                "INSERT INTO users (id, organization_id, role, password_hash, mfa_status) \
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING",
+            )
+            .bind(&user.id)
+            .bind(&org.id)
+            .bind(role_name(user.role))
+            .bind(password_hash)
+            .bind(status_name(user.mfa))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn user(&self, id: &str) -> Result<Option<StoredUser>, StoreError> {
+        let sql = format!(
+            "SELECT {USER_COLUMNS} FROM users u JOIN organizations o ON o.id = u.organization_id WHERE u.id = $1"
+        );
+        let row = sqlx::query(&sql)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| self.user_from_row(&r)).transpose()
+    }
+
+    pub async fn organization_users(
+        &self,
+        organization: &str,
+    ) -> Result<Vec<StoredUser>, StoreError> {
+        let sql = format!(
+            "SELECT {USER_COLUMNS} FROM users u JOIN organizations o ON o.id = u.organization_id \
+             WHERE u.organization_id = $1 ORDER BY u.id"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(organization)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|r| self.user_from_row(r)).collect()
+    }
+
+    pub(super) fn user_from_row(&self, r: &AnyRow) -> Result<StoredUser, StoreError> {
+        let id: String = r.try_get("id")?;
+        let role = match r.try_get::<String, _>("role")?.as_str() {
+            "root" => Role::Root,
+            _ => Role::SubUser,
+        };
+        let mfa = match r.try_get::<String, _>("mfa_status")?.as_str() {
+            "enrolment_due" => MfaStatus::EnrolmentDue,
+            "active" => MfaStatus::Active,
+            _ => MfaStatus::Off,
+        };
+        let sealed = SealedAuthenticator {
+            pending: r.try_get("totp_pending")?,
+            active: r.try_get("totp_active")?,
+            last_accepted_step: r
+                .try_get::<Option<i64>, _>("last_accepted_step")?
+                .map(|s| s as u64),
+            failures: u32::try_from(r.try_get::<i64, _>("failures")?).unwrap_or(u32::MAX),
+            locked_until: r.try_get("locked_until")?,
+        };
+        Ok(StoredUser {
+            user: User {
+                id: id.clone(),
+                role,
+                organization: Organization {
+                    id: r.try_get("organization_id")?,
+                    enforce_mfa: r.try_get::<i64, _>("enforce_mfa")? != 0,
+                },
+                mfa,
+            },
+            sealed,
+            password_hash: r.try_get("password_hash")?,
+            version: r.try_get("version")?,
+            organization_version: r.try_get("organization_version")?,
+        })
+    }
+
+    /// `user`'s authenticator with its keys opened (login steps only).
+    pub fn authenticator(&self, user: &StoredUser) -> Result<Authenticator, StoreError> {
+        let id = &user.user.id;
+        let sealed = &user.sealed;
+        Ok(Authenticator {
+            pending: self.open_key(id, "pending", sealed.pending.clone())?,
+            active: self.open_key(id, "active", sealed.active.clone())?,
+            last_accepted_step: sealed.last_accepted_step,
+            failures: sealed.failures,
+            locked_until: sealed.locked_until.map(time_of),
+        })
+    }
+
+    fn open_key(
+        &self,
+        user: &str,
+        slot: &str,
+        sealed: Option<String>,
+    ) -> Result<Option<TotpKey>, StoreError> {
+        let Some(sealed) = sealed else {
+            return Ok(None);
+        };
+        let secret = |message: String| StoreError::Secret {
+            user: user.into(),
+            message,
+        };
+        let json = self
+            .secrets
+            .open(&sealed, &format!("{user}/{slot}"))
+            .map_err(secret)?;
+        serde_json::from_slice(&json)
+            .map(Some)
+            .map_err(|e| secret(e.to_string()))
+    }
+
+    pub(super) fn seal_key(&self, user: &str, slot: &str, key: Option<&TotpKey>) -> Option<String> {
+        key.map(|k| {
+            let json = serde_json::to_vec(k).expect("keys serialize");
+            self.secrets.seal(&json, &format!("{user}/{slot}"))
+        })
+    }
+}

@@ -1,0 +1,467 @@
+//! One decision's writes, atomically: the rows it read checked unchanged,
+//! the new state, its audit rows, its notification, and what it does to
+//! sessions — or nothing at all.
+
+use sqlx::any::AnyQueryResult;
+use sqlx::{Any, Transaction};
+
+use super::event::Event;
+use super::outbox;
+use super::{Store, StoreError, status_name};
+use mfa_reset::api::{AuditRecord, Authenticator, Organization, User};
+use mfa_reset::timestamp::to_millis as millis;
+
+type Tx<'t> = Transaction<'t, Any>;
+
+/// The caller's session used by an allowed decision.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionUse<'a> {
+    pub token_hash: &'a str,
+    /// Its new last activity, in milliseconds (never moved back).
+    pub at: i64,
+    /// The decision verified a code: the login has finished MFA.
+    pub verified: bool,
+}
+
+/// What a change does to other sessions (the engine's `SessionEffect`,
+/// bound to the rows it applies to).
+#[derive(Debug, Clone, Copy)]
+pub enum SessionsChange<'a> {
+    /// End every session of `user` except `keep`.
+    EndOthers { user: &'a str, keep: &'a str },
+    /// End every session of `user`.
+    EndAll { user: &'a str },
+    /// Sessions of the organization's users whose login verified no code
+    /// must finish MFA again.
+    RequireMfa { organization: &'a str },
+}
+
+/// One row of the audit log: the engine's record, with the row's id and
+/// the decision id that the logs also carry.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AuditEntry {
+    pub id: String,
+    pub decision_id: String,
+    #[serde(flatten)]
+    pub record: AuditRecord,
+    /// The target's version after the change, when something changed.
+    pub target_version: Option<i64>,
+}
+
+impl AuditEntry {
+    /// A new row for `record`; ids are time-ordered, so rows of one second
+    /// still list in the order they were written.
+    pub fn new(record: AuditRecord, decision_id: String) -> Self {
+        Self {
+            id: uuid::Uuid::now_v7().to_string(),
+            decision_id,
+            record,
+            target_version: None,
+        }
+    }
+
+    /// A row another organization must not see being written: its id is
+    /// time-ordered to the millisecond but takes no step of the process's
+    /// id counter, whose gaps the rows a caller can read would show.
+    pub fn unseen(record: AuditRecord, decision_id: String) -> Self {
+        Self {
+            id: uuid::Uuid::new_v7(uuid::Timestamp::now(uuid::NoContext)).to_string(),
+            ..Self::new(record, decision_id)
+        }
+    }
+}
+
+/// Everything one decision writes, atomically.
+#[derive(Debug, Default)]
+pub struct Commit<'a> {
+    /// Users the decision read, at these versions; a change aborts.
+    pub read_users: Vec<(&'a str, i64)>,
+    /// Organizations the decision read, at these versions.
+    pub read_organizations: Vec<(&'a str, i64)>,
+    /// New state of one user (must be among `read_users`).
+    pub user: Option<(&'a User, &'a Authenticator)>,
+    /// New state of one organization (must be among `read_organizations`).
+    pub organization: Option<&'a Organization>,
+    /// Audit rows: the decision's, and a copy for the target's
+    /// organization when the caller acted across organizations.
+    pub audit: Vec<AuditEntry>,
+    /// The caller's session, when the decision allowed its use.
+    pub session: Option<SessionUse<'a>>,
+    pub sessions_change: Option<SessionsChange<'a>>,
+}
+
+/// A version-checked update must touch exactly its one row; a changed row's
+/// new version is the checked one plus one.
+fn checked(
+    rows: u64,
+    changed: bool,
+    version: i64,
+    new_version: &mut Option<i64>,
+) -> Result<(), StoreError> {
+    if rows != 1 {
+        return Err(StoreError::Conflict);
+    }
+    if changed {
+        *new_version = Some(version + 1);
+    }
+    Ok(())
+}
+
+pub(super) async fn insert_audit(tx: &mut Tx<'_>, audit: &AuditEntry) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO audit_log (id, at, decision_id, actor, organization_id, action, target, allowed, \
+         policy_ids, denial_code, target_version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    )
+    .bind(&audit.id)
+    .bind(millis(audit.record.at))
+    .bind(&audit.decision_id)
+    .bind(&audit.record.actor)
+    .bind(&audit.record.organization)
+    .bind(&audit.record.action)
+    .bind(&audit.record.target)
+    .bind(i64::from(audit.record.allowed))
+    .bind(audit.record.policy_ids.join(","))
+    .bind(&audit.record.denial_code)
+    .bind(audit.target_version)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+impl Store {
+    /// Writes audit rows on their own (decisions that change nothing else).
+    pub async fn audit_only(&self, entries: &[AuditEntry]) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        for entry in entries {
+            insert_audit(&mut tx, entry).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Writes one decision's changes and audit record together, if the rows
+    /// it read are unchanged. Returns the changed row's new version.
+    ///
+    /// Rows are locked in one global order (users by id, then organizations
+    /// by id), whoever the actor and the target are: two decisions reading
+    /// the same rows in opposite roles (two roots acting on each other) then
+    /// queue instead of deadlocking. A commit that changes no row and uses
+    /// no session (a denial) writes its audit rows only, locking nothing:
+    /// a denial decided on a read that changed since is the decision as of
+    /// that read.
+    pub async fn commit(&self, mut c: Commit<'_>) -> Result<Option<i64>, StoreError> {
+        let changes_nothing = c.user.is_none()
+            && c.organization.is_none()
+            && c.session.is_none()
+            && c.sessions_change.is_none();
+        if changes_nothing {
+            self.audit_only(&c.audit).await?;
+            return Ok(None);
+        }
+        c.read_users.sort_unstable();
+        c.read_users.dedup();
+        c.read_organizations.sort_unstable();
+        c.read_organizations.dedup();
+        let mut tx = self.pool.begin().await?;
+        let mut new_version = None;
+        for &(id, version) in &c.read_users {
+            let changed = c.user.filter(|(u, _)| u.id == id);
+            let done = self.write_user(&mut tx, id, version, changed).await?;
+            checked(
+                done.rows_affected(),
+                changed.is_some(),
+                version,
+                &mut new_version,
+            )?;
+        }
+        for &(id, version) in &c.read_organizations {
+            let changed = c.organization.filter(|o| o.id == id);
+            let done = write_organization(&mut tx, id, version, changed).await?;
+            checked(
+                done.rows_affected(),
+                changed.is_some(),
+                version,
+                &mut new_version,
+            )?;
+        }
+        // The first audit row is the decision's (a copy for another
+        // organization is never an allowed change).
+        let event = c
+            .audit
+            .first()
+            .filter(|_| self.outbox.is_some())
+            .and_then(|a| {
+                Event::of(
+                    &a.record,
+                    &a.decision_id,
+                    c.user.map(|(u, _)| u),
+                    c.organization,
+                    new_version,
+                )
+            });
+        for mut audit in c.audit {
+            audit.target_version = new_version;
+            insert_audit(&mut tx, &audit).await?;
+        }
+        if let Some(event) = &event {
+            outbox::insert(&mut tx, event).await?;
+        }
+        if let Some(used) = c.session {
+            use_session(&mut tx, used).await?;
+        }
+        if let Some(change) = c.sessions_change {
+            change_sessions(&mut tx, change).await?;
+        }
+        tx.commit().await?;
+        if let (Some(worker), Some(_)) = (&self.outbox, &event) {
+            worker.notify_one();
+        }
+        Ok(new_version)
+    }
+
+    /// Writes a user's new state, or (`changed` empty) locks its row
+    /// (PostgreSQL) and proves it unchanged; either only at `version`.
+    async fn write_user(
+        &self,
+        tx: &mut Tx<'_>,
+        id: &str,
+        version: i64,
+        changed: Option<(&User, &Authenticator)>,
+    ) -> Result<AnyQueryResult, StoreError> {
+        let done = match changed {
+            Some((user, a)) => {
+                sqlx::query(
+                    "UPDATE users SET mfa_status = $1, totp_pending = $2, totp_active = $3, \
+                     last_accepted_step = $4, failures = $5, locked_until = $6, version = version + 1 \
+                     WHERE id = $7 AND version = $8",
+                )
+                .bind(status_name(user.mfa))
+                .bind(self.seal_key(id, "pending", a.pending.as_ref()))
+                .bind(self.seal_key(id, "active", a.active.as_ref()))
+                .bind(a.last_accepted_step.map(|s| s as i64))
+                .bind(i64::from(a.failures))
+                .bind(a.locked_until.map(millis))
+                .bind(id)
+                .bind(version)
+                .execute(&mut **tx)
+                .await?
+            }
+            None => {
+                sqlx::query("UPDATE users SET version = version WHERE id = $1 AND version = $2")
+                    .bind(id)
+                    .bind(version)
+                    .execute(&mut **tx)
+                    .await?
+            }
+        };
+        Ok(done)
+    }
+}
+
+/// Writes an organization's new state, or locks and proves it unchanged.
+async fn write_organization(
+    tx: &mut Tx<'_>,
+    id: &str,
+    version: i64,
+    changed: Option<&Organization>,
+) -> Result<AnyQueryResult, StoreError> {
+    let done = match changed {
+        Some(org) => {
+            sqlx::query(
+                "UPDATE organizations SET enforce_mfa = $1, version = version + 1 WHERE id = $2 AND version = $3",
+            )
+            .bind(i64::from(org.enforce_mfa))
+            .bind(id)
+            .bind(version)
+            .execute(&mut **tx)
+            .await?
+        }
+        None => {
+            sqlx::query("UPDATE organizations SET version = version WHERE id = $1 AND version = $2")
+                .bind(id)
+                .bind(version)
+                .execute(&mut **tx)
+                .await?
+        }
+    };
+    Ok(done)
+}
+
+/// Marks the caller's session used; a session ended (logout, an MFA
+/// change) since the decision read it fails the whole commit: nothing the
+/// decision allowed may commit.
+async fn use_session(tx: &mut Tx<'_>, used: SessionUse<'_>) -> Result<(), StoreError> {
+    let done = sqlx::query(
+        "UPDATE sessions SET \
+         last_activity_at = CASE WHEN last_activity_at < $1 THEN $2 ELSE last_activity_at END, \
+         mfa_satisfied = CASE WHEN $3 = 1 THEN 1 ELSE mfa_satisfied END, \
+         mfa_verified = CASE WHEN $4 = 1 THEN 1 ELSE mfa_verified END \
+         WHERE token_hash = $5",
+    )
+    .bind(used.at)
+    .bind(used.at)
+    .bind(i64::from(used.verified))
+    .bind(i64::from(used.verified))
+    .bind(used.token_hash)
+    .execute(&mut **tx)
+    .await?;
+    if done.rows_affected() != 1 {
+        return Err(StoreError::SessionEnded);
+    }
+    Ok(())
+}
+
+/// Applies what a change does to other sessions.
+async fn change_sessions(tx: &mut Tx<'_>, change: SessionsChange<'_>) -> Result<(), StoreError> {
+    match change {
+        SessionsChange::EndOthers { user, keep } => {
+            sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND token_hash <> $2")
+                .bind(user)
+                .bind(keep)
+                .execute(&mut **tx)
+                .await?;
+        }
+        SessionsChange::EndAll { user } => {
+            sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+                .bind(user)
+                .execute(&mut **tx)
+                .await?;
+        }
+        SessionsChange::RequireMfa { organization } => {
+            sqlx::query(
+                "UPDATE sessions SET mfa_satisfied = 0 WHERE mfa_verified = 0 AND user_id IN \
+                 (SELECT id FROM users WHERE organization_id = $1)",
+            )
+            .bind(organization)
+            .execute(&mut **tx)
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::credentials::SecretBox;
+    use crate::store::{AuditFilter, StoredSession};
+    use mfa_reset::api::{MfaStatus, Role};
+    use time::OffsetDateTime;
+
+    /// Two decisions made on the same read: the second commit must fail
+    /// (no lost update) and leave no audit record behind.
+    #[tokio::test]
+    async fn a_commit_on_a_stale_version_conflicts_and_writes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+        let store = Store::open(
+            &url,
+            SecretBox::from_base64(&SecretBox::generate_base64()).unwrap(),
+        )
+        .await
+        .unwrap();
+        let org = Organization {
+            id: "acme".into(),
+            enforce_mfa: false,
+        };
+        let bob = User {
+            id: "bob".into(),
+            role: Role::SubUser,
+            organization: org.clone(),
+            mfa: MfaStatus::Off,
+        };
+        store
+            .insert_organization(&org, &[(bob.clone(), "hash".into())])
+            .await
+            .unwrap();
+        let read = store.user("bob").await.unwrap().unwrap();
+        let audit = |action: &str| {
+            let record = AuditRecord {
+                at: OffsetDateTime::UNIX_EPOCH,
+                actor: "bob".into(),
+                organization: "acme".into(),
+                action: action.into(),
+                target: "bob".into(),
+                allowed: true,
+                policy_ids: vec!["self-service".into()],
+                denial_code: None,
+            };
+            AuditEntry::new(record, "d".into())
+        };
+        let none = Authenticator::default();
+        let on = User {
+            mfa: MfaStatus::EnrolmentDue,
+            ..bob.clone()
+        };
+        let off = User {
+            mfa: MfaStatus::Off,
+            ..bob.clone()
+        };
+        for (new, action, expected_ok) in [
+            (&on, "enable_own_mfa", true),
+            (&off, "disable_own_mfa", false),
+        ] {
+            let result = store
+                .commit(Commit {
+                    read_users: vec![("bob", read.version)],
+                    read_organizations: vec![("acme", read.organization_version)],
+                    user: Some((new, &none)),
+                    organization: None,
+                    audit: vec![audit(action)],
+                    session: None,
+                    sessions_change: None,
+                })
+                .await;
+            if expected_ok {
+                assert_eq!(result.unwrap(), Some(1));
+            } else {
+                assert!(matches!(result, Err(StoreError::Conflict)), "{result:?}");
+            }
+        }
+        let after = store.user("bob").await.unwrap().unwrap();
+        assert_eq!(
+            (after.user.mfa, after.version),
+            (MfaStatus::EnrolmentDue, 1)
+        );
+        let log = store
+            .audit("acme", &AuditFilter::default(), 10)
+            .await
+            .unwrap()
+            .records;
+        assert_eq!(log.len(), 1, "the failed commit left no audit record");
+
+        // A login decided on the state before that change cannot create its
+        // session (it would skip the enrolment the change made due).
+        let session = StoredSession {
+            token_hash: "h".into(),
+            user_id: "bob".into(),
+            login_at: 0,
+            last_activity_at: 0,
+            mfa_satisfied: true,
+            mfa_verified: false,
+        };
+        let stale = (read.version, read.organization_version);
+        let created = store.create_session(&session, stale, audit("login")).await;
+        assert!(matches!(created, Err(StoreError::Conflict)), "{created:?}");
+        assert!(store.session("h").await.unwrap().is_none());
+        assert_eq!(
+            store
+                .audit("acme", &AuditFilter::default(), 10)
+                .await
+                .unwrap()
+                .records
+                .len(),
+            1
+        );
+        let fresh = (after.version, after.organization_version);
+        store
+            .create_session(&session, fresh, audit("login"))
+            .await
+            .unwrap();
+        assert!(store.session("h").await.unwrap().is_some());
+        assert_eq!(
+            (log[0].record.action.as_str(), log[0].target_version),
+            ("enable_own_mfa", Some(1))
+        );
+    }
+}

@@ -1,0 +1,223 @@
+//! The service's state in SQLite or PostgreSQL: one code path through
+//! sqlx's `Any` driver, numbered migrations, optimistic version checks.
+//!
+//! Every state change commits in one transaction with its audit record and
+//! with a check that the rows its decision read are unchanged; a concurrent
+//! change makes the commit fail with [`StoreError::Conflict`] and the caller
+//! decides again on fresh state. No update is ever lost, also with several
+//! replicas on one PostgreSQL.
+
+use std::str::FromStr;
+use std::sync::Arc;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Executor, Row};
+use time::OffsetDateTime;
+use tokio::sync::Notify;
+
+use crate::credentials::SecretBox;
+use mfa_reset::api::{MfaStatus, Role};
+use mfa_reset::timestamp::from_millis as time;
+
+mod accounts;
+mod audit;
+mod commit;
+mod decision_log;
+mod event;
+mod outbox;
+mod sessions;
+mod throttle;
+pub use accounts::StoredUser;
+pub use audit::AuditFilter;
+pub use commit::{AuditEntry, Commit, SessionUse, SessionsChange};
+pub use decision_log::RecordedDecision;
+pub use outbox::DueNotification;
+pub use sessions::StoredSession;
+pub use throttle::{DenialRefusal, DenialWindow};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// Why a read or a write failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The rows a decision read changed before it committed.
+    #[error("the state changed concurrently")]
+    Conflict,
+    /// The caller's session ended before its decision committed.
+    #[error("the session has ended")]
+    SessionEnded,
+    /// The database cannot be reached (down, restarting, connections
+    /// lost, or none free in time): nothing was read or written; retry.
+    #[error("database unreachable: {0}")]
+    Unreachable(sqlx::Error),
+    #[error("database: {0}")]
+    Database(sqlx::Error),
+    /// A sealed TOTP key does not open: wrong `MFA_RESET_SECRET_KEY`?
+    #[error("stored secret of user `{user}`: {message}")]
+    Secret { user: String, message: String },
+}
+
+impl From<sqlx::Error> for StoreError {
+    /// Lock timeouts and serialization failures are conflicts: retryable.
+    fn from(e: sqlx::Error) -> Self {
+        let retryable = e.as_database_error().is_some_and(|d| {
+            let code = d.code().unwrap_or_default();
+            // SQLite BUSY/LOCKED (and extended codes), PostgreSQL
+            // serialization failure and deadlock.
+            matches!(code.as_ref(), "5" | "6" | "517" | "261" | "40001" | "40P01")
+                || d.message().contains("database is locked")
+        });
+        // PostgreSQL's shutdown, crash-recovery and connection classes.
+        let gone = matches!(
+            e,
+            sqlx::Error::Io(_)
+                | sqlx::Error::PoolTimedOut
+                | sqlx::Error::PoolClosed
+                | sqlx::Error::WorkerCrashed
+        ) || e.as_database_error().is_some_and(|d| {
+            let code = d.code().unwrap_or_default();
+            code.starts_with("08") || code.starts_with("57P")
+        });
+        if retryable {
+            Self::Conflict
+        } else if gone {
+            Self::Unreachable(e)
+        } else {
+            Self::Database(e)
+        }
+    }
+}
+
+/// The database: a pool of connections, the key that seals TOTP keys, and
+/// (with a webhook) the worker to wake when a change writes a notification.
+
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+    secrets: SecretBox,
+    /// Set when a webhook is configured: each MFA change then writes its
+    /// notification into the outbox, and wakes the worker waiting here.
+    outbox: Option<Arc<Notify>>,
+}
+
+pub(crate) fn role_name(role: Role) -> &'static str {
+    match role {
+        Role::Root => "root",
+        Role::SubUser => "sub_user",
+    }
+}
+
+pub(crate) fn status_name(status: MfaStatus) -> &'static str {
+    match status {
+        MfaStatus::Off => "off",
+        MfaStatus::EnrolmentDue => "enrolment_due",
+        MfaStatus::Active => "active",
+    }
+}
+
+/// A stored time (milliseconds since the epoch).
+pub fn time_of(millis: i64) -> OffsetDateTime {
+    time(millis)
+}
+
+/// How long a request waits for a database connection.
+pub const DATABASE_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
+impl Store {
+    /// Connects, creates an SQLite file if needed, and runs the migrations.
+    pub async fn open(url: &str, secrets: SecretBox) -> Result<Self, StoreError> {
+        sqlx::any::install_default_drivers();
+        let sqlite = url.starts_with("sqlite:");
+        let options = AnyConnectOptions::from_str(url)?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(if sqlite { 4 } else { 16 })
+            // A ping before every query is a round trip to SQLite's worker
+            // thread (7% of a forward-auth's CPU, profiled) that cannot find
+            // a dead connection to a local file; a server connection can die.
+            .test_before_acquire(!sqlite)
+            // Without a database a request fails after this long (503)
+            // instead of queueing for sqlx's default 30 s.
+            .acquire_timeout(DATABASE_WAIT)
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if sqlite {
+                        // WAL lets readers run beside the writer; writers
+                        // queue on the lock for up to 5 s.
+                        conn.execute("PRAGMA journal_mode = WAL").await?;
+                        conn.execute("PRAGMA busy_timeout = 5000").await?;
+                        conn.execute("PRAGMA foreign_keys = ON").await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await?;
+        MIGRATOR
+            .run(&pool)
+            .await
+            .map_err(|e| StoreError::Database(e.into()))?;
+        Ok(Self {
+            pool,
+            secrets,
+            outbox: None,
+        })
+    }
+
+    /// Connects for reading only (`policies replay`): no migration runs,
+    /// SQLite is opened read-only, PostgreSQL sessions are read-only.
+    pub async fn open_read_only(url: &str, secrets: SecretBox) -> Result<Self, StoreError> {
+        sqlx::any::install_default_drivers();
+        let sqlite = url.starts_with("sqlite:");
+        let url = if sqlite {
+            let (path, query) = url.split_once('?').unwrap_or((url, ""));
+            let kept: Vec<&str> = query
+                .split('&')
+                .filter(|p| !p.is_empty() && !p.starts_with("mode="))
+                .chain(["mode=ro"])
+                .collect();
+            format!("{path}?{}", kept.join("&"))
+        } else {
+            url.to_string()
+        };
+        let pool = AnyPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(DATABASE_WAIT)
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if !sqlite {
+                        conn.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+                            .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(AnyConnectOptions::from_str(&url)?)
+            .await?;
+        Ok(Self {
+            pool,
+            secrets,
+            outbox: None,
+        })
+    }
+
+    /// From now on every MFA change also writes its notification (in the
+    /// same transaction) and wakes `worker`.
+    pub fn with_outbox(self, worker: Arc<Notify>) -> Self {
+        Self {
+            outbox: Some(worker),
+            ..self
+        }
+    }
+
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    pub async fn is_empty(&self) -> Result<bool, StoreError> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM organizations")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get::<i64, _>("n")? == 0)
+    }
+}

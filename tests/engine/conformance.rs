@@ -1,0 +1,543 @@
+//! The conformance suite every host runs: `tests/conformance/cases.json`,
+//! language-neutral data — typed engine requests in the library's JSON
+//! (`mfa_reset::api`) and the outcome or error each must get: `decide`
+//! cases, and login steps (`next_login_step`, `verify_login`,
+//! `confirm_enrolment`) with TOTP codes at fixed times (RFC 6238's SHA-1
+//! vectors, as 6-digit codes), and `start_enrolment`, whose new key comes
+//! from each host's randomness: every host compares its answer with the
+//! key masked (`secret=<random>` in the URI, `<random N bytes>` for the
+//! stored key, the QR code present but not compared). The Rust host
+//! (here), the Node host (tests/node) and the Python host (tests/python)
+//! must all answer every case identically.
+//!
+//! The cases are every case of `policies/tests.json` that the engine
+//! decides (login steps aside), written as typed requests, plus state
+//! transitions and bad requests. Their expected outcomes are the Rust
+//! host's, held here to the independent expectations of tests.json (the
+//! decision and the deciding policies, as the official Cedar CLI checks
+//! them). This test fails when the file is not what the engine answers;
+//! after a deliberate change, `MFA_RESET_CONFORMANCE_WRITE=1 cargo test --workspace
+//! --test engine conformance::` rewrites it.
+
+use crate::common;
+
+use common::{CONFORMANCE_CASES, repo};
+
+use serde_json::{Value, json};
+
+/// A Cedar datetime extension value as RFC 3339 text.
+fn datetime(value: &Value) -> Value {
+    value["__extn"]["arg"].clone()
+}
+
+fn entity<'a>(entities: &'a [Value], uid: &str) -> &'a Value {
+    let (kind, id) = uid.rsplit_once("::").unwrap();
+    let id = id.trim_matches('"');
+    entities
+        .iter()
+        .find(|e| e["uid"]["type"] == kind && e["uid"]["id"] == id)
+        .unwrap_or_else(|| panic!("no entity {uid}"))
+}
+
+fn organization(entities: &[Value], id: &str) -> Value {
+    let org = entities
+        .iter()
+        .find(|e| e["uid"]["type"] == "MfaReset::Organization" && e["uid"]["id"] == id)
+        .unwrap_or_else(|| panic!("no organization {id}"));
+    json!({"id": id, "enforce_mfa": org["attrs"]["enforce_mfa"]})
+}
+
+/// A Cedar `User` entity as the engine's typed user.
+fn user(entities: &[Value], entity: &Value) -> Value {
+    let attrs = &entity["attrs"];
+    let org_id = attrs["organization"]["__entity"]["id"].as_str().unwrap();
+    let mfa = match (attrs["mfa_enabled"] == true, attrs["mfa_enrolled"] == true) {
+        (true, true) => "active",
+        (true, false) => "enrolment_due",
+        (false, _) => "off",
+    };
+    json!({
+        "id": entity["uid"]["id"],
+        "role": if attrs["is_root"] == true { "root" } else { "sub_user" },
+        "organization": organization(entities, org_id),
+        "mfa": mfa,
+    })
+}
+
+/// A tests.json case as a typed request; `None` for the login steps, which
+/// the engine decides inside its enrolment and code calls, and for an
+/// organization function aimed at another organization, which a typed
+/// request cannot express (they always act on the caller's organization;
+/// the Cedar CLI checks those cases).
+fn typed_request(case: &Value) -> Option<Value> {
+    let request = &case["request"];
+    let entities = case["entities"].as_array().unwrap();
+    let action_name = request["action"]
+        .as_str()
+        .unwrap()
+        .rsplit_once("::")
+        .unwrap()
+        .1
+        .trim_matches('"');
+    let actor = user(
+        entities,
+        entity(entities, request["principal"].as_str().unwrap()),
+    );
+    let resource = request["resource"].as_str().unwrap();
+    if resource.starts_with("MfaReset::Organization::")
+        && entity(entities, resource)["uid"]["id"] != actor["organization"]["id"]
+    {
+        return None;
+    }
+    let action = match action_name {
+        "reset_own_mfa" | "enable_own_mfa" | "disable_own_mfa" => json!(action_name),
+        "view_session" => json!("view_own_session"),
+        "reset_user_mfa" | "enable_user_mfa" | "disable_user_mfa" => {
+            json!({ action_name: user(entities, entity(entities, resource)) })
+        }
+        "set_enforcement" => {
+            let org = entity(entities, resource);
+            json!({"set_enforcement": org["attrs"]["enforce_mfa"] != true})
+        }
+        "list_users" => {
+            let org_id = entity(entities, resource)["uid"]["id"].clone();
+            let users: Vec<Value> = entities
+                .iter()
+                .filter(|e| {
+                    e["uid"]["type"] == "MfaReset::User"
+                        && e["attrs"]["organization"]["__entity"]["id"] == org_id
+                })
+                .map(|e| user(entities, e))
+                .collect();
+            json!({ "list_users": users })
+        }
+        "start_enrolment" | "confirm_enrolment" | "verify_code" => return None,
+        route => json!({ "access_route": route }),
+    };
+    let context = &request["context"];
+    Some(json!({
+        "actor": actor,
+        "session": {
+            "login_at": datetime(&context["session"]["login_at"]),
+            "last_activity_at": datetime(&context["session"]["last_activity_at"]),
+            "mfa_satisfied": context["session"]["mfa_satisfied"],
+        },
+        "now": datetime(&context["now"]),
+        "action": action,
+    }))
+}
+
+/// Requests beyond tests.json: state transitions of every kind and bad
+/// input the component refuses (with the field, as the caller wrote it).
+fn more_requests() -> Vec<(String, Value)> {
+    let acme = json!({"id": "acme", "enforce_mfa": false});
+    let enforcing = json!({"id": "acme", "enforce_mfa": true});
+    let ada = json!({"id": "ada", "role": "root", "organization": acme, "mfa": "active"});
+    let bob =
+        |mfa: &str| json!({"id": "bob", "role": "sub_user", "organization": acme, "mfa": mfa});
+    let session = json!({
+        "login_at": "2026-11-20T09:00:00Z",
+        "last_activity_at": "2026-11-22T09:59:59.999Z",
+        "mfa_satisfied": true,
+    });
+    let request = |actor: &Value, action: Value| json!({"actor": actor, "session": session, "now": "2026-11-22T10:00:00Z", "action": action});
+    let mut cases = vec![
+        ("R9 transition: a root resets an active sub-user", request(&ada, json!({"reset_user_mfa": bob("active")}))),
+        ("R4 transition: a root turns a sub-user's MFA on", request(&ada, json!({"enable_user_mfa": bob("off")}))),
+        ("R4 transition: a root turns a sub-user's MFA off", request(&ada, json!({"disable_user_mfa": bob("active")}))),
+        ("R6 transition: a self-reset", request(&bob("active"), json!("reset_own_mfa"))),
+        ("R2 transition: turning one's own MFA on", request(&bob("off"), json!("enable_own_mfa"))),
+        ("R2 transition: turning one's own MFA off", request(&bob("active"), json!("disable_own_mfa"))),
+        ("R5 transition: enforcement on", request(&ada, json!({"set_enforcement": true}))),
+        ("R11 transition: listing users with enforcement taken into account", {
+            let ada = json!({"id": "ada", "role": "root", "organization": enforcing, "mfa": "active"});
+            let bob = json!({"id": "bob", "role": "sub_user", "organization": enforcing, "mfa": "off"});
+            request(&ada, json!({"list_users": [ada, bob]}))
+        }),
+        ("R6 deny: a reset of an account without MFA is an error, not a success", request(&bob("off"), json!("reset_own_mfa"))),
+    ]
+    .into_iter()
+    .map(|(name, request)| (name.to_string(), request))
+    .collect::<Vec<_>>();
+    let mut bad = |name: &str, edit: &dyn Fn(&mut Value)| {
+        let mut r = request(&ada, json!({"reset_user_mfa": bob("active")}));
+        edit(&mut r);
+        cases.push((format!("bad input: {name}"), r));
+    };
+    bad("an empty actor id", &|r| r["actor"]["id"] = json!(""));
+    bad("a control character in an organization id", &|r| {
+        r["action"]["reset_user_mfa"]["organization"]["id"] = json!("ac\u{7}me")
+    });
+    bad(
+        "a target whose organization disagrees with the actor's",
+        &|r| r["action"]["reset_user_mfa"]["organization"]["enforce_mfa"] = json!(true),
+    );
+    bad("a listed user of another organization", &|r| {
+        let globex = json!({"id": "globex", "enforce_mfa": false});
+        let gina = json!({"id": "gina", "role": "sub_user", "organization": globex, "mfa": "off"});
+        r["action"] = json!({ "list_users": [gina] });
+    });
+    // R7: a session 0.5 ms short of its limit would count as past it if
+    // the digits were dropped; every host refuses such a time instead.
+    bad("a time more precise than a millisecond", &|r| {
+        r["session"]["last_activity_at"] = json!("2026-11-22T09:59:59.9995Z")
+    });
+    let mut before_1970 = request(&ada, json!("reset_own_mfa"));
+    before_1970["session"]["login_at"] = json!("1969-12-31T23:59:59Z");
+    cases.push((
+        "R7 deny: a session that began before 1970 counts as expired".into(),
+        before_1970,
+    ));
+    cases
+}
+
+/// RFC 6238 appendix B's SHA-1 seed, and its test vectors (time in
+/// seconds, 8-digit code); a 6-digit code is the last six digits.
+const RFC6238_SEED: &[u8] = b"12345678901234567890";
+const RFC6238_SHA1: [(i64, &str); 6] = [
+    (59, "94287082"),
+    (1111111109, "07081804"),
+    (1111111111, "14050471"),
+    (1234567890, "89005924"),
+    (2000000000, "69279037"),
+    (20000000000, "65353130"),
+];
+
+fn rfc3339(seconds: i64) -> Value {
+    let t = time::OffsetDateTime::from_unix_timestamp(seconds).unwrap();
+    json!(
+        t.format(&time::format_description::well_known::Rfc3339)
+            .unwrap()
+    )
+}
+
+/// A code request in the library's JSON: `user` logging in at `at`
+/// seconds (the login a minute old — or at 1970, the earliest a session
+/// may begin —, MFA not yet satisfied).
+fn code_request(user: &Value, authenticator: Value, code: &str, at: i64) -> Value {
+    let login = rfc3339((at - 60).max(0));
+    json!({
+        "user": user,
+        "session": {"login_at": login, "last_activity_at": login, "mfa_satisfied": false},
+        "authenticator": authenticator,
+        "code": code,
+        "now": rfc3339(at),
+        "lockout": {"max_failures": 5, "base_delay_seconds": 30, "max_delay_seconds": 3600},
+    })
+}
+
+/// Login-step cases: (name, call, input).
+fn login_cases() -> Vec<(String, &'static str, Value)> {
+    let acme = json!({"id": "acme", "enforce_mfa": false});
+    let bob =
+        |mfa: &str| json!({"id": "bob", "role": "sub_user", "organization": acme, "mfa": mfa});
+    let key = json!({
+        "secret": data_encoding::BASE32_NOPAD.encode(RFC6238_SEED),
+        "digits": 6,
+        "period": 30,
+    });
+    let active = |step: Option<i64>, failures: u32, locked: Option<Value>| json!({"pending": null, "active": key, "last_accepted_step": step, "failures": failures, "locked_until": locked});
+    let mut cases = Vec::new();
+    for mfa in ["off", "enrolment_due", "active"] {
+        cases.push((
+            format!("R2/R3 next login step of a user whose MFA is {mfa}"),
+            "next_login_step",
+            bob(mfa),
+        ));
+    }
+    for (at, code) in RFC6238_SHA1 {
+        cases.push((
+            format!("R3 verify: RFC 6238 vector at {at} s accepted"),
+            "verify_login",
+            code_request(&bob("active"), active(None, 0, None), &code[2..], at),
+        ));
+    }
+    let (at, code) = RFC6238_SHA1[3];
+    let step = at / 30;
+    let six = &code[2..];
+    cases.extend(
+        [
+            (
+                "R3 verify: a wrong code counts a failure",
+                code_request(&bob("active"), active(None, 2, None), "000000", at),
+            ),
+            (
+                "R3 verify: a code already used is refused (replay)",
+                code_request(&bob("active"), active(Some(step), 0, None), six, at),
+            ),
+            (
+                "R3 verify: one step of clock skew is tolerated",
+                code_request(&bob("active"), active(None, 0, None), six, at + 30),
+            ),
+            (
+                "R3 verify: two steps late is too late",
+                code_request(&bob("active"), active(None, 0, None), six, at + 61),
+            ),
+            (
+                "R3 verify: the fifth wrong code locks verification",
+                code_request(&bob("active"), active(None, 4, None), "000000", at),
+            ),
+            (
+                "R3 verify: a locked authenticator refuses even the right code",
+                code_request(
+                    &bob("active"),
+                    active(None, 5, Some(rfc3339(at + 10))),
+                    six,
+                    at,
+                ),
+            ),
+            ("R7 verify: an expired login cannot send a code", {
+                let mut r = code_request(&bob("active"), active(None, 0, None), six, at);
+                r["session"]["login_at"] = rfc3339(at - 31 * 86400);
+                r
+            }),
+            (
+                "R3 verify: a code that is not six digits is a wrong code",
+                code_request(&bob("active"), active(None, 0, None), "12a456", at),
+            ),
+        ]
+        .map(|(name, r)| (name.to_string(), "verify_login", r)),
+    );
+    let pending = json!({"pending": key, "active": null, "last_accepted_step": null, "failures": 0, "locked_until": null});
+    let enrolment = |user: Value, session_age: i64| {
+        let login = rfc3339(at - session_age);
+        json!({
+            "user": user,
+            "session": {"login_at": login, "last_activity_at": login, "mfa_satisfied": false},
+            "authenticator": {"pending": null, "active": null, "last_accepted_step": null, "failures": 0, "locked_until": null},
+            "now": rfc3339(at),
+            "issuer": "Acme Cloud",
+        })
+    };
+    cases.push((
+        "R2 enrolment starts with a new key for a user whose MFA is due".into(),
+        "start_enrolment",
+        enrolment(bob("enrolment_due"), 60),
+    ));
+    cases.push((
+        "R7 enrolment does not start from an expired login".into(),
+        "start_enrolment",
+        enrolment(bob("enrolment_due"), 31 * 86400),
+    ));
+    cases.push((
+        "R2 enrolment confirmed by a valid first code".into(),
+        "confirm_enrolment",
+        code_request(&bob("enrolment_due"), pending.clone(), six, at),
+    ));
+    cases.push((
+        "R2 enrolment not confirmed by a wrong code".into(),
+        "confirm_enrolment",
+        code_request(&bob("enrolment_due"), pending, "000000", at),
+    ));
+    cases
+}
+
+/// An enrolment answer with its random parts masked, as every host masks
+/// it: the key's secret in the URI and in the stored authenticator; the QR
+/// code (which encodes it) only checked to be there.
+fn masked(mut enrolment: Value) -> Value {
+    if let Some(key) = enrolment.get_mut("key").filter(|k| k.is_object()) {
+        for qr in ["qr_png_base64", "qr_text"] {
+            assert!(!key[qr].as_str().unwrap().is_empty(), "{qr} is empty");
+            key.as_object_mut().unwrap().remove(qr);
+        }
+        let uri = key["uri"].as_str().unwrap();
+        let start = uri.find("secret=").unwrap() + "secret=".len();
+        let end = uri[start..].find('&').map_or(uri.len(), |i| start + i);
+        key["uri"] = json!(format!("{}<random>{}", &uri[..start], &uri[end..]));
+    }
+    if let Some(pending) = enrolment["authenticator"]
+        .get_mut("pending")
+        .filter(|p| p.is_object())
+    {
+        let bytes = data_encoding::BASE32_NOPAD
+            .decode(pending["secret"].as_str().unwrap().as_bytes())
+            .unwrap()
+            .len();
+        pending["secret"] = json!(format!("<random {bytes} bytes>"));
+    }
+    enrolment
+}
+
+fn parse<T: serde::de::DeserializeOwned>(value: &Value) -> T {
+    serde_json::from_value(value.clone()).unwrap_or_else(|e| panic!("{e}: {value}"))
+}
+
+fn time_of(value: &Value) -> time::OffsetDateTime {
+    time::OffsetDateTime::parse(
+        value.as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap()
+}
+
+fn error_json(e: mfa_reset::Error) -> Value {
+    match e {
+        mfa_reset::Error::InvalidRequest { field, message } => {
+            json!({"error": {"field": field, "message": message}})
+        }
+        other => panic!("{other}"),
+    }
+}
+
+/// The answer to a login-step case, in the JSON every host produces.
+fn login_answer(call: &str, input: &Value) -> Value {
+    let engine = common::engine();
+    if call == "next_login_step" {
+        return match engine.login_step(&parse(input)) {
+            Ok(step) => json!({ "step": step }),
+            Err(e) => error_json(e),
+        };
+    }
+    if call == "start_enrolment" {
+        let request = mfa_reset::EnrolmentRequest {
+            user: parse(&input["user"]),
+            session: parse(&input["session"]),
+            authenticator: parse(&input["authenticator"]),
+            now: time_of(&input["now"]),
+            issuer: input["issuer"].as_str().unwrap().to_string(),
+        };
+        return match engine.start_enrolment(&request) {
+            Ok(e) => json!({"enrolment": masked(json!({
+                "decision": e.decision,
+                "key": e.key.map(|k| json!({
+                    "uri": k.uri,
+                    "qr_png_base64": data_encoding::BASE64.encode(&k.qr_png),
+                    "qr_text": k.qr_text,
+                })),
+                "authenticator": e.authenticator,
+                "audit": e.audit,
+            }))}),
+            Err(e) => error_json(e),
+        };
+    }
+    let request = mfa_reset::CodeRequest {
+        user: parse(&input["user"]),
+        session: parse(&input["session"]),
+        authenticator: parse(&input["authenticator"]),
+        code: input["code"].as_str().unwrap().to_string(),
+        now: time_of(&input["now"]),
+        lockout: parse(&input["lockout"]),
+    };
+    let answered = match call {
+        "verify_login" => engine.verify_login(&request),
+        _ => engine.confirm_enrolment(&request),
+    };
+    match answered {
+        Ok(v) => json!({"verification": {
+            "decision": v.decision,
+            "result": v.result,
+            "message": v.message,
+            "user": v.user,
+            "authenticator": v.authenticator,
+            "audit": v.audit,
+        }}),
+        Err(e) => error_json(e),
+    }
+}
+
+fn answer(request: &Value) -> Value {
+    let parsed = mfa_reset::api::from_json::<mfa_reset::Request>(&request.to_string())
+        .expect("the case's request is well-formed JSON of the library");
+    match common::engine().decide(&parsed) {
+        Ok(outcome) => {
+            let mut outcome = serde_json::to_value(outcome).unwrap();
+            // Added by the Rust host's engine, not part of the component's answer.
+            outcome.as_object_mut().unwrap().remove("policy_revision");
+            json!({ "outcome": outcome })
+        }
+        Err(mfa_reset::Error::InvalidRequest { field, message }) => {
+            json!({"error": {"field": field, "message": message}})
+        }
+        Err(other) => panic!("{other}"),
+    }
+}
+
+#[test]
+fn every_host_answers_the_conformance_cases_as_the_rust_host_does() {
+    let cedar_cases: Vec<Value> =
+        serde_json::from_str(&std::fs::read_to_string(repo("policies/tests.json")).unwrap())
+            .unwrap();
+    let mut cases = Vec::new();
+    for case in &cedar_cases {
+        let Some(request) = typed_request(case) else {
+            continue;
+        };
+        let expected = answer(&request);
+        // The component's decision is the one the official Cedar CLI expects.
+        let outcome = &expected["outcome"];
+        assert_eq!(
+            outcome["decision"]["allowed"],
+            case["decision"] == "allow",
+            "{}: {expected}",
+            case["name"]
+        );
+        if case["decision"] == "allow" {
+            assert_eq!(
+                outcome["decision"]["policy_ids"], case["reason"],
+                "{}",
+                case["name"]
+            );
+        } else {
+            for id in case["reason"].as_array().unwrap() {
+                assert!(
+                    outcome["decision"]["policy_ids"]
+                        .as_array()
+                        .unwrap()
+                        .contains(id),
+                    "{}: {id} did not decide",
+                    case["name"]
+                );
+            }
+        }
+        cases.push(
+            json!({"name": case["name"], "call": "decide", "request": request, "expect": expected}),
+        );
+    }
+    for (name, request) in more_requests() {
+        let expected = answer(&request);
+        cases.push(json!({"name": name, "call": "decide", "request": request, "expect": expected}));
+    }
+    for (name, call, request) in login_cases() {
+        let expected = login_answer(call, &request);
+        cases.push(json!({"name": name, "call": call, "request": request, "expect": expected}));
+    }
+    // The RFC 6238 vectors are accepted, and the skew and lock cases do
+    // what their names say.
+    let verdict = |prefix: &str| -> Vec<Value> {
+        cases
+            .iter()
+            .filter(|c| c["name"].as_str().unwrap().starts_with(prefix))
+            .map(|c| c["expect"]["verification"]["result"].clone())
+            .collect()
+    };
+    assert_eq!(verdict("R3 verify: RFC 6238"), vec![json!("accepted"); 6]);
+    assert_eq!(verdict("R3 verify: one step"), [json!("accepted")]);
+    assert_eq!(verdict("R3 verify: two steps"), [json!("invalid_code")]);
+    assert_eq!(verdict("R3 verify: a code already"), [json!("replayed")]);
+    assert_eq!(verdict("R3 verify: a locked"), [json!("locked")]);
+    let text = serde_json::to_string_pretty(&json!({
+        "about": "Conformance cases for every mfa-reset host (tests/engine/conformance.rs makes them; do not edit by hand). `call`: the engine function; `request`: its input in the library's JSON (a typed request for `decide`, a user for `next_login_step`, a code request for `verify_login` and `confirm_enrolment`); `expect`: the `outcome` (authenticators aside), the `step`, the `verification`, the `enrolment` (its random key masked: `secret=<random>` in the URI, `<random N bytes>` for the stored secret, the QR code present but not compared), or the `error` (`field` as the caller wrote it).",
+        "cases": cases,
+    }))
+    .unwrap()
+        + "\n";
+    let path = repo(CONFORMANCE_CASES);
+    if std::env::var_os("MFA_RESET_CONFORMANCE_WRITE").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, &text).unwrap();
+    }
+    let errors = cases
+        .iter()
+        .filter(|c| c["expect"]["error"].is_object())
+        .count();
+    assert!(errors >= 4, "bad requests are refused: {errors}");
+    assert!(cases.len() >= 50, "{} cases", cases.len());
+
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == text,
+        "{} is not what the engine answers: run `MFA_RESET_CONFORMANCE_WRITE=1 cargo test --workspace --test engine conformance::` after a deliberate change",
+        path.display()
+    );
+}

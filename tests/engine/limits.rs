@@ -1,0 +1,116 @@
+//! A guest that runs too long or asks for too much memory is stopped by
+//! the host with a clear error, and the next call succeeds.
+
+use crate::common;
+
+use common::*;
+use mfa_reset::{Action, Error, MfaStatus, Role};
+
+fn big_listing(n: usize) -> Action {
+    let acme = org("acme", false);
+    Action::ListUsers(
+        (0..n)
+            .map(|i| {
+                user(
+                    &format!("user-{i:06}"),
+                    Role::SubUser,
+                    &acme,
+                    MfaStatus::Off,
+                )
+            })
+            .collect(),
+    )
+}
+
+#[test]
+fn out_of_fuel_is_a_clear_error_and_the_next_call_succeeds() {
+    // Enough fuel for an ordinary decision (and a fresh instance's policy
+    // parse), far too little for a listing of 50 000 users.
+    let engine = builder()
+        .with_fuel_per_call(100_000_000)
+        .build()
+        .expect("engine");
+    let ada = root("ada", &org("acme", false));
+    let err = engine
+        .decide(&request(&ada, big_listing(50_000)))
+        .expect_err("runs out of fuel");
+    assert!(
+        matches!(err, Error::OutOfFuel { fuel: 100_000_000 }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("ran out of fuel"));
+
+    let outcome = engine
+        .decide(&request(&ada, Action::SetEnforcement(true)))
+        .expect("fresh instance decides");
+    assert!(outcome.decision.allowed);
+}
+
+#[test]
+fn a_call_past_its_deadline_is_stopped_and_the_next_call_succeeds() {
+    // The default interruption: a wall-clock deadline (epochs). 100 ms is
+    // ample for a decision and a fresh instance's policy parse, far too
+    // little for a listing of 400 000 users.
+    let engine = builder()
+        .with_deadline(std::time::Duration::from_millis(100))
+        .with_memory_limit(1 << 30)
+        .build()
+        .expect("engine");
+    let ada = root("ada", &org("acme", false));
+    assert!(
+        engine
+            .decide(&request(&ada, Action::SetEnforcement(true)))
+            .expect("an ordinary decision fits")
+            .decision
+            .allowed
+    );
+    let err = engine
+        .decide(&request(&ada, big_listing(400_000)))
+        .expect_err("runs past the deadline");
+    assert!(matches!(err, Error::DeadlineExceeded { .. }), "{err}");
+    assert!(err.to_string().contains("deadline"), "{err}");
+    let outcome = engine
+        .decide(&request(&ada, Action::SetEnforcement(true)))
+        .expect("fresh instance decides");
+    assert!(outcome.decision.allowed);
+}
+
+#[test]
+fn the_memory_cap_traps_and_the_next_call_succeeds() {
+    // A deadline far away: on a loaded machine (this binary's other suites
+    // run beside it) the listing must be stopped by the cap, not the clock.
+    let engine = builder()
+        .with_memory_limit(16 << 20)
+        .with_deadline(std::time::Duration::from_secs(60))
+        .build()
+        .expect("engine");
+    let ada = root("ada", &org("acme", false));
+    let err = engine
+        .decide(&request(&ada, big_listing(200_000)))
+        .expect_err("over the memory cap");
+    assert!(matches!(err, Error::Trapped { .. }), "{err}");
+    assert!(err.to_string().contains("discarded"), "{err}");
+
+    let outcome = engine
+        .decide(&request(&ada, Action::SetEnforcement(true)))
+        .expect("fresh instance decides");
+    assert!(outcome.decision.allowed);
+}
+
+#[test]
+fn a_trap_during_policy_loading_keeps_the_set_in_force() {
+    let engine = builder()
+        .with_memory_limit(16 << 20)
+        .build()
+        .expect("engine");
+    let mut huge = engine.default_policies().expect("defaults");
+    let before = engine.policy_set_info().expect("info");
+    huge.policies[0]
+        .text
+        .push_str(&"// padding\n".repeat(2_000_000));
+    assert!(
+        engine.load_policies(&huge).is_err(),
+        "22 MB of policy text exceeds 16 MiB"
+    );
+    assert_eq!(engine.policy_set_info().expect("info"), before);
+}
