@@ -5,14 +5,16 @@
 //! and the audit record go out. The only state kept between calls is the
 //! installed policy set, parsed once per instance.
 //!
-//! - [`policy_store`]: parses and validates a policy set, with diagnostics.
-//! - [`request_check`]: checks the request's shape (never permissions).
-//! - [`cedar_request`]: turns a request into Cedar entities and context.
-//! - [`decide`]: evaluates and assembles the outcome.
-//! - [`transition`]: the state change an allow permits, and its message.
-//! - [`authenticator`]: what a login needs; TOTP codes, replay, lockout.
-//! - [`enrolment`]: a new key, its otpauth:// URI and QR codes.
-//! - [`cedar_case`]: evaluates a `cedar run-tests` case (`policies test`).
+//! - `policy_store.rs`: parses and validates a policy set, with diagnostics.
+//! - `request_check.rs`: checks the request's shape (never permissions).
+//! - `cedar_request.rs`: turns a request into Cedar entities and context.
+//! - `decide.rs`: evaluates and assembles the outcome.
+//! - `transition.rs`: the state change an allow permits, and its message.
+//! - `authenticator.rs`: what a login needs; TOTP codes, replay, lockout.
+//! - `enrolment.rs`: a new key, its otpauth:// URI and QR codes.
+//! - `cedar_case.rs`: evaluates a `cedar run-tests` case (`policies test`).
+
+#![deny(missing_docs)]
 
 mod authenticator;
 mod cedar_case;
@@ -33,11 +35,18 @@ use mfa_reset::engine::types::{
 };
 use policy_store::PolicyStore;
 
-wit_bindgen::generate!({
-    world: "mfa-engine",
-    path: "../wit",
-    additional_derives: [PartialEq, Eq],
-});
+/// The bindings generated from `wit/engine.wit`; their items carry the
+/// WIT file's comments where it has them.
+#[allow(missing_docs)]
+mod wit {
+    wit_bindgen::generate!({
+        world: "mfa-engine",
+        path: "../wit",
+        additional_derives: [PartialEq, Eq],
+        default_bindings_module: "crate::wit",
+    });
+}
+use wit::{exports, mfa_reset};
 
 /// For native callers (unit tests, benchmarks): the engine interface and
 /// its generated WIT types, implemented by [`Component`].
@@ -133,4 +142,4 @@ impl Guest for Component {
 // The WIT export names are only valid in a component: natively (unit tests,
 // benchmarks) the same logic is called through `Component` directly.
 #[cfg(target_arch = "wasm32")]
-export!(Component);
+wit::export!(Component);

@@ -220,38 +220,9 @@ fn parse_policies(source: &PolicySetSource, errors: &mut Vec<Diagnostic>) -> Par
     let mut file_of = HashMap::new();
     let mut order = 0;
     for (file_index, file) in source.policies.iter().enumerate() {
-        let parsed = match PolicySet::from_str(&file.text) {
-            Ok(parsed) => parsed,
-            Err(e) => {
-                for error in e.iter() {
-                    errors.push(diagnostics::from_miette(
-                        Severity::Error,
-                        &file.name,
-                        &file.text,
-                        None,
-                        error,
-                    ));
-                }
-                continue;
-            }
+        let Some(in_file) = parse_file(file, errors) else {
+            continue;
         };
-        if parsed.templates().next().is_some() {
-            errors.push(diagnostics::at(
-                Severity::Error,
-                &file.name,
-                &file.text,
-                None,
-                None,
-                "policy templates are not supported".into(),
-                Some("write static policies; the engine links no templates".into()),
-            ));
-        }
-        // `from_str` names policies `policy0, policy1, …` in source order.
-        let mut in_file: Vec<(usize, &cedar_policy::Policy)> = parsed
-            .policies()
-            .map(|p| (source_index(p.id()), p))
-            .collect();
-        in_file.sort_by_key(|(i, _)| *i);
         for (index, policy) in in_file {
             let Some(id) = policy.annotation("id").filter(|id| !id.trim().is_empty()) else {
                 errors.push(diagnostics::at(
@@ -299,6 +270,47 @@ fn parse_policies(source: &PolicySetSource, errors: &mut Vec<Diagnostic>) -> Par
         }
     }
     (set, meta, file_of)
+}
+
+/// One file's policies in source order, with their index in the file;
+/// `None` (its errors pushed) when it does not parse.
+fn parse_file(
+    file: &SourceFile,
+    errors: &mut Vec<Diagnostic>,
+) -> Option<Vec<(usize, cedar_policy::Policy)>> {
+    let parsed = match PolicySet::from_str(&file.text) {
+        Ok(parsed) => parsed,
+        Err(e) => {
+            for error in e.iter() {
+                errors.push(diagnostics::from_miette(
+                    Severity::Error,
+                    &file.name,
+                    &file.text,
+                    None,
+                    error,
+                ));
+            }
+            return None;
+        }
+    };
+    if parsed.templates().next().is_some() {
+        errors.push(diagnostics::at(
+            Severity::Error,
+            &file.name,
+            &file.text,
+            None,
+            None,
+            "policy templates are not supported".into(),
+            Some("write static policies; the engine links no templates".into()),
+        ));
+    }
+    // `from_str` names policies `policy0, policy1, …` in source order.
+    let mut in_file: Vec<(usize, cedar_policy::Policy)> = parsed
+        .policies()
+        .map(|p| (source_index(p.id()), p.clone()))
+        .collect();
+    in_file.sort_by_key(|(i, _)| *i);
+    Some(in_file)
 }
 
 /// The index `N` of a policy that `PolicySet::from_str` named `policyN`.

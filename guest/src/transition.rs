@@ -15,6 +15,16 @@ pub struct Applied {
 }
 
 impl Applied {
+    /// An answer that changes nothing (a read), with the users it lists.
+    fn read(message: String, users: Vec<UserStatus>) -> Self {
+        Self {
+            message,
+            change: None,
+            users,
+            sessions: SessionEffect::None,
+        }
+    }
+
     /// Every change of a user's MFA starts the authenticator afresh: no
     /// key, no counters (a reset also lifts a lockout). Sessions
     /// authenticated under the old state end: all of them when someone else
@@ -55,6 +65,7 @@ pub fn effective_mfa(user: &User) -> MfaStatus {
     }
 }
 
+/// What an allowed `request` changes, and the message its caller reads.
 pub fn apply(request: &Request) -> Applied {
     let actor = &request.actor;
     match &request.action {
@@ -111,52 +122,13 @@ pub fn apply(request: &Request) -> Applied {
         ),
         // R5: users keep their own setting; the effect of enforcement shows
         // in `effective_mfa` at their next login.
-        Action::SetEnforcement(enforce) => {
-            let org = Organization {
-                enforce_mfa: *enforce,
-                ..actor.organization.clone()
-            };
-            let message = if *enforce {
-                format!(
-                    "MFA is now enforced for all users of `{}`. Users without MFA will set it up at their next login.",
-                    org.id
-                )
-            } else {
-                format!(
-                    "MFA is no longer enforced for `{}`. Users keep their MFA and may now turn it off.",
-                    org.id
-                )
-            };
-            // Sessions that logged in with a password only must now
-            // finish MFA before anything else.
-            Applied {
-                message,
-                change: Some(Change::Organization(org)),
-                users: Vec::new(),
-                sessions: if *enforce {
-                    SessionEffect::RequireMfaInOrganization
-                } else {
-                    SessionEffect::None
-                },
-            }
-        }
-        Action::ViewOwnSession => Applied {
-            message: "Your session.".into(),
-            change: None,
-            users: Vec::new(),
-            sessions: SessionEffect::None,
-        },
-        Action::AccessRoute(name) => Applied {
-            message: format!("`{name}` allowed."),
-            change: None,
-            users: Vec::new(),
-            sessions: SessionEffect::None,
-        },
+        Action::SetEnforcement(enforce) => enforcement(actor, *enforce),
+        Action::ViewOwnSession => Applied::read("Your session.".into(), Vec::new()),
+        Action::AccessRoute(name) => Applied::read(format!("`{name}` allowed."), Vec::new()),
         // R11.
-        Action::ListUsers(users) => Applied {
-            message: format!("{} users in `{}`.", users.len(), actor.organization.id),
-            change: None,
-            users: users
+        Action::ListUsers(users) => Applied::read(
+            format!("{} users in `{}`.", users.len(), actor.organization.id),
+            users
                 .iter()
                 .map(|u| UserStatus {
                     id: u.id.clone(),
@@ -165,7 +137,36 @@ pub fn apply(request: &Request) -> Applied {
                     effective_mfa: effective_mfa(u),
                 })
                 .collect(),
-            sessions: SessionEffect::None,
+        ),
+    }
+}
+
+/// R5: the organization's switch set to `enforce`. Sessions that logged in
+/// with a password only must then finish MFA before anything else.
+fn enforcement(actor: &User, enforce: bool) -> Applied {
+    let org = Organization {
+        enforce_mfa: enforce,
+        ..actor.organization.clone()
+    };
+    let message = if enforce {
+        format!(
+            "MFA is now enforced for all users of `{}`. Users without MFA will set it up at their next login.",
+            org.id
+        )
+    } else {
+        format!(
+            "MFA is no longer enforced for `{}`. Users keep their MFA and may now turn it off.",
+            org.id
+        )
+    };
+    Applied {
+        message,
+        change: Some(Change::Organization(org)),
+        users: Vec::new(),
+        sessions: if enforce {
+            SessionEffect::RequireMfaInOrganization
+        } else {
+            SessionEffect::None
         },
     }
 }

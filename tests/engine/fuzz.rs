@@ -4,7 +4,7 @@
 //! input is either decided / installed or refused with an error that names
 //! the field or the file; nothing panics or traps, and a refused policy set
 //! leaves the set in force deciding. Path normalization is fuzzed in
-//! `host/service/src/http/routes.rs`. `MFA_RESET_FUZZ_CASES` scales the runs.
+//! `host/service/src/routes.rs`. `MFA_RESET_FUZZ_CASES` scales the runs.
 
 use crate::common;
 

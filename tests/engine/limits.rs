@@ -114,3 +114,59 @@ fn a_trap_during_policy_loading_keeps_the_set_in_force() {
     );
     assert_eq!(engine.policy_set_info().expect("info"), before);
 }
+
+/// A caller that finds every instance busy waits at most the acquire
+/// timeout, then gets a clear error instead of queueing forever; once the
+/// instance is free again, calls succeed.
+#[test]
+fn a_call_that_finds_every_instance_busy_fails_after_the_acquire_timeout() {
+    let engine = builder()
+        .with_max_instances(1)
+        .with_acquire_timeout(std::time::Duration::from_millis(50))
+        .with_memory_limit(1 << 30)
+        .with_deadline(std::time::Duration::from_secs(3))
+        .build()
+        .expect("engine");
+    let ada = root("ada", &org("acme", false));
+    let (started_tx, started_rx) = std::sync::mpsc::channel();
+    let busy = {
+        let engine = engine.clone();
+        let ada = ada.clone();
+        std::thread::spawn(move || {
+            started_tx.send(()).unwrap();
+            // Holds the only instance until its 3 s deadline (a turn of the
+            // other thread's may come first: then it tries again).
+            let listing = request(&ada, big_listing(400_000));
+            loop {
+                match engine.decide(&listing) {
+                    Err(Error::Busy { .. }) => continue,
+                    done => return done,
+                }
+            }
+        })
+    };
+    started_rx.recv().unwrap();
+    let mut waited = None;
+    // The other thread may not have taken its slot yet: try until it has.
+    for _ in 0..200 {
+        match engine.decide(&request(&ada, Action::SetEnforcement(true))) {
+            Err(e @ Error::Busy { .. }) => {
+                waited = Some(e);
+                break;
+            }
+            Ok(_) => std::thread::sleep(std::time::Duration::from_millis(5)),
+            Err(other) => panic!("expected Busy, got {other}"),
+        }
+    }
+    let err = waited.expect("the second call found the instance busy");
+    assert!(
+        matches!(err, Error::Busy { instances: 1, waited } if waited.as_millis() == 50),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("nothing was decided"), "{err}");
+    let _ = busy.join().expect("the busy call ends");
+    let outcome = engine
+        .decide(&request(&ada, Action::SetEnforcement(true)))
+        .expect("a free instance decides");
+    assert!(outcome.decision.allowed);
+}

@@ -10,7 +10,12 @@ use crate::api::{Diagnostic, Severity};
 pub enum Error {
     /// The request is malformed: `field` says where, `message` why.
     #[error("invalid request: `{field}`: {message}")]
-    InvalidRequest { field: String, message: String },
+    InvalidRequest {
+        /// Where, as the caller wrote it (`session.login_at`).
+        field: String,
+        /// Why.
+        message: String,
+    },
 
     /// The policy set has errors; the set in force keeps deciding.
     #[error("invalid policy set ({}); the policy set in force is unchanged", summary(.0))]
@@ -20,30 +25,60 @@ pub enum Error {
     #[error(
         "the component ran out of fuel ({fuel} units per call) and its instance was discarded; the next call gets a fresh one"
     )]
-    OutOfFuel { fuel: u64 },
+    OutOfFuel {
+        /// The fuel each call gets.
+        fuel: u64,
+    },
 
     /// A call ran past its wall-clock deadline (`with_deadline`).
     #[error(
         "the component ran past its {deadline:?} deadline and its instance was discarded; the next call gets a fresh one"
     )]
-    DeadlineExceeded { deadline: std::time::Duration },
+    DeadlineExceeded {
+        /// How long each call may run.
+        deadline: std::time::Duration,
+    },
 
     /// The guest trapped (for example at the memory cap).
     #[error(
         "the component trapped and its instance was discarded ({reason}); the next call gets a fresh one"
     )]
-    Trapped { reason: String },
+    Trapped {
+        /// What wasmtime said.
+        reason: String,
+    },
 
     /// The component answered something that cannot be the answer to the
     /// request (see `outcome_check.rs`); nothing of it was used.
     #[error(
         "the component's answer does not fit the request ({reason}); it was refused and the instance discarded"
     )]
-    BadOutcome { reason: String },
+    BadOutcome {
+        /// What in the answer does not fit.
+        reason: String,
+    },
 
     /// The component file is not the one the operator pinned.
     #[error("the component's sha256 is {actual}, not the expected {expected}: refusing to load it")]
-    ComponentDigest { expected: String, actual: String },
+    ComponentDigest {
+        /// The pinned sha256, as given.
+        expected: String,
+        /// The sha256 of the component found.
+        actual: String,
+    },
+
+    /// Every instance stayed busy for the acquire timeout
+    /// ([`crate::EngineBuilder::with_acquire_timeout`]): the engine is
+    /// overloaded; nothing was decided.
+    #[error(
+        "all {instances} instances of the component stayed busy for {waited:?}: nothing was decided; try again"
+    )]
+    Busy {
+        /// Calls that may run at once.
+        instances: usize,
+        /// How long this call waited.
+        waited: std::time::Duration,
+    },
 
     /// The component could not be compiled or instantiated.
     #[error("cannot load the component: {0}")]
@@ -51,7 +86,12 @@ pub enum Error {
 
     /// Policy files could not be read.
     #[error("cannot read `{path}`: {message}")]
-    Files { path: PathBuf, message: String },
+    Files {
+        /// The file or directory.
+        path: PathBuf,
+        /// What the system said.
+        message: String,
+    },
 }
 
 fn summary(diagnostics: &[Diagnostic]) -> String {

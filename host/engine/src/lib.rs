@@ -15,7 +15,12 @@
 //!
 //! Map of the crate:
 //! - [`api`]: the request and answer types (also their JSON form).
-//! - [`Engine`] / [`EngineBuilder`] (`engine.rs`): instance pool, limits, policy loading.
+//! - [`EngineBuilder`] (`builder.rs`): the configuration as data, and
+//!   building: wasmtime set up, the component pinned, compiled and linked.
+//! - `pool.rs`: the instance pool: slots with an acquire timeout, warm
+//!   instances, each call's budget of fuel or time.
+//! - [`Engine`] (`engine.rs`): the typed calls, and the policy set every
+//!   instance must hold.
 //! - `component.rs`: compiling the component and caching the compiled form.
 //! - `host_state.rs`: what each wasmtime store holds.
 //! - `outcome_check.rs`: a decision must fit its request before a host acts on it.
@@ -30,8 +35,11 @@
 //! of their own: embedding the engine compiles none of them.
 //! - [`run_policy_tests`] (`policy_tests.rs`): `cedar run-tests` files through the component.
 
+#![deny(missing_docs)]
+
 pub mod api;
 mod bindings;
+mod builder;
 mod component;
 mod convert;
 mod engine;
@@ -41,13 +49,15 @@ pub mod log_text;
 mod outcome_check;
 mod policy_files;
 mod policy_tests;
+mod pool;
 pub mod timestamp;
 
 pub use api::*;
-pub use engine::{
-    DEFAULT_DEADLINE, DEFAULT_FUEL_PER_CALL, DEFAULT_MEMORY_LIMIT, Engine, EngineBuilder,
-    Interruption,
+pub use builder::{
+    DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_DEADLINE, DEFAULT_FUEL_PER_CALL, DEFAULT_MEMORY_LIMIT,
+    EngineBuilder, Interruption,
 };
+pub use engine::Engine;
 pub use error::Error;
 pub use policy_tests::{PolicyTestResult, run_policy_tests};
 

@@ -14,43 +14,85 @@ use crate::bindings::types::{
     Action, Authenticator, Change, MfaStatus, Outcome, Request, SessionEffect, User,
 };
 
-/// Why `outcome` cannot be the answer to `request`, if it cannot.
-pub fn check(request: &Request, outcome: &Outcome) -> Result<(), String> {
+/// Why an answer cannot be the answer to its request.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Fault {
+    #[error("allowed is {allowed} but the denial code is {denial_code:?}")]
+    AllowedWithCode {
+        allowed: bool,
+        denial_code: Option<String>,
+    },
+    #[error("an allow that no policy made")]
+    AllowWithoutPolicy,
+    #[error("a denial that changes state, sessions or lists users")]
+    DenialWithEffects,
+    #[error("an allowed {action} without the user's new state")]
+    NoNewState { action: String },
+    #[error(
+        "a change of user `{changed}` ({changed_organization}) for a request about `{target}` ({target_organization})"
+    )]
+    OtherUser {
+        changed: String,
+        changed_organization: String,
+        target: String,
+        target_organization: String,
+    },
+    #[error("{action} leading to MFA {got}, not {expected}")]
+    WrongMfa {
+        action: String,
+        got: String,
+        expected: String,
+    },
+    #[error("{action} that keeps or plants an authenticator")]
+    PlantedAuthenticator { action: String },
+    #[error("an enforcement change that is not `{organization}` to {on}")]
+    OtherEnforcement { organization: String, on: bool },
+    #[error("user `{user}` in the listing was not in the request")]
+    StrangerListed { user: String },
+    #[error("a listing that is not the request's users as stored")]
+    WrongListing,
+    #[error("{action} with session effect {got}, not {expected}")]
+    WrongSessions {
+        action: String,
+        got: String,
+        expected: String,
+    },
+    #[error("{action} changes nothing, but the answer does")]
+    ChangeForRead { action: String },
+    #[error("users in the answer to an action that lists none")]
+    UnaskedListing,
+    #[error("a decision about a state change without its audit record (R12)")]
+    NoAudit,
+    #[error("an audit record for a read")]
+    AuditForRead,
+    #[error("the audit record ({found}) does not match the request ({expected})")]
+    WrongAudit { found: String, expected: String },
+}
+
+/// Why `outcome` cannot be the answer to `request`, if it cannot. `action`
+/// is the request's Cedar action as the host names it
+/// ([`crate::Action::cedar_name`]), never as the guest does: the guest's
+/// naming is one of the things checked.
+pub fn check(request: &Request, outcome: &Outcome, action: &str) -> Result<(), Fault> {
     let decision = &outcome.decision;
     if decision.allowed == decision.denial_code.is_some() {
-        return Err(format!(
-            "allowed is {} but the denial code is {:?}",
-            decision.allowed, decision.denial_code
-        ));
+        return Err(Fault::AllowedWithCode {
+            allowed: decision.allowed,
+            denial_code: decision.denial_code.clone(),
+        });
     }
     if decision.allowed {
         if decision.policy_ids.is_empty() {
-            return Err("an allow that no policy made".into());
+            return Err(Fault::AllowWithoutPolicy);
         }
-        check_effects(request, outcome)?;
+        check_effects(request, outcome, action)?;
     } else if outcome.change.is_some()
         || !outcome.users.is_empty()
         || outcome.sessions != SessionEffect::None
     {
-        return Err("a denial that changes state, sessions or lists users".into());
+        return Err(Fault::DenialWithEffects);
     }
-    check_audit(request, outcome)
-}
-
-/// The Cedar action of `action`, as audit records name it.
-fn action_name(action: &Action) -> &str {
-    match action {
-        Action::ResetOwnMfa => "reset_own_mfa",
-        Action::EnableOwnMfa => "enable_own_mfa",
-        Action::DisableOwnMfa => "disable_own_mfa",
-        Action::ResetUserMfa(_) => "reset_user_mfa",
-        Action::EnableUserMfa(_) => "enable_user_mfa",
-        Action::DisableUserMfa(_) => "disable_user_mfa",
-        Action::SetEnforcement(_) => "set_enforcement",
-        Action::ListUsers(_) => "list_users",
-        Action::AccessRoute(name) => name,
-        Action::ViewOwnSession => "view_session",
-    }
+    check_audit(request, outcome, action)
 }
 
 /// The user a state change is about, and whether the caller changes itself.
@@ -83,50 +125,19 @@ fn effective_mfa(user: &User) -> MfaStatus {
 }
 
 /// The change, session effect and listing an allowed `request` has.
-fn check_effects(request: &Request, outcome: &Outcome) -> Result<(), String> {
-    let name = action_name(&request.action);
+fn check_effects(request: &Request, outcome: &Outcome, name: &str) -> Result<(), Fault> {
     if let Some((target, by_self)) = changed_user(request) {
-        let mfa = match &request.action {
-            Action::DisableOwnMfa | Action::DisableUserMfa(_) => MfaStatus::Off,
-            _ => MfaStatus::EnrolmentDue,
-        };
-        let Some(Change::User(changed)) = &outcome.change else {
-            return Err(format!("an allowed {name} without the user's new state"));
-        };
-        let user = &changed.user;
-        if user.id != target.id
-            || user.organization.id != target.organization.id
-            || user.organization.enforce_mfa != target.organization.enforce_mfa
-            || user.role != target.role
-        {
-            return Err(format!(
-                "a change of user `{}` ({}) for a request about `{}` ({})",
-                user.id, user.organization.id, target.id, target.organization.id
-            ));
-        }
-        if user.mfa != mfa {
-            return Err(format!("{name} leading to MFA {:?}, not {mfa:?}", user.mfa));
-        }
-        if !is_fresh(&changed.authenticator) {
-            return Err(format!("{name} that keeps or plants an authenticator"));
-        }
-        let sessions = if by_self {
-            SessionEffect::EndOtherSessionsOfUser
-        } else {
-            SessionEffect::EndSessionsOfUser
-        };
-        sessions_end(outcome, sessions, name)?;
-        return no_listing(outcome);
+        return check_user_change(request, outcome, (target, by_self), name);
     }
     match &request.action {
         Action::SetEnforcement(on) => {
             let fits = matches!(&outcome.change, Some(Change::Organization(org))
                 if org.id == request.actor.organization.id && org.enforce_mfa == *on);
             if !fits {
-                return Err(format!(
-                    "an enforcement change that is not `{}` to {on}",
-                    request.actor.organization.id
-                ));
+                return Err(Fault::OtherEnforcement {
+                    organization: request.actor.organization.id.clone(),
+                    on: *on,
+                });
             }
             let sessions = if *on {
                 SessionEffect::RequireMfaInOrganization
@@ -150,11 +161,10 @@ fn check_effects(request: &Request, outcome: &Outcome) -> Result<(), String> {
                 .iter()
                 .find(|s| !listed.iter().any(|u| u.id == s.id))
             {
-                Some(stranger) => Err(format!(
-                    "user `{}` in the listing was not in the request",
-                    stranger.id
-                )),
-                None if !fits => Err("a listing that is not the request's users as stored".into()),
+                Some(stranger) => Err(Fault::StrangerListed {
+                    user: stranger.id.clone(),
+                }),
+                None if !fits => Err(Fault::WrongListing),
                 None => Ok(()),
             }
         }
@@ -165,44 +175,95 @@ fn check_effects(request: &Request, outcome: &Outcome) -> Result<(), String> {
     }
 }
 
-fn sessions_end(outcome: &Outcome, expected: SessionEffect, name: &str) -> Result<(), String> {
+/// An allowed change of `target`'s MFA (`by_self`: the caller's own): that
+/// user, to the state the action means, with a fresh authenticator, and
+/// the sessions it ends.
+fn check_user_change(
+    request: &Request,
+    outcome: &Outcome,
+    (target, by_self): (&User, bool),
+    name: &str,
+) -> Result<(), Fault> {
+    let mfa = match &request.action {
+        Action::DisableOwnMfa | Action::DisableUserMfa(_) => MfaStatus::Off,
+        _ => MfaStatus::EnrolmentDue,
+    };
+    let Some(Change::User(changed)) = &outcome.change else {
+        return Err(Fault::NoNewState {
+            action: name.into(),
+        });
+    };
+    let user = &changed.user;
+    if user.id != target.id
+        || user.organization.id != target.organization.id
+        || user.organization.enforce_mfa != target.organization.enforce_mfa
+        || user.role != target.role
+    {
+        return Err(Fault::OtherUser {
+            changed: user.id.clone(),
+            changed_organization: user.organization.id.clone(),
+            target: target.id.clone(),
+            target_organization: target.organization.id.clone(),
+        });
+    }
+    if user.mfa != mfa {
+        return Err(Fault::WrongMfa {
+            action: name.into(),
+            got: format!("{:?}", user.mfa),
+            expected: format!("{mfa:?}"),
+        });
+    }
+    if !is_fresh(&changed.authenticator) {
+        return Err(Fault::PlantedAuthenticator {
+            action: name.into(),
+        });
+    }
+    let sessions = if by_self {
+        SessionEffect::EndOtherSessionsOfUser
+    } else {
+        SessionEffect::EndSessionsOfUser
+    };
+    sessions_end(outcome, sessions, name)?;
+    no_listing(outcome)
+}
+
+fn sessions_end(outcome: &Outcome, expected: SessionEffect, name: &str) -> Result<(), Fault> {
     if outcome.sessions != expected {
-        return Err(format!(
-            "{name} with session effect {:?}, not {expected:?}",
-            outcome.sessions
-        ));
+        return Err(Fault::WrongSessions {
+            action: name.into(),
+            got: format!("{:?}", outcome.sessions),
+            expected: format!("{expected:?}"),
+        });
     }
     Ok(())
 }
 
-fn no_change(outcome: &Outcome, name: &str) -> Result<(), String> {
+fn no_change(outcome: &Outcome, name: &str) -> Result<(), Fault> {
     if outcome.change.is_some() || outcome.sessions != SessionEffect::None {
-        return Err(format!("{name} changes nothing, but the answer does"));
+        return Err(Fault::ChangeForRead {
+            action: name.into(),
+        });
     }
     Ok(())
 }
 
-fn no_listing(outcome: &Outcome) -> Result<(), String> {
+fn no_listing(outcome: &Outcome) -> Result<(), Fault> {
     if !outcome.users.is_empty() {
-        return Err("users in the answer to an action that lists none".into());
+        return Err(Fault::UnaskedListing);
     }
     Ok(())
 }
 
-fn check_audit(request: &Request, outcome: &Outcome) -> Result<(), String> {
+fn check_audit(request: &Request, outcome: &Outcome, action: &str) -> Result<(), Fault> {
     let reads = matches!(
         request.action,
         Action::ListUsers(_) | Action::AccessRoute(_) | Action::ViewOwnSession
     );
     let Some(audit) = &outcome.audit else {
-        return if reads {
-            Ok(())
-        } else {
-            Err("a decision about a state change without its audit record (R12)".into())
-        };
+        return if reads { Ok(()) } else { Err(Fault::NoAudit) };
     };
     if reads {
-        return Err("an audit record for a read".into());
+        return Err(Fault::AuditForRead);
     }
     let expected_target = match changed_user(request) {
         Some((user, _)) => user.id.as_str(),
@@ -212,25 +273,26 @@ fn check_audit(request: &Request, outcome: &Outcome) -> Result<(), String> {
     if audit.actor != request.actor.id
         || audit.organization != request.actor.organization.id
         || audit.target != expected_target
-        || audit.action != action_name(&request.action)
+        || audit.action != action
         || audit.at != request.now
         || audit.allowed != decision.allowed
         || audit.policy_ids != decision.policy_ids
         || audit.denial_code != decision.denial_code
     {
-        return Err(format!(
-            "the audit record ({} {} on `{}` in `{}`, allowed {}) does not match the request ({} {} on `{}` in `{}`) and decision (allowed {})",
-            audit.actor,
-            audit.action,
-            audit.target,
-            audit.organization,
-            audit.allowed,
-            request.actor.id,
-            action_name(&request.action),
-            expected_target,
-            request.actor.organization.id,
-            decision.allowed
-        ));
+        return Err(Fault::WrongAudit {
+            found: format!(
+                "{} {} on `{}` in `{}`, allowed {}",
+                audit.actor, audit.action, audit.target, audit.organization, audit.allowed
+            ),
+            expected: format!(
+                "{} {} on `{}` in `{}`) and decision (allowed {}",
+                request.actor.id,
+                action,
+                expected_target,
+                request.actor.organization.id,
+                decision.allowed
+            ),
+        });
     }
     Ok(())
 }
@@ -238,6 +300,17 @@ fn check_audit(request: &Request, outcome: &Outcome) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// [`super::check`] with the Cedar names of the actions used here.
+    fn check(request: &Request, outcome: &Outcome) -> Result<(), Fault> {
+        let action = match &request.action {
+            Action::ResetUserMfa(_) => "reset_user_mfa",
+            Action::SetEnforcement(_) => "set_enforcement",
+            Action::ListUsers(_) => "list_users",
+            other => unreachable!("no test asks for {other:?}"),
+        };
+        super::check(request, outcome, action)
+    }
     use crate::bindings::types::{
         AuditRecord, Authenticator, Decision, MfaStatus, Organization, Role, Session, User,
         UserChange, UserStatus,
@@ -320,7 +393,7 @@ mod tests {
 
     fn refused(request: &Request, outcome: &Outcome, why: &str) {
         let err = check(request, outcome).expect_err(why);
-        assert!(err.contains(why), "{err}");
+        assert!(err.to_string().contains(why), "{err}");
     }
 
     #[test]

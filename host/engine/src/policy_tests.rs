@@ -25,6 +25,7 @@ enum ExpectedDecision {
 /// The result of one test case.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PolicyTestResult {
+    /// The case's name, as the tests file gives it.
     pub name: String,
     /// `None` when the case passed, else what differed.
     pub failure: Option<String>,

@@ -42,46 +42,13 @@ pub fn render(
         cedar_policy::AuthorizationError::PolicyEvaluationError(e) => e.policy_id().to_string(),
     }));
     policy_ids.sort();
-    let request = &env.request;
-    let uid = |u: Option<&cedar_policy::EntityUid>| {
-        u.map_or(Value::Null, |u| Value::String(u.to_string()))
-    };
-    let context = request
-        .context()
-        .and_then(|c| c.to_json_value().ok())
-        .unwrap_or_else(|| json!({}));
-    // The schema's action entities are added by whoever runs the case.
-    let entities: Vec<Value> = env
-        .entities
-        .to_json_value()
-        .ok()
-        .and_then(|v| v.as_array().cloned())
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|e| {
-            e["uid"]["type"]
-                .as_str()
-                .is_none_or(|t| !t.ends_with("Action"))
-        })
-        .collect();
-    let expected = expect_allowed.unwrap_or(allowed);
-    let mut test_case = json!({
-        "name": "",
-        "request": {
-            "principal": uid(request.principal()),
-            "action": uid(request.action()),
-            "resource": uid(request.resource()),
-            "context": context,
-        },
-        "entities": entities,
-        "decision": if expected { "allow" } else { "deny" },
-        "reason": [],
-        "num_errors": 0,
-    });
+    let entities = case_entities(env);
+    let mut test_case = run_tests_case(env, &entities, expect_allowed.unwrap_or(allowed));
     let story = tell(&test_case);
     test_case["name"] = json!(format!("{property}: {}", story.sentence("")));
     let verdict = if allowed { "allowed" } else { "denied" };
-    let context = request
+    let context = env
+        .request
         .context()
         .map(ToString::to_string)
         .unwrap_or_default();
@@ -110,4 +77,47 @@ pub fn render(
         policy_ids,
         story,
     }
+}
+
+/// The counterexample's entities as `cedar run-tests` reads them; the
+/// schema's action entities are added by whoever runs the case.
+fn case_entities(env: &Env) -> Vec<Value> {
+    env.entities
+        .to_json_value()
+        .ok()
+        .and_then(|v| v.as_array().cloned())
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|e| {
+            e["uid"]["type"]
+                .as_str()
+                .is_none_or(|t| !t.ends_with("Action"))
+        })
+        .collect()
+}
+
+/// The counterexample as a `cedar run-tests` case expecting `expected`
+/// (its name filled in by the caller).
+fn run_tests_case(env: &Env, entities: &[Value], expected: bool) -> Value {
+    let request = &env.request;
+    let uid = |u: Option<&cedar_policy::EntityUid>| {
+        u.map_or(Value::Null, |u| Value::String(u.to_string()))
+    };
+    let context = request
+        .context()
+        .and_then(|c| c.to_json_value().ok())
+        .unwrap_or_else(|| json!({}));
+    json!({
+        "name": "",
+        "request": {
+            "principal": uid(request.principal()),
+            "action": uid(request.action()),
+            "resource": uid(request.resource()),
+            "context": context,
+        },
+        "entities": entities,
+        "decision": if expected { "allow" } else { "deny" },
+        "reason": [],
+        "num_errors": 0,
+    })
 }

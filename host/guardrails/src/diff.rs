@@ -39,6 +39,7 @@ pub struct ActionDiff {
 }
 
 impl ActionDiff {
+    /// Neither direction found a request decided otherwise.
     pub fn unchanged(&self) -> bool {
         self.newly_allowed.is_none() && self.newly_denied.is_none()
     }
@@ -47,6 +48,7 @@ impl ActionDiff {
 /// Every action of the schema, by name.
 #[derive(Debug, Clone, Default)]
 pub struct DiffReport {
+    /// One entry per action of the new schema.
     pub actions: Vec<ActionDiff>,
     /// How the schema's hierarchy changed (an action joining or leaving a
     /// group, an entity type's parents): the proof runs under the new

@@ -15,6 +15,8 @@
 //! - `story.rs`: a request of the mfa-reset schema told in words.
 //! - `sets.rs`: parsing, validation, the solver.
 
+#![deny(missing_docs)]
+
 mod counterexample;
 mod diff;
 mod sets;
@@ -60,14 +62,28 @@ pub fn on_deep_stack<T: Send, F: Future<Output = Result<T, VerifyError>>>(
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum VerifyError {
+    /// cvc5 cannot be run: why.
     #[error(
         "the cvc5 solver is not available ({0}); install Debian's `cvc5` package or set CVC5=/path/to/cvc5"
     )]
     SolverMissing(String),
+    /// A guardrail or policy file is not a valid policy set.
     #[error("`{file}`: {message}")]
-    Invalid { file: String, message: String },
+    Invalid {
+        /// The file, as named.
+        file: String,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// A file or directory cannot be read.
     #[error("cannot read `{path}`: {message}")]
-    Files { path: PathBuf, message: String },
+    Files {
+        /// The file or directory.
+        path: PathBuf,
+        /// What the system said.
+        message: String,
+    },
+    /// Cedar's symbolic compiler failed on the policies: why.
     #[error("symbolic compiler: {0}")]
     Symcc(String),
 }

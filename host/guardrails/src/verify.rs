@@ -15,6 +15,7 @@ use super::sets::{action_name, parse, schema, solver, symcc, validate};
 pub struct Guardrail {
     /// The file stem, e.g. `user-administration`.
     pub name: String,
+    /// The guardrail's policies, as read.
     pub file: SourceFile,
 }
 
@@ -73,6 +74,7 @@ pub struct PropertyResult {
 /// All results of one verification.
 #[derive(Debug, Clone, Default)]
 pub struct VerifyReport {
+    /// One result per guardrail and action it constrains.
     pub results: Vec<PropertyResult>,
 }
 
@@ -82,6 +84,7 @@ impl VerifyReport {
         self.results.iter().all(|r| r.counterexample.is_none())
     }
 
+    /// The results that broke their property, each with its counterexample.
     pub fn counterexamples(&self) -> impl Iterator<Item = &PropertyResult> {
         self.results.iter().filter(|r| r.counterexample.is_some())
     }

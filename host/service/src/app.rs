@@ -1,6 +1,6 @@
 //! The handles every request shares: the engine, the store, the metrics,
 //! the configuration, the queues that serialize changes. Built once by
-//! [`crate::service::Service::start`]; imports nothing above the store.
+//! `Service::start`; imports nothing above the store but the decision log.
 
 use std::sync::Arc;
 

@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicI64, Ordering};
 
 use time::OffsetDateTime;
 
-use crate::http::routes::RouteMap;
-use crate::notify::signature::WebhookKey;
+use crate::credentials::WebhookKey;
+use crate::routes::RouteMap;
 use crate::seed::Seed;
 use mfa_reset::{EngineBuilder, LockoutPolicy};
 
@@ -70,6 +70,7 @@ pub struct LoginThrottle {
     /// Consecutive failures on one account that lock it for `hard_lock_seconds`
     /// at a time (NIST: at most 100).
     pub hard_limit: u32,
+    /// How long each lock of the hard limit lasts.
     pub hard_lock_seconds: u32,
     /// An address's count starts again after this long without a failure.
     pub address_forget_seconds: u32,
@@ -96,7 +97,9 @@ impl Default for LoginThrottle {
 /// undecided (429) until the window ends.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DenialThrottle {
+    /// Refused changes allowed per session and per user in a window.
     pub max_denials: u32,
+    /// The window's length; a window is forgotten a day after it starts.
     pub window_seconds: u32,
 }
 
@@ -112,6 +115,7 @@ impl Default for DenialThrottle {
 }
 
 impl DenialThrottle {
+    /// The window in milliseconds.
     pub fn window_millis(&self) -> i64 {
         i64::from(self.window_seconds) * 1000
     }
@@ -150,7 +154,9 @@ pub struct ServiceConfig {
     pub trusted_proxies: Vec<IpAddr>,
     /// Which header family carries the original request to forward-auth.
     pub forwarded_headers: ForwardedHeaders,
+    /// Wrong passwords, throttled per account id and per client address.
     pub login_throttle: LoginThrottle,
+    /// Refused state changes, throttled per session and per user.
     pub denial_throttle: DenialThrottle,
     /// Audit records older than this are purged; kept forever if `None`.
     pub audit_retention: Option<std::time::Duration>,
@@ -161,6 +167,7 @@ pub struct ServiceConfig {
     pub max_header_lines: usize,
     /// Issuer shown in authenticator apps.
     pub issuer: String,
+    /// Wrong TOTP codes: when and how long an authenticator locks.
     pub lockout: LockoutPolicy,
     /// The session cookie is `__Host-mfa_session`, `Secure` (the default);
     /// `false` only when browsers reach the service over plain HTTP, then
@@ -175,7 +182,9 @@ pub struct ServiceConfig {
     pub activity_interval: std::time::Duration,
     /// Where notifications of MFA changes go; none are written if `None`.
     pub webhook: Option<Webhook>,
+    /// The service's clock (tests move it).
     pub clock: Clock,
+    /// The component and its limits; the service builds the engine.
     pub engine: EngineBuilder,
 }
 
@@ -216,26 +225,43 @@ pub struct Webhook {
     /// `https://…`, or `http://` to a loopback address only (events name
     /// users: they must not cross a network in the clear).
     pub url: String,
+    /// Signs every delivery (`webhook-signature`).
     pub key: WebhookKey,
     /// One delivery's limit; a receiver slower than this is tried again.
     pub timeout: std::time::Duration,
     /// The first wait after a failed delivery; it doubles with each
     /// further failure, up to `retry_max`. Deliveries never give up.
     pub retry_base: std::time::Duration,
+    /// The longest wait between two tries.
     pub retry_max: std::time::Duration,
+}
+
+/// Why a webhook URL is refused. Never the URL itself: it may hold a
+/// password or a token.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WebhookUrlError {
+    /// It does not parse: why.
+    #[error("webhook URL: not a URL ({0})")]
+    NotAUrl(String),
+    /// It carries a user or password.
+    #[error("webhook URL: no credentials in the URL (the signature authenticates us)")]
+    Credentials,
+    /// Plain http to this host, which is not a loopback address.
+    #[error("webhook URL (host `{0}`): plain http only to a loopback address; use https")]
+    PlainHttp(String),
+    /// Neither http nor https.
+    #[error("webhook URL: scheme `{0}` is not http(s)")]
+    Scheme(String),
 }
 
 impl Webhook {
     /// Checks `url` (see [`Webhook::url`]) and fills in the defaults:
     /// 10 s timeout, retries from 1 s doubling to 15 min.
-    pub fn new(url: &str, key: WebhookKey) -> Result<Self, String> {
-        // Errors never echo the URL: it may hold a password or a token.
+    pub fn new(url: &str, key: WebhookKey) -> Result<Self, WebhookUrlError> {
         let parsed =
-            reqwest::Url::parse(url).map_err(|e| format!("webhook URL: not a URL ({e})"))?;
+            reqwest::Url::parse(url).map_err(|e| WebhookUrlError::NotAUrl(e.to_string()))?;
         if !parsed.username().is_empty() || parsed.password().is_some() {
-            return Err(
-                "webhook URL: no credentials in the URL (the signature authenticates us)".into(),
-            );
+            return Err(WebhookUrlError::Credentials);
         }
         let host = parsed.host_str().unwrap_or_default();
         let loopback = host.eq_ignore_ascii_case("localhost")
@@ -247,12 +273,8 @@ impl Webhook {
         match parsed.scheme() {
             "https" => {}
             "http" if loopback => {}
-            "http" => {
-                return Err(format!(
-                    "webhook URL (host `{host}`): plain http only to a loopback address; use https"
-                ));
-            }
-            other => return Err(format!("webhook URL: scheme `{other}` is not http(s)")),
+            "http" => return Err(WebhookUrlError::PlainHttp(host.to_string())),
+            other => return Err(WebhookUrlError::Scheme(other.to_string())),
         }
         Ok(Self {
             url: parsed.to_string(),

@@ -56,89 +56,119 @@ impl From<mfa_reset::Error> for ApiError {
             e @ (mfa_reset::Error::Trapped { .. }
             | mfa_reset::Error::DeadlineExceeded { .. }
             | mfa_reset::Error::OutOfFuel { .. }
+            | mfa_reset::Error::Busy { .. }
             | mfa_reset::Error::BadOutcome { .. }) => Self::Unavailable(e.to_string()),
             other => Self::Internal(other.to_string()),
         }
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let mut retry_after = None;
-        let (status, code, message, field) = match self {
-            Self::NoSession => (
+/// What an error answers.
+struct Answer {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+    /// The request field at fault, as the caller wrote it.
+    field: Option<String>,
+    /// Seconds to wait before trying again (`Retry-After`).
+    retry_after: Option<i64>,
+}
+
+impl Answer {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            field: None,
+            retry_after: None,
+        }
+    }
+}
+
+impl ApiError {
+    /// The status, code and message this error answers with; internals go
+    /// to the log here, never into the answer.
+    fn answer(self) -> Answer {
+        match self {
+            Self::NoSession => Answer::new(
                 StatusCode::UNAUTHORIZED,
                 "no-session",
-                "log in first: no valid session in the Cookie or Authorization header".to_string(),
-                None,
+                "log in first: no valid session in the Cookie or Authorization header",
             ),
-            Self::InvalidCredentials => (
+            Self::InvalidCredentials => Answer::new(
                 StatusCode::UNAUTHORIZED,
                 "invalid-credentials",
-                "unknown user or wrong password".to_string(),
-                None,
+                "unknown user or wrong password",
             ),
             Self::Throttled {
                 retry_after_seconds,
-            } => {
-                retry_after = Some(retry_after_seconds);
-                (
+            } => Answer {
+                retry_after: Some(retry_after_seconds),
+                ..Answer::new(
                     StatusCode::TOO_MANY_REQUESTS,
                     "too-many-attempts",
                     format!("too many failed logins: try again in {retry_after_seconds} seconds"),
-                    None,
                 )
-            }
+            },
             Self::TooManyDenials {
                 retry_after_seconds,
-            } => {
-                retry_after = Some(retry_after_seconds);
-                (
+            } => Answer {
+                retry_after: Some(retry_after_seconds),
+                ..Answer::new(
                     StatusCode::TOO_MANY_REQUESTS,
                     "too-many-denials",
                     format!("too many refused changes: try again in {retry_after_seconds} seconds"),
-                    None,
                 )
-            }
-            Self::CrossSite(why) => (StatusCode::FORBIDDEN, "cross-site-request", why, None),
-            Self::NotJson => (
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "not-json",
-                "state changes must be sent with `Content-Type: application/json`".to_string(),
-                Some("content-type".to_string()),
-            ),
-            Self::Conflict(message) => (StatusCode::CONFLICT, "conflict", message, None),
-            Self::Concurrent => (
+            },
+            Self::CrossSite(why) => Answer::new(StatusCode::FORBIDDEN, "cross-site-request", why),
+            Self::NotJson => Answer {
+                field: Some("content-type".to_string()),
+                ..Answer::new(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "not-json",
+                    "state changes must be sent with `Content-Type: application/json`",
+                )
+            },
+            Self::Conflict(message) => Answer::new(StatusCode::CONFLICT, "conflict", message),
+            Self::Concurrent => Answer::new(
                 StatusCode::CONFLICT,
                 "conflict",
-                "the state changed concurrently; try again".to_string(),
-                None,
+                "the state changed concurrently; try again",
             ),
-            Self::Invalid { field, message } => (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid-request",
-                message,
-                Some(field),
-            ),
+            Self::Invalid { field, message } => Answer {
+                field: Some(field),
+                ..Answer::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid-request", message)
+            },
             Self::Unavailable(detail) => {
                 tracing::error!(error = %detail, "engine or database unavailable");
-                (
+                Answer::new(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "unavailable",
-                    "the request could not be completed this time; try again".to_string(),
-                    None,
+                    "the request could not be completed this time; try again",
                 )
             }
             Self::Internal(detail) => {
                 tracing::error!(error = %detail, "internal error");
-                (
+                Answer::new(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "internal",
-                    "internal error; see the service log".to_string(),
-                    None,
+                    "internal error; see the service log",
                 )
             }
-        };
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let Answer {
+            status,
+            code,
+            message,
+            field,
+            retry_after,
+        } = self.answer();
         let mut response = (
             status,
             Json(json!({"error": {"code": code, "message": message, "field": field}})),

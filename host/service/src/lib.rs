@@ -1,21 +1,29 @@
 //! The sidecar service: the console's JSON API and pages, gateway
 //! forward-auth, health, metrics and OpenAPI; state in SQLite or PostgreSQL.
 //!
-//! Rooms, each importing only from the rooms below it:
+//! Rooms, from the top down; each names only rooms below it (the test in
+//! `layering.rs` checks it):
 //!
 //! | room | what it holds |
 //! |---|---|
-//! | `service` | [`Service::start`]/[`Service::shutdown`]: wires everything, drains on stop |
-//! | `http/` | the router; handlers of the console API, login steps, forward-auth, pages, health and metrics; JSON and browser guards; the server; the gateway route map |
-//! | `decisions/` | use cases: decide an action and commit its outcome once, retrying on conflict; the throttle of refused attempts |
-//! | `policy/` | hot reload and its gate, the decision log, replays of recorded decisions |
-//! | `notify/` | the webhook worker delivering the outbox, and its signatures |
-//! | `credentials/` | session tokens and the `Caller` extractor, sealed secrets, password hashes |
-//! | `app` | the handles requests share ([`app::AppState`]) |
-//! | `store/` | the database by concern: accounts, sessions, commits, audit, outbox, throttles, decision log |
-//! | `config`, `error`, `metrics`, `keyed_locks`, `housekeeping`, `seed` | what `serve` is told, the one API error, counters, per-key queues, retention, demo data |
+//! | `service` | `Service::start` wires everything together; `Service::shutdown` drains without losing work |
+//! | `http/` | the router; handlers of the console API, the login steps, forward-auth, the pages, health and metrics; the `Caller` extractor; JSON and browser guards; the server |
+//! | `decisions/` | use cases: the caller, deciding an action and committing it once, deciding again on conflict, the throttle of refused attempts |
+//! | `app` | the handles every request shares (`AppState`) |
+//! | `policy/` | hot reload and the gate a new set must pass, the decision log, replays of it |
+//! | `notify/` | the worker delivering the outbox's notifications to the webhook |
+//! | `housekeeping` | purges past their retention |
+//! | `error` | the one error of the API (`ApiError`) |
+//! | `store/` | the database by concern: accounts, sessions, commits, events, audit, outbox, throttles, decision log |
+//! | `config` | what `serve` is told: pure data |
+//! | `seed` | the demo organizations an empty database is given |
+//! | `metrics`, `keyed_locks` | counters; per-key queues (an organization's changes, an account's logins) |
+//! | `routes` | the gateway route map: paths to Cedar actions |
+//! | `credentials/` | session tokens, sealed TOTP keys, password hashes, the webhook signing secret |
 //!
 //! A request goes one way: HTTP handler → use case → engine (pure) → store.
+
+#![deny(missing_docs)]
 
 mod app;
 mod config;
@@ -25,23 +33,25 @@ mod error;
 mod housekeeping;
 mod http;
 mod keyed_locks;
+#[cfg(test)]
+mod layering;
 mod metrics;
 mod notify;
 mod policy;
+mod routes;
 mod seed;
 mod service;
 mod store;
 
 pub use config::{
     Clock, DecisionLogConfig, DenialThrottle, ForwardedHeaders, LoginThrottle, ReloadGate,
-    ServiceConfig, Webhook,
+    ServiceConfig, Webhook, WebhookUrlError,
 };
-pub use credentials::SecretBox;
-pub use http::routes::{DEFAULT_ROUTES, Route, RouteMap};
+pub use credentials::{SealError, SecretBox, SecretKeyError, WebhookKey, WebhookKeyError};
 pub use http::server::DEFAULT_MAX_HEADER_LINES;
-pub use notify::signature::WebhookKey;
 pub use policy::decision_log::read_recorded_decisions;
 pub use policy::replay::{ChangeGroup, ReplayReport, Verdict, replay};
+pub use routes::{DEFAULT_ROUTES, Route, RouteMap, RouteMapError};
 pub use seed::{DEMO_SEED, Seed};
 pub use service::{Service, StartError, Stopped, redact};
-pub use store::RecordedDecision;
+pub use store::{RecordedDecision, StoreError};

@@ -3,16 +3,19 @@
 use serde::Deserialize;
 
 use crate::credentials::passwords;
-use crate::store::{Store, StoreError};
 use mfa_reset::api::{MfaStatus, Organization, Role, User};
 
+/// The demo organizations (`host/service/seed/demo.json`).
 pub const DEMO_SEED: &str = include_str!("../seed/demo.json");
 
+/// Organizations and users for an empty database (demo data).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Seed {
+    /// Free text for the file's reader.
     #[serde(default)]
     pub comment: Option<String>,
+    /// The organizations, each with its users.
     pub organizations: Vec<SeedOrganization>,
 }
 
@@ -33,32 +36,36 @@ pub struct SeedUser {
 }
 
 impl Seed {
+    /// A seed from its JSON form; unknown fields are refused.
     pub fn parse(json: &str) -> Result<Self, mfa_reset::Error> {
         mfa_reset::api::from_json(json)
     }
 
-    /// Creates the seed's organizations and users if the database is empty.
-    pub async fn apply_if_empty(&self, store: &Store) -> Result<bool, StoreError> {
-        if !store.is_empty().await? {
-            return Ok(false);
-        }
-        for org in &self.organizations {
-            let organization = Organization {
-                id: org.id.clone(),
-                enforce_mfa: org.enforce_mfa,
-            };
-            let mut users = Vec::new();
-            for u in &org.users {
-                let user = User {
-                    id: u.id.clone(),
-                    role: u.role,
-                    organization: organization.clone(),
-                    mfa: MfaStatus::Off,
+    /// The seed's organizations with their users and password hashes, as
+    /// the store creates them.
+    pub(crate) fn accounts(&self) -> Vec<(Organization, Vec<(User, String)>)> {
+        self.organizations
+            .iter()
+            .map(|org| {
+                let organization = Organization {
+                    id: org.id.clone(),
+                    enforce_mfa: org.enforce_mfa,
                 };
-                users.push((user, passwords::hash(&u.password)));
-            }
-            store.insert_organization(&organization, &users).await?;
-        }
-        Ok(true)
+                let users = org
+                    .users
+                    .iter()
+                    .map(|u| {
+                        let user = User {
+                            id: u.id.clone(),
+                            role: u.role,
+                            organization: organization.clone(),
+                            mfa: MfaStatus::Off,
+                        };
+                        (user, passwords::hash(&u.password))
+                    })
+                    .collect();
+                (organization, users)
+            })
+            .collect()
     }
 }

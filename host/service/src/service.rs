@@ -10,13 +10,14 @@ use tokio::sync::oneshot;
 
 use crate::app::AppState;
 use crate::config::ServiceConfig;
-use crate::credentials::SecretBox;
+use crate::credentials::{SecretBox, SecretKeyError};
 use crate::housekeeping;
 use crate::http::{self, server};
 use crate::metrics::Metrics;
 use crate::notify::worker::{self, WebhookWorker};
+use crate::policy::PolicyContext;
 use crate::policy::decision_log::{DecisionLog, DecisionLogWriter};
-use crate::policy::reload;
+use crate::policy::reload::{self, GuardrailRefusal};
 use crate::store::{Store, StoreError};
 use mfa_reset::PolicySource;
 
@@ -73,16 +74,16 @@ pub enum StartError {
     },
     /// `MFA_RESET_SECRET_KEY` is not a key: why.
     #[error("MFA_RESET_SECRET_KEY: {0}")]
-    SecretKey(String),
+    SecretKey(#[from] SecretKeyError),
     /// `--no-new-access` needs the prover, which cannot run: why.
     #[error("--no-new-access: {0}")]
     Prover(String),
     /// The policy set breaks a guardrail, or the guardrails do not load.
-    #[error("{0}")]
-    Guardrails(String),
-    /// The webhook worker cannot be set up: why.
-    #[error("{0}")]
-    Webhook(String),
+    #[error(transparent)]
+    Guardrails(#[from] GuardrailRefusal),
+    /// The webhook worker's HTTP client cannot be set up.
+    #[error("webhook client: {0}")]
+    WebhookClient(#[source] reqwest::Error),
 }
 
 impl Service {
@@ -90,7 +91,7 @@ impl Service {
     /// opens the database (migrating, seeding if empty), loads the
     /// policies, and starts serving.
     pub async fn start(config: ServiceConfig) -> Result<Self, StartError> {
-        let secrets = SecretBox::from_base64(&config.secret_key).map_err(StartError::SecretKey)?;
+        let secrets = SecretBox::from_base64(&config.secret_key)?;
         // First, so that a component that is not the pinned one touches nothing.
         let engine = config.engine.clone().build()?;
         tracing::info!(sha256 = engine.component_sha256(), "component loaded");
@@ -136,12 +137,13 @@ impl Service {
             )),
         };
         if let (Some(dir), Some((policies, support_url))) = (&state.config.policies_dir, policies) {
-            background.push(reload::spawn(
-                state.clone(),
-                dir.clone(),
-                support_url,
-                policies,
-            ));
+            let context = PolicyContext {
+                engine: state.engine.clone(),
+                store: state.store.clone(),
+                metrics: state.metrics.clone(),
+                config: state.config.clone(),
+            };
+            background.push(reload::spawn(context, dir.clone(), support_url, policies));
         }
         let (stop, stopping) = oneshot::channel();
         let server = tokio::spawn(server::serve(
@@ -162,6 +164,7 @@ impl Service {
         })
     }
 
+    /// The address it listens on (the port chosen when 0 was asked).
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
     }
@@ -237,8 +240,14 @@ async fn open_store(config: &ServiceConfig, secrets: SecretBox) -> Result<Store,
         .await
         .map_err(db_error)?;
     if let Some(seed) = &config.seed
-        && seed.apply_if_empty(&store).await.map_err(db_error)?
+        && store.is_empty().await.map_err(db_error)?
     {
+        for (organization, users) in seed.accounts() {
+            store
+                .insert_organization(&organization, &users)
+                .await
+                .map_err(db_error)?;
+        }
         tracing::info!(
             organizations = seed.organizations.len(),
             "seeded the empty database with demo data"
@@ -274,9 +283,7 @@ async fn install_policies(
             Some(policies) => policies.clone(),
             None => engine.default_policies()?,
         };
-        reload::check_guardrails(&candidate, guardrails)
-            .await
-            .map_err(StartError::Guardrails)?;
+        reload::check_guardrails(&candidate, guardrails).await?;
         tracing::info!(guardrails = %guardrails.display(), "the policy set is proven within its guardrails");
     }
     if let Some(policies) = &policies {
@@ -306,6 +313,6 @@ fn start_webhook(
         metrics.clone(),
         wake,
     )
-    .map_err(StartError::Webhook)?;
+    .map_err(StartError::WebhookClient)?;
     Ok((store, Some(worker)))
 }

@@ -17,6 +17,8 @@
 //! from a reused one. Everything else it answers is the least that lets a
 //! host start with it.
 
+#![deny(missing_docs)]
+
 #[cfg(target_arch = "wasm32")]
 mod component {
     use std::sync::atomic::{AtomicU32, Ordering};

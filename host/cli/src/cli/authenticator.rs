@@ -7,11 +7,13 @@ use std::process::ExitCode;
 
 use clap::Args;
 use mfa_reset::{
-    Authenticator, CodeRequest, CodeResult, EnrolmentRequest, Error, LockoutPolicy, LoginStep,
-    MfaStatus, Organization, Role, Session, User, Verification,
+    Authenticator, CodeRequest, CodeResult, EnrolmentRequest, LockoutPolicy, LoginStep, MfaStatus,
+    Organization, Role, Session, User, Verification,
 };
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
+
+use super::error::CliError;
 
 /// One user's state, as the service would store it. It holds the TOTP
 /// secret in clear: keep the file private (it is written with mode 0600).
@@ -53,9 +55,8 @@ pub struct EnrollArgs {
     qr_png: Option<PathBuf>,
 }
 
-fn parse_time(s: &str) -> Result<OffsetDateTime, String> {
+fn parse_time(s: &str) -> Result<OffsetDateTime, time::error::Parse> {
     OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
-        .map_err(|e| e.to_string())
 }
 
 impl StateArgs {
@@ -70,20 +71,13 @@ impl StateArgs {
     }
 }
 
-fn file_error(path: &Path, e: impl ToString) -> Error {
-    Error::Files {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    }
-}
-
-fn load(path: &Path) -> Result<StateFile, Error> {
-    let text = std::fs::read_to_string(path).map_err(|e| file_error(path, e))?;
-    serde_json::from_str(&text).map_err(|e| file_error(path, e))
+fn load(path: &Path) -> Result<StateFile, CliError> {
+    let text = std::fs::read_to_string(path).map_err(|e| CliError::file(path, e))?;
+    serde_json::from_str(&text).map_err(|e| CliError::file(path, e))
 }
 
 /// Writes beside the file and renames: a crash never leaves half a state.
-fn save(path: &Path, state: &StateFile) -> Result<(), Error> {
+fn save(path: &Path, state: &StateFile) -> Result<(), CliError> {
     use std::os::unix::fs::OpenOptionsExt;
     let tmp = path.with_extension("tmp");
     let json = serde_json::to_string_pretty(state).expect("state serializes");
@@ -93,14 +87,14 @@ fn save(path: &Path, state: &StateFile) -> Result<(), Error> {
         .truncate(true)
         .mode(0o600)
         .open(&tmp)
-        .map_err(|e| file_error(&tmp, e))?;
+        .map_err(|e| CliError::file(&tmp, e))?;
     file.write_all(json.as_bytes())
         .and_then(|()| file.sync_all())
-        .map_err(|e| file_error(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| file_error(path, e))
+        .map_err(|e| CliError::file(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| CliError::file(path, e))
 }
 
-pub fn enroll(engine: &mfa_reset::Engine, args: &EnrollArgs) -> Result<ExitCode, Error> {
+pub fn enroll(engine: &mfa_reset::Engine, args: &EnrollArgs) -> Result<ExitCode, CliError> {
     let path = &args.state.state;
     let mut state = if path.exists() {
         load(path)?
@@ -146,7 +140,7 @@ pub fn enroll(engine: &mfa_reset::Engine, args: &EnrollArgs) -> Result<ExitCode,
     state.authenticator = enrolment.authenticator;
     save(path, &state)?;
     if let Some(png) = &args.qr_png {
-        std::fs::write(png, &key.qr_png).map_err(|e| file_error(png, e))?;
+        std::fs::write(png, &key.qr_png).map_err(|e| CliError::file(png, e))?;
     }
     println!("Scan this QR code with your authenticator app:\n");
     println!("{}", key.qr_text);
@@ -158,7 +152,11 @@ pub fn enroll(engine: &mfa_reset::Engine, args: &EnrollArgs) -> Result<ExitCode,
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn verify(engine: &mfa_reset::Engine, args: &StateArgs, code: &str) -> Result<ExitCode, Error> {
+pub fn verify(
+    engine: &mfa_reset::Engine,
+    args: &StateArgs,
+    code: &str,
+) -> Result<ExitCode, CliError> {
     let state = load(&args.state)?;
     let verification = engine.verify_login(&code_request(&state, code, args.now()))?;
     finish(&args.state, state, verification)
@@ -186,7 +184,7 @@ fn code_request(state: &StateFile, code: &str, now: OffsetDateTime) -> CodeReque
 }
 
 /// Stores the new state (failures count too) and reports the result.
-fn finish(path: &Path, mut state: StateFile, v: Verification) -> Result<ExitCode, Error> {
+fn finish(path: &Path, mut state: StateFile, v: Verification) -> Result<ExitCode, CliError> {
     state.user = v.user;
     state.authenticator = v.authenticator;
     save(path, &state)?;

@@ -4,12 +4,13 @@ use std::io::Read;
 use std::path::Path;
 use std::process::ExitCode;
 
-use mfa_reset::{Engine, Error, Request};
+use mfa_reset::{Engine, Request};
 
 use super::PolicyArgs;
+use super::error::CliError;
 
 /// Prints the outcome; exits 0 for any decision (allowed or denied).
-pub fn run(engine: &Engine, path: &Path, policies: &PolicyArgs) -> Result<ExitCode, Error> {
+pub fn run(engine: &Engine, path: &Path, policies: &PolicyArgs) -> Result<ExitCode, CliError> {
     if let Some(source) = policies.source(engine)? {
         engine.load_policies(&source)?;
     }
@@ -17,16 +18,10 @@ pub fn run(engine: &Engine, path: &Path, policies: &PolicyArgs) -> Result<ExitCo
         let mut text = String::new();
         std::io::stdin()
             .read_to_string(&mut text)
-            .map_err(|e| Error::Files {
-                path: "(stdin)".into(),
-                message: e.to_string(),
-            })?;
+            .map_err(|e| CliError::file(Path::new("-"), e))?;
         text
     } else {
-        std::fs::read_to_string(path).map_err(|e| Error::Files {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })?
+        std::fs::read_to_string(path).map_err(|e| CliError::file(path, e))?
     };
     let outcome = engine.decide(&Request::from_json(&text)?)?;
     println!(

@@ -7,6 +7,8 @@ use mfa_reset::{
 };
 use time::{Duration, OffsetDateTime, macros::datetime};
 
+use super::error::CliError;
+
 const NOW: OffsetDateTime = datetime!(2026-11-22 10:00 UTC);
 
 fn user(id: &str, role: Role, org: &Organization, mfa: MfaStatus) -> User {
@@ -86,7 +88,7 @@ fn status(s: MfaStatus) -> &'static str {
     }
 }
 
-pub fn run(engine: &Engine) -> Result<ExitCode, Error> {
+pub fn run(engine: &Engine) -> Result<ExitCode, CliError> {
     let mut acme = Organization {
         id: "acme".into(),
         enforce_mfa: false,
@@ -109,65 +111,59 @@ pub fn run(engine: &Engine) -> Result<ExitCode, Error> {
             .unwrap_or_default()
     );
 
-    step(
-        engine,
-        1,
-        "bob lost his phone and resets his own MFA; his session is active",
-        &bob,
-        active,
-        Action::ResetOwnMfa,
-    )?;
-    step(
-        engine,
-        2,
-        "bob tries the same after 31 days without activity",
-        &bob,
-        session(40, 31),
-        Action::ResetOwnMfa,
-    )?;
-    step(
-        engine,
-        3,
-        "ada, root of acme, resets the MFA of her sub-user carol",
-        &ada,
-        active,
-        Action::ResetUserMfa(carol.clone()),
-    )?;
-    step(
-        engine,
-        4,
-        "gus, root of globex, tries to reset carol's MFA",
-        &gus,
-        active,
-        Action::ResetUserMfa(carol.clone()),
-    )?;
-    let outcome = step(
-        engine,
-        5,
-        "ada enforces MFA for all users of acme",
-        &ada,
-        active,
-        Action::SetEnforcement(true),
-    )?;
-    if let Some(Change::Organization(org)) = outcome.change {
-        acme = org;
+    let before_enforcement = [
+        (
+            "bob lost his phone and resets his own MFA; his session is active",
+            &bob,
+            active,
+            Action::ResetOwnMfa,
+        ),
+        (
+            "bob tries the same after 31 days without activity",
+            &bob,
+            session(40, 31),
+            Action::ResetOwnMfa,
+        ),
+        (
+            "ada, root of acme, resets the MFA of her sub-user carol",
+            &ada,
+            active,
+            Action::ResetUserMfa(carol.clone()),
+        ),
+        (
+            "gus, root of globex, tries to reset carol's MFA",
+            &gus,
+            active,
+            Action::ResetUserMfa(carol.clone()),
+        ),
+        (
+            "ada enforces MFA for all users of acme",
+            &ada,
+            active,
+            Action::SetEnforcement(true),
+        ),
+    ];
+    let mut number = 0;
+    for (what, who, session, action) in before_enforcement {
+        number += 1;
+        let outcome = step(engine, number, what, who, session, action)?;
+        if let Some(Change::Organization(org)) = outcome.change {
+            acme = org;
+        }
     }
     let bob = user("bob", Role::SubUser, &acme, MfaStatus::Active);
-    step(
-        engine,
-        6,
-        "bob tries to turn his MFA off while acme enforces it",
-        &bob,
-        active,
-        Action::DisableOwnMfa,
-    )?;
-    step(
-        engine,
-        7,
-        "bob can still reset his own MFA under enforcement",
-        &bob,
-        active,
-        Action::ResetOwnMfa,
-    )?;
+    for (what, action) in [
+        (
+            "bob tries to turn his MFA off while acme enforces it",
+            Action::DisableOwnMfa,
+        ),
+        (
+            "bob can still reset his own MFA under enforcement",
+            Action::ResetOwnMfa,
+        ),
+    ] {
+        number += 1;
+        step(engine, number, what, &bob, active, action)?;
+    }
     Ok(ExitCode::SUCCESS)
 }

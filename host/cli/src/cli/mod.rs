@@ -3,6 +3,7 @@
 mod authenticator;
 mod decide;
 mod demo;
+mod error;
 mod policies;
 mod policy_changes;
 mod serve;
@@ -12,6 +13,8 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use mfa_reset::{Engine, EngineBuilder, PolicySource};
+
+use self::error::CliError;
 
 #[derive(Parser)]
 #[command(
@@ -176,9 +179,8 @@ pub fn run() -> ExitCode {
     if let Some(hex) = &cli.component_sha256 {
         builder = builder.with_expected_sha256(hex);
     }
-    let with_engine = |f: &dyn Fn(&Engine) -> Result<ExitCode, mfa_reset::Error>| {
-        builder.clone().build().and_then(|e| f(&e))
-    };
+    let with_engine =
+        |f: &dyn Fn(&Engine) -> Result<ExitCode, CliError>| f(&builder.clone().build()?);
     let result = match cli.command {
         // The service builds its own engine from the builder.
         Command::Serve(args) => serve::run(*args, builder.clone()),
@@ -224,9 +226,9 @@ pub fn run() -> ExitCode {
     result.unwrap_or_else(|e| fail(&e))
 }
 
-fn fail(error: &mfa_reset::Error) -> ExitCode {
+fn fail(error: &CliError) -> ExitCode {
     eprintln!("error: {error}");
-    if let mfa_reset::Error::InvalidPolicies(diagnostics) = error {
+    if let CliError::Engine(mfa_reset::Error::InvalidPolicies(diagnostics)) = error {
         for d in diagnostics {
             eprintln!("{d}");
         }
@@ -238,16 +240,12 @@ fn fail(error: &mfa_reset::Error) -> ExitCode {
 fn write_component(
     from: Option<&std::path::Path>,
     out: &std::path::Path,
-) -> Result<ExitCode, mfa_reset::Error> {
-    let files_error = |path: &std::path::Path, e: std::io::Error| mfa_reset::Error::Files {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    };
+) -> Result<ExitCode, CliError> {
     let bytes = match from {
-        Some(path) => std::fs::read(path).map_err(|e| files_error(path, e))?,
+        Some(path) => std::fs::read(path).map_err(|e| CliError::file(path, e))?,
         None => mfa_reset::embedded_component().to_vec(),
     };
-    std::fs::write(out, &bytes).map_err(|e| files_error(out, e))?;
+    std::fs::write(out, &bytes).map_err(|e| CliError::file(out, e))?;
     println!("{} ({} bytes)", out.display(), bytes.len());
     Ok(ExitCode::SUCCESS)
 }

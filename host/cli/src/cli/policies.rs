@@ -5,12 +5,14 @@ use std::process::ExitCode;
 
 use mfa_reset::{Engine, Error, PolicySource, Severity, run_policy_tests};
 
+use super::error::CliError;
+
 fn read_dir(engine: &Engine, dir: &Path) -> Result<PolicySource, Error> {
     let support_url = engine.default_policies()?.support_url;
     PolicySource::from_dir(dir, support_url)
 }
 
-pub fn validate(engine: &Engine, dir: &Path) -> Result<ExitCode, Error> {
+pub fn validate(engine: &Engine, dir: &Path) -> Result<ExitCode, CliError> {
     let source = read_dir(engine, dir)?;
     let diagnostics = engine.validate_policies(&source)?;
     for d in &diagnostics {
@@ -34,13 +36,10 @@ pub fn validate(engine: &Engine, dir: &Path) -> Result<ExitCode, Error> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn test(engine: &Engine, dir: &Path, tests: &Path) -> Result<ExitCode, Error> {
+pub fn test(engine: &Engine, dir: &Path, tests: &Path) -> Result<ExitCode, CliError> {
     let source = read_dir(engine, dir)?;
     engine.load_policies(&source)?;
-    let json = std::fs::read_to_string(tests).map_err(|e| Error::Files {
-        path: tests.to_path_buf(),
-        message: e.to_string(),
-    })?;
+    let json = std::fs::read_to_string(tests).map_err(|e| CliError::file(tests, e))?;
     let results = run_policy_tests(engine, &json)?;
     let mut failed = 0;
     for r in &results {
@@ -69,7 +68,7 @@ pub fn verify(
     dir: &Path,
     guardrails: &Path,
     cvc5: Option<&Path>,
-) -> Result<ExitCode, Error> {
+) -> Result<ExitCode, CliError> {
     use mfa_reset_guardrails::{read_guardrails, verify};
 
     let source = read_dir(engine, dir)?;
@@ -87,11 +86,7 @@ pub fn verify(
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
-        .build()
-        .map_err(|e| Error::Files {
-            path: dir.to_path_buf(),
-            message: e.to_string(),
-        })?;
+        .build()?;
     let started = std::time::Instant::now();
     let report = match runtime.block_on(verify(&source, &bounds, cvc5)) {
         Ok(report) => report,

@@ -2,32 +2,34 @@
 //! goes live — proven over all requests (diff), and measured on the
 //! decisions the service actually made (replay).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, ExitCode};
 use std::time::Instant;
 
 use mfa_reset::api::SourceFile;
-use mfa_reset::{Engine, Error, PolicySource};
-use mfa_reset_guardrails::{Counterexample, Direction, diff, on_deep_stack};
+use mfa_reset::{Engine, PolicySource};
+use mfa_reset_guardrails::{Counterexample, DiffReport, Direction, diff, on_deep_stack};
+
+use super::error::CliError;
 
 /// A policy set named on the command line: a directory, or a git revision
 /// (`REV` for its `policies/`, `REV:DIR` for another directory).
-pub fn read_set(engine: &Engine, spec: &str) -> Result<PolicySource, Error> {
+pub fn read_set(engine: &Engine, spec: &str) -> Result<PolicySource, CliError> {
     let support_url = engine.default_policies()?.support_url;
     if Path::new(spec).is_dir() {
-        return PolicySource::from_dir(spec, support_url);
+        return Ok(PolicySource::from_dir(spec, support_url)?);
     }
     if spec.starts_with('-') {
-        return Err(Error::Files {
-            path: PathBuf::from(spec),
+        return Err(CliError::Revision {
+            spec: spec.into(),
             message: "neither a directory nor a git revision (a revision never starts with `-`)"
                 .into(),
         });
     }
     let (revision, dir) = spec.split_once(':').unwrap_or((spec, "policies"));
     let dir = dir.trim_end_matches('/');
-    let not_found = |message: String| Error::Files {
-        path: PathBuf::from(spec),
+    let not_found = |message: String| CliError::Revision {
+        spec: spec.into(),
         message,
     };
     let listing = git(&["ls-tree", "--name-only", revision, &format!("{dir}/")]).map_err(|e| {
@@ -38,10 +40,10 @@ pub fn read_set(engine: &Engine, spec: &str) -> Result<PolicySource, Error> {
     let mut policies = Vec::new();
     let mut schemas = Vec::new();
     for path in listing.lines() {
-        let file = || -> Result<SourceFile, Error> {
+        let file = || -> Result<SourceFile, CliError> {
             Ok(SourceFile {
                 name: format!("{revision}:{path}"),
-                text: git(&["show", &format!("{revision}:{path}")]).map_err(&not_found)?,
+                text: git(&["show", &format!("{revision}:{path}")]).map_err(|e| not_found(e.0))?,
             })
         };
         if path.ends_with(".cedar") {
@@ -68,15 +70,22 @@ pub fn read_set(engine: &Engine, spec: &str) -> Result<PolicySource, Error> {
     })
 }
 
-fn git(args: &[&str]) -> Result<String, String> {
+/// What git said when it failed.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct GitFailure(String);
+
+fn git(args: &[&str]) -> Result<String, GitFailure> {
     let out = Command::new("git")
         .args(args)
         .output()
-        .map_err(|e| format!("git: {e}"))?;
+        .map_err(|e| GitFailure(format!("git: {e}")))?;
     if !out.status.success() {
-        return Err(String::from_utf8_lossy(&out.stderr).trim().to_string());
+        return Err(GitFailure(
+            String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        ));
     }
-    String::from_utf8(out.stdout).map_err(|e| e.to_string())
+    String::from_utf8(out.stdout).map_err(|e| GitFailure(e.to_string()))
 }
 
 /// `policies diff OLD NEW`: exit 0 when the new set grants nothing the old
@@ -87,18 +96,18 @@ pub fn run_diff(
     new: &str,
     no_new_access: bool,
     cvc5: Option<&Path>,
-) -> Result<ExitCode, Error> {
+) -> Result<ExitCode, CliError> {
     let (old_set, new_set) = (read_set(engine, old)?, read_set(engine, new)?);
     // Proofs about a set that does not validate mean nothing.
     for (name, set) in [(old, &old_set), (new, &new_set)] {
         if let Err(e) = engine.validate_policies(set).and_then(|d| {
             match d.iter().find(|d| d.severity == mfa_reset::Severity::Error) {
-                Some(d) => Err(Error::InvalidPolicies(vec![d.clone()])),
+                Some(d) => Err(mfa_reset::Error::InvalidPolicies(vec![d.clone()])),
                 None => Ok(()),
             }
         }) {
             eprintln!("error: `{name}` is not a valid policy set");
-            return Err(e);
+            return Err(e.into());
         }
     }
     let direction = if no_new_access {
@@ -114,8 +123,24 @@ pub fn run_diff(
             return Ok(ExitCode::from(2));
         }
     };
-
     println!("policies diff {old} → {new}");
+    print_diff(&report, no_new_access);
+    println!(
+        "{} ({} actions proven in {:.1} s)",
+        diff_verdict(&report, no_new_access),
+        report.actions.len(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(if report.grants_new_access() {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Each action the two sets decide alike, each schema change, and each
+/// changed action with the request that shows it.
+fn print_diff(report: &DiffReport, no_new_access: bool) {
     let alike: Vec<&str> = report
         .actions
         .iter()
@@ -157,6 +182,10 @@ pub fn run_diff(
             );
         }
     }
+}
+
+/// The diff in one sentence.
+fn diff_verdict(report: &DiffReport, no_new_access: bool) -> String {
     let widened = report
         .actions
         .iter()
@@ -167,7 +196,7 @@ pub fn run_diff(
         .iter()
         .filter(|a| a.newly_denied.is_some())
         .count();
-    let verdict = match (widened, narrowed, report.schema_changes.len()) {
+    match (widened, narrowed, report.schema_changes.len()) {
         (0, _, s) if s > 0 => format!(
             "the schema's hierarchy changed ({s} change(s)): NOT PROVEN to grant nothing new"
         ),
@@ -175,17 +204,7 @@ pub fn run_diff(
         (0, 0, _) => "the two sets decide every request alike".to_string(),
         (0, n, _) => format!("the new set grants nothing new; it denies more in {n} action(s)"),
         (w, _, _) => format!("the new set GRANTS NEW ACCESS in {w} action(s)"),
-    };
-    println!(
-        "{verdict} ({} actions proven in {:.1} s)",
-        report.actions.len(),
-        started.elapsed().as_secs_f64()
-    );
-    Ok(if report.grants_new_access() {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    })
+    }
 }
 
 fn print_change(
@@ -209,24 +228,25 @@ fn print_change(
 }
 
 /// `7d`, `24h`, `90m`, `3600s` in milliseconds.
-fn parse_since(text: &str) -> Result<i64, String> {
+fn parse_since(text: &str) -> Result<i64, CliError> {
+    let refused = |why: &str| CliError::setting("--since", format!("`{text}`: {why}"));
     let split = text
         .find(|c: char| !c.is_ascii_digit())
         .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
     let number: i64 = number
         .parse()
-        .map_err(|_| format!("--since `{text}`: a number and a unit (7d, 24h, 90m, 3600s)"))?;
+        .map_err(|_| refused("a number and a unit (7d, 24h, 90m, 3600s)"))?;
     let unit_ms = match unit {
         "d" => 86_400_000,
         "h" => 3_600_000,
         "m" => 60_000,
         "s" => 1_000,
-        _ => return Err(format!("--since `{text}`: the unit must be d, h, m or s")),
+        _ => return Err(refused("the unit must be d, h, m or s")),
     };
     number
         .checked_mul(unit_ms)
-        .ok_or_else(|| format!("--since `{text}`: too long"))
+        .ok_or_else(|| refused("too long"))
 }
 
 /// Decisions replayed at most (the newest).
@@ -239,28 +259,24 @@ pub fn run_replay(
     new: &str,
     since: &str,
     database: &str,
-) -> Result<ExitCode, Error> {
-    let bad = |message: String| Error::Files {
-        path: PathBuf::from(mfa_reset_service::redact(database)),
+) -> Result<ExitCode, CliError> {
+    let bad = |message: String| CliError::Database {
+        url: mfa_reset_service::redact(database),
         message: message.replace(database, &mfa_reset_service::redact(database)),
     };
-    let window = parse_since(since).map_err(|m| Error::Files {
-        path: PathBuf::from("--since"),
-        message: m,
-    })?;
+    let window = parse_since(since)?;
     let candidate = read_set(engine, new)?;
     let info = engine.load_policies(&candidate)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
-        .build()
-        .map_err(|e| bad(e.to_string()))?;
+        .build()?;
     let from =
         mfa_reset::timestamp::to_millis(time::OffsetDateTime::now_utc()).saturating_sub(window);
     let recorded = runtime
         .block_on(mfa_reset_service::read_recorded_decisions(
             database, from, REPLAYED,
         ))
-        .map_err(bad)?;
+        .map_err(|e| bad(e.to_string()))?;
     if recorded.is_empty() {
         return Err(bad(format!(
             "no decision recorded in the last {since}: is this the service's database, with its decision log on?"
@@ -285,6 +301,23 @@ pub fn run_replay(
             .map(|e| format!(" (first: {e})"))
             .unwrap_or_default()
     );
+    print_changes(&report);
+    let flipped = report.flipped();
+    println!(
+        "{flipped} of {} replayed decisions would flip ({:.2}%)",
+        report.replayed,
+        report.flipped_share() * 100.0
+    );
+    Ok(if flipped == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// The recorded decisions the new set decides otherwise, grouped, each
+/// group with examples: first those that would flip, then the rest.
+fn print_changes(report: &mfa_reset_service::ReplayReport) {
     for (title, flips) in [
         ("decisions that would flip", true),
         ("other changes (another denial code)", false),
@@ -308,17 +341,6 @@ pub fn run_replay(
             }
         }
     }
-    let flipped = report.flipped();
-    println!(
-        "{flipped} of {} replayed decisions would flip ({:.2}%)",
-        report.replayed,
-        report.flipped_share() * 100.0
-    );
-    Ok(if flipped == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
 }
 
 /// "decision 0193… at 2026-11-22T10:00:00Z: ada (acme) on bob".

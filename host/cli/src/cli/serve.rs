@@ -5,12 +5,14 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
-use mfa_reset::{EngineBuilder, Error, LockoutPolicy};
+use mfa_reset::{EngineBuilder, LockoutPolicy};
 use mfa_reset_service::{
     Clock, DEFAULT_MAX_HEADER_LINES, DEFAULT_ROUTES, DEMO_SEED, DecisionLogConfig, DenialThrottle,
     ForwardedHeaders, LoginThrottle, ReloadGate, RouteMap, SecretBox, Seed, Service, ServiceConfig,
     Webhook, WebhookKey,
 };
+
+use super::error::CliError;
 
 #[derive(Clone, Copy, ValueEnum)]
 pub enum LogFormat {
@@ -169,22 +171,12 @@ pub struct ServeArgs {
     log_format: LogFormat,
 }
 
-fn config_error(message: impl Into<String>) -> Error {
-    Error::Files {
-        path: PathBuf::from("(serve)"),
-        message: message.into(),
-    }
-}
-
-fn read(path: &Path) -> Result<String, Error> {
-    std::fs::read_to_string(path).map_err(|e| Error::Files {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    })
+fn read(path: &Path) -> Result<String, CliError> {
+    std::fs::read_to_string(path).map_err(|e| CliError::file(path, e))
 }
 
 /// The key for SQLite: generated once into the data dir, readable by us only.
-fn key_file(data_dir: &Path) -> Result<String, Error> {
+fn key_file(data_dir: &Path) -> Result<String, CliError> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let path = data_dir.join("secret.key");
@@ -197,25 +189,17 @@ fn key_file(data_dir: &Path) -> Result<String, Error> {
         .create_new(true)
         .mode(0o600)
         .open(&path)
-        .map_err(|e| Error::Files {
-            path: path.clone(),
-            message: e.to_string(),
-        })?;
-    file.write_all(key.as_bytes()).map_err(|e| Error::Files {
-        path: path.clone(),
-        message: e.to_string(),
-    })?;
+        .map_err(|e| CliError::file(&path, e))?;
+    file.write_all(key.as_bytes())
+        .map_err(|e| CliError::file(&path, e))?;
     tracing::warn!(path = %path.display(), "generated a new secret key for TOTP secrets at rest; back it up");
     Ok(key)
 }
 
 /// The data directory, readable by us only (it holds the database and the key).
-fn private_dir(dir: &Path) -> Result<(), Error> {
+fn private_dir(dir: &Path) -> Result<(), CliError> {
     use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-    let error = |e: std::io::Error| Error::Files {
-        path: dir.to_path_buf(),
-        message: e.to_string(),
-    };
+    let error = |e: std::io::Error| CliError::file(dir, e);
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
@@ -226,12 +210,9 @@ fn private_dir(dir: &Path) -> Result<(), Error> {
 
 /// Creates the SQLite file 0600 before SQLite does (its journal files take
 /// the database file's mode), and tightens an existing one.
-fn private_file(path: &Path) -> Result<(), Error> {
+fn private_file(path: &Path) -> Result<(), CliError> {
     use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-    let error = |e: std::io::Error| Error::Files {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    };
+    let error = |e: std::io::Error| CliError::file(path, e);
     std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -251,91 +232,34 @@ fn init_logs(format: LogFormat) {
     }
 }
 
-pub fn run(args: ServeArgs, engine: EngineBuilder) -> Result<ExitCode, Error> {
+pub fn run(args: ServeArgs, engine: EngineBuilder) -> Result<ExitCode, CliError> {
     init_logs(args.log_format);
-    private_dir(&args.data_dir)?;
-    let database = match &args.database {
-        Some(url) => url.clone(),
-        None => {
-            let file = args.data_dir.join("mfa-reset.db");
-            private_file(&file)?;
-            format!("sqlite://{}?mode=rwc", file.display())
-        }
-    };
-    let secret_key = match (&args.secret_key, database.starts_with("sqlite:")) {
-        (Some(key), _) => key.clone(),
-        (None, true) => key_file(&args.data_dir)?,
-        (None, false) => {
-            return Err(config_error(
-                "MFA_RESET_SECRET_KEY is required with PostgreSQL: every replica must share it",
-            ));
-        }
-    };
+    let config = service_config(args, engine)?;
+    let drain = config.drain_timeout;
+    let runtime = tokio::runtime::Runtime::new()?;
+    let code = runtime.block_on(serve_until_signalled(config, drain))?;
+    // Work on the blocking pool (a policy proof, a replay) is not waited for.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    Ok(code)
+}
+
+/// What the flags and the environment tell the service, checked.
+fn service_config(args: ServeArgs, engine: EngineBuilder) -> Result<ServiceConfig, CliError> {
+    let (database, secret_key) = database_and_key(&args)?;
     let routes = match &args.routes {
-        Some(path) => RouteMap::parse(&read(path)?).map_err(|e| Error::Files {
-            path: path.clone(),
-            message: e,
-        })?,
-        None => RouteMap::parse(DEFAULT_ROUTES).map_err(config_error)?,
+        Some(path) => RouteMap::parse(&read(path)?).map_err(|e| CliError::file(path, e))?,
+        None => RouteMap::parse(DEFAULT_ROUTES).expect("the shipped route map parses"),
     };
     let seed = match (&args.seed, args.no_seed) {
         (_, true) => None,
         (Some(path), false) => Some(Seed::parse(&read(path)?)?),
         (None, false) => Some(Seed::parse(DEMO_SEED)?),
     };
-    // The signing secret comes from the environment only: a flag would show
-    // in the process list.
-    let webhook_secret = std::env::var("MFA_RESET_WEBHOOK_SECRET").ok();
-    let webhook = match (&args.webhook_url, &webhook_secret) {
-        (Some(url), Some(secret)) => {
-            let key = WebhookKey::parse(secret)
-                .map_err(|e| config_error(format!("MFA_RESET_WEBHOOK_SECRET: {e}")))?;
-            let ms = std::time::Duration::from_millis;
-            Some(Webhook {
-                timeout: ms(args.webhook_timeout_ms.max(1)),
-                retry_base: ms(args.webhook_retry_ms.max(1)),
-                retry_max: ms(args.webhook_retry_max_ms.max(args.webhook_retry_ms).max(1)),
-                ..Webhook::new(url, key).map_err(config_error)?
-            })
-        }
-        (None, _) => None,
-        (Some(_), None) => {
-            return Err(config_error(
-                "--webhook-url needs MFA_RESET_WEBHOOK_SECRET (the signing secret)",
-            ));
-        }
-    };
-    let share = |flag: &str, value: f64| {
-        if (0.0..=1.0).contains(&value) {
-            Ok(value)
-        } else {
-            Err(config_error(format!(
-                "{flag} {value}: must be a share between 0 and 1"
-            )))
-        }
-    };
-    let sample = share("--decision-log-sample", args.decision_log_sample)?;
-    let decision_log = (sample > 0.0).then(|| DecisionLogConfig {
-        sample,
-        retention: std::time::Duration::from_secs(
-            u64::from(args.decision_log_days.max(1)) * 86_400,
-        ),
-    });
-    let max_flipped_share = args
-        .max_flipped_share
-        .map(|s| share("--max-flipped-share", s))
-        .transpose()?;
-    if max_flipped_share.is_some() && decision_log.is_none() {
-        return Err(config_error(
-            "--max-flipped-share replays the decision log: it needs --decision-log-sample above 0",
-        ));
-    }
-    let config = ServiceConfig {
+    let webhook = webhook(&args)?;
+    let (decision_log, reload_gate) = decision_log_and_gate(&args)?;
+    Ok(ServiceConfig {
         listen: args.listen,
-        reload_gate: ReloadGate {
-            no_new_access: args.no_new_access,
-            max_flipped_share,
-        },
+        reload_gate,
         decision_log,
         database,
         secret_key,
@@ -374,13 +298,97 @@ pub fn run(args: ServeArgs, engine: EngineBuilder) -> Result<ExitCode, Error> {
         webhook,
         clock: Clock::default(),
         engine,
+    })
+}
+
+/// The database URL (a private SQLite file in the data directory unless
+/// one is given) and the key that seals TOTP keys in it.
+fn database_and_key(args: &ServeArgs) -> Result<(String, String), CliError> {
+    private_dir(&args.data_dir)?;
+    let database = match &args.database {
+        Some(url) => url.clone(),
+        None => {
+            let file = args.data_dir.join("mfa-reset.db");
+            private_file(&file)?;
+            format!("sqlite://{}?mode=rwc", file.display())
+        }
     };
-    let runtime = tokio::runtime::Runtime::new().map_err(|e| config_error(e.to_string()))?;
-    let drain = std::time::Duration::from_secs(args.drain_seconds);
-    let code = runtime.block_on(serve_until_signalled(config, drain))?;
-    // Work on the blocking pool (a policy proof, a replay) is not waited for.
-    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
-    Ok(code)
+    let secret_key = match (&args.secret_key, database.starts_with("sqlite:")) {
+        (Some(key), _) => key.clone(),
+        (None, true) => key_file(&args.data_dir)?,
+        (None, false) => {
+            return Err(CliError::setting(
+                "MFA_RESET_SECRET_KEY",
+                "is required with PostgreSQL: every replica must share it",
+            ));
+        }
+    };
+    Ok((database, secret_key))
+}
+
+/// The webhook, if `--webhook-url` is given; its signing secret comes from
+/// the environment only (a flag would show in the process list).
+fn webhook(args: &ServeArgs) -> Result<Option<Webhook>, CliError> {
+    let secret = std::env::var("MFA_RESET_WEBHOOK_SECRET").ok();
+    match (&args.webhook_url, &secret) {
+        (None, _) => Ok(None),
+        (Some(_), None) => Err(CliError::setting(
+            "--webhook-url",
+            "needs MFA_RESET_WEBHOOK_SECRET (the signing secret)",
+        )),
+        (Some(url), Some(secret)) => {
+            let key = WebhookKey::parse(secret).map_err(|e| {
+                CliError::setting("MFA_RESET_WEBHOOK_SECRET", format!("is refused: {e}"))
+            })?;
+            let webhook = Webhook::new(url, key)
+                .map_err(|e| CliError::setting("--webhook-url", format!("is refused: {e}")))?;
+            let ms = std::time::Duration::from_millis;
+            Ok(Some(Webhook {
+                timeout: ms(args.webhook_timeout_ms.max(1)),
+                retry_base: ms(args.webhook_retry_ms.max(1)),
+                retry_max: ms(args.webhook_retry_max_ms.max(args.webhook_retry_ms).max(1)),
+                ..webhook
+            }))
+        }
+    }
+}
+
+/// The decision log (when sampled) and the gates a reloaded set must pass.
+fn decision_log_and_gate(
+    args: &ServeArgs,
+) -> Result<(Option<DecisionLogConfig>, ReloadGate), CliError> {
+    let share = |flag: &'static str, value: f64| {
+        if (0.0..=1.0).contains(&value) {
+            Ok(value)
+        } else {
+            Err(CliError::setting(
+                flag,
+                format!("{value}: must be a share between 0 and 1"),
+            ))
+        }
+    };
+    let sample = share("--decision-log-sample", args.decision_log_sample)?;
+    let decision_log = (sample > 0.0).then(|| DecisionLogConfig {
+        sample,
+        retention: std::time::Duration::from_secs(
+            u64::from(args.decision_log_days.max(1)) * 86_400,
+        ),
+    });
+    let max_flipped_share = args
+        .max_flipped_share
+        .map(|s| share("--max-flipped-share", s))
+        .transpose()?;
+    if max_flipped_share.is_some() && decision_log.is_none() {
+        return Err(CliError::setting(
+            "--max-flipped-share",
+            "replays the decision log: it needs --decision-log-sample above 0",
+        ));
+    }
+    let gate = ReloadGate {
+        no_new_access: args.no_new_access,
+        max_flipped_share,
+    };
+    Ok((decision_log, gate))
 }
 
 /// Starts the service and serves until SIGTERM or SIGINT, then stops it
@@ -388,10 +396,10 @@ pub fn run(args: ServeArgs, engine: EngineBuilder) -> Result<ExitCode, Error> {
 async fn serve_until_signalled(
     config: ServiceConfig,
     drain: std::time::Duration,
-) -> Result<ExitCode, Error> {
+) -> Result<ExitCode, CliError> {
     // Listening before the service starts: a signal while it starts (the
     // component compiling, the database migrating) stops it cleanly too.
-    let mut signals = Signals::new().map_err(|e| config_error(e.to_string()))?;
+    let mut signals = Signals::new()?;
     let started = tokio::select! {
         started = Service::start(config) => started,
         signal = signals.next() => {
@@ -409,7 +417,7 @@ async fn serve_until_signalled(
     };
     tokio::select! {
         result = service.wait() => {
-            result.map_err(|e| config_error(e.to_string()))?;
+            result?;
             return Ok(ExitCode::SUCCESS);
         }
         signal = signals.next() => tracing::info!(

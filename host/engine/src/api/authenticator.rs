@@ -10,9 +10,12 @@ use super::{AuditRecord, Decision, Session, User};
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TotpKey {
+    /// The shared secret: 20 random bytes for keys this engine makes.
     #[serde(with = "base32")]
     pub secret: Vec<u8>,
+    /// Digits per code (6).
     pub digits: u8,
+    /// Seconds per time step (30).
     pub period: u32,
 }
 
@@ -83,10 +86,13 @@ pub enum LoginStep {
 /// (`start_enrolment`): `session` must be active and belong to `user`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EnrolmentRequest {
+    /// Whose enrolment starts; it must be due (R2, R5, R6).
     pub user: User,
     /// The session asking; it need not have finished MFA yet.
     pub session: Session,
+    /// The user's authenticator as stored.
     pub authenticator: Authenticator,
+    /// The time of the request (the host's clock, whole milliseconds).
     pub now: OffsetDateTime,
     /// Shown in the authenticator app, e.g. the service's name.
     pub issuer: String,
@@ -112,6 +118,7 @@ pub struct Enrolment {
     pub key: Option<EnrolmentKey>,
     /// The state to store (unchanged when denied).
     pub authenticator: Authenticator,
+    /// R12: the record of the step, to store.
     pub audit: AuditRecord,
 }
 
@@ -119,13 +126,17 @@ pub struct Enrolment {
 /// policies decide the step first (`confirm_enrolment`, `verify_code`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CodeRequest {
+    /// Whose code it is.
     pub user: User,
     /// The session asking; it need not have finished MFA yet.
     pub session: Session,
+    /// The user's authenticator as stored (keys, counters, lockout).
     pub authenticator: Authenticator,
     /// As typed; spaces are ignored.
     pub code: String,
+    /// The time of the request (the host's clock, whole milliseconds).
     pub now: OffsetDateTime,
+    /// When and for how long failed codes lock the authenticator.
     pub lockout: LockoutPolicy,
 }
 
@@ -133,7 +144,9 @@ pub struct CodeRequest {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CodeResult {
+    /// The code is right: the enrolment is confirmed or the login finished.
     Accepted,
+    /// The code is wrong (it counts towards the lockout).
     InvalidCode,
     /// Valid but of a time step already used.
     Replayed,
@@ -149,10 +162,15 @@ pub enum CodeResult {
 pub struct Verification {
     /// The policies' decision on the step.
     pub decision: Decision,
+    /// What became of the code.
     pub result: CodeResult,
+    /// For the person who typed it.
     pub message: String,
+    /// The user's new state (MFA active after a confirmed enrolment).
     pub user: User,
+    /// The authenticator's new state, to store either way.
     pub authenticator: Authenticator,
+    /// R12: the record of the step, to store.
     pub audit: AuditRecord,
 }
 

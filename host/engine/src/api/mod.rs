@@ -13,7 +13,9 @@ pub use authenticator::*;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
+    /// The organization's root user: manages its sub-users' MFA (R4, R9).
     Root,
+    /// A user managed by the organization's root.
     SubUser,
 }
 
@@ -35,7 +37,9 @@ pub enum MfaStatus {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Organization {
+    /// The organization's id.
     pub id: String,
+    /// Whether every user must use MFA (R5).
     pub enforce_mfa: bool,
 }
 
@@ -43,9 +47,13 @@ pub struct Organization {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct User {
+    /// The user's id, unique across organizations.
     pub id: String,
+    /// Root or sub-user of its organization.
     pub role: Role,
+    /// The organization it belongs to, with its switch.
     pub organization: Organization,
+    /// Its MFA status as stored.
     pub mfa: MfaStatus,
 }
 
@@ -53,8 +61,10 @@ pub struct User {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Session {
+    /// When the session's login happened (R7: absolute limit).
     #[serde(with = "time::serde::rfc3339")]
     pub login_at: OffsetDateTime,
+    /// When the session was last used (R7: idle limit).
     #[serde(with = "time::serde::rfc3339")]
     pub last_activity_at: OffsetDateTime,
     /// The login completed what MFA demanded (a code, or nothing when MFA is
@@ -91,27 +101,54 @@ pub enum Action {
     ViewOwnSession,
 }
 
+impl Action {
+    /// The Cedar action this asks for (`MfaReset::Action::"…"`), as audit
+    /// records and decision logs name it; a route's action is the one its
+    /// route map names. The guest names actions with its own table, on the
+    /// other side of the WIT contract: the host checks the guest's answers
+    /// against this one.
+    pub fn cedar_name(&self) -> &str {
+        match self {
+            Self::ResetOwnMfa => "reset_own_mfa",
+            Self::EnableOwnMfa => "enable_own_mfa",
+            Self::DisableOwnMfa => "disable_own_mfa",
+            Self::ResetUserMfa(_) => "reset_user_mfa",
+            Self::EnableUserMfa(_) => "enable_user_mfa",
+            Self::DisableUserMfa(_) => "disable_user_mfa",
+            Self::SetEnforcement(_) => "set_enforcement",
+            Self::ListUsers(_) => "list_users",
+            Self::AccessRoute(name) => name,
+            Self::ViewOwnSession => "view_session",
+        }
+    }
+}
+
 /// One request to decide.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Request {
+    /// Who asks.
     pub actor: User,
+    /// The session the caller asks with.
     pub session: Session,
     /// The time of the request (the host's clock).
     #[serde(with = "time::serde::rfc3339")]
     pub now: OffsetDateTime,
+    /// What the caller asks for.
     pub action: Action,
 }
 
 /// Cedar's answer, with the deciding policies and a message for people.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Decision {
+    /// Whether the action may go ahead.
     pub allowed: bool,
     /// `@id`s of the deciding policies, in policy-file order.
     pub policy_ids: Vec<String>,
     /// Why it was denied, e.g. `session-expired`, `other-organization`,
     /// `not-root`, `enforced-by-organization`, `mfa-not-enabled`.
     pub denial_code: Option<String>,
+    /// For people: what happened, or why not and what to do.
     pub message: String,
     /// Policies that failed to evaluate.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -121,7 +158,9 @@ pub struct Decision {
 /// One user of a `list_users` answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserStatus {
+    /// The user's id.
     pub id: String,
+    /// Root or sub-user.
     pub role: Role,
     /// As stored.
     pub mfa: MfaStatus,
@@ -137,14 +176,17 @@ pub enum Change {
     /// removes it, R6). In JSON the authenticator is left out: store it,
     /// never show it.
     User(UserChange),
+    /// The organization's enforcement switch changed (R5).
     Organization(Organization),
 }
 
 /// A user's new state after an allowed change.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserChange {
+    /// The user with its new MFA status.
     #[serde(flatten)]
     pub user: User,
+    /// Its authenticator afresh: store it, never show it.
     #[serde(skip)]
     pub authenticator: Authenticator,
 }
@@ -152,16 +194,22 @@ pub struct UserChange {
 /// R12: who did what to whom, when, and which policies decided.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditRecord {
+    /// When it was decided.
     #[serde(with = "time::serde::rfc3339")]
     pub at: OffsetDateTime,
+    /// The caller's user id.
     pub actor: String,
+    /// The caller's organization.
     pub organization: String,
     /// The Cedar action, e.g. `reset_user_mfa`.
     pub action: String,
     /// The user or organization acted on.
     pub target: String,
+    /// Whether it was allowed.
     pub allowed: bool,
+    /// `@id`s of the deciding policies.
     pub policy_ids: Vec<String>,
+    /// Why it was denied, when it was.
     pub denial_code: Option<String>,
 }
 
@@ -184,6 +232,7 @@ pub enum SessionEffect {
 /// Everything a decision produces.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Outcome {
+    /// Whether it is allowed, by which policies, and what to tell the caller.
     pub decision: Decision,
     /// The new state, when the decision allows a change.
     pub change: Option<Change>,
@@ -206,13 +255,16 @@ pub struct Outcome {
 pub struct SourceFile {
     /// Shown in diagnostics, e.g. `policies/mfa.cedar`.
     pub name: String,
+    /// The file's contents.
     pub text: String,
 }
 
 /// Policies, their schema, and the support URL that denial messages cite.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PolicySource {
+    /// The `*.cedar` files, in the order their policies decide ties.
     pub policies: Vec<SourceFile>,
+    /// The `*.cedarschema` file the policies are validated against.
     pub schema: SourceFile,
     /// Replaces `{support_url}` in `@message` annotations (R8).
     pub support_url: String,
@@ -222,20 +274,28 @@ pub struct PolicySource {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
+    /// The set cannot be installed.
     Error,
+    /// The set installs, but something in it is likely a mistake.
     Warning,
 }
 
 /// A problem in a policy set, located in its file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Diagnostic {
+    /// Error or warning.
     pub severity: Severity,
+    /// The file, as named in the [`PolicySource`].
     pub file: String,
     /// 1-based; 0 when Cedar gives no location.
     pub line: u32,
+    /// 1-based; 0 when Cedar gives no location.
     pub column: u32,
+    /// The policy's `@id`, when the problem is in one.
     pub policy_id: Option<String>,
+    /// What is wrong.
     pub message: String,
+    /// How to fix it, when Cedar or the engine knows.
     pub help: Option<String>,
 }
 
@@ -263,15 +323,20 @@ impl std::fmt::Display for Diagnostic {
 pub struct PolicySetInfo {
     /// Content hash, to tell revisions apart.
     pub revision: String,
+    /// `@id`s of the policies in force, in policy-file order.
     pub policy_ids: Vec<String>,
+    /// Warnings the set was installed with.
     pub warnings: Vec<Diagnostic>,
 }
 
 /// Cedar's raw answer to a request written in Cedar terms.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CedarAnswer {
+    /// Whether Cedar allows the request.
     pub allowed: bool,
+    /// `@id`s of the policies that decided it.
     pub policy_ids: Vec<String>,
+    /// Policies that failed to evaluate, with why.
     pub errors: Vec<String>,
 }
 

@@ -1,8 +1,10 @@
-//! Credentials: session tokens (and the `Caller` every request that uses a
-//! session is read as), TOTP keys sealed at rest, password hashes.
+//! Credentials, pure functions of their inputs: session tokens, TOTP keys
+//! sealed at rest, password hashes, the webhook signing secret.
 
 pub(crate) mod passwords;
 mod secret_box;
 pub(crate) mod session;
+mod webhook_key;
 
-pub use secret_box::SecretBox;
+pub use secret_box::{SealError, SecretBox, SecretKeyError};
+pub use webhook_key::{WebhookKey, WebhookKeyError};

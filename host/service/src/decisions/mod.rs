@@ -9,12 +9,13 @@ use axum::http::StatusCode;
 use serde::Serialize;
 use time::OffsetDateTime;
 
+pub(crate) mod caller;
 pub(crate) mod retry;
 pub(crate) mod throttle;
 
+use self::caller::Caller;
 use self::throttle::{Attempt, Settled};
 use crate::app::AppState;
-use crate::credentials::session::{self, Caller};
 use crate::error::ApiError;
 use crate::policy::decision_log::RecordedDecision;
 use crate::store::{AuditEntry, Commit, SessionUse, SessionsChange, StoredUser};
@@ -132,9 +133,12 @@ pub async fn decide(
     // A session or user past its denials waits, undecided: nobody can
     // bury an audit trail under refused attempts.
     let claim = throttle::claim(state, &caller, attempt).await?;
-    // State changes of one organization queue here, then read afresh.
-    let _queued = session::queue_for_org(state, &caller).await;
-    let decided = match session::reload(state, &caller).await {
+    // State changes of one organization queue here. The caller as read
+    // before the queue is stale by its turn (each change ahead of it moved
+    // the versions it read, so a decision on it could not commit): it is
+    // read once more, under the lock, the request's only second read.
+    let _queued = caller::queue_for_org(state, &caller).await;
+    let decided = match caller::reload(state, &caller).await {
         Ok(fresh) => {
             caller = fresh;
             decide_again_on_conflict(state, caller, intent).await
@@ -161,7 +165,7 @@ async fn decide_again_on_conflict(
         if n == 0 {
             return attempt(state, caller, intent).await;
         }
-        let fresh = session::reload(state, caller).await?;
+        let fresh = caller::reload(state, caller).await?;
         attempt(state, &fresh, intent).await
     })
     .await
@@ -282,44 +286,75 @@ async fn attempt(state: &AppState, caller: &Caller, intent: &Intent) -> Result<D
         audit,
         policy_revision,
     } = outcome;
-    let Some(audit) = audit else {
+    match audit {
         // Reads change nothing; an allowed one used the session all the
         // same (recorded once per interval).
-        touch_session(state, caller, session_use).await?;
-        return Ok(if allowed {
-            Decided {
-                decision_id,
-                decision,
-                user: None,
-                organization: None,
-                users,
-                caller: Some(actor.user.clone()),
-                policy_revision,
-            }
-        } else {
-            Decided::denied(decision_id, decision).under(policy_revision)
-        });
-    };
-    let (user_change, org_change) = match &change {
+        None => touch_session(state, caller, session_use).await?,
+        Some(audit) => {
+            let written = Written {
+                change: &change,
+                sessions,
+                audit,
+                decision_id: &decision_id,
+                unknown_target,
+                session_use,
+            };
+            commit_decision(state, caller, &read_users, written).await?;
+        }
+    }
+    if !allowed {
+        return Ok(Decided::denied(decision_id, decision).under(policy_revision));
+    }
+    Ok(Decided {
+        decision_id,
+        decision,
+        user: match &change {
+            Some(Change::User(c)) => Some(UserView::from(&c.user)),
+            _ => None,
+        },
+        organization: match change {
+            Some(Change::Organization(o)) => Some(o),
+            _ => None,
+        },
+        users,
+        caller: Some(actor.user.clone()),
+        policy_revision,
+    })
+}
+
+/// What an audited decision writes.
+struct Written<'a> {
+    change: &'a Option<Change>,
+    sessions: SessionEffect,
+    audit: AuditRecord,
+    decision_id: &'a str,
+    /// The target id named nobody (audited as outside the organization).
+    unknown_target: bool,
+    /// The caller's session, when the decision allowed its use.
+    session_use: Option<SessionUse<'a>>,
+}
+
+/// Commits an audited decision in one transaction: its change (if
+/// allowed), its audit rows, the session's use and what it does to other
+/// sessions, if the users and organizations it read are unchanged.
+async fn commit_decision(
+    state: &AppState,
+    caller: &Caller,
+    read_users: &[&StoredUser],
+    written: Written<'_>,
+) -> Result<(), ApiError> {
+    let (user, organization) = match written.change {
         Some(Change::User(c)) => (Some((&c.user, &c.authenticator)), None),
         Some(Change::Organization(o)) => (None, Some(o)),
         None => (None, None),
     };
-    let target_organization = read_users
-        .get(1)
-        .map(|stored| stored.user.organization.id.as_str());
     let audit = audit_rows(
-        audit,
-        &decision_id,
-        &actor.user.organization.id,
-        target_organization,
-        unknown_target,
+        written.audit,
+        written.decision_id,
+        &caller.user.user.organization.id,
+        read_users.get(1).map(|u| u.user.organization.id.as_str()),
+        written.unknown_target,
     );
-    let mut read_organizations: Vec<(&str, i64)> = read_users
-        .iter()
-        .map(|u| (u.user.organization.id.as_str(), u.organization_version))
-        .collect();
-    read_organizations.dedup_by_key(|(id, _)| *id);
     state
         .store
         .commit(Commit {
@@ -327,26 +362,25 @@ async fn attempt(state: &AppState, caller: &Caller, intent: &Intent) -> Result<D
                 .iter()
                 .map(|u| (u.user.id.as_str(), u.version))
                 .collect(),
-            read_organizations,
-            user: user_change,
-            organization: org_change,
+            read_organizations: organizations_read(read_users),
+            user,
+            organization,
             audit,
-            session: session_use,
-            sessions_change: sessions_change(sessions, &change, caller),
+            session: written.session_use,
+            sessions_change: sessions_change(written.sessions, written.change, caller),
         })
         .await?;
-    if !allowed {
-        return Ok(Decided::denied(decision_id, decision).under(policy_revision));
-    }
-    Ok(Decided {
-        decision_id,
-        decision,
-        user: user_change.map(|(u, _)| UserView::from(u)),
-        organization: org_change.cloned(),
-        users,
-        caller: Some(actor.user.clone()),
-        policy_revision,
-    })
+    Ok(())
+}
+
+/// The organizations of the users a decision read, at their versions.
+fn organizations_read<'a>(users: &[&'a StoredUser]) -> Vec<(&'a str, i64)> {
+    let mut read: Vec<(&str, i64)> = users
+        .iter()
+        .map(|u| (u.user.organization.id.as_str(), u.organization_version))
+        .collect();
+    read.dedup_by_key(|(id, _)| *id);
+    read
 }
 
 /// The engine's action for `intent`, with the target user it names (read
@@ -509,14 +543,7 @@ fn log_decision(
     unknown_target: bool,
 ) {
     let elapsed = started.elapsed().as_secs_f64();
-    let action = match &request.action {
-        Action::AccessRoute(name) => name.as_str(),
-        Action::ViewOwnSession => "view_session",
-        _ => outcome
-            .audit
-            .as_ref()
-            .map_or("list_users", |a| a.action.as_str()),
-    };
+    let action = request.action.cedar_name();
     let d = &outcome.decision;
     state
         .metrics

@@ -16,7 +16,7 @@
 //!   for another session's refusals.
 
 use crate::app::AppState;
-use crate::credentials::session::Caller;
+use crate::decisions::caller::Caller;
 use crate::error::ApiError;
 use crate::store::{AuditEntry, DenialRefusal, DenialWindow, Store, time_of};
 use mfa_reset::api::AuditRecord;

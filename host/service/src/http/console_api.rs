@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::app::AppState;
-use crate::credentials::session::Caller;
+use crate::decisions::caller::Caller;
 use crate::decisions::{self, Decided, Intent, UserView};
 use crate::error::ApiError;
 use crate::http::json_body::{ApiJson, NoParameters};

@@ -14,9 +14,10 @@ use axum::response::{IntoResponse, Response};
 use crate::app::AppState;
 use crate::config::ForwardedHeaders;
 use crate::credentials::session;
+use crate::decisions::caller;
 use crate::decisions::{self, Intent};
 use crate::error::ApiError;
-use crate::http::routes::{RouteMatch, canonical_path, is_method};
+use crate::routes::{RouteMatch, canonical_path, is_method};
 use mfa_reset::log_text::Shown;
 
 /// Where the endpoint is mounted; Envoy appends the original path to it.
@@ -238,10 +239,10 @@ fn percent_decoded(text: &str) -> String {
 }
 
 async fn decide(state: &AppState, headers: &HeaderMap, action: &str) -> Response {
-    let Some(token) = session::token(headers, &state.config) else {
+    let Some(token) = session::token(headers, state.config.secure_cookies) else {
         return deny(StatusCode::UNAUTHORIZED, "no-session", None);
     };
-    let caller = match session::caller(state, &token).await {
+    let caller = match caller::caller(state, &token).await {
         Ok(caller) => caller,
         Err(ApiError::NoSession) => return deny(StatusCode::UNAUTHORIZED, "no-session", None),
         Err(e) => {

@@ -14,10 +14,12 @@ use serde_json::json;
 use crate::app::AppState;
 use crate::config::LoginThrottle;
 use crate::credentials::passwords;
-use crate::credentials::session::{self, Caller};
+use crate::credentials::session;
+use crate::decisions::caller::{self, Caller};
 use crate::decisions::throttle::{self, Attempt, Settled};
 use crate::decisions::{Decided, retry, seconds_until};
 use crate::error::ApiError;
+use crate::http::caller::required_token;
 use crate::http::json_body::{ApiJson, NoParameters};
 use crate::store::{AuditEntry, Commit, SessionUse, StoredSession, StoredUser, time_of};
 use mfa_reset::api::{
@@ -117,7 +119,7 @@ pub async fn login(
     })
     .await?;
     tracing::info!(user = %Shown(&stored.user.id), next_step = ?next_step, "login: password accepted");
-    let cookie = session::set_cookie(&token, &state.config);
+    let cookie = session::set_cookie(&token, state.config.secure_cookies);
     let answer = LoginAnswer {
         token,
         next_step,
@@ -310,11 +312,11 @@ pub async fn logout(
     headers: HeaderMap,
     _: NoParameters,
 ) -> Result<Response, ApiError> {
-    let token = session::required_token(&headers, &state.config)?;
+    let token = required_token(&headers, &state.config)?;
     if !state.store.delete_session(&session::hash(&token)).await? {
         return Err(ApiError::NoSession);
     }
-    let cookie = session::set_cookie("", &state.config);
+    let cookie = session::set_cookie("", state.config.secure_cookies);
     Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response())
 }
 
@@ -386,10 +388,10 @@ pub async fn start(
 }
 
 async fn start_enrolment(state: &AppState, caller: Caller) -> Result<Response, ApiError> {
-    let _queued = session::queue_for_org(state, &caller).await;
+    let _queued = caller::queue_for_org(state, &caller).await;
     let caller = &caller;
     retry::on_conflict(|_| async move {
-        let caller = session::reload(state, caller).await?;
+        let caller = caller::reload(state, caller).await?;
         let now = caller.now(&state.config.clock);
         let request = EnrolmentRequest {
             user: caller.user.user.clone(),
@@ -494,10 +496,10 @@ async fn check_code(
     code: &str,
     kind: CodeKind,
 ) -> Result<Response, ApiError> {
-    let _queued = session::queue_for_org(state, &caller).await;
+    let _queued = caller::queue_for_org(state, &caller).await;
     let caller = &caller;
     retry::on_conflict(|_| async move {
-        let caller = session::reload(state, caller).await?;
+        let caller = caller::reload(state, caller).await?;
         let now = caller.now(&state.config.clock);
         let request = CodeRequest {
             user: caller.user.user.clone(),

@@ -11,13 +11,13 @@ use axum::routing::{MethodRouter, any, get, post, put};
 use crate::app::AppState;
 
 pub(crate) mod browser_guard;
+pub(crate) mod caller;
 pub(crate) mod console_api;
 pub(crate) mod forward_auth;
 pub(crate) mod json_body;
 pub(crate) mod login;
 pub(crate) mod ops;
 pub(crate) mod pages;
-pub(crate) mod routes;
 pub(crate) mod server;
 
 /// Every endpoint of the service.

@@ -51,7 +51,7 @@ pub fn spawn(
     clock: Clock,
     metrics: Arc<Metrics>,
     wake: Arc<Notify>,
-) -> Result<WebhookWorker, String> {
+) -> Result<WebhookWorker, reqwest::Error> {
     let mut http = reqwest::Client::builder();
     if webhook.url.starts_with("http:") {
         // Plain http is for loopback only: never through a proxy (HTTP_PROXY).
@@ -62,8 +62,7 @@ pub fn spawn(
         .redirect(reqwest::redirect::Policy::none())
         .timeout(webhook.timeout)
         .user_agent(concat!("mfa-reset/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|e| format!("webhook client: {e}"))?;
+        .build()?;
     let worker = Worker {
         store,
         webhook: Arc::new(webhook),
@@ -179,7 +178,11 @@ impl Worker {
                         "webhook delivery failed"
                     );
                     self.store
-                        .notification_failed(&notification.id, now + as_millis(wait), error)
+                        .notification_failed(
+                            &notification.id,
+                            now + as_millis(wait),
+                            &error.to_string(),
+                        )
                         .await
                 }
             };
@@ -219,13 +222,26 @@ impl Worker {
     }
 }
 
-/// One delivery: `Ok` only for a 2xx answer. The error says what went
-/// wrong without the receiver's body (it is not ours to store).
+/// Why a delivery failed, without the receiver's body (it is not ours to
+/// store).
+#[derive(Debug, thiserror::Error)]
+enum DeliveryFailure {
+    #[error("HTTP {0}")]
+    Status(u16),
+    #[error("no answer within {0:?}")]
+    Timeout(Duration),
+    #[error("cannot connect")]
+    Connect,
+    #[error("connection failed")]
+    Connection,
+}
+
+/// One delivery: `Ok` only for a 2xx answer.
 async fn deliver(
     http: &reqwest::Client,
     webhook: &Webhook,
     notification: &DueNotification,
-) -> Result<(), String> {
+) -> Result<(), DeliveryFailure> {
     // The receiver checks it against its own clock: the real time, not
     // the (test-shiftable) service clock.
     let timestamp = time::OffsetDateTime::now_utc().unix_timestamp();
@@ -243,10 +259,10 @@ async fn deliver(
         .await;
     match sent {
         Ok(response) if response.status().is_success() => Ok(()),
-        Ok(response) => Err(format!("HTTP {}", response.status().as_u16())),
-        Err(e) if e.is_timeout() => Err(format!("no answer within {:?}", webhook.timeout)),
-        Err(e) if e.is_connect() => Err("cannot connect".into()),
-        Err(_) => Err("connection failed".into()),
+        Ok(response) => Err(DeliveryFailure::Status(response.status().as_u16())),
+        Err(e) if e.is_timeout() => Err(DeliveryFailure::Timeout(webhook.timeout)),
+        Err(e) if e.is_connect() => Err(DeliveryFailure::Connect),
+        Err(_) => Err(DeliveryFailure::Connection),
     }
 }
 
@@ -271,10 +287,10 @@ fn as_millis(d: Duration) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::notify::signature::WebhookKey;
+    use crate::credentials::WebhookKey;
 
     fn webhook(url: &str) -> Result<Webhook, String> {
-        Webhook::new(url, WebhookKey::parse(&"A".repeat(40)).unwrap())
+        Webhook::new(url, WebhookKey::parse(&"A".repeat(40)).unwrap()).map_err(|e| e.to_string())
     }
 
     #[test]

@@ -12,9 +12,10 @@ use rand::Rng;
 use tokio::sync::mpsc;
 
 use crate::config::{Clock, DecisionLogConfig};
+use crate::credentials::SecretBox;
 use crate::metrics::Metrics;
 pub use crate::store::RecordedDecision;
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 
 /// Entries waiting for the writer; beyond this they are dropped.
 const QUEUE: usize = 16_384;
@@ -121,14 +122,10 @@ pub async fn read_recorded_decisions(
     url: &str,
     since: i64,
     limit: i64,
-) -> Result<Vec<RecordedDecision>, String> {
+) -> Result<Vec<RecordedDecision>, StoreError> {
     // No sealed secret is read: any key opens the store for this.
-    let secrets = crate::SecretBox::from_base64(&crate::SecretBox::generate_base64())?;
-    let store = Store::open_read_only(url, secrets)
-        .await
-        .map_err(|e| e.to_string())?;
-    store
-        .recorded_decisions(since, limit)
-        .await
-        .map_err(|e| e.to_string())
+    let key = SecretBox::generate_base64();
+    let secrets = SecretBox::from_base64(&key).expect("a generated key reads back");
+    let store = Store::open_read_only(url, secrets).await?;
+    store.recorded_decisions(since, limit).await
 }

@@ -7,12 +7,12 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::app::AppState;
-use crate::policy::reload_gate;
+use crate::policy::{PolicyContext, reload_gate};
 use mfa_reset::PolicySource;
 
+/// Polls `dir` and installs each changed set that passes its checks.
 pub fn spawn(
-    state: AppState,
+    state: PolicyContext,
     dir: PathBuf,
     support_url: String,
     mut loaded: PolicySource,
@@ -44,67 +44,79 @@ pub fn spawn(
             settling = None;
             // Do not retry the same set every tick, whatever becomes of it.
             loaded = source.clone();
-            if let Some(guardrails) = &state.config.guardrails_dir
-                && let Err(refusal) = check_guardrails(&source, guardrails).await
-            {
-                tracing::error!(%refusal, "policy reload refused: the policy set in force keeps deciding");
-                state.metrics.policy_reload("refused");
-                continue;
-            }
-            // Diagnostics first: a gate's proof about an invalid set means
-            // nothing (loading refuses it below, with its diagnostics).
-            let valid = match state.engine.validate_policies(&source) {
-                Ok(diagnostics) => diagnostics
-                    .iter()
-                    .all(|d| d.severity != mfa_reset::Severity::Error),
-                Err(e) => {
-                    tracing::error!(error = %e, "policy reload refused: cannot validate the set; the set in force keeps deciding");
-                    state.metrics.policy_reload("refused");
-                    continue;
-                }
-            };
-            if valid && let Err(refusal) = reload_gate::check(&state, &in_force, &source).await {
-                tracing::error!(%refusal, "policy reload refused: the policy set in force keeps deciding");
-                state.metrics.policy_reload("refused");
-                continue;
-            }
-            match state.engine.load_policies(&source) {
-                Ok(info) => {
-                    in_force = source;
-                    tracing::info!(revision = %info.revision, policies = info.policy_ids.len(), "policy set reloaded");
-                    state.metrics.policy_revision(&info.revision);
-                    state.metrics.policy_reload("installed");
-                }
-                Err(mfa_reset::Error::InvalidPolicies(diagnostics)) => {
-                    let diagnostics: Vec<String> =
-                        diagnostics.iter().map(ToString::to_string).collect();
-                    tracing::error!(
-                        ?diagnostics,
-                        "policy reload refused: the policy set in force keeps deciding"
-                    );
-                    state.metrics.policy_reload("refused");
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, "policy reload failed");
-                    state.metrics.policy_reload("failed");
-                }
+            if install(&state, &in_force, &source).await {
+                in_force = source;
             }
         }
     })
 }
 
+/// Installs `source` if it passes its guardrails, validates and passes the
+/// gate against `in_force`; whether it did. A refusal is logged and
+/// counted; the set in force keeps deciding.
+async fn install(state: &PolicyContext, in_force: &PolicySource, source: &PolicySource) -> bool {
+    let refused = |why: &dyn std::fmt::Display| {
+        tracing::error!(refusal = %why, "policy reload refused: the policy set in force keeps deciding");
+        state.metrics.policy_reload("refused");
+        false
+    };
+    if let Some(guardrails) = &state.config.guardrails_dir
+        && let Err(refusal) = check_guardrails(source, guardrails).await
+    {
+        return refused(&refusal);
+    }
+    // Diagnostics first: a gate's proof about an invalid set means nothing
+    // (loading refuses it below, with its diagnostics).
+    let valid = match state.engine.validate_policies(source) {
+        Ok(diagnostics) => diagnostics
+            .iter()
+            .all(|d| d.severity != mfa_reset::Severity::Error),
+        Err(e) => return refused(&format!("cannot validate the set: {e}")),
+    };
+    if valid && let Err(refusal) = reload_gate::check(state, in_force, source).await {
+        return refused(&refusal);
+    }
+    match state.engine.load_policies(source) {
+        Ok(info) => {
+            tracing::info!(revision = %info.revision, policies = info.policy_ids.len(), "policy set reloaded");
+            state.metrics.policy_revision(&info.revision);
+            state.metrics.policy_reload("installed");
+            true
+        }
+        Err(mfa_reset::Error::InvalidPolicies(diagnostics)) => {
+            let diagnostics: Vec<String> = diagnostics.iter().map(ToString::to_string).collect();
+            refused(&diagnostics.join("; "))
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "policy reload failed");
+            state.metrics.policy_reload("failed");
+            false
+        }
+    }
+}
+
+/// Why a policy set is refused by its guardrails.
+#[derive(Debug, thiserror::Error)]
+pub enum GuardrailRefusal {
+    /// The guardrails do not load, or the prover cannot run.
+    #[error(transparent)]
+    Prover(#[from] mfa_reset_guardrails::VerifyError),
+    /// A guardrail does not hold: the counterexamples, each readable and as
+    /// a run-tests case.
+    #[error("the policy set breaks its guardrails{0}")]
+    Broken(String),
+}
+
 /// Proves `source` within the guardrails of `dir`; the refusal says why,
 /// with every counterexample (readable, and as a run-tests case).
-pub async fn check_guardrails(source: &PolicySource, dir: &Path) -> Result<(), String> {
+pub async fn check_guardrails(source: &PolicySource, dir: &Path) -> Result<(), GuardrailRefusal> {
     use mfa_reset_guardrails::{read_guardrails, verify};
-    let guardrails = read_guardrails(dir).map_err(|e| e.to_string())?;
-    let report = verify(source, &guardrails, None)
-        .await
-        .map_err(|e| e.to_string())?;
+    let guardrails = read_guardrails(dir)?;
+    let report = verify(source, &guardrails, None).await?;
     if report.holds() {
         return Ok(());
     }
-    let mut why = String::from("the policy set breaks its guardrails");
+    let mut why = String::new();
     for r in report.counterexamples() {
         let cex = r.counterexample.as_ref().expect("a counterexample");
         why.push_str(&format!(
@@ -112,5 +124,5 @@ pub async fn check_guardrails(source: &PolicySource, dir: &Path) -> Result<(), S
             r.property, r.action, cex.readable, cex.test_case
         ));
     }
-    Err(why)
+    Err(GuardrailRefusal::Broken(why))
 }

@@ -8,17 +8,35 @@
 use mfa_reset::PolicySource;
 use mfa_reset_guardrails::{Direction, diff, on_deep_stack};
 
-use crate::app::AppState;
+use crate::policy::PolicyContext;
 use crate::policy::replay::{ReplayReport, replay};
 
 /// Recorded decisions replayed at most (the newest).
 const REPLAYED: i64 = 100_000;
 
+/// Why a reloaded set is refused by the gate.
+#[derive(Debug, thiserror::Error)]
+pub enum GateRefusal {
+    /// The candidate allows what the set in force denies: each
+    /// counterexample, readable and as a run-tests case.
+    #[error("the new set grants access the set in force denies:{0}")]
+    NewAccess(String),
+    /// Too many recent decisions would flip: the groups, with examples.
+    #[error("{0}")]
+    TooManyFlips(String),
+    /// The gate could not decide (no decision log, a proof or replay that
+    /// failed): the set is refused all the same.
+    #[error("{0}")]
+    Undecided(String),
+}
+
+/// Refuses `candidate` if it grants new access (`--no-new-access`) or
+/// flips more recent decisions than allowed (`--max-flipped-share`).
 pub async fn check(
-    state: &AppState,
+    state: &PolicyContext,
     in_force: &PolicySource,
     candidate: &PolicySource,
-) -> Result<(), String> {
+) -> Result<(), GateRefusal> {
     let gate = &state.config.reload_gate;
     if gate.no_new_access {
         no_new_access(in_force, candidate).await?;
@@ -54,24 +72,31 @@ pub async fn check(
                     example.actor
                 ));
             }
-            return Err(why);
+            return Err(GateRefusal::TooManyFlips(why));
         }
     }
     Ok(())
 }
 
-async fn no_new_access(in_force: &PolicySource, candidate: &PolicySource) -> Result<(), String> {
+async fn no_new_access(
+    in_force: &PolicySource,
+    candidate: &PolicySource,
+) -> Result<(), GateRefusal> {
     let (old, new) = (in_force.clone(), candidate.clone());
     let report = tokio::task::spawn_blocking(move || {
         on_deep_stack(|| diff(&old, &new, Direction::NewAccessOnly, None))
     })
     .await
-    .map_err(|e| format!("the proof did not finish: {e}"))?
-    .map_err(|e| format!("cannot prove that the new set grants no new access: {e}"))?;
+    .map_err(|e| GateRefusal::Undecided(format!("the proof did not finish: {e}")))?
+    .map_err(|e| {
+        GateRefusal::Undecided(format!(
+            "cannot prove that the new set grants no new access: {e}"
+        ))
+    })?;
     if !report.grants_new_access() {
         return Ok(());
     }
-    let mut why = String::from("the new set grants access the set in force denies:");
+    let mut why = String::new();
     for change in &report.schema_changes {
         why.push_str(&format!("\n  schema: {change} (not provable: refused)"));
     }
@@ -85,12 +110,18 @@ async fn no_new_access(in_force: &PolicySource, candidate: &PolicySource) -> Res
             ));
         }
     }
-    Err(why)
+    Err(GateRefusal::NewAccess(why))
 }
 
-async fn replay_recent(state: &AppState, candidate: &PolicySource) -> Result<ReplayReport, String> {
+async fn replay_recent(
+    state: &PolicyContext,
+    candidate: &PolicySource,
+) -> Result<ReplayReport, GateRefusal> {
+    let undecided = GateRefusal::Undecided;
     let Some(log) = &state.config.decision_log else {
-        return Err("--max-flipped-share needs the decision log".into());
+        return Err(undecided(
+            "--max-flipped-share needs the decision log".into(),
+        ));
     };
     let retention = i64::try_from(log.retention.as_millis()).unwrap_or(i64::MAX);
     let since = mfa_reset::timestamp::to_millis(state.config.clock.now()).saturating_sub(retention);
@@ -98,16 +129,16 @@ async fn replay_recent(state: &AppState, candidate: &PolicySource) -> Result<Rep
         .store
         .recorded_decisions(since, REPLAYED)
         .await
-        .map_err(|e| format!("cannot read the decision log: {e}"))?;
+        .map_err(|e| undecided(format!("cannot read the decision log: {e}")))?;
     let engine = state
         .config
         .engine
         .clone()
         .with_policies(candidate.clone())
         .build()
-        .map_err(|e| format!("cannot load the new set: {e}"))?;
+        .map_err(|e| undecided(format!("cannot load the new set: {e}")))?;
     let in_force = state.engine.clone();
     tokio::task::spawn_blocking(move || replay(&engine, &recorded, Some(&in_force)))
         .await
-        .map_err(|e| format!("the replay did not finish: {e}"))
+        .map_err(|e| undecided(format!("the replay did not finish: {e}")))
 }

@@ -15,7 +15,9 @@ use crate::policy::decision_log::RecordedDecision;
 /// A decision's outcome: allowed, or denied with a code.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Verdict {
+    /// The action went ahead.
     Allowed,
+    /// Denied, with the denial code when there was one.
     Denied(Option<String>),
 }
 
@@ -42,9 +44,13 @@ impl Verdict {
 /// Recorded decisions of one action whose outcome changes the same way.
 #[derive(Debug, Clone)]
 pub struct ChangeGroup {
+    /// The Cedar action.
     pub action: String,
+    /// What was decided then.
     pub recorded: Verdict,
+    /// What the candidate set decides.
     pub replayed: Verdict,
+    /// How many recorded decisions changed this way.
     pub count: usize,
     /// A few of them (the first recorded).
     pub examples: Vec<RecordedDecision>,
@@ -68,6 +74,7 @@ pub struct ReplayReport {
     /// Requests the candidate could not decide (refused as invalid after a
     /// schema change, say): each counts as a flip, with the first error.
     pub errors: usize,
+    /// The first of those errors, for the report.
     pub first_error: Option<String>,
     /// Changed outcomes, the largest groups first.
     pub changes: Vec<ChangeGroup>,

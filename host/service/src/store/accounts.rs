@@ -165,7 +165,7 @@ impl Store {
         let json = self
             .secrets
             .open(&sealed, &format!("{user}/{slot}"))
-            .map_err(secret)?;
+            .map_err(|e| secret(e.to_string()))?;
         serde_json::from_slice(&json)
             .map(Some)
             .map_err(|e| secret(e.to_string()))

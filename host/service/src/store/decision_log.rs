@@ -15,9 +15,13 @@ pub struct RecordedDecision {
     pub at: i64,
     /// The Cedar action: `reset_user_mfa`, a route's action, a login step.
     pub action: String,
+    /// The caller's user id.
     pub actor: String,
+    /// The caller's organization.
     pub organization: String,
+    /// Whether it was allowed.
     pub allowed: bool,
+    /// Why it was denied, when it was.
     pub denial_code: Option<String>,
     /// Empty for login steps (their engine calls do not report it).
     pub policy_revision: String,

@@ -50,11 +50,17 @@ pub enum StoreError {
     /// lost, or none free in time): nothing was read or written; retry.
     #[error("database unreachable: {0}")]
     Unreachable(sqlx::Error),
+    /// Any other database error.
     #[error("database: {0}")]
     Database(sqlx::Error),
     /// A sealed TOTP key does not open: wrong `MFA_RESET_SECRET_KEY`?
     #[error("stored secret of user `{user}`: {message}")]
-    Secret { user: String, message: String },
+    Secret {
+        /// Whose key.
+        user: String,
+        /// Why it does not open.
+        message: String,
+    },
 }
 
 impl From<sqlx::Error> for StoreError {

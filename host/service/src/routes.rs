@@ -8,8 +8,9 @@
 use serde::Deserialize;
 
 /// The route map shipped in `host/service/deploy/routes.toml`, used by default.
-pub const DEFAULT_ROUTES: &str = include_str!("../../deploy/routes.toml");
+pub const DEFAULT_ROUTES: &str = include_str!("../deploy/routes.toml");
 
+/// One rule of the route map: a path prefix, its methods, its Cedar action.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct Route {
@@ -27,9 +28,11 @@ pub struct Route {
     segments: Vec<String>,
 }
 
+/// The gateway route map: which Cedar action decides a forwarded request.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct RouteMap {
+    /// The rules; the longest matching prefix decides.
     #[serde(rename = "route")]
     pub routes: Vec<Route>,
 }
@@ -49,32 +52,67 @@ pub enum RouteMatch<'a> {
     NoRoute,
 }
 
+/// Why a route map is refused: where (`route[2].prefix`, or the TOML
+/// itself) and why, with the value as written.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}{message}")]
+pub struct RouteMapError {
+    /// The route and key (`route[2].prefix`), empty for TOML syntax.
+    pub field: String,
+    /// Why, with the value as written.
+    pub message: String,
+}
+
+impl RouteMapError {
+    fn at(i: usize, key: &str, message: String) -> Self {
+        Self {
+            field: format!("route[{i}].{key}"),
+            message: format!(": {message}"),
+        }
+    }
+}
+
 impl RouteMap {
-    pub fn parse(toml_text: &str) -> Result<Self, String> {
-        let mut map: Self = toml::from_str(toml_text).map_err(|e| e.to_string())?;
+    /// A route map from its TOML form (`deploy/routes.toml`), every rule
+    /// checked.
+    pub fn parse(toml_text: &str) -> Result<Self, RouteMapError> {
+        let mut map: Self = toml::from_str(toml_text).map_err(|e| RouteMapError {
+            field: String::new(),
+            message: e.to_string(),
+        })?;
         for i in 0..map.routes.len() {
             let r = &map.routes[i];
             let canonical = canonical_path(&r.prefix)
-                .map_err(|why| format!("route[{i}].prefix: `{}`: {why}", r.prefix))?;
+                .map_err(|why| RouteMapError::at(i, "prefix", format!("`{}`: {why}", r.prefix)))?;
             if r.prefix.chars().any(char::is_uppercase) {
-                return Err(format!(
-                    "route[{i}].prefix: `{}`: write prefixes in lower case (paths match case-insensitively)",
-                    r.prefix
+                return Err(RouteMapError::at(
+                    i,
+                    "prefix",
+                    format!(
+                        "`{}`: write prefixes in lower case (paths match case-insensitively)",
+                        r.prefix
+                    ),
                 ));
             }
             if let Some(m) = r.methods.iter().find(|m| !is_method(m)) {
-                return Err(format!(
-                    "route[{i}].methods: `{m}` is not an upper-case HTTP method"
+                return Err(RouteMapError::at(
+                    i,
+                    "methods",
+                    format!("`{m}` is not an upper-case HTTP method"),
                 ));
             }
             if r.action.trim().is_empty() {
-                return Err(format!("route[{i}].action: must not be empty"));
+                return Err(RouteMapError::at(i, "action", "must not be empty".into()));
             }
             let same = map.routes[..i].iter().position(|o| o.segments == canonical);
             if let Some(j) = same {
-                return Err(format!(
-                    "route[{i}].prefix: `{}` is the prefix of route[{j}] too: list its methods in one rule",
-                    r.prefix
+                return Err(RouteMapError::at(
+                    i,
+                    "prefix",
+                    format!(
+                        "`{}` is the prefix of route[{j}] too: list its methods in one rule",
+                        r.prefix
+                    ),
                 ));
             }
             map.routes[i].segments = canonical;
@@ -82,7 +120,7 @@ impl RouteMap {
         Ok(map)
     }
 
-    /// The rule for `method` on `segments` (from [`canonical_path`]): the
+    /// The rule for `method` on `segments` (from `canonical_path`): the
     /// longest prefix matching whole segments decides. A path some rule
     /// matches exactly, and a longer rule up to a suffix spelling
     /// (`/app/admin.json`, `/app/admin~/` under `/app/admin/`; backend
@@ -363,7 +401,8 @@ mod tests {
             ),
         ] {
             let err = RouteMap::parse(toml).unwrap_err();
-            assert!(err.contains(why), "{err}");
+            assert!(err.to_string().contains(why), "{err}");
+            assert!(err.field.starts_with("route["), "{err:?}");
         }
     }
 

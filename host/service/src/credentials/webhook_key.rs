@@ -17,17 +17,26 @@ impl std::fmt::Debug for WebhookKey {
     }
 }
 
+/// Why a text is not a webhook signing secret.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WebhookKeyError {
+    /// The text (after `whsec_`) does not decode: what the decoder said.
+    #[error("the webhook secret is not base64 (after `whsec_`): {0}")]
+    NotBase64(String),
+    /// It decodes to this many bytes, not 24 to 64.
+    #[error("the webhook secret must be 24 to 64 bytes, base64-encoded; it is {0} bytes")]
+    Length(usize),
+}
+
 impl WebhookKey {
-    pub fn parse(text: &str) -> Result<Self, String> {
+    /// The secret from its text form (`whsec_` optional).
+    pub fn parse(text: &str) -> Result<Self, WebhookKeyError> {
         let encoded = text.trim().strip_prefix("whsec_").unwrap_or(text.trim());
         let bytes = BASE64
             .decode(encoded)
-            .map_err(|e| format!("the webhook secret is not base64 (after `whsec_`): {e}"))?;
+            .map_err(|e| WebhookKeyError::NotBase64(e.to_string()))?;
         if !(24..=64).contains(&bytes.len()) {
-            return Err(format!(
-                "the webhook secret must be 24 to 64 bytes, base64-encoded; it is {} bytes",
-                bytes.len()
-            ));
+            return Err(WebhookKeyError::Length(bytes.len()));
         }
         Ok(Self(bytes))
     }
@@ -63,12 +72,14 @@ mod tests {
 
     #[test]
     fn bad_secrets_are_refused_with_the_reason() {
-        let short = WebhookKey::parse("whsec_c2hvcnQ=").unwrap_err();
+        let short = WebhookKey::parse("whsec_c2hvcnQ=").unwrap_err().to_string();
         assert!(
             short.contains("24 to 64 bytes") && short.contains("5 bytes"),
             "{short}"
         );
-        let garbled = WebhookKey::parse("whsec_not base64!").unwrap_err();
+        let garbled = WebhookKey::parse("whsec_not base64!")
+            .unwrap_err()
+            .to_string();
         assert!(garbled.contains("not base64"), "{garbled}");
         assert!(!format!("{:?}", WebhookKey::parse(&"A".repeat(40)).unwrap()).contains("AAA"));
     }
