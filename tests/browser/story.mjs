@@ -25,9 +25,14 @@ async function ask(question) {
 }
 const log = (text) => process.stdout.write(`# ${text}\n`);
 
-/** Waits until `check` holds (5 s), else fails with `what`. */
+/** How long a page may take to show what it must: generous, because CI
+ * runs two browser stories and their services at once on 2 cores (a 5 s
+ * wait once ran out there). */
+const PATIENCE_MS = 20000;
+
+/** Waits until `check` holds (`PATIENCE_MS`), else fails with `what`. */
 async function eventually(what, check) {
-  const until = Date.now() + 5000;
+  const until = Date.now() + PATIENCE_MS;
   let last;
   for (;;) {
     try {
@@ -42,8 +47,8 @@ async function eventually(what, check) {
 const text = async (page, selector) => ((await page.locator(selector).textContent()) ?? '').trim();
 const says = (page, selector, fragment) =>
   eventually(`${selector} says "${fragment}"`, async () => (await text(page, selector)).includes(fragment));
-const visible = (page, selector) => page.locator(selector).waitFor({ state: 'visible', timeout: 5000 });
-const at = (page, view) => page.waitForURL((url) => url.pathname.endsWith(`/console/${view}`), { timeout: 5000 });
+const visible = (page, selector) => page.locator(selector).waitFor({ state: 'visible', timeout: PATIENCE_MS });
+const at = (page, view) => page.waitForURL((url) => url.pathname.endsWith(`/console/${view}`), { timeout: PATIENCE_MS });
 const shot = (page, name) => page.screenshot({ path: `${SHOTS}/${name}.png`, fullPage: true });
 
 const problems = [];
