@@ -7,6 +7,14 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::LazyLock;
 
+/// The profile host/engine/build.rs builds the real guest with in this kind
+/// of build (`guest-dev` in debug builds, `guest` in release ones).
+const PROFILE: &str = if cfg!(debug_assertions) {
+    "guest-dev"
+} else {
+    "guest"
+};
+
 pub fn misbehaving_component() -> &'static Path {
     static WASM: LazyLock<PathBuf> = LazyLock::new(build);
     &WASM
@@ -22,7 +30,7 @@ fn build() -> PathBuf {
     cargo
         .current_dir(&root)
         .args(["build", "-q", "-p", "mfa-reset-misbehaving-guest"])
-        .args(["--target", "wasm32-wasip2", "--profile", "guest"])
+        .args(["--target", "wasm32-wasip2", "--profile", PROFILE])
         .arg("--target-dir")
         .arg(&target_dir);
     for var in [
@@ -38,5 +46,7 @@ fn build() -> PathBuf {
         status.success(),
         "building the misbehaving component failed"
     );
-    target_dir.join("wasm32-wasip2/guest/mfa_reset_misbehaving_guest.wasm")
+    target_dir.join(format!(
+        "wasm32-wasip2/{PROFILE}/mfa_reset_misbehaving_guest.wasm"
+    ))
 }

@@ -37,9 +37,25 @@ pub fn conformance_case_count() -> usize {
         .map_or(0, Vec::len)
 }
 
-/// Compiled components are cached here, so each binary compiles at most once.
+/// Where every test caches compiled components, in-process engines and
+/// spawned `mfa-reset` commands alike (`$XDG_CACHE_HOME/mfa-reset`): each
+/// distinct component is compiled once per run, not once per process (a
+/// compile takes ~13 s of CPU in a debug build).
+fn xdg_cache_home() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("component-cache")
+}
+
+/// The compiled-component cache of the in-process engines.
 pub fn cache_dir() -> Option<PathBuf> {
-    Some(PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("component-cache"))
+    Some(xdg_cache_home().join("mfa-reset"))
+}
+
+/// The `mfa-reset` command of this build, sharing the tests' cache of
+/// compiled components.
+pub fn mfa_reset_command() -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_mfa-reset"));
+    command.env("XDG_CACHE_HOME", xdg_cache_home());
+    command
 }
 
 pub fn builder() -> EngineBuilder {

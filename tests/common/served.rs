@@ -24,7 +24,7 @@ impl Served {
             .unwrap()
             .port();
         let log = tempfile::NamedTempFile::new().unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_mfa-reset"))
+        let child = super::mfa_reset_command()
             .arg("serve")
             .args([
                 "--listen",

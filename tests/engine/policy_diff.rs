@@ -12,7 +12,7 @@ use common::policy_edits::{ORG_CONDITION, cross_organization_roots, policy_copy}
 use common::repo;
 
 fn cli(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mfa-reset"))
+    common::mfa_reset_command()
         .current_dir(dir)
         .args(args)
         .output()

@@ -6,7 +6,6 @@
 
 use crate::common;
 
-use std::process::Command;
 use std::time::Duration;
 
 use common::misbehaving::misbehaving_component;
@@ -84,7 +83,7 @@ fn a_component_that_is_not_the_pinned_one_is_refused() {
 #[test]
 fn the_service_refuses_to_start_with_a_component_that_is_not_the_pinned_one() {
     let dir = tempfile::tempdir().unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_mfa-reset"))
+    let output = common::mfa_reset_command()
         .args(["--component-sha256", &"ab".repeat(32), "serve"])
         .args([
             "--listen",
@@ -93,7 +92,6 @@ fn the_service_refuses_to_start_with_a_component_that_is_not_the_pinned_one() {
             "--data-dir",
         ])
         .arg(dir.path().join("data"))
-        .env("XDG_CACHE_HOME", dir.path().join("cache"))
         .output()
         .expect("the command runs");
     assert!(!output.status.success(), "it must not start");

@@ -840,7 +840,7 @@ fn the_data_directory_and_database_are_private() {
         .local_addr()
         .unwrap()
         .port();
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_mfa-reset"))
+    let child = common::mfa_reset_command()
         .args([
             "serve",
             "--listen",
@@ -848,7 +848,6 @@ fn the_data_directory_and_database_are_private() {
             "--data-dir",
         ])
         .arg(&data)
-        .env("XDG_CACHE_HOME", common::cache_dir().unwrap())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()

@@ -764,11 +764,10 @@ fn times_finer_than_a_millisecond_are_refused_naming_the_field() {
 fn the_enroll_command_reads_the_clock_to_the_millisecond() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("alice.json");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mfa-reset"))
+    let out = common::mfa_reset_command()
         .arg("enroll")
         .arg("--state")
         .arg(&state)
-        .env("XDG_CACHE_HOME", dir.path().join("cache"))
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);

@@ -185,11 +185,7 @@ async fn sigkill_during_state_changes_loses_nothing_on_sqlite() {
         "--data-dir".to_string(),
         dir.path().join("data").display().to_string(),
     ];
-    let cache = (
-        "XDG_CACHE_HOME",
-        dir.path().join("cache").display().to_string(),
-    );
-    kill_and_check(async || Served::start(&args, std::slice::from_ref(&cache)).await).await;
+    kill_and_check(async || Served::start(&args, &[]).await).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -203,13 +199,7 @@ async fn sigkill_during_state_changes_loses_nothing_on_postgres() {
         "--data-dir".to_string(),
         dir.path().join("data").display().to_string(),
     ];
-    let envs = [
-        (
-            "XDG_CACHE_HOME",
-            dir.path().join("cache").display().to_string(),
-        ),
-        ("MFA_RESET_SECRET_KEY", SecretBox::generate_base64()),
-    ];
+    let envs = [("MFA_RESET_SECRET_KEY", SecretBox::generate_base64())];
     kill_and_check(async || Served::start(&args, &envs).await).await;
 }
 
@@ -264,21 +254,13 @@ impl HalfSentLogin {
     }
 }
 
-fn sqlite_args(
-    dir: &tempfile::TempDir,
-    drain_seconds: u32,
-) -> (Vec<String>, (&'static str, String)) {
-    let args = vec![
+fn sqlite_args(dir: &tempfile::TempDir, drain_seconds: u32) -> Vec<String> {
+    vec![
         "--data-dir".to_string(),
         dir.path().join("data").display().to_string(),
         "--drain-seconds".to_string(),
         drain_seconds.to_string(),
-    ];
-    let cache = (
-        "XDG_CACHE_HOME",
-        dir.path().join("cache").display().to_string(),
-    );
-    (args, cache)
+    ]
 }
 
 /// SIGTERM with five logins in flight and forward-auth decisions just made: no
@@ -287,8 +269,8 @@ fn sqlite_args(
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sigterm_answers_the_requests_in_flight_and_exits_cleanly() {
     let dir = tempfile::tempdir().unwrap();
-    let (args, cache) = sqlite_args(&dir, 20);
-    let mut served = Served::start(&args, std::slice::from_ref(&cache)).await;
+    let args = sqlite_args(&dir, 20);
+    let mut served = Served::start(&args, &[]).await;
     let base = served.base.clone();
     let bob = login(&base, "bob").await;
     let http = reqwest::Client::new();
@@ -351,8 +333,8 @@ async fn sigterm_answers_the_requests_in_flight_and_exits_cleanly() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_stuck_request_is_given_the_drain_timeout_and_a_second_signal_ends_the_wait() {
     let dir = tempfile::tempdir().unwrap();
-    let (args, cache) = sqlite_args(&dir, 1);
-    let mut served = Served::start(&args, std::slice::from_ref(&cache)).await;
+    let args = sqlite_args(&dir, 1);
+    let mut served = Served::start(&args, &[]).await;
     let stuck = HalfSentLogin::start(&served.base, "bob").await;
     served.signal("INT");
     assert_eq!(
@@ -365,8 +347,8 @@ async fn a_stuck_request_is_given_the_drain_timeout_and_a_second_signal_ends_the
     drop(stuck);
 
     let dir = tempfile::tempdir().unwrap();
-    let (args, cache) = sqlite_args(&dir, 600);
-    let mut served = Served::start(&args, std::slice::from_ref(&cache)).await;
+    let args = sqlite_args(&dir, 600);
+    let mut served = Served::start(&args, &[]).await;
     let stuck = HalfSentLogin::start(&served.base, "bob").await;
     served.signal("TERM");
     tokio::time::sleep(Duration::from_millis(300)).await;

@@ -389,13 +389,7 @@ async fn every_change_is_notified_exactly_once_through_kills_and_outages_on_sqli
     let receiver = Receiver::start().await;
     let mut args = vec!["--data-dir".to_string(), data.display().to_string()];
     args.extend(webhook_args(&receiver));
-    let envs = [
-        (
-            "XDG_CACHE_HOME",
-            dir.path().join("cache").display().to_string(),
-        ),
-        ("MFA_RESET_WEBHOOK_SECRET", SECRET.to_string()),
-    ];
+    let envs = [("MFA_RESET_WEBHOOK_SECRET", SECRET.to_string())];
     let db_url = format!("sqlite://{}", data.join("mfa-reset.db").display());
     kill_and_check(receiver, &db_url, async || {
         Served::start(&args, &envs).await
@@ -419,10 +413,6 @@ async fn every_change_is_notified_exactly_once_through_kills_and_outages_on_post
     ];
     args.extend(webhook_args(&receiver));
     let envs = [
-        (
-            "XDG_CACHE_HOME",
-            dir.path().join("cache").display().to_string(),
-        ),
         ("MFA_RESET_WEBHOOK_SECRET", SECRET.to_string()),
         ("MFA_RESET_SECRET_KEY", SecretBox::generate_base64()),
     ];
@@ -586,12 +576,11 @@ async fn a_dead_or_silent_receiver_never_holds_up_a_decision() {
 fn bad_webhook_settings_are_refused_at_start() {
     let dir = tempfile::tempdir().unwrap();
     let run = |url: &str, secret: Option<&str>| {
-        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_mfa-reset"));
+        let mut command = common::mfa_reset_command();
         command
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(dir.path().join("data"))
             .args(["--webhook-url", url])
-            .env("XDG_CACHE_HOME", dir.path().join("cache"))
             .env_remove("MFA_RESET_WEBHOOK_SECRET");
         if let Some(secret) = secret {
             command.env("MFA_RESET_WEBHOOK_SECRET", secret);

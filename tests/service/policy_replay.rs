@@ -8,7 +8,6 @@ use crate::common;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::policy_edits::{cross_organization_roots, policy_copy, roots_only_enable};
@@ -157,7 +156,7 @@ fn replay_cli(
     database: &str,
     set: &Path,
 ) -> (BTreeMap<(String, String, String), usize>, i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_mfa-reset"))
+    let out = common::mfa_reset_command()
         .args([
             "policies",
             "replay",
@@ -323,7 +322,7 @@ async fn a_recorded_day_replays_with_exactly_the_flips_deciding_by_hand_finds() 
     assert!(said.contains("no decision recorded"), "{said}");
 
     // Bad input: which argument, and why.
-    let out = Command::new(env!("CARGO_BIN_EXE_mfa-reset"))
+    let out = common::mfa_reset_command()
         .args([
             "policies",
             "replay",
