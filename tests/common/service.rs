@@ -110,6 +110,20 @@ pub async fn policy_revision(base: &str) -> String {
     health["policy_revision"].as_str().unwrap().to_string()
 }
 
+/// The revision the service at `base` decides under once it is no longer
+/// `before`, or `before` after a minute: a reload, with its guardrail proofs,
+/// can take seconds while the suites share two cores.
+pub async fn changed_policy_revision(base: &str, before: &str) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        let now = policy_revision(base).await;
+        if now != before || std::time::Instant::now() > deadline {
+            return now;
+        }
+    }
+}
+
 /// The Prometheus text the service at `base` exposes.
 pub async fn metrics(base: &str) -> String {
     let response = client()

@@ -151,8 +151,10 @@ fn a_call_that_finds_every_instance_busy_fails_after_the_acquire_timeout() {
     };
     started_rx.recv().unwrap();
     let mut waited = None;
-    // The other thread may not have taken its slot yet: try until it has.
-    for _ in 0..200 {
+    // The other thread may not have taken its slot yet: try until it has
+    // (for up to a minute: the suites share two cores).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while std::time::Instant::now() < deadline {
         match engine.decide(&request(&ada, Action::SetEnforcement(true))) {
             Err(e @ Error::Busy { .. }) => {
                 waited = Some(e);

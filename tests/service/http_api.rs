@@ -687,14 +687,7 @@ async fn edited_policies_are_picked_up_and_broken_ones_refused() {
     let text = std::fs::read_to_string(&file).unwrap();
     std::fs::write(&file, text.replace("duration(\"30d\")", "duration(\"1d\")")).unwrap();
     let before = policy_revision(&svc.base).await;
-    let mut reloaded = before.clone();
-    for _ in 0..50 {
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        reloaded = policy_revision(&svc.base).await;
-        if reloaded != before {
-            break;
-        }
-    }
+    let reloaded = changed_policy_revision(&svc.base, &before).await;
     assert_ne!(reloaded, before, "the edited set was loaded");
     svc.clock.advance(Duration::days(2));
     let (status, body) = call(&svc.base, &bob, "POST", "/api/me/mfa/reset", None).await;
