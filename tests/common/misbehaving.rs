@@ -1,5 +1,6 @@
 //! The test-only misbehaving component (`tests/misbehaving-guest`), built
-//! for wasm32-wasip2 once per test binary the way the engine's build script
+//! for wasm32-wasip2 by the first test process that needs it (cargo finds it
+//! up to date for the others) the way the engine's build script
 //! builds the real guest (same profile, same wasm target dir, so the
 //! dependencies they share are compiled once).
 
