@@ -7,8 +7,8 @@ use reqwest::StatusCode;
 
 use super::service::client;
 
-/// A running `mfa-reset serve` (args and environment as given, on a free
-/// port); killed (SIGKILL) when dropped.
+/// A running `mfa-reset serve --demo` (args and environment as given, on a
+/// free port); killed (SIGKILL) when dropped.
 pub struct Served {
     child: Child,
     pub base: String,
@@ -18,6 +18,15 @@ pub struct Served {
 
 impl Served {
     pub async fn start(args: &[String], envs: &[(&str, String)]) -> Self {
+        Self::launch(args, envs, &["--demo"]).await
+    }
+
+    /// `mfa-reset serve` as an operator starts it: no demo data.
+    pub async fn start_without_demo(args: &[String], envs: &[(&str, String)]) -> Self {
+        Self::launch(args, envs, &[]).await
+    }
+
+    async fn launch(args: &[String], envs: &[(&str, String)], demo: &[&str]) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -31,6 +40,7 @@ impl Served {
                 &format!("127.0.0.1:{port}"),
                 "--insecure-cookies",
             ])
+            .args(demo)
             .args(args)
             .envs(envs.iter().map(|(k, v)| (*k, v.as_str())))
             .stdout(log.reopen().unwrap())

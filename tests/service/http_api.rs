@@ -762,3 +762,49 @@ async fn r5_a_login_left_waiting_by_lifted_enforcement_ends() {
         "{body}"
     );
 }
+
+/// `serve` without `--demo` never fills an empty database with the demo
+/// organizations and their known passwords, on SQLite or PostgreSQL: no
+/// demo user can log in, and the log says how to try the demo.
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_without_demo_starts_an_empty_database_empty_on_both_backends() {
+    use common::postgres::{Postgres, wait_ready};
+    use common::served::Served;
+
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = vec![
+        "--data-dir".to_string(),
+        dir.path().join("data").display().to_string(),
+    ];
+    let pg = Postgres::start();
+    wait_ready(&pg.url()).await;
+    let postgres = vec![
+        "--database".to_string(),
+        pg.url(),
+        "--data-dir".to_string(),
+        dir.path().join("pg-data").display().to_string(),
+    ];
+    let key = [(
+        "MFA_RESET_SECRET_KEY",
+        mfa_reset_service::SecretBox::generate_base64(),
+    )];
+    for (backend, args) in [("sqlite", sqlite), ("postgres", postgres)] {
+        let served = Served::start_without_demo(&args, &key).await;
+        for user in ["ada", "bob", "gus"] {
+            let answer = client()
+                .post(format!("{}/api/login", served.base))
+                .json(&json!({"user": user, "password": format!("{user}-demo-password")}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(
+                answer.status(),
+                StatusCode::UNAUTHORIZED,
+                "{backend}: the demo user {user} logged in"
+            );
+        }
+        let log = served.log();
+        assert!(log.contains("serve --demo"), "{backend}: {log}");
+        assert!(!log.contains("seeded"), "{backend}: {log}");
+    }
+}

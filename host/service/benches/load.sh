@@ -23,7 +23,7 @@ BASE=http://127.0.0.1:$PORT
 export XDG_CACHE_HOME=$WORK/cache
 
 start_service() {
-  "$BIN" serve --listen 127.0.0.1:$PORT --data-dir "$WORK/data" --insecure-cookies >/dev/null 2>&1 &
+  "$BIN" serve --demo --listen 127.0.0.1:$PORT --data-dir "$WORK/data" --insecure-cookies >/dev/null 2>&1 &
   PID=$!
 }
 stop_service() { kill "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; }

@@ -130,7 +130,8 @@ pub struct ServiceConfig {
     pub database: String,
     /// The AEAD key sealing TOTP keys at rest (base64, 32 bytes).
     pub secret_key: String,
-    /// Demo data to create when the database is empty.
+    /// Demo data to create when the database is empty (`serve --demo`);
+    /// `None` leaves an empty database empty, and the log says so.
     pub seed: Option<Seed>,
     /// Policy directory, watched and reloaded on change; built-in if `None`.
     pub policies_dir: Option<PathBuf>,

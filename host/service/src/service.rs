@@ -239,19 +239,26 @@ async fn open_store(config: &ServiceConfig, secrets: SecretBox) -> Result<Store,
     let store = Store::open(&config.database, secrets)
         .await
         .map_err(db_error)?;
-    if let Some(seed) = &config.seed
-        && store.is_empty().await.map_err(db_error)?
-    {
-        for (organization, users) in seed.accounts() {
-            store
-                .insert_organization(&organization, &users)
-                .await
-                .map_err(db_error)?;
+    if !store.is_empty().await.map_err(db_error)? {
+        return Ok(store);
+    }
+    match &config.seed {
+        Some(seed) => {
+            for (organization, users) in seed.accounts() {
+                store
+                    .insert_organization(&organization, &users)
+                    .await
+                    .map_err(db_error)?;
+            }
+            tracing::info!(
+                organizations = seed.organizations.len(),
+                "seeded the empty database with demo data"
+            );
         }
-        tracing::info!(
-            organizations = seed.organizations.len(),
-            "seeded the empty database with demo data"
-        );
+        None => tracing::warn!(
+            "the database has no organization, so nobody can log in; to try the \
+             product with the demo organizations, start with `mfa-reset serve --demo`"
+        ),
     }
     Ok(store)
 }

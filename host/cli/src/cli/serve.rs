@@ -87,12 +87,14 @@ pub struct ServeArgs {
     /// Longest lock in seconds.
     #[arg(long, default_value_t = 3600)]
     lockout_max_seconds: u32,
-    /// Demo data for an empty database; host/service/seed/demo.json if not given.
-    #[arg(long, conflicts_with = "no_seed")]
+    /// Fill an empty database with the demo organizations
+    /// (host/service/seed/demo.json: known passwords, for trying the product
+    /// only). Without it, or --seed, an empty database stays empty.
+    #[arg(long, conflicts_with = "seed")]
+    demo: bool,
+    /// Fill an empty database with the demo data in this file instead.
+    #[arg(long, value_name = "FILE")]
     seed: Option<PathBuf>,
-    /// Create no demo data.
-    #[arg(long)]
-    no_seed: bool,
     /// Browsers reach the service over plain HTTP (development only): the
     /// session cookie is then `mfa_session` without `Secure` instead of
     /// `__Host-mfa_session`.
@@ -250,10 +252,12 @@ fn service_config(args: ServeArgs, engine: EngineBuilder) -> Result<ServiceConfi
         Some(path) => RouteMap::parse(&read(path)?).map_err(|e| CliError::file(path, e))?,
         None => RouteMap::parse(DEFAULT_ROUTES).expect("the shipped route map parses"),
     };
-    let seed = match (&args.seed, args.no_seed) {
-        (_, true) => None,
-        (Some(path), false) => Some(Seed::parse(&read(path)?)?),
-        (None, false) => Some(Seed::parse(DEMO_SEED)?),
+    // Demo data (known passwords) only when asked for: a real database is
+    // never filled with it by accident, PostgreSQL included.
+    let seed = match (&args.seed, args.demo) {
+        (Some(path), _) => Some(Seed::parse(&read(path)?)?),
+        (None, true) => Some(Seed::parse(DEMO_SEED)?),
+        (None, false) => None,
     };
     let webhook = webhook(&args)?;
     let (decision_log, reload_gate) = decision_log_and_gate(&args)?;
