@@ -346,9 +346,10 @@ async function organizationView() {
   if (!me.mfa_satisfied) return go('login');
   showNav('organization', me.user);
   $('enforce').checked = me.enforce_mfa;
-  if (!(await showUsers())) return;
-  await showAudit();
 
+  // The handlers come first: the controls show as soon as the users have
+  // loaded, and a change made while the audit table still loads must reach
+  // the API (it was once lost, the switch showing a state never asked for).
   const refresh = async () => { if (await showUsers()) await showAudit(); };
   $('audit-older').addEventListener('click', busy($('audit-older'), () => showAudit(auditPage.older)));
   $('audit-newest').addEventListener('click', busy($('audit-newest'), () => showAudit()));
@@ -375,6 +376,9 @@ async function organizationView() {
     await refresh();
     button.isConnected ? button.focus() : $('users').querySelector('button')?.focus();
   }));
+
+  if (!(await showUsers())) return;
+  await showAudit();
 }
 
 // ---- Session expired: the engine's message, with the support link.
