@@ -267,6 +267,10 @@ fn user_entity(names: &RequestBuilder, user: &User) -> Result<Entity, String> {
             "mfa_enrolled".to_string(),
             RestrictedExpression::new_bool(user.mfa == MfaStatus::Active),
         ),
+        (
+            "active".to_string(),
+            RestrictedExpression::new_bool(user.active),
+        ),
     ]);
     Entity::new(names.user(&user.id), attrs, HashSet::from([org])).map_err(|e| e.to_string())
 }
@@ -313,6 +317,7 @@ pub fn schema_mismatches(names: &RequestBuilder, schema: &Schema) -> Vec<String>
         role,
         organization: org.clone(),
         mfa: MfaStatus::Active,
+        active: true,
     };
     let root = user("root", Role::Root);
     let sub = user("sub", Role::SubUser);

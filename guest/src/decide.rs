@@ -129,6 +129,7 @@ mod tests {
                 enforce_mfa: false,
             },
             mfa: MfaStatus::Active,
+            active: true,
         }
     }
 

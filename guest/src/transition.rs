@@ -135,6 +135,7 @@ pub fn apply(request: &Request) -> Applied {
                     role: u.role,
                     mfa: u.mfa,
                     effective_mfa: effective_mfa(u),
+                    active: u.active,
                 })
                 .collect(),
         ),
@@ -185,6 +186,7 @@ mod tests {
                 enforce_mfa: enforce,
             },
             mfa,
+            active: true,
         }
     }
 

@@ -48,13 +48,13 @@ function required(value, type, field, what) {
   return value;
 }
 
-function object(value, field, keys) {
+function object(value, field, keys, optional = []) {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new RequestError(field || '(request)', 'must be an object');
   }
   const at = (key) => (field ? `${field}.${key}` : key);
   for (const key of Object.keys(value)) {
-    if (!keys.includes(key)) throw new RequestError(at(key), 'unknown field');
+    if (!keys.includes(key) && !optional.includes(key)) throw new RequestError(at(key), 'unknown field');
   }
   for (const key of keys) {
     if (!Object.hasOwn(value, key)) throw new RequestError(at(key), 'missing');
@@ -94,12 +94,14 @@ function organization(value, field) {
 }
 
 function user(value, field) {
-  const u = object(value, field, ['id', 'role', 'organization', 'mfa']);
+  const u = object(value, field, ['id', 'role', 'organization', 'mfa'], ['active']);
   return {
     id: required(u.id, 'string', `${field}.id`, 'a string'),
     role: oneOf(u.role, `${field}.role`, ['root', 'sub_user']),
     organization: organization(u.organization, `${field}.organization`),
     mfa: oneOf(u.mfa, `${field}.mfa`, ['off', 'enrolment_due', 'active']),
+    // Left out means active (R13), as in the Rust library's JSON.
+    active: u.active === undefined ? true : required(u.active, 'boolean', `${field}.active`, 'true or false'),
   };
 }
 
@@ -258,6 +260,7 @@ const userJson = (u) => ({
   role: snake(u.role),
   organization: { id: u.organization.id, enforce_mfa: u.organization.enforceMfa },
   mfa: snake(u.mfa),
+  active: u.active,
 });
 
 function decisionJson(d) {
@@ -328,7 +331,7 @@ function outcomeJson(o) {
   };
   if (o.users.length) {
     out.users = o.users.map((u) => ({
-      id: u.id, role: snake(u.role), mfa: snake(u.mfa), effective_mfa: snake(u.effectiveMfa),
+      id: u.id, role: snake(u.role), mfa: snake(u.mfa), effective_mfa: snake(u.effectiveMfa), active: u.active,
     }));
   }
   return out;

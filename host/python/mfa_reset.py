@@ -72,11 +72,11 @@ def _require(value: Any, kind: type, field: str, what: str) -> Any:
     return value
 
 
-def _object(value: Any, field: str, keys: set[str]) -> dict:
+def _object(value: Any, field: str, keys: set[str], optional: frozenset[str] = frozenset()) -> dict:
     if type(value) is not dict:
         raise RequestError(field or "(request)", "must be an object")
     for key in value:
-        if key not in keys:
+        if key not in keys and key not in optional:
             raise RequestError(f"{field}.{key}" if field else key, "unknown field")
     for key in keys:
         if key not in value:
@@ -126,12 +126,14 @@ def _organization(value: Any, field: str) -> wc.Record:
 
 
 def _user(value: Any, field: str) -> wc.Record:
-    u = _object(value, field, {"id", "role", "organization", "mfa"})
+    u = _object(value, field, {"id", "role", "organization", "mfa"}, frozenset({"active"}))
     return _record({
         "id": _require(u["id"], str, f"{field}.id", "a string"),
         "role": _enum(u["role"], f"{field}.role", ("root", "sub_user")),
         "organization": _organization(u["organization"], f"{field}.organization"),
         "mfa": _enum(u["mfa"], f"{field}.mfa", ("off", "enrolment_due", "active")),
+        # Left out means active (R13), as in the Rust library's JSON.
+        "active": _require(u.get("active", True), bool, f"{field}.active", "true or false"),
     })
 
 
@@ -265,6 +267,7 @@ def _user_json(u: Any) -> dict:
         "role": _name(u.role),
         "organization": {"id": org.id, "enforce_mfa": _get(org, "enforce-mfa")},
         "mfa": _name(u.mfa),
+        "active": u.active,
     }
 
 
@@ -358,7 +361,7 @@ def _outcome_json(o: Any) -> dict:
     if o.users:
         out["users"] = [
             {"id": u.id, "role": _name(u.role), "mfa": _name(u.mfa),
-             "effective_mfa": _name(_get(u, "effective-mfa"))}
+             "effective_mfa": _name(_get(u, "effective-mfa")), "active": u.active}
             for u in o.users
         ]
     return out

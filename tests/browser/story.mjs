@@ -73,8 +73,8 @@ async function person(viewport = { width: 1024, height: 768 }) {
 async function logIn(page, user) {
   await page.goto(`${BASE}/console/login`);
   await visible(page, '#password-form');
-  await page.getByLabel('User ID').fill(user);
-  await page.getByLabel('Password').fill(PASSWORD(user));
+  await page.getByLabel('User ID', { exact: true }).fill(user);
+  await page.getByLabel('Password', { exact: true }).fill(PASSWORD(user));
   await page.getByRole('button', { name: 'Log in' }).click();
 }
 
@@ -118,13 +118,13 @@ async function enterCode(page, code) {
   await shot(page, 'login');
 
   log('a wrong password is refused with the service\'s message');
-  await page.getByLabel('User ID').fill('bob');
-  await page.getByLabel('Password').fill('not-his-password');
+  await page.getByLabel('User ID', { exact: true }).fill('bob');
+  await page.getByLabel('Password', { exact: true }).fill('not-his-password');
   await page.getByRole('button', { name: 'Log in' }).click();
   await says(page, '#alert', 'unknown user or wrong password');
 
   log('R1, keyboard only: log in with password alone, MFA is off');
-  await page.getByLabel('User ID').focus();
+  await page.getByLabel('User ID', { exact: true }).focus();
   await page.keyboard.press('Control+A');
   await page.keyboard.type('bob');
   await page.keyboard.press('Tab');
@@ -304,10 +304,42 @@ const carol = await person();
   await visible(page, '#password-form');
   await new Promise((resolve) => setTimeout(resolve, 500));
   assert.ok(loads <= 3, `no redirect loop (${loads} page loads)`);
-  await page.getByLabel('User ID').fill('carol');
-  await page.getByLabel('Password').fill(PASSWORD('carol'));
+  await page.getByLabel('User ID', { exact: true }).fill('carol');
+  await page.getByLabel('Password', { exact: true }).fill(PASSWORD('carol'));
   await page.getByRole('button', { name: 'Log in' }).click();
   await at(page, 'profile');
+  await page.context().close();
+}
+
+// ---- heidi: the operator invites her; she chooses a password once (R13).
+{
+  const link = await ask('invite globex heidi');
+  const page = await person({ width: 390, height: 844 });
+  await page.goto(link);
+  await at(page, 'invitation');
+  assert.equal(new URL(page.url()).hash, '', 'the token leaves the address bar and the history');
+  await visible(page, '#invitation-form');
+  assert.equal(await page.getByLabel('Your user ID').inputValue(), 'heidi');
+  await says(page, '#password-rules', 'At least 15 characters');
+  await shot(page, 'invitation');
+  const choose = async (password, again = password) => {
+    await page.getByLabel('New password').fill(password);
+    await page.getByLabel('The same password again').fill(again);
+    await page.getByRole('button', { name: 'Set the password and log in' }).click();
+  };
+  await choose('football', 'football');
+  await says(page, '#alert', 'is 8 characters long; it needs at least 15');
+  await choose('heidi chooses a long passphrase', 'a different one');
+  await says(page, '#alert', 'The two passwords differ');
+  await choose('heidi chooses a long passphrase');
+  await at(page, 'profile');
+  await says(page, '#profile-user', 'heidi');
+  log('R13: an invited user chose her password and is logged in with it');
+  // The link works once.
+  const again = await person();
+  await again.goto(link);
+  await says(again, '#alert', 'cannot be used');
+  await again.context().close();
   await page.context().close();
 }
 
@@ -327,8 +359,8 @@ const carol = await person();
   await at(page, 'login');
   await visible(page, '#password-form');
   await says(page, '#alert', 'Your session has expired');
-  await page.getByLabel('User ID').fill('gina');
-  await page.getByLabel('Password').fill(PASSWORD('gina'));
+  await page.getByLabel('User ID', { exact: true }).fill('gina');
+  await page.getByLabel('Password', { exact: true }).fill(PASSWORD('gina'));
   await page.getByRole('button', { name: 'Log in' }).click();
   await at(page, 'profile');
   await page.context().close();

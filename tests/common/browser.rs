@@ -41,7 +41,7 @@ impl Drop for Script {
 
 /// Runs the whole story against `base` (the console at `{base}/console/`);
 /// panics with the script's own message when a step fails.
-pub fn run_story(base: &str, clock: &Clock, screenshots: &Path) {
+pub fn run_story(base: &str, clock: &Clock, database: &str, screenshots: &Path) {
     assert!(
         Path::new(CHROMIUM).exists(),
         "{CHROMIUM} is not installed: run `bash tests/setup`"
@@ -75,6 +75,14 @@ pub fn run_story(base: &str, clock: &Clock, screenshots: &Path) {
                 totp_code(argument, clock.now().unix_timestamp())
             }
             "qr" => qr_content(argument),
+            // An operator invites a new user: `invite ORGANIZATION USER`.
+            "invite" => {
+                let (organization, user) = argument.split_once(' ').unwrap();
+                tokio::runtime::Handle::current().block_on(async {
+                    let accounts = super::service::accounts(database, base).await;
+                    accounts.add_user(organization, user).await.unwrap().link
+                })
+            }
             _ => {
                 println!("story: {line}");
                 continue;

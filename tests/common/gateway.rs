@@ -279,11 +279,12 @@ pub async fn check_gateway(front: &str, svc: &TestService, gateway: &Gateway) {
         "{:?}",
         page.headers()
     );
-    // `/console` leads to the console too (the sidecar's relative redirects).
+    // `/console` leads to the console too (the sidecar's relative
+    // redirects), at its login page (R13: never an empty profile first).
     let index = c.get(format!("{front}/console")).send().await.unwrap();
     assert_eq!(index.status(), StatusCode::OK, "{}", log());
     assert!(
-        index.url().path().ends_with("/console/profile"),
+        index.url().path().ends_with("/console/login"),
         "{}",
         index.url()
     );

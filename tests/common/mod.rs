@@ -81,6 +81,7 @@ pub fn user(id: &str, role: Role, org: &Organization, mfa: MfaStatus) -> User {
         role,
         organization: org.clone(),
         mfa,
+        active: true,
     }
 }
 

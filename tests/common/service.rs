@@ -85,6 +85,28 @@ impl TestService {
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
+
+    /// The URL of its database, for the operators' use cases.
+    pub fn database(&self) -> String {
+        format!(
+            "sqlite://{}?mode=rwc",
+            self.dir.path().join("state.db").display()
+        )
+    }
+
+    /// The operators' use cases on its database; invitation links point at
+    /// `public_url`.
+    pub async fn accounts(&self, public_url: &str) -> mfa_reset_service::Accounts {
+        accounts(&self.database(), public_url).await
+    }
+}
+
+/// The operators' use cases on `database` (no sealed secret is read).
+pub async fn accounts(database: &str, public_url: &str) -> mfa_reset_service::Accounts {
+    let key = SecretBox::generate_base64();
+    mfa_reset_service::Accounts::open(database, &key, public_url)
+        .await
+        .expect("the database opens")
 }
 
 pub fn client() -> Client {

@@ -61,6 +61,7 @@ fn user(entities: &[Value], entity: &Value) -> Value {
         "role": if attrs["is_root"] == true { "root" } else { "sub_user" },
         "organization": organization(entities, org_id),
         "mfa": mfa,
+        "active": attrs["active"],
     })
 }
 
@@ -182,6 +183,12 @@ fn more_requests() -> Vec<(String, Value)> {
     bad("a time more precise than a millisecond", &|r| {
         r["session"]["last_activity_at"] = json!("2026-11-22T09:59:59.9995Z")
     });
+    let mut deactivated = request(&bob("active"), json!("reset_own_mfa"));
+    deactivated["actor"]["active"] = json!(false);
+    cases.push((
+        "R13 deny: a deactivated user is denied even a self-reset from an active session".into(),
+        deactivated,
+    ));
     let mut before_1970 = request(&ada, json!("reset_own_mfa"));
     before_1970["session"]["login_at"] = json!("1969-12-31T23:59:59Z");
     cases.push((

@@ -1,4 +1,4 @@
-//! An independent reference model of R2–R11, written from SPEC (not from
+//! An independent reference model of R2–R11 and R13's deactivation, written from SPEC (not from
 //! the policies), against the real component: random organizations, users,
 //! MFA states, sessions (boundaries at exactly 30 days, ±1 ms, and at
 //! 1970) and every action. Each decision must agree with the model:
@@ -109,7 +109,10 @@ fn model(r: &Request) -> Expected {
         Action::SetEnforcement(_) => Some(actor.organization.id.clone()),
         Action::ListUsers(_) | Action::AccessRoute(_) | Action::ViewOwnSession => None,
     };
-    let result = if expired(r) {
+    let result = if !actor.active {
+        // R13: a deactivated user is denied everything, first of all.
+        deny("user-deactivated")
+    } else if expired(r) {
         deny("session-expired")
     } else if !r.session.mfa_satisfied && r.action != Action::ViewOwnSession {
         // R3: a login that has not finished MFA may only finish it.
@@ -185,6 +188,7 @@ fn observed(r: &Request, outcome: &Outcome) -> Expected {
         allowed: d.allowed,
         code: d.denial_code.as_deref().map(|c| {
             [
+                "user-deactivated",
                 "session-expired",
                 "mfa-required",
                 "not-root",
@@ -279,6 +283,7 @@ struct Draw {
     action: usize,
     flag: bool,
     route: usize,
+    actor_active: bool,
 }
 
 fn draw() -> impl Strategy<Value = Draw> {
@@ -294,9 +299,23 @@ fn draw() -> impl Strategy<Value = Draw> {
         0..10usize,
         any::<bool>(),
         0..ROUTES.len(),
+        prop_oneof![9 => Just(true), 1 => Just(false)],
     )
         .prop_map(
-            |(orgs, actor, target, listed, now, ages, mfa_satisfied, action, flag, route)| Draw {
+            |(
+                orgs,
+                actor,
+                target,
+                listed,
+                now,
+                ages,
+                mfa_satisfied,
+                action,
+                flag,
+                route,
+                actor_active,
+            )| Draw {
+                actor_active,
                 orgs: [orgs.0, orgs.1],
                 actor,
                 target,
@@ -327,8 +346,12 @@ fn request(d: &Draw) -> Request {
         role,
         organization: orgs[org].clone(),
         mfa,
+        active: true,
     };
-    let actor = make("actor", d.actor);
+    let actor = User {
+        active: d.actor_active,
+        ..make("actor", d.actor)
+    };
     // No target drawn: the caller acts on itself through the admin action.
     let target = d.target.map_or_else(|| actor.clone(), |t| make("user", t));
     let listed = d
@@ -340,6 +363,7 @@ fn request(d: &Draw) -> Request {
             role: *role,
             organization: actor.organization.clone(),
             mfa: *mfa,
+            active: true,
         })
         .collect();
     let action = match d.action {
@@ -413,6 +437,7 @@ fn r7_the_model_expires_at_exactly_thirty_days() {
         action: 0,
         flag: false,
         route: 0,
+        actor_active: true,
     };
     assert!(model(&request(&d)).allowed);
     let d = Draw {

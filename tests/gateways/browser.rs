@@ -22,7 +22,8 @@ async fn r1_to_r11_the_help_centre_story_passes_in_a_browser() {
     let svc = TestService::start(|_, _| {}).await;
     let shots = screenshot_dir(&svc.dir.path().join("screenshots"));
     let (base, clock) = (svc.base.clone(), svc.clock.clone());
-    tokio::task::spawn_blocking(move || run_story(&base, &clock, &shots))
+    let database = svc.database();
+    tokio::task::spawn_blocking(move || run_story(&base, &clock, &database, &shots))
         .await
         .unwrap();
     for page in [
@@ -34,6 +35,7 @@ async fn r1_to_r11_the_help_centre_story_passes_in_a_browser() {
         "organization",
         "organization-root-only",
         "profile-phone",
+        "invitation",
         "expired",
     ] {
         let shot = screenshot_dir(&svc.dir.path().join("screenshots")).join(format!("{page}.png"));
@@ -109,7 +111,8 @@ async fn console_pages_hold_no_data_and_are_locked_down() {
 
     let index = http.get(svc.url("/console/")).send().await.unwrap();
     assert_eq!(index.status(), StatusCode::SEE_OTHER);
-    assert_eq!(index.headers()[LOCATION], "profile");
+    // R13: an anonymous visitor sees the login page first, never an empty profile.
+    assert_eq!(index.headers()[LOCATION], "login");
 
     // Sent exactly as written: an HTTP client would resolve dot segments.
     let addr = svc.addr();

@@ -76,7 +76,8 @@ async fn r1_to_r11_the_browser_story_passes_behind_nginx_with_the_shipped_config
     let base = format!("http://127.0.0.1:{port}");
     let shots = svc.dir.path().join("screenshots");
     let clock = svc.clock.clone();
-    tokio::task::spawn_blocking(move || run_story(&base, &clock, &shots))
+    let database = svc.database();
+    tokio::task::spawn_blocking(move || run_story(&base, &clock, &database, &shots))
         .await
         .unwrap();
     drop(nginx);

@@ -14,4 +14,5 @@ mod http_api;
 mod notifications;
 mod policy_replay;
 mod postgres;
+mod provisioning;
 mod reload;

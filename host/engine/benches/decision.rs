@@ -264,6 +264,7 @@ fn typed_request(users: usize) -> mfa_reset::Request {
         role,
         organization: acme.clone(),
         mfa: MfaStatus::Active,
+        active: true,
     };
     let now = time::OffsetDateTime::from_unix_timestamp(1_795_000_000).unwrap();
     let action = if users > 1 {

@@ -14,6 +14,7 @@ pub fn native_request() -> types::Request {
         role,
         organization: acme.clone(),
         mfa: types::MfaStatus::Active,
+        active: true,
     };
     let now = 1_795_000_000_000;
     types::Request {

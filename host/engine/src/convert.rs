@@ -97,6 +97,7 @@ impl From<&api::User> for wit::User {
             role: u.role.into(),
             organization: (&u.organization).into(),
             mfa: u.mfa.into(),
+            active: u.active,
         }
     }
 }
@@ -108,6 +109,7 @@ impl From<wit::User> for api::User {
             role: u.role.into(),
             organization: u.organization.into(),
             mfa: u.mfa.into(),
+            active: u.active,
         }
     }
 }
@@ -171,6 +173,7 @@ impl From<wit::Outcome> for api::Outcome {
                     role: u.role.into(),
                     mfa: u.mfa.into(),
                     effective_mfa: u.effective_mfa.into(),
+                    active: u.active,
                 })
                 .collect(),
             audit: o.audit.map(Into::into),

@@ -43,6 +43,14 @@ pub enum Fault {
         got: String,
         expected: String,
     },
+    #[error(
+        "{action} that turns user `{user}` active={active}: only operators and identity providers (de)activate users"
+    )]
+    Activation {
+        action: String,
+        user: String,
+        active: bool,
+    },
     #[error("{action} that keeps or plants an authenticator")]
     PlantedAuthenticator { action: String },
     #[error("an enforcement change that is not `{organization}` to {on}")]
@@ -155,6 +163,7 @@ fn check_effects(request: &Request, outcome: &Outcome, name: &str) -> Result<(),
                         && status.role == user.role
                         && status.mfa == user.mfa
                         && status.effective_mfa == effective_mfa(user)
+                        && status.active == user.active
                 });
             match outcome
                 .users
@@ -204,6 +213,13 @@ fn check_user_change(
             changed_organization: user.organization.id.clone(),
             target: target.id.clone(),
             target_organization: target.organization.id.clone(),
+        });
+    }
+    if user.active != target.active {
+        return Err(Fault::Activation {
+            action: name.into(),
+            user: user.id.clone(),
+            active: user.active,
         });
     }
     if user.mfa != mfa {
@@ -336,6 +352,7 @@ mod tests {
                 enforce_mfa: false,
             },
             mfa: MfaStatus::Active,
+            active: true,
         }
     }
 
@@ -511,6 +528,20 @@ mod tests {
         refused(&request, &outcome, "without its audit record");
     }
 
+    /// R13: only operators and identity providers (de)activate users; an
+    /// MFA change that also flips `active` is not the engine's to make.
+    #[test]
+    fn an_mfa_change_never_deactivates_or_reactivates_its_user() {
+        let (request, mut outcome) = allowed_reset();
+        if let Some(Change::User(change)) = outcome.change.as_mut() {
+            change.user.active = false;
+        }
+        assert!(matches!(
+            check(&request, &outcome),
+            Err(Fault::Activation { active: false, .. })
+        ));
+    }
+
     #[test]
     fn a_listing_holds_only_users_of_the_request_and_reads_change_nothing() {
         let acme_bob = user("bob", "acme");
@@ -520,6 +551,7 @@ mod tests {
             role: Role::SubUser,
             mfa: MfaStatus::Active,
             effective_mfa: MfaStatus::Active,
+            active: true,
         };
         let (_, mut outcome) = allowed_reset();
         outcome.change = None;

@@ -6,7 +6,7 @@
 
 const API = new URL('../api/', location.href);
 const $ = (id) => document.getElementById(id);
-const VIEWS = ['login', 'profile', 'organization', 'expired'];
+const VIEWS = ['login', 'profile', 'organization', 'expired', 'invitation'];
 
 const MFA_TEXT = {
   off: 'Off — you log in with your password only',
@@ -381,6 +381,38 @@ async function organizationView() {
   await showAudit();
 }
 
+// ---- An invitation: the link's fragment holds its single-use token.
+
+async function invitationView() {
+  const token = location.hash.slice(1);
+  // Out of the address bar and the history at once: the token is a credential.
+  history.replaceState(null, '', location.pathname);
+  const peek = await api('POST', 'invitation', { token });
+  if (peek.status !== 200) return say('alert', messageOf(peek));
+  const { user, min_password_chars: min, mfa_required: mfa } = peek.body;
+  $('invited-user').value = user;
+  $('password-rules').textContent = `At least ${min} characters; any characters, spaces too. `
+    + 'A few unrelated words are easy to remember and hard to guess. Common passwords are refused.'
+    + (mfa ? ' After this you set up an authenticator app: your organization requires MFA.' : '');
+  $('invitation-form').hidden = false;
+  $('new-password').focus();
+  $('invitation-form').addEventListener('submit', busy($('invitation-form'), async (event) => {
+    event.preventDefault();
+    const password = $('new-password').value;
+    if (password !== $('new-password-again').value) {
+      return say('alert', 'The two passwords differ. Type the same password twice.');
+    }
+    const accepted = await api('POST', 'invitation/accept', { token, password });
+    if (accepted.status !== 200) return say('alert', messageOf(accepted));
+    $('new-password').value = '';
+    $('new-password-again').value = '';
+    // Logged in with it at once; the login page goes on from there (an
+    // enrolment when MFA is required, else the profile).
+    await api('POST', 'login', { user, password });
+    go('login');
+  }));
+}
+
 // ---- Session expired: the engine's message, with the support link.
 
 async function expiredView() {
@@ -406,5 +438,11 @@ if (VIEWS.includes(view)) {
     await api('POST', 'logout');
     go('login');
   });
-  ({ login: loginView, profile: profileView, organization: organizationView, expired: expiredView })[view]();
+  ({
+    login: loginView,
+    profile: profileView,
+    organization: organizationView,
+    expired: expiredView,
+    invitation: invitationView,
+  })[view]();
 }

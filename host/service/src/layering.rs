@@ -18,6 +18,7 @@ const ROOMS: &[&str] = &[
     "policy",
     "app",
     "decisions",
+    "accounts",
     "http",
     "service",
     "lib",

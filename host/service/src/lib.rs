@@ -8,6 +8,7 @@
 //! |---|---|
 //! | `service` | `Service::start` wires everything together; `Service::shutdown` drains without losing work |
 //! | `http/` | the router; handlers of the console API, the login steps, forward-auth, the pages, health and metrics; the `Caller` extractor; JSON and browser guards; the server |
+//! | `accounts/` | use cases of an organization's life: operators' commands (organizations, users, invitations, deactivation, SCIM tokens) and using an invitation |
 //! | `decisions/` | use cases: the caller, deciding an action and committing it once, deciding again on conflict, the throttle of refused attempts |
 //! | `app` | the handles every request shares (`AppState`) |
 //! | `policy/` | hot reload and the gate a new set must pass, the decision log, replays of it |
@@ -25,6 +26,7 @@
 
 #![deny(missing_docs)]
 
+mod accounts;
 mod app;
 mod config;
 mod credentials;
@@ -43,6 +45,10 @@ mod seed;
 mod service;
 mod store;
 
+pub use accounts::{
+    AccountError, Accounts, DEFAULT_INVITATION_LIFETIME, IdProblem, Invitation, NewScimToken,
+    UserSummary,
+};
 pub use config::{
     Clock, DecisionLogConfig, DenialThrottle, ForwardedHeaders, LoginThrottle, ReloadGate,
     ServiceConfig, Webhook, WebhookUrlError,
@@ -54,4 +60,4 @@ pub use policy::replay::{ChangeGroup, ReplayReport, Verdict, replay};
 pub use routes::{DEFAULT_ROUTES, Route, RouteMap, RouteMapError};
 pub use seed::{DEMO_SEED, Seed};
 pub use service::{Service, StartError, Stopped, redact};
-pub use store::{RecordedDecision, StoreError};
+pub use store::{OrganizationSummary, RecordedDecision, ScimTokenSummary, StoreError};

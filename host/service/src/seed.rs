@@ -60,6 +60,7 @@ impl Seed {
                             role: u.role,
                             organization: organization.clone(),
                             mfa: MfaStatus::Off,
+                            active: true,
                         };
                         (user, passwords::hash(&u.password))
                     })

@@ -256,8 +256,11 @@ async fn open_store(config: &ServiceConfig, secrets: SecretBox) -> Result<Store,
             );
         }
         None => tracing::warn!(
-            "the database has no organization, so nobody can log in; to try the \
-             product with the demo organizations, start with `mfa-reset serve --demo`"
+            "the database has no organization, so nobody can log in; create the \
+             first one with `mfa-reset orgs create ORGANIZATION --root USER` (same \
+             --data-dir or --database as serve; it prints the root's invitation \
+             link), or try the product with the demo organizations: \
+             `mfa-reset serve --demo`"
         ),
     }
     Ok(store)

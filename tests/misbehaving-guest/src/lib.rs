@@ -171,6 +171,7 @@ mod component {
                         } else {
                             u.mfa
                         },
+                        active: u.active,
                     })
                     .collect(),
             ),
@@ -254,6 +255,7 @@ mod component {
                         role: Role::SubUser,
                         mfa: MfaStatus::Off,
                         effective_mfa: MfaStatus::Off,
+                        active: true,
                     }];
                 }
                 _ => {}

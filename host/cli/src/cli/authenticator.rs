@@ -109,6 +109,7 @@ pub fn enroll(engine: &mfa_reset::Engine, args: &EnrollArgs) -> Result<ExitCode,
                     enforce_mfa: false,
                 },
                 mfa: MfaStatus::EnrolmentDue,
+                active: true,
             },
             authenticator: Authenticator::default(),
         }

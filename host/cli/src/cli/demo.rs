@@ -17,6 +17,7 @@ fn user(id: &str, role: Role, org: &Organization, mfa: MfaStatus) -> User {
         role,
         organization: org.clone(),
         mfa,
+        active: true,
     }
 }
 

@@ -10,6 +10,9 @@ pub enum CliError {
     /// The engine refused: a request, a policy set, the component.
     #[error(transparent)]
     Engine(#[from] mfa_reset::Error),
+    /// An operator's command that cannot be done as asked (which id, why).
+    #[error("{0}")]
+    Refused(String),
     /// A file (or standard input) could not be read or written.
     #[error("`{}`: {message}", path.display())]
     File {

@@ -1,6 +1,8 @@
 //! Command-line interface: argument parsing and dispatch.
 
+mod accounts;
 mod authenticator;
+mod database;
 mod decide;
 mod demo;
 mod error;
@@ -63,6 +65,28 @@ enum Command {
     Demo,
     /// Run the sidecar service: console JSON API, gateway forward-auth, metrics.
     Serve(Box<serve::ServeArgs>),
+    /// Organizations: create one with its root (who gets an invitation), list them.
+    Orgs {
+        #[command(flatten)]
+        args: accounts::OperatorArgs,
+        #[command(subcommand)]
+        command: accounts::OrgsCommand,
+    },
+    /// Users of an organization: add (with an invitation), list, invite
+    /// again, deactivate, reactivate.
+    Users {
+        #[command(flatten)]
+        args: accounts::OperatorArgs,
+        #[command(subcommand)]
+        command: accounts::UsersCommand,
+    },
+    /// An organization's bearer tokens for SCIM 2.0 provisioning.
+    ScimTokens {
+        #[command(flatten)]
+        args: accounts::OperatorArgs,
+        #[command(subcommand)]
+        command: accounts::ScimTokensCommand,
+    },
     /// Enrol an authenticator app for the user of a state file (prints a QR code).
     Enroll(authenticator::EnrollArgs),
     /// Log in with a code from the enrolled authenticator app.
@@ -215,6 +239,13 @@ pub fn run() -> ExitCode {
         }
         Command::Policies(PoliciesCommand::Test { dir, tests }) => {
             with_engine(&|e| policies::test(e, &dir, &tests))
+        }
+        Command::Orgs { args, command } => accounts::run(&args, accounts::Operation::Orgs(command)),
+        Command::Users { args, command } => {
+            accounts::run(&args, accounts::Operation::Users(command))
+        }
+        Command::ScimTokens { args, command } => {
+            accounts::run(&args, accounts::Operation::ScimTokens(command))
         }
         Command::Demo => with_engine(&demo::run),
         Command::Component { out } => write_component(cli.component.as_deref(), &out),

@@ -1,17 +1,18 @@
 //! `mfa-reset serve`: the sidecar service.
 
 use std::net::{IpAddr, SocketAddr};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
 use mfa_reset::{EngineBuilder, LockoutPolicy};
 use mfa_reset_service::{
     Clock, DEFAULT_MAX_HEADER_LINES, DEFAULT_ROUTES, DEMO_SEED, DecisionLogConfig, DenialThrottle,
-    ForwardedHeaders, LoginThrottle, ReloadGate, RouteMap, SecretBox, Seed, Service, ServiceConfig,
-    Webhook, WebhookKey,
+    ForwardedHeaders, LoginThrottle, ReloadGate, RouteMap, Seed, Service, ServiceConfig, Webhook,
+    WebhookKey,
 };
 
+use super::database::{DatabaseArgs, read};
 use super::error::CliError;
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -32,16 +33,8 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "MFA_RESET_LISTEN", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
-    /// Directory for the embedded SQLite database and its generated key.
-    #[arg(long, env = "MFA_RESET_DATA_DIR", default_value = ".mfa-reset")]
-    data_dir: PathBuf,
-    /// `postgres://user:password@host/db` or `sqlite://file`; SQLite in the data dir if not given.
-    #[arg(long, env = "MFA_RESET_DATABASE")]
-    database: Option<String>,
-    /// AEAD key sealing TOTP secrets at rest (base64, 32 bytes). Required with
-    /// PostgreSQL (all replicas share it); generated into the data dir for SQLite.
-    #[arg(long, env = "MFA_RESET_SECRET_KEY", hide_env_values = true)]
-    secret_key: Option<String>,
+    #[command(flatten)]
+    database: DatabaseArgs,
     /// Policy directory (`*.cedar` + `*.cedarschema`), reloaded when edited; built-in if not given.
     #[arg(long, env = "MFA_RESET_POLICIES")]
     policies: Option<PathBuf>,
@@ -173,57 +166,6 @@ pub struct ServeArgs {
     log_format: LogFormat,
 }
 
-fn read(path: &Path) -> Result<String, CliError> {
-    std::fs::read_to_string(path).map_err(|e| CliError::file(path, e))
-}
-
-/// The key for SQLite: generated once into the data dir, readable by us only.
-fn key_file(data_dir: &Path) -> Result<String, CliError> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let path = data_dir.join("secret.key");
-    if path.exists() {
-        return read(&path);
-    }
-    let key = SecretBox::generate_base64();
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&path)
-        .map_err(|e| CliError::file(&path, e))?;
-    file.write_all(key.as_bytes())
-        .map_err(|e| CliError::file(&path, e))?;
-    tracing::warn!(path = %path.display(), "generated a new secret key for TOTP secrets at rest; back it up");
-    Ok(key)
-}
-
-/// The data directory, readable by us only (it holds the database and the key).
-fn private_dir(dir: &Path) -> Result<(), CliError> {
-    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-    let error = |e: std::io::Error| CliError::file(dir, e);
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .map_err(error)?;
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(error)
-}
-
-/// Creates the SQLite file 0600 before SQLite does (its journal files take
-/// the database file's mode), and tightens an existing one.
-fn private_file(path: &Path) -> Result<(), CliError> {
-    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-    let error = |e: std::io::Error| CliError::file(path, e);
-    std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(error)?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(error)
-}
-
 fn init_logs(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("MFA_RESET_LOG")
         .unwrap_or_else(|_| "info".into());
@@ -247,7 +189,7 @@ pub fn run(args: ServeArgs, engine: EngineBuilder) -> Result<ExitCode, CliError>
 
 /// What the flags and the environment tell the service, checked.
 fn service_config(args: ServeArgs, engine: EngineBuilder) -> Result<ServiceConfig, CliError> {
-    let (database, secret_key) = database_and_key(&args)?;
+    let (database, secret_key) = args.database.url_and_key()?;
     let routes = match &args.routes {
         Some(path) => RouteMap::parse(&read(path)?).map_err(|e| CliError::file(path, e))?,
         None => RouteMap::parse(DEFAULT_ROUTES).expect("the shipped route map parses"),
@@ -303,31 +245,6 @@ fn service_config(args: ServeArgs, engine: EngineBuilder) -> Result<ServiceConfi
         clock: Clock::default(),
         engine,
     })
-}
-
-/// The database URL (a private SQLite file in the data directory unless
-/// one is given) and the key that seals TOTP keys in it.
-fn database_and_key(args: &ServeArgs) -> Result<(String, String), CliError> {
-    private_dir(&args.data_dir)?;
-    let database = match &args.database {
-        Some(url) => url.clone(),
-        None => {
-            let file = args.data_dir.join("mfa-reset.db");
-            private_file(&file)?;
-            format!("sqlite://{}?mode=rwc", file.display())
-        }
-    };
-    let secret_key = match (&args.secret_key, database.starts_with("sqlite:")) {
-        (Some(key), _) => key.clone(),
-        (None, true) => key_file(&args.data_dir)?,
-        (None, false) => {
-            return Err(CliError::setting(
-                "MFA_RESET_SECRET_KEY",
-                "is required with PostgreSQL: every replica must share it",
-            ));
-        }
-    };
-    Ok((database, secret_key))
 }
 
 /// The webhook, if `--webhook-url` is given; its signing secret comes from

@@ -55,6 +55,14 @@ pub struct User {
     pub organization: Organization,
     /// Its MFA status as stored.
     pub mfa: MfaStatus,
+    /// False once the user is deactivated: every request of theirs is
+    /// denied (R13). In JSON it may be left out, meaning `true`.
+    #[serde(default = "active_by_default")]
+    pub active: bool,
+}
+
+fn active_by_default() -> bool {
+    true
 }
 
 /// The caller's console session (R7).
@@ -166,6 +174,8 @@ pub struct UserStatus {
     pub mfa: MfaStatus,
     /// What the next login demands, enforcement included (R5).
     pub effective_mfa: MfaStatus,
+    /// False for a deactivated user (R13).
+    pub active: bool,
 }
 
 /// The state to store after an allowed change.

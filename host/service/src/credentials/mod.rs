@@ -1,6 +1,8 @@
 //! Credentials, pure functions of their inputs: session tokens, TOTP keys
-//! sealed at rest, password hashes, the webhook signing secret.
+//! sealed at rest, password hashes and the rules for new passwords,
+//! invitation and SCIM tokens, the webhook signing secret.
 
+pub(crate) mod password_rules;
 pub(crate) mod passwords;
 mod secret_box;
 pub(crate) mod session;

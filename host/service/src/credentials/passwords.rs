@@ -1,12 +1,17 @@
-//! Password hashes (Argon2id, PHC strings).
+//! Password hashes (Argon2id, PHC strings) of NFKC-normalized passwords.
 
 use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 
+use super::password_rules::normalized;
+
 pub fn hash(password: &str) -> String {
     Argon2::default()
-        .hash_password(password.as_bytes(), &SaltString::generate(&mut OsRng))
+        .hash_password(
+            normalized(password).as_bytes(),
+            &SaltString::generate(&mut OsRng),
+        )
         .expect("hashing with default parameters cannot fail")
         .to_string()
 }
@@ -15,7 +20,7 @@ pub fn hash(password: &str) -> String {
 pub fn verify(password: &str, stored: &str) -> bool {
     PasswordHash::new(stored).is_ok_and(|h| {
         Argon2::default()
-            .verify_password(password.as_bytes(), &h)
+            .verify_password(normalized(password).as_bytes(), &h)
             .is_ok()
     })
 }

@@ -230,6 +230,7 @@ async fn target(state: &AppState, id: &str, actor: &StoredUser) -> Result<Target
                 enforce_mfa: false,
             },
             mfa: MfaStatus::Off,
+            active: true,
         }),
     })
 }

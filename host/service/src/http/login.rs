@@ -84,8 +84,10 @@ pub async fn login(
     }
     let stored = state.store.user(&body.user).await?;
     let matches = check_password(&state, stored.as_ref(), body.password).await?;
+    // A deactivated user's right password is refused like a wrong one
+    // (R13): the answer does not tell who left.
     let stored = match stored {
-        Some(stored) if matches => stored,
+        Some(stored) if matches && stored.user.active => stored,
         unknown_or_wrong => {
             let keys = [account_key.as_str(), address_key.as_str()];
             refuse_login(&state, unknown_or_wrong.as_ref(), &keys, now, address).await?;
@@ -219,26 +221,28 @@ async fn claim_login_attempt(
     Ok(claimed)
 }
 
-/// Whether `password` is the user's; an unknown id is checked against a
-/// decoy hash, so that it takes as long as a wrong password.
+/// Whether `password` is the user's; an unknown id, and a user who has
+/// not used an invitation yet (no password), are checked against a decoy
+/// hash, so that they take as long as a wrong password, and never match.
 async fn check_password(
     state: &AppState,
     stored: Option<&StoredUser>,
     password: String,
 ) -> Result<bool, ApiError> {
-    let hash = stored.map_or_else(
-        || passwords::decoy().to_string(),
-        |u| u.password_hash.clone(),
-    );
+    let (hash, can_match) = match stored {
+        Some(u) if !u.password_hash.is_empty() => (u.password_hash.clone(), true),
+        _ => (passwords::decoy().to_string(), false),
+    };
     // Each check holds ~19 MiB: bound how many run at once.
     let _slot = state
         .password_checks
         .acquire()
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?;
-    tokio::task::spawn_blocking(move || passwords::verify(&password, &hash))
+    let matches = tokio::task::spawn_blocking(move || passwords::verify(&password, &hash))
         .await
-        .map_err(|e| ApiError::Internal(e.to_string()))
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(matches && can_match)
 }
 
 /// A refused password: the same writes whether the user exists or not (an

@@ -14,6 +14,7 @@ pub(crate) mod browser_guard;
 pub(crate) mod caller;
 pub(crate) mod console_api;
 pub(crate) mod forward_auth;
+pub(crate) mod invitation;
 pub(crate) mod json_body;
 pub(crate) mod login;
 pub(crate) mod ops;
@@ -30,6 +31,8 @@ pub(crate) fn router(state: AppState) -> Router {
     };
     let api = Router::new()
         .route("/login", guarded(post(login::login)))
+        .route("/invitation", guarded(post(invitation::peek)))
+        .route("/invitation/accept", guarded(post(invitation::accept)))
         .route("/login/code", guarded(post(login::code)))
         .route("/logout", guarded(post(login::logout)))
         .route("/enrolment/start", guarded(post(login::start)))

@@ -16,7 +16,7 @@ const SHELL: &str = include_str!("../../console/console.html");
 /// The pages the shell shows (its script picks the view by the last path
 /// segment). Links between them are relative, so a gateway may mount the
 /// console under another prefix as long as `/api/` sits beside it.
-const PAGES: [&str; 4] = ["login", "profile", "organization", "expired"];
+const PAGES: [&str; 5] = ["login", "profile", "organization", "expired", "invitation"];
 
 const ASSETS: [(&str, &str, &str); 2] = [
     (
@@ -41,7 +41,9 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; st
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/console", get(|| async { see_other("console/") }))
-        .route("/console/", get(|| async { see_other("profile") }))
+        // The login page: a visitor without a session sees it at once,
+        // one with a session goes on from there to the profile.
+        .route("/console/", get(|| async { see_other("login") }))
         .route("/console/{page}", get(page))
         .route("/console/assets/{file}", get(asset))
 }

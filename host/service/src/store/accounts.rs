@@ -37,7 +37,7 @@ impl std::fmt::Debug for SealedAuthenticator {
 }
 
 pub(super) const USER_COLUMNS: &str = "u.id, u.role, u.password_hash, u.mfa_status, u.totp_pending, u.totp_active, \
-     u.last_accepted_step, u.failures, u.locked_until, u.version, \
+     u.last_accepted_step, u.failures, u.locked_until, u.version, u.active, \
      o.id AS organization_id, o.enforce_mfa, o.version AS organization_version";
 
 impl Store {
@@ -128,6 +128,7 @@ impl Store {
                     enforce_mfa: r.try_get::<i64, _>("enforce_mfa")? != 0,
                 },
                 mfa,
+                active: r.try_get::<i64, _>("active")? != 0,
             },
             sealed,
             password_hash: r.try_get("password_hash")?,

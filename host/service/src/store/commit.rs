@@ -369,6 +369,7 @@ mod tests {
             role: Role::SubUser,
             organization: org.clone(),
             mfa: MfaStatus::Off,
+            active: true,
         };
         store
             .insert_organization(&org, &[(bob.clone(), "hash".into())])

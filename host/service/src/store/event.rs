@@ -110,6 +110,7 @@ mod tests {
                 enforce_mfa: false,
             },
             mfa: MfaStatus::EnrolmentDue,
+            active: true,
         };
         let event = Event::of(
             &audit("reset_user_mfa", true),

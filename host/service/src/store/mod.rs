@@ -25,6 +25,7 @@ mod commit;
 mod decision_log;
 mod event;
 mod outbox;
+mod provisioning;
 mod sessions;
 mod throttle;
 pub use accounts::StoredUser;
@@ -32,6 +33,9 @@ pub use audit::AuditFilter;
 pub use commit::{AuditEntry, Commit, SessionUse, SessionsChange};
 pub use decision_log::RecordedDecision;
 pub use outbox::DueNotification;
+pub use provisioning::{
+    AccountProfile, InvitationState, NewInvitation, OrganizationSummary, ScimTokenSummary,
+};
 pub use sessions::StoredSession;
 pub use throttle::{DenialRefusal, DenialWindow};
 
@@ -53,6 +57,14 @@ pub enum StoreError {
     /// Any other database error.
     #[error("database: {0}")]
     Database(sqlx::Error),
+    /// An organization, user or token with this id exists already.
+    #[error("{kind} `{id}` exists already")]
+    Exists {
+        /// `organization`, `user` or `SCIM token`.
+        kind: &'static str,
+        /// The id asked for.
+        id: String,
+    },
     /// A sealed TOTP key does not open: wrong `MFA_RESET_SECRET_KEY`?
     #[error("stored secret of user `{user}`: {message}")]
     Secret {

@@ -1,0 +1,366 @@
+//! R13: real organizations. An operator creates an organization and its
+//! users with the `mfa-reset` command against the database `serve` uses;
+//! nobody gets a known password: each account gets a single-use,
+//! expiring invitation whose user chooses a password under NIST SP
+//! 800-63B-4's rules. A deactivated user's sessions end at once and every
+//! request of theirs is refused.
+
+use std::path::Path;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::common;
+use common::served::Served;
+use common::service::{TestService, call, client, forward, read};
+
+/// Runs an operator's command on the data dir `dir`; its status and what
+/// it printed (stdout, stderr).
+fn operator(dir: &Path, args: &[&str]) -> (bool, String, String) {
+    let output = common::mfa_reset_command()
+        .args(args)
+        .args(["--data-dir", &dir.display().to_string(), "--public-url"])
+        .arg("https://mfa.acme.test")
+        .output()
+        .expect("mfa-reset runs");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// The token of an invitation printed by `--json`, and its user.
+fn invitation(printed: &str) -> (String, String) {
+    let value: Value = serde_json::from_str(printed).expect("an invitation as JSON");
+    let link = value["link"].as_str().unwrap();
+    let (page, token) = link.split_once('#').expect("the token is in the fragment");
+    assert_eq!(page, "https://mfa.acme.test/console/invitation");
+    assert!(token.len() >= 43, "at least 256 bits: {token}");
+    (
+        value["user"].as_str().unwrap().to_string(),
+        token.to_string(),
+    )
+}
+
+async fn post(base: &str, path: &str, body: Value) -> (StatusCode, Value) {
+    read(
+        client()
+            .post(format!("{base}{path}"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+}
+
+async fn login(base: &str, user: &str, password: &str) -> (StatusCode, Value) {
+    post(
+        base,
+        "/api/login",
+        json!({"user": user, "password": password}),
+    )
+    .await
+}
+
+/// The field and message of a 422.
+fn refusal(answer: &(StatusCode, Value)) -> (String, String) {
+    assert_eq!(answer.0, StatusCode::UNPROCESSABLE_ENTITY, "{}", answer.1);
+    let error = &answer.1["error"];
+    (
+        error["field"].as_str().unwrap_or_default().to_string(),
+        error["message"].as_str().unwrap_or_default().to_string(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn r13_an_organization_created_by_the_operator_gets_in_only_through_single_use_invitations() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (ok, printed, _) = operator(
+        &data,
+        &[
+            "orgs",
+            "create",
+            "acme",
+            "--root",
+            "ada",
+            "--enforce-mfa",
+            "--json",
+        ],
+    );
+    assert!(ok, "{printed}");
+    let (ada, ada_token) = invitation(&printed);
+    assert_eq!(ada, "ada");
+    let (ok, printed, _) = operator(&data, &["users", "add", "--org", "acme", "bob", "--json"]);
+    assert!(ok, "{printed}");
+    let (_, bob_token) = invitation(&printed);
+
+    // Bad operator input: which id, as typed, and why; nothing created.
+    for (args, expected) in [
+        (
+            vec!["users", "add", "--org", "acme", "BOB"],
+            "user `BOB`: is taken",
+        ),
+        (
+            vec!["users", "add", "--org", "acme", "bo b"],
+            "user `bo b`: holds ` `",
+        ),
+        (
+            vec!["users", "add", "--org", "globex", "carol"],
+            "no organization `globex`",
+        ),
+        (
+            vec!["orgs", "create", "ACME", "--root", "x"],
+            "organization `ACME`: is taken",
+        ),
+        (vec!["users", "invite", "nobody"], "no user `nobody`"),
+    ] {
+        let (ok, _, stderr) = operator(&data, &args);
+        assert!(!ok && stderr.contains(expected), "{args:?}: {stderr}");
+    }
+
+    let served =
+        Served::start_without_demo(&["--data-dir".to_string(), data.display().to_string()], &[])
+            .await;
+    let base = served.base.as_str();
+
+    // Before its invitation is used, an account has no password at all.
+    for password in ["", "bob-demo-password", "decoy password"] {
+        assert_eq!(
+            login(base, "bob", password).await.0,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+
+    // The invitation says whose it is and what the password needs: MFA is
+    // enforced in acme, so 8 characters (NIST SP 800-63B-4).
+    let (status, peek) = post(base, "/api/invitation", json!({"token": ada_token})).await;
+    assert_eq!(status, StatusCode::OK, "{peek}");
+    assert_eq!(peek["user"], "ada");
+    assert_eq!(peek["min_password_chars"], 8);
+    assert_eq!(peek["mfa_required"], true);
+
+    // The password rules, each refusal naming the field and why.
+    let accept = |token: &str, password: &str| {
+        post(
+            base,
+            "/api/invitation/accept",
+            json!({"token": token, "password": password}),
+        )
+    };
+    for (password, why) in [
+        ("short", "is 5 characters long; it needs at least 8"),
+        ("BaseBall", "commonly used or breached"),
+        ("ada", "is 3 characters long"),
+        ("zzzzzzzzzz", "one character repeated"),
+        ("12345678", "commonly used or breached"),
+        (&"x y".repeat(100), "at most 256"),
+    ] {
+        let (field, message) = refusal(&accept(&ada_token, password).await);
+        assert_eq!(field, "password");
+        assert!(message.contains(why), "{password}: {message}");
+    }
+    let ada_password = "correct horse battery staple";
+    let (status, body) = accept(&ada_token, ada_password).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    // Single use: the same token again, an unknown one, and a malformed
+    // one all get the same refusal.
+    let refused = refusal(&accept(&ada_token, "another fine passphrase").await);
+    assert_eq!(refused.0, "token");
+    assert!(refused.1.contains("cannot be used"), "{}", refused.1);
+    for token in ["0".repeat(43), String::new()] {
+        assert_eq!(refusal(&accept(&token, ada_password).await), refused);
+        let peek = post(base, "/api/invitation", json!({"token": token})).await;
+        assert_eq!(refusal(&peek), refused);
+    }
+    // Bad bodies: unknown fields and huge tokens are refused, never a 5xx.
+    let (status, _) = post(base, "/api/invitation/accept", json!({"token": bob_token})).await;
+    assert!(status.is_client_error(), "{status}");
+    let (status, _) = post(
+        base,
+        "/api/invitation",
+        json!({"token": bob_token, "user": "ada"}),
+    )
+    .await;
+    assert!(status.is_client_error(), "{status}");
+    let (field, _) =
+        refusal(&post(base, "/api/invitation", json!({"token": "t".repeat(5000)})).await);
+    assert_eq!(field, "token");
+
+    // ada logs in with her password, and must enrol at once (enforced).
+    let (status, body) = login(base, "ada", ada_password).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["next_step"], "enrol");
+
+    // An operator cannot invite someone who has a password: that would be
+    // an account takeover by whoever reads the link.
+    let (ok, _, stderr) = operator(&data, &["users", "invite", "ada"]);
+    assert!(
+        !ok && stderr.contains("has chosen a password already"),
+        "{stderr}"
+    );
+
+    // A newer invitation voids the older one.
+    let (ok, printed, _) = operator(&data, &["users", "invite", "bob", "--json"]);
+    assert!(ok);
+    let (_, newer) = invitation(&printed);
+    assert_eq!(
+        refusal(&accept(&bob_token, "a perfectly good passphrase").await),
+        refused
+    );
+    let (status, _) = accept(&newer, "a perfectly good passphrase").await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = login(base, "bob", "a perfectly good passphrase").await;
+    assert_eq!(
+        (status, body["next_step"].as_str()),
+        (StatusCode::OK, Some("enrol"))
+    );
+
+    // The audit trail has the operator's changes and the invitations used;
+    // no token or password anywhere in the log.
+    let log = served.log();
+    for secret in [
+        ada_token.as_str(),
+        bob_token.as_str(),
+        newer.as_str(),
+        ada_password,
+    ] {
+        assert!(!log.contains(secret), "a secret in the log");
+    }
+}
+
+/// An account without MFA needs 15 characters; one password is not the
+/// next user's.
+#[tokio::test(flavor = "multi_thread")]
+async fn r13_a_password_only_account_needs_fifteen_characters_and_an_invitation_expires() {
+    let svc = TestService::start(|config, _| config.seed = None).await;
+    let database = format!(
+        "sqlite://{}?mode=rwc",
+        svc.dir.path().join("state.db").display()
+    );
+    // The operator's use cases, on the service's database.
+    let key = mfa_reset_service::SecretBox::generate_base64();
+    let accounts = mfa_reset_service::Accounts::open(&database, &key, &svc.base)
+        .await
+        .unwrap();
+    let carol = accounts
+        .create_organization("initech", "carol", false)
+        .await
+        .unwrap();
+    let dave = accounts.add_user("initech", "dave").await.unwrap();
+    let token = |i: &mfa_reset_service::Invitation| i.link.split_once('#').unwrap().1.to_string();
+    let (carol_token, dave_token) = (token(&carol), token(&dave));
+    assert!(
+        carol
+            .link
+            .starts_with(&format!("{}/console/invitation#", svc.base))
+    );
+
+    let accept = |token: String, password: &'static str| {
+        let base = svc.base.clone();
+        async move {
+            post(
+                &base,
+                "/api/invitation/accept",
+                json!({"token": token, "password": password}),
+            )
+            .await
+        }
+    };
+    let (field, message) = refusal(&accept(carol_token.clone(), "fourteen chars").await);
+    assert_eq!(field, "password");
+    assert!(message.contains("needs at least 15"), "{message}");
+    let (status, _) = accept(carol_token, "fifteen chars!!").await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = login(&svc.base, "carol", "fifteen chars!!").await;
+    assert_eq!(
+        (status, body["next_step"].as_str()),
+        (StatusCode::OK, Some("none"))
+    );
+
+    // Seven days later dave's invitation no longer works.
+    svc.clock
+        .advance(time::Duration::days(7) + time::Duration::minutes(1));
+    let (field, message) = refusal(&accept(dave_token, "a long enough passphrase").await);
+    assert_eq!(field, "token");
+    assert!(message.contains("expired"), "{message}");
+    assert_eq!(
+        login(&svc.base, "dave", "a long enough passphrase").await.0,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+/// Deactivation ends every session of the user at once (console API and
+/// forward-auth), and a right password no longer logs in; reactivation
+/// lets the user in again.
+#[tokio::test(flavor = "multi_thread")]
+async fn r13_deactivation_ends_the_users_sessions_at_once_and_refuses_its_logins() {
+    let svc = TestService::start(|_, _| {}).await;
+    let accounts = svc.accounts(&svc.base).await;
+    let base = svc.base.as_str();
+    let bob = common::service::login(base, "bob").await;
+    let app = [
+        ("X-Original-Method", "GET"),
+        ("X-Original-URI", "/app/home"),
+    ];
+    assert_eq!(
+        forward(base, "/forward-auth", Some(&bob), &app, None)
+            .await
+            .0,
+        StatusCode::OK
+    );
+
+    accounts.set_active("bob", false).await.unwrap();
+
+    let (status, _) = call(base, &bob, "GET", "/api/session", None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = call(base, &bob, "POST", "/api/me/mfa/enable", None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = forward(base, "/forward-auth", Some(&bob), &app, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, body) = login(base, "bob", "bob-demo-password").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    // The same answer as a wrong password: the login does not tell who left.
+    assert_eq!(body, login(base, "bob", "wrong").await.1);
+
+    // ada (root) sees bob deactivated in the listing.
+    let ada = common::service::login(base, "ada").await;
+    let (_, listing) = call(base, &ada, "GET", "/api/org/users", None).await;
+    let bob_row = listing["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["id"] == "bob")
+        .cloned()
+        .unwrap();
+    assert_eq!(bob_row["active"], false, "{listing}");
+
+    accounts.set_active("bob", true).await.unwrap();
+    assert_eq!(
+        login(base, "bob", "bob-demo-password").await.0,
+        StatusCode::OK
+    );
+
+    // Both changes are in acme's audit trail, by the operator.
+    let (_, audit) = call(base, &ada, "GET", "/api/audit", None).await;
+    let actions: Vec<(String, String)> = audit["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["action"].as_str().unwrap().to_string(),
+                r["actor"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    for action in ["deactivate_user", "reactivate_user"] {
+        assert!(
+            actions.contains(&(action.to_string(), "operator".to_string())),
+            "{audit}"
+        );
+    }
+}
