@@ -10,7 +10,8 @@ use cedar_policy::{
 use time::OffsetDateTime;
 
 use crate::mfa_reset::engine::types::{
-    Action, MfaStatus, Organization, Request, Role, Session, User,
+    Action, MfaStatus, Organization, Provisioner, ProvisioningAction, ProvisioningRequest, Request,
+    Role, Session, User,
 };
 
 /// What every request shares, made once per policy set: parsed type names
@@ -19,6 +20,7 @@ use crate::mfa_reset::engine::types::{
 /// copying all of them and recomputing their hierarchy.
 pub struct RequestBuilder {
     user: EntityTypeName,
+    provisioner: EntityTypeName,
     organization: EntityTypeName,
     action: EntityTypeName,
     actions: Entities,
@@ -55,6 +57,7 @@ impl RequestBuilder {
         }
         Ok(Self {
             user: name("MfaReset::User"),
+            provisioner: name("MfaReset::Provisioner"),
             organization: name("MfaReset::Organization"),
             action: name("MfaReset::Action"),
             actions,
@@ -222,6 +225,76 @@ pub fn build(
     Ok(CedarRequest { request, entities })
 }
 
+/// What an identity provider's request asks Cedar: `provisioner` does
+/// `action` on `target`, or on its organization when `target` is `None`.
+pub struct ProvisioningQuery<'a> {
+    pub provisioner: &'a Provisioner,
+    pub action: &'a str,
+    pub target: Option<&'a User>,
+    pub now: i64,
+}
+
+/// Builds the Cedar request of an identity provider: the principal is a
+/// `Provisioner` in its organization, the context holds only the time.
+pub fn build_provisioning(
+    names: &RequestBuilder,
+    query: &ProvisioningQuery,
+    schema: Option<&Schema>,
+) -> Result<CedarRequest, String> {
+    let home = &query.provisioner.organization;
+    let home_uid = names.organization(&home.id);
+    let principal = EntityUid::from_type_name_and_id(
+        names.provisioner.clone(),
+        EntityId::new(&query.provisioner.id),
+    );
+    let provisioner = Entity::new(
+        principal.clone(),
+        HashMap::from([(
+            "organization".to_string(),
+            RestrictedExpression::new_entity_uid(home_uid.clone()),
+        )]),
+        HashSet::from([home_uid.clone()]),
+    )
+    .map_err(|e| e.to_string())?;
+    let mut entities = vec![organization_entity(names, home)?, provisioner];
+    let resource = match query.target {
+        Some(user) => {
+            if user.organization.id != home.id {
+                entities.push(organization_entity(names, &user.organization)?);
+            }
+            entities.push(user_entity(names, user)?);
+            names.user(&user.id)
+        }
+        None => home_uid,
+    };
+    let action_entities = names
+        .action_entities
+        .get(query.action)
+        .ok_or_else(|| format!("`{}` is not an action of the schema", query.action))?;
+    let entities = match schema {
+        Some(schema) => names
+            .actions
+            .clone()
+            .add_entities(entities, Some(schema))
+            .map_err(|e| e.to_string())?,
+        None => {
+            entities.extend(action_entities.iter().cloned());
+            closed_entities(entities)?
+        }
+    };
+    let context = Context::from_pairs([("now".to_string(), datetime_expr(names, query.now)?)])
+        .map_err(|e| e.to_string())?;
+    let request = cedar_policy::Request::new(
+        principal,
+        names.action(query.action),
+        resource,
+        context,
+        schema,
+    )
+    .map_err(|e| e.to_string())?;
+    Ok(CedarRequest { request, entities })
+}
+
 /// The request's entities, already transitively closed by construction (a
 /// user's parent is its organization, which has none; each action comes with
 /// all its ancestors): Cedar's closure computation, a tenth of a decision's
@@ -329,7 +402,7 @@ pub fn schema_mismatches(names: &RequestBuilder, schema: &Schema) -> Vec<String>
         Action::EnableUserMfa(sub.clone()),
         Action::DisableUserMfa(sub.clone()),
         Action::SetEnforcement(true),
-        Action::ListUsers(vec![root.clone(), sub]),
+        Action::ListUsers(vec![root.clone(), sub.clone()]),
         Action::AccessRoute("access_console".into()),
         Action::ViewOwnSession,
     ];
@@ -351,6 +424,29 @@ pub fn schema_mismatches(names: &RequestBuilder, schema: &Schema) -> Vec<String>
                 .map(|e| format!("action `{}`: {e}", action_name(&request.action)))
         })
         .collect();
+    let provisioner = Provisioner {
+        id: "scim".into(),
+        organization: org.clone(),
+    };
+    for action in [
+        ProvisioningAction::ReadUsers,
+        ProvisioningAction::ReadUser(sub.clone()),
+        ProvisioningAction::CreateUser("new".into()),
+        ProvisioningAction::UpdateUser(sub.clone()),
+        ProvisioningAction::DeactivateUser(sub.clone()),
+        ProvisioningAction::ReactivateUser(sub.clone()),
+    ] {
+        let request = ProvisioningRequest {
+            provisioner: provisioner.clone(),
+            now: 0,
+            action,
+        };
+        let target = crate::provisioning::target(&request);
+        let query = crate::provisioning::query(&request, target.as_ref());
+        if let Err(e) = build_provisioning(names, &query, Some(schema)) {
+            problems.push(format!("action `{}`: {e}", query.action));
+        }
+    }
     for step in LOGIN_STEPS {
         let query = Query {
             actor: &root,

@@ -48,9 +48,19 @@ pub fn evaluate(
             field: "request".into(),
             message,
         })?;
+    Ok(evaluate_query(store, query.action, &cedar, allowed_message))
+}
+
+/// Asks Cedar a built request of `action`.
+pub fn evaluate_query(
+    store: &PolicyStore,
+    action: &str,
+    cedar: &cedar_request::CedarRequest,
+    allowed_message: Option<String>,
+) -> Decision {
     let response = Authorizer::new().is_authorized(
         &cedar.request,
-        store.policies_for(query.action),
+        store.policies_for(action),
         &cedar.entities,
     );
     let allowed = response.decision() == CedarDecision::Allow;
@@ -62,13 +72,13 @@ pub fn evaluate(
         .map(ToString::to_string)
         .collect();
     if allowed {
-        return Ok(Decision {
+        return Decision {
             allowed,
             policy_ids,
             denial_code: None,
             message: allowed_message.unwrap_or_default(),
             errors,
-        });
+        };
     }
     let (code, message) = match deciding.first() {
         Some((id, meta)) => (
@@ -82,13 +92,13 @@ pub fn evaluate(
             "No policy permits this action.".to_string(),
         ),
     };
-    Ok(Decision {
+    Decision {
         allowed,
         policy_ids,
         denial_code: Some(code),
         message,
         errors,
-    })
+    }
 }
 
 /// R12: every decision about a state change is audited, allowed or denied.

@@ -12,6 +12,7 @@
 //! - `transition.rs`: the state change an allow permits, and its message.
 //! - `authenticator.rs`: what a login needs; TOTP codes, replay, lockout.
 //! - `enrolment.rs`: a new key, its otpauth:// URI and QR codes.
+//! - `provisioning.rs`: an identity provider's request (SCIM), decided and applied.
 //! - `cedar_case.rs`: evaluates a `cedar run-tests` case (`policies test`).
 
 #![deny(missing_docs)]
@@ -23,6 +24,7 @@ mod decide;
 mod diagnostics;
 mod enrolment;
 mod policy_store;
+mod provisioning;
 mod request_check;
 mod transition;
 
@@ -30,8 +32,8 @@ use std::cell::RefCell;
 
 use mfa_reset::engine::types::{
     CedarAnswer, CodeRequest, Diagnostic, Enrolment, EnrolmentRequest, LoginStep, Outcome,
-    PolicySet as PolicySetSource, PolicySetInfo, Request, RequestError, SourceFile, User,
-    Verification,
+    PolicySet as PolicySetSource, PolicySetInfo, ProvisioningOutcome, ProvisioningRequest, Request,
+    RequestError, SourceFile, User, Verification,
 };
 use policy_store::PolicyStore;
 
@@ -116,6 +118,12 @@ impl Guest for Component {
 
     fn decide(request: Request) -> Result<Outcome, RequestError> {
         with_store(|store| decide::decide(store, &request))
+    }
+
+    fn decide_provisioning(
+        request: ProvisioningRequest,
+    ) -> Result<ProvisioningOutcome, RequestError> {
+        with_store(|store| provisioning::decide(store, &request))
     }
 
     fn next_login_step(user: User) -> LoginStep {

@@ -4,7 +4,7 @@
 use crate::cedar_request::{RequestBuilder, datetime};
 use crate::mfa_reset::engine::types::{Action, Organization, Request, RequestError, Session, User};
 
-fn error(field: impl Into<String>, message: impl Into<String>) -> RequestError {
+pub fn error(field: impl Into<String>, message: impl Into<String>) -> RequestError {
     RequestError {
         field: field.into(),
         message: message.into(),
@@ -100,7 +100,7 @@ pub fn check_user(field: &str, user: &User) -> Result<(), RequestError> {
     check_id(&format!("{field}.organization.id"), &user.organization.id)
 }
 
-fn check_id(field: &str, id: &str) -> Result<(), RequestError> {
+pub fn check_id(field: &str, id: &str) -> Result<(), RequestError> {
     if id.trim().is_empty() {
         return Err(error(field, "must not be empty"));
     }

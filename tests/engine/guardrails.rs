@@ -75,6 +75,8 @@ fn every_guardrail_is_verified_for_the_shipped_policies() {
         "enforcement",
         "organization-functions",
         "reset-needs-mfa",
+        "deactivated-users",
+        "provisioning",
     ] {
         let property = format!("guardrail {name}");
         let actions = report
@@ -83,8 +85,8 @@ fn every_guardrail_is_verified_for_the_shipped_policies() {
             .filter(|r| r.property == property)
             .count();
         assert_eq!(
-            actions, 15,
-            "{property} is checked for every action of the schema, the login steps included"
+            actions, 21,
+            "{property} is checked for every action of the schema, the login steps and provisioning included"
         );
     }
     assert!(

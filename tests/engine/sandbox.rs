@@ -172,6 +172,22 @@ fn an_answer_that_does_not_fit_the_request_is_refused() {
     assert!(matches!(err, Error::BadOutcome { .. }), "{err}");
     assert!(err.to_string().contains("not-in-the-request"), "{err}");
     assert_recovers(&engine);
+
+    // R13: an identity provider's creation that makes a root with MFA on.
+    let request = mfa_reset::ProvisioningRequest {
+        provisioner: mfa_reset::Provisioner {
+            id: "garbage".into(),
+            organization: acme,
+        },
+        now: time::OffsetDateTime::now_utc()
+            .replace_nanosecond(0)
+            .unwrap(),
+        action: mfa_reset::ProvisioningAction::CreateUser("eve".into()),
+    };
+    let err = engine.decide_provisioning(&request).expect_err("refused");
+    assert!(matches!(err, Error::BadOutcome { .. }), "{err}");
+    assert!(err.to_string().contains("provision_create_user"), "{err}");
+    assert_recovers(&engine);
 }
 
 const SEED: &str = r#"{"organizations": [{"id": "acme", "enforce_mfa": false, "users": [

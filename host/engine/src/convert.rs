@@ -148,16 +148,7 @@ impl From<wit::Outcome> for api::Outcome {
     fn from(o: wit::Outcome) -> Self {
         Self {
             decision: o.decision.into(),
-            sessions: match o.sessions {
-                wit::SessionEffect::None => api::SessionEffect::None,
-                wit::SessionEffect::EndOtherSessionsOfUser => {
-                    api::SessionEffect::EndOtherSessionsOfUser
-                }
-                wit::SessionEffect::EndSessionsOfUser => api::SessionEffect::EndSessionsOfUser,
-                wit::SessionEffect::RequireMfaInOrganization => {
-                    api::SessionEffect::RequireMfaInOrganization
-                }
-            },
+            sessions: o.sessions.into(),
             change: o.change.map(|c| match c {
                 wit::Change::User(u) => api::Change::User(api::UserChange {
                     user: u.user.into(),
@@ -386,6 +377,52 @@ impl From<wit::CedarAnswer> for api::CedarAnswer {
             allowed: a.allowed,
             policy_ids: a.policy_ids,
             errors: a.errors,
+        }
+    }
+}
+
+impl From<wit::SessionEffect> for api::SessionEffect {
+    fn from(e: wit::SessionEffect) -> Self {
+        match e {
+            wit::SessionEffect::None => Self::None,
+            wit::SessionEffect::EndOtherSessionsOfUser => Self::EndOtherSessionsOfUser,
+            wit::SessionEffect::EndSessionsOfUser => Self::EndSessionsOfUser,
+            wit::SessionEffect::RequireMfaInOrganization => Self::RequireMfaInOrganization,
+        }
+    }
+}
+
+impl From<&api::ProvisioningRequest> for wit::ProvisioningRequest {
+    fn from(r: &api::ProvisioningRequest) -> Self {
+        use api::ProvisioningAction as A;
+        use wit::ProvisioningAction as W;
+        Self {
+            provisioner: wit::Provisioner {
+                id: r.provisioner.id.clone(),
+                organization: (&r.provisioner.organization).into(),
+            },
+            now: millis(r.now),
+            action: match &r.action {
+                A::ReadUsers => W::ReadUsers,
+                A::ReadUser(u) => W::ReadUser(u.into()),
+                A::CreateUser(id) => W::CreateUser(id.clone()),
+                A::UpdateUser(u) => W::UpdateUser(u.into()),
+                A::DeactivateUser(u) => W::DeactivateUser(u.into()),
+                A::ReactivateUser(u) => W::ReactivateUser(u.into()),
+            },
+        }
+    }
+}
+
+impl From<wit::ProvisioningOutcome> for api::ProvisioningOutcome {
+    fn from(o: wit::ProvisioningOutcome) -> Self {
+        Self {
+            decision: o.decision.into(),
+            user: o.user.map(Into::into),
+            sessions: o.sessions.into(),
+            audit: o.audit.map(Into::into),
+            // The engine knows the revision, the component's answer does not.
+            policy_revision: String::new(),
         }
     }
 }

@@ -8,7 +8,8 @@ use wasmtime::Store;
 use crate::Error;
 use crate::api::{
     CedarAnswer, CodeRequest, Diagnostic, Enrolment, EnrolmentRequest, LoginStep, Outcome,
-    PolicySetInfo, PolicySource, Request, User, Verification,
+    PolicySetInfo, PolicySource, ProvisioningOutcome, ProvisioningRequest, Request, User,
+    Verification,
 };
 use crate::builder::EngineBuilder;
 use crate::host_state::HostState;
@@ -90,6 +91,32 @@ impl Engine {
         )?;
         answer
             .map(|outcome| Outcome {
+                policy_revision: generation.revision.clone(),
+                ..outcome.into()
+            })
+            .map_err(invalid)
+    }
+
+    /// Decides an identity provider's request (R13) and, when allowed, the
+    /// user's new state; the host checks the answer as for [`Self::decide`].
+    pub fn decide_provisioning(
+        &self,
+        request: &ProvisioningRequest,
+    ) -> Result<ProvisioningOutcome, Error> {
+        whole_millis("now", request.now)?;
+        let action = request.action.cedar_name();
+        let request = request.into();
+        let generation = self.generation();
+        let answer = self.call_checked(
+            &generation,
+            |guest, store| guest.call_decide_provisioning(store, &request),
+            |answer| match answer {
+                Ok(outcome) => outcome_check::check_provisioning(&request, outcome, action),
+                Err(_) => Ok(()),
+            },
+        )?;
+        answer
+            .map(|outcome| ProvisioningOutcome {
                 policy_revision: generation.revision.clone(),
                 ..outcome.into()
             })

@@ -9,6 +9,7 @@
 //! - `garbage`: answers `decide` with an allow no policy made, a change to
 //!   a user the request did not name, and an audit record of someone else;
 //! - `stranger`: lists a user that was not in a `list-users` request;
+//! - a provisioner `garbage`: creates a root with MFA on, unaudited;
 //! - anyone else: a well-formed allow (`decide`: the change, session
 //!   effect, listing and audit record the contract demands).
 //!
@@ -261,6 +262,35 @@ mod component {
                 _ => {}
             }
             Ok(outcome)
+        }
+
+        /// `garbage` allows a creation of a root with MFA on, and audits it
+        /// as nobody: the host must refuse it.
+        fn decide_provisioning(
+            request: ProvisioningRequest,
+        ) -> Result<ProvisioningOutcome, RequestError> {
+            misbehave(&request.provisioner.id);
+            let ProvisioningAction::CreateUser(id) = &request.action else {
+                return Err(refused());
+            };
+            Ok(ProvisioningOutcome {
+                decision: Decision {
+                    allowed: true,
+                    policy_ids: vec!["misbehaving-allows".into()],
+                    denial_code: None,
+                    message: "allowed".into(),
+                    errors: Vec::new(),
+                },
+                user: Some(User {
+                    id: id.clone(),
+                    role: Role::Root,
+                    organization: request.provisioner.organization.clone(),
+                    mfa: MfaStatus::Active,
+                    active: true,
+                }),
+                sessions: SessionEffect::None,
+                audit: None,
+            })
         }
 
         fn next_login_step(_: User) -> LoginStep {

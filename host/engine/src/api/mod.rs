@@ -7,7 +7,9 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 mod authenticator;
+mod provisioning;
 pub use authenticator::*;
+pub use provisioning::*;
 
 /// Whether a user is the root of its organization or one of its sub-users.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

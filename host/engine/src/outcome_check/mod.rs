@@ -14,6 +14,9 @@ use crate::bindings::types::{
     Action, Authenticator, Change, MfaStatus, Outcome, Request, SessionEffect, User,
 };
 
+mod provisioning;
+pub use provisioning::check_provisioning;
+
 /// Why an answer cannot be the answer to its request.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Fault {
@@ -51,6 +54,8 @@ pub enum Fault {
         user: String,
         active: bool,
     },
+    #[error("{action} leading to user {got}, not what the contract allows")]
+    WrongProvisioning { action: String, got: String },
     #[error("{action} that keeps or plants an authenticator")]
     PlantedAuthenticator { action: String },
     #[error("an enforcement change that is not `{organization}` to {on}")]
