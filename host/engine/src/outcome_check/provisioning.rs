@@ -202,7 +202,8 @@ mod tests {
     fn r13_provisioning_never_changes_mfa_or_roles_and_ends_sessions_on_deactivation() {
         let (request, outcome) = deactivation();
         check(&request, &outcome).unwrap();
-        let edits: [(&str, fn(&mut ProvisioningOutcome)); 5] = [
+        type Edit = fn(&mut ProvisioningOutcome);
+        let edits: [(&str, Edit); 5] = [
             ("mfa off", |o| o.user.as_mut().unwrap().mfa = MfaStatus::Off),
             ("a root", |o| o.user.as_mut().unwrap().role = Role::Root),
             ("still active", |o| o.user.as_mut().unwrap().active = true),
