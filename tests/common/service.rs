@@ -19,6 +19,7 @@ pub fn config(database: String, secret_key: String) -> ServiceConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
         database,
         secret_key,
+        public_url: "https://mfa.acme.test".into(),
         seed: Some(Seed::parse(DEMO_SEED).unwrap()),
         policies_dir: None,
         policy_poll_interval: std::time::Duration::from_millis(200),

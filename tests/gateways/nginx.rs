@@ -83,3 +83,66 @@ async fn r1_to_r11_the_browser_story_passes_behind_nginx_with_the_shipped_config
     drop(nginx);
     svc.service.stop().await;
 }
+
+/// R13 through nginx with the shipped config: bob's identity provider
+/// deactivates him by SCIM (through the gateway, as an IdP on the internet
+/// would reach it) and his session ends at once: the next page and the
+/// console API through nginx answer 401.
+#[tokio::test(flavor = "multi_thread")]
+async fn r13_a_scim_deactivation_ends_the_session_at_once_behind_nginx() {
+    use common::service::{client, login};
+    use reqwest::StatusCode;
+    use serde_json::json;
+
+    let svc = TestService::start(|_, _| {}).await;
+    let token = svc
+        .accounts(&svc.base)
+        .await
+        .create_scim_token("acme")
+        .await
+        .unwrap()
+        .secret;
+    let port = free_port();
+    let nginx = start_nginx(port, svc.addr().port(), start_backend().await);
+    let front = format!("http://127.0.0.1:{port}");
+    let bob = login(&front, "bob").await;
+    let page = || {
+        client()
+            .get(format!("{front}/app/home"))
+            .header("cookie", format!("mfa_session={bob}"))
+            .send()
+    };
+    assert_eq!(
+        page().await.unwrap().status(),
+        StatusCode::OK,
+        "{}",
+        nginx.log()
+    );
+
+    let patched = client()
+        .patch(format!("{front}/scim/v2/Users/bob"))
+        .bearer_auth(&token)
+        .header("content-type", "application/scim+json")
+        .body(
+            json!({
+                "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                "Operations": [{"op": "replace", "path": "active", "value": false}]
+            })
+            .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(patched.status(), StatusCode::OK, "{}", nginx.log());
+
+    assert_eq!(page().await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    let session = client()
+        .get(format!("{front}/api/session"))
+        .header("cookie", format!("mfa_session={bob}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(session.status(), StatusCode::UNAUTHORIZED);
+    drop(nginx);
+    svc.service.stop().await;
+}

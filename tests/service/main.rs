@@ -16,3 +16,4 @@ mod policy_replay;
 mod postgres;
 mod provisioning;
 mod reload;
+mod scim;

@@ -7,10 +7,12 @@
 -- invitation is used ('' never verifies).
 ALTER TABLE users ADD COLUMN active BIGINT NOT NULL DEFAULT 1;
 -- What the organization's identity provider knows of the user (SCIM):
--- its id there, a display name, and its `emails` as sent (JSON array).
+-- its id there, and `name`, `displayName` and `emails` as sent (a JSON
+-- object). 1 once the identity provider deleted the user: deactivated,
+-- and gone for SCIM (the account and its audit trail stay).
 ALTER TABLE users ADD COLUMN external_id TEXT;
-ALTER TABLE users ADD COLUMN display_name TEXT;
-ALTER TABLE users ADD COLUMN emails TEXT;
+ALTER TABLE users ADD COLUMN profile TEXT;
+ALTER TABLE users ADD COLUMN deprovisioned BIGINT NOT NULL DEFAULT 0;
 -- Milliseconds; NULL for users created before this migration.
 ALTER TABLE users ADD COLUMN created_at BIGINT;
 ALTER TABLE users ADD COLUMN updated_at BIGINT;

@@ -130,6 +130,9 @@ pub struct ServiceConfig {
     pub database: String,
     /// The AEAD key sealing TOTP keys at rest (base64, 32 bytes).
     pub secret_key: String,
+    /// The console's public address (`https://mfa.example.com`), where
+    /// invitation links point.
+    pub public_url: String,
     /// Demo data to create when the database is empty (`serve --demo`);
     /// `None` leaves an empty database empty, and the log says so.
     pub seed: Option<Seed>,

@@ -68,6 +68,11 @@ pub struct ServeArgs {
         default_value = "original"
     )]
     forwarded_headers: HeaderFamily,
+    /// The console's public address (`https://mfa.example.com`), where the
+    /// invitation links of users provisioned by SCIM point; `http://LISTEN`
+    /// if not given.
+    #[arg(long, env = "MFA_RESET_PUBLIC_URL")]
+    public_url: Option<String>,
     /// Name shown in authenticator apps.
     #[arg(long, default_value = "mfa-reset")]
     issuer: String,
@@ -209,6 +214,11 @@ fn service_config(args: ServeArgs, engine: EngineBuilder) -> Result<ServiceConfi
         decision_log,
         database,
         secret_key,
+        public_url: args
+            .public_url
+            .unwrap_or_else(|| format!("http://{}", args.listen))
+            .trim_end_matches('/')
+            .to_string(),
         seed,
         policies_dir: args.policies,
         policy_poll_interval: std::time::Duration::from_millis(args.policy_poll_ms.max(10)),

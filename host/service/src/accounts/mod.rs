@@ -12,6 +12,7 @@
 
 mod ids;
 mod invitations;
+pub mod provisioning;
 
 pub use ids::{IdProblem, check_id};
 pub use invitations::{Invitation, InvitationAnswer, accept_invitation, peek_invitation};

@@ -19,6 +19,7 @@ pub(crate) mod json_body;
 pub(crate) mod login;
 pub(crate) mod ops;
 pub(crate) mod pages;
+pub(crate) mod scim;
 pub(crate) mod server;
 
 /// Every endpoint of the service.
@@ -62,6 +63,7 @@ pub(crate) fn router(state: AppState) -> Router {
     Router::new()
         .nest("/api", api)
         .merge(pages::routes())
+        .merge(scim::routes())
         .route(forward_auth::PREFIX, any(forward_auth::check))
         .route(
             &format!("{}/{{*path}}", forward_auth::PREFIX),

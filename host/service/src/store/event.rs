@@ -81,6 +81,39 @@ impl Event {
     }
 }
 
+impl Event {
+    /// `user.invited`: a user an identity provider created, with the
+    /// invitation link the receiver mails to them (R13). It holds a secret:
+    /// the store seals it at rest and forgets it once delivered.
+    pub fn invitation(
+        audit: &AuditRecord,
+        emails: Vec<String>,
+        link: &str,
+        expires_at: time::OffsetDateTime,
+    ) -> Option<Self> {
+        let id = format!("evt_{}", uuid::Uuid::now_v7().simple());
+        let body = json!({
+            "type": "user.invited",
+            "timestamp": audit.at.format(&Rfc3339).ok()?,
+            "data": {
+                "event_id": id,
+                "organization": audit.organization,
+                "user": audit.target,
+                "emails": emails,
+                "invited_by": audit.actor,
+                "invitation_link": link,
+                "expires_at": expires_at.format(&Rfc3339).ok()?,
+            },
+        });
+        Some(Self {
+            id,
+            kind: "user.invited",
+            created_at: millis(audit.at),
+            body: body.to_string(),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

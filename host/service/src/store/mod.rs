@@ -26,16 +26,19 @@ mod decision_log;
 mod event;
 mod outbox;
 mod provisioning;
+mod scim_users;
 mod sessions;
 mod throttle;
 pub use accounts::StoredUser;
 pub use audit::AuditFilter;
 pub use commit::{AuditEntry, Commit, SessionUse, SessionsChange};
 pub use decision_log::RecordedDecision;
+pub use event::Event;
 pub use outbox::DueNotification;
 pub use provisioning::{
     AccountProfile, InvitationState, NewInvitation, OrganizationSummary, ScimTokenSummary,
 };
+pub use scim_users::{ScimFilter, ScimRecord};
 pub use sessions::StoredSession;
 pub use throttle::{DenialRefusal, DenialWindow};
 

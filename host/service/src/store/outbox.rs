@@ -7,6 +7,7 @@
 use sqlx::Row;
 
 use super::event::Event;
+use super::scim_users::SEALED;
 use super::{Store, StoreError};
 
 /// A notification due for delivery, claimed by this worker.
@@ -73,9 +74,25 @@ impl Store {
             .await?;
             // Another replica claimed it first.
             if done.rows_affected() == 1 {
+                let stored: String = row.try_get("body")?;
+                // A body sealed at rest (an invitation's link) is opened
+                // for its delivery only.
+                let body = match stored.strip_prefix(SEALED) {
+                    Some(sealed) => {
+                        let opened =
+                            self.secrets
+                                .open(sealed, &id)
+                                .map_err(|e| StoreError::Secret {
+                                    user: format!("(notification {id})"),
+                                    message: e.to_string(),
+                                })?;
+                        String::from_utf8_lossy(&opened).into_owned()
+                    }
+                    None => stored,
+                };
                 claimed.push(DueNotification {
                     id,
-                    body: row.try_get("body")?,
+                    body,
                     attempts: row.try_get("attempts")?,
                     due_at: seen,
                     lease_until,
@@ -101,11 +118,13 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
-    /// The receiver acknowledged `id` (kept for a while, then purged).
+    /// The receiver acknowledged `id` (kept for a while, then purged; a
+    /// sealed body, which holds a secret, is forgotten at once).
     pub async fn notification_delivered(&self, id: &str, at: i64) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE notification_outbox SET delivered_at = $1, attempts = attempts + 1, \
-             last_error = NULL WHERE id = $2 AND delivered_at IS NULL",
+             last_error = NULL, body = CASE WHEN body LIKE 'sealed:%' THEN '' ELSE body END \
+             WHERE id = $2 AND delivered_at IS NULL",
         )
         .bind(at)
         .bind(id)

@@ -13,10 +13,11 @@ use mfa_reset::api::{Organization, User};
 /// What an identity provider knows of a user besides its id (SCIM).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AccountProfile {
+    /// Its id at the identity provider.
     pub external_id: Option<String>,
-    pub display_name: Option<String>,
-    /// SCIM `emails`, as sent (a JSON array).
-    pub emails: Option<String>,
+    /// `name`, `displayName` and `emails` as the identity provider sent
+    /// them: a JSON object.
+    pub profile: Option<String>,
 }
 
 /// A new invitation: the token's hash and its lifetime (milliseconds).
@@ -64,7 +65,7 @@ pub struct ScimTokenSummary {
 
 type Tx<'t> = sqlx::Transaction<'t, sqlx::Any>;
 
-async fn insert_user(
+pub(super) async fn insert_user(
     tx: &mut Tx<'_>,
     user: &User,
     profile: &AccountProfile,
@@ -83,8 +84,8 @@ async fn insert_user(
     // No password: '' never verifies; the invitation sets one.
     sqlx::query(
         "INSERT INTO users (id, organization_id, role, password_hash, mfa_status, active, \
-         external_id, display_name, emails, created_at, updated_at) \
-         VALUES ($1, $2, $3, '', $4, $5, $6, $7, $8, $9, $9)",
+         external_id, profile, created_at, updated_at) \
+         VALUES ($1, $2, $3, '', $4, $5, $6, $7, $8, $8)",
     )
     .bind(&user.id)
     .bind(&user.organization.id)
@@ -92,15 +93,14 @@ async fn insert_user(
     .bind(status_name(user.mfa))
     .bind(i64::from(user.active))
     .bind(&profile.external_id)
-    .bind(&profile.display_name)
-    .bind(&profile.emails)
+    .bind(&profile.profile)
     .bind(now)
     .execute(&mut **tx)
     .await?;
     Ok(())
 }
 
-async fn insert_invitation(
+pub(super) async fn insert_invitation(
     tx: &mut Tx<'_>,
     user: &str,
     invitation: &NewInvitation,
@@ -200,8 +200,11 @@ impl Store {
         audit: &AuditEntry,
     ) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
+        // Reactivation also brings back a user its identity provider
+        // deleted (an operator's decision).
         let changed = sqlx::query(
-            "UPDATE users SET active = $1, updated_at = $2, version = version + 1 WHERE id = $3",
+            "UPDATE users SET active = $1, deprovisioned = CASE WHEN $1 = 1 THEN 0 ELSE deprovisioned END, \
+             updated_at = $2, version = version + 1 WHERE id = $3",
         )
         .bind(i64::from(active))
         .bind(now)
@@ -399,6 +402,23 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(scim_token_from_row).collect()
+    }
+}
+
+impl Store {
+    /// The unrevoked SCIM token with this hash.
+    pub async fn scim_token(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<ScimTokenSummary>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, organization_id, created_at, revoked_at FROM scim_tokens \
+             WHERE token_hash = $1 AND revoked_at IS NULL",
+        )
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(scim_token_from_row).transpose()
     }
 }
 
