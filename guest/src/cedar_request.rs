@@ -108,6 +108,7 @@ pub fn action_name(action: &Action) -> &str {
         Action::ListUsers(_) => "list_users",
         Action::AccessRoute(name) => name,
         Action::ViewOwnSession => "view_session",
+        Action::ChangeOwnPassword => "change_own_password",
     }
 }
 
@@ -117,7 +118,8 @@ pub fn target_user(request: &Request) -> Option<&User> {
         Action::ResetOwnMfa
         | Action::EnableOwnMfa
         | Action::DisableOwnMfa
-        | Action::ViewOwnSession => Some(&request.actor),
+        | Action::ViewOwnSession
+        | Action::ChangeOwnPassword => Some(&request.actor),
         Action::ResetUserMfa(u) | Action::EnableUserMfa(u) | Action::DisableUserMfa(u) => Some(u),
         Action::SetEnforcement(_) | Action::ListUsers(_) | Action::AccessRoute(_) => None,
     }
@@ -405,6 +407,7 @@ pub fn schema_mismatches(names: &RequestBuilder, schema: &Schema) -> Vec<String>
         Action::ListUsers(vec![root.clone(), sub.clone()]),
         Action::AccessRoute("access_console".into()),
         Action::ViewOwnSession,
+        Action::ChangeOwnPassword,
     ];
     let session = Session {
         login_at: 0,

@@ -57,7 +57,8 @@ pub fn check(request: &Request, names: &RequestBuilder) -> Result<(), RequestErr
         | Action::EnableOwnMfa
         | Action::DisableOwnMfa
         | Action::SetEnforcement(_)
-        | Action::ViewOwnSession => {}
+        | Action::ViewOwnSession
+        | Action::ChangeOwnPassword => {}
     }
     Ok(())
 }

@@ -124,6 +124,15 @@ pub fn apply(request: &Request) -> Applied {
         // in `effective_mfa` at their next login.
         Action::SetEnforcement(enforce) => enforcement(actor, *enforce),
         Action::ViewOwnSession => Applied::read("Your session.".into(), Vec::new()),
+        // R13: the password is the host's to store; every other session of
+        // the user, opened with the old password, ends.
+        Action::ChangeOwnPassword => Applied {
+            sessions: SessionEffect::EndOtherSessionsOfUser,
+            ..Applied::read(
+                "Your password has been changed. Your other sessions have ended.".into(),
+                Vec::new(),
+            )
+        },
         Action::AccessRoute(name) => Applied::read(format!("`{name}` allowed."), Vec::new()),
         // R11.
         Action::ListUsers(users) => Applied::read(

@@ -207,7 +207,7 @@ function enrolmentRequest(value) {
   };
 }
 
-const PLAIN_ACTIONS = ['reset_own_mfa', 'enable_own_mfa', 'disable_own_mfa', 'view_own_session'];
+const PLAIN_ACTIONS = ['reset_own_mfa', 'enable_own_mfa', 'disable_own_mfa', 'view_own_session', 'change_own_password'];
 
 function action(value) {
   if (typeof value === 'string') {

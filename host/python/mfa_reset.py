@@ -206,7 +206,8 @@ def _enrolment_request(value: Any) -> wc.Record:
     })
 
 
-_PLAIN_ACTIONS = ("reset_own_mfa", "enable_own_mfa", "disable_own_mfa", "view_own_session")
+_PLAIN_ACTIONS = ("reset_own_mfa", "enable_own_mfa", "disable_own_mfa", "view_own_session",
+                  "change_own_password")
 
 
 def _action(value: Any) -> wc.Variant:

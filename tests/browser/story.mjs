@@ -323,7 +323,7 @@ const carol = await person();
   await says(page, '#password-rules', 'At least 15 characters');
   await shot(page, 'invitation');
   const choose = async (password, again = password) => {
-    await page.getByLabel('New password').fill(password);
+    await page.getByLabel('New password', { exact: true }).fill(password);
     await page.getByLabel('The same password again').fill(again);
     await page.getByRole('button', { name: 'Set the password and log in' }).click();
   };
@@ -335,6 +335,16 @@ const carol = await person();
   await at(page, 'profile');
   await says(page, '#profile-user', 'heidi');
   log('R13: an invited user chose her password and is logged in with it');
+  // She changes it from her profile: the wrong current one is refused.
+  await page.getByLabel('Current password').fill('not her password');
+  await page.getByLabel('Choose a new password').fill('heidi picks another passphrase');
+  await page.getByRole('button', { name: 'Change password' }).click();
+  await says(page, '#alert', 'current password is not right');
+  await page.getByLabel('Current password').fill('heidi chooses a long passphrase');
+  await page.getByLabel('Choose a new password').fill('heidi picks another passphrase');
+  await page.getByRole('button', { name: 'Change password' }).click();
+  await says(page, '#status', 'Your password has been changed');
+  log('R13: a password change needs the current password');
   // The link works once.
   const again = await person();
   await again.goto(link);

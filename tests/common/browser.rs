@@ -80,7 +80,10 @@ pub fn run_story(base: &str, clock: &Clock, database: &str, screenshots: &Path) 
                 let (organization, user) = argument.split_once(' ').unwrap();
                 tokio::runtime::Handle::current().block_on(async {
                     let accounts = super::service::accounts(database, base).await;
-                    accounts.add_user(organization, user).await.unwrap().link
+                    match accounts.add_user(organization, user).await {
+                        Ok(invitation) => invitation.link,
+                        Err(e) => panic!("inviting {user}: {e:?}"),
+                    }
                 })
             }
             _ => {

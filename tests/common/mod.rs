@@ -3,6 +3,7 @@
 
 pub mod browser;
 pub mod gateway;
+pub mod inbox;
 pub mod misbehaving;
 pub mod policy_edits;
 pub mod postgres;

@@ -100,7 +100,9 @@ fn typed_request(case: &Value) -> Option<Value> {
         return None;
     }
     let action = match action_name {
-        "reset_own_mfa" | "enable_own_mfa" | "disable_own_mfa" => json!(action_name),
+        "reset_own_mfa" | "enable_own_mfa" | "disable_own_mfa" | "change_own_password" => {
+            json!(action_name)
+        }
         "view_session" => json!("view_own_session"),
         "reset_user_mfa" | "enable_user_mfa" | "disable_user_mfa" => {
             json!({ action_name: user(entities, entity(entities, resource)) })
@@ -156,6 +158,7 @@ fn more_requests() -> Vec<(String, Value)> {
         ("R4 transition: a root turns a sub-user's MFA on", request(&ada, json!({"enable_user_mfa": bob("off")}))),
         ("R4 transition: a root turns a sub-user's MFA off", request(&ada, json!({"disable_user_mfa": bob("active")}))),
         ("R6 transition: a self-reset", request(&bob("active"), json!("reset_own_mfa"))),
+        ("R13 transition: changing one's own password ends the other sessions", request(&bob("active"), json!("change_own_password"))),
         ("R2 transition: turning one's own MFA on", request(&bob("off"), json!("enable_own_mfa"))),
         ("R2 transition: turning one's own MFA off", request(&bob("active"), json!("disable_own_mfa"))),
         ("R5 transition: enforcement on", request(&ada, json!({"set_enforcement": true}))),

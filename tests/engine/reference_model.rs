@@ -100,9 +100,10 @@ fn model(r: &Request) -> Expected {
     let actor = &r.actor;
     let root = actor.role == Role::Root;
     let audit_target = match &r.action {
-        Action::ResetOwnMfa | Action::EnableOwnMfa | Action::DisableOwnMfa => {
-            Some(actor.id.clone())
-        }
+        Action::ResetOwnMfa
+        | Action::EnableOwnMfa
+        | Action::DisableOwnMfa
+        | Action::ChangeOwnPassword => Some(actor.id.clone()),
         Action::ResetUserMfa(t) | Action::EnableUserMfa(t) | Action::DisableUserMfa(t) => {
             Some(t.id.clone())
         }
@@ -119,7 +120,8 @@ fn model(r: &Request) -> Expected {
         deny("mfa-required")
     } else {
         match &r.action {
-            Action::ViewOwnSession => Ok(None),
+            // R13: anyone's own password, once MFA is finished.
+            Action::ViewOwnSession | Action::ChangeOwnPassword => Ok(None),
             Action::AccessRoute(route) if route == "access_console" => Ok(None),
             // R11: the organization-wide functions are for roots only.
             Action::AccessRoute(_) | Action::ListUsers(_) if !root => deny("not-root"),
@@ -296,7 +298,7 @@ fn draw() -> impl Strategy<Value = Draw> {
         now(),
         (age(), age()),
         prop_oneof![4 => Just(true), 1 => Just(false)],
-        0..10usize,
+        0..11usize,
         any::<bool>(),
         0..ROUTES.len(),
         prop_oneof![9 => Just(true), 1 => Just(false)],
@@ -376,6 +378,7 @@ fn request(d: &Draw) -> Request {
         6 => Action::SetEnforcement(d.flag),
         7 => Action::ListUsers(listed),
         8 => Action::AccessRoute(ROUTES[d.route].into()),
+        9 => Action::ChangeOwnPassword,
         _ => Action::ViewOwnSession,
     };
     let (idle, since_login) = (d.ages.0.min(d.ages.1), d.ages.0.max(d.ages.1));

@@ -364,3 +364,118 @@ async fn r13_deactivation_ends_the_users_sessions_at_once_and_refuses_its_logins
         );
     }
 }
+
+/// R13: a password change needs an active session that finished MFA
+/// (decided by the policies) and the current password; the new one passes
+/// the rules; every other session of the user ends; it is audited and
+/// notified through the webhook.
+#[tokio::test(flavor = "multi_thread")]
+async fn r13_a_password_change_needs_the_current_password_and_ends_the_other_sessions() {
+    let inbox = common::inbox::Inbox::start().await;
+    let svc = TestService::start(|config, _| config.webhook = Some(inbox.webhook())).await;
+    let base = svc.base.as_str();
+    let this = common::service::login(base, "bob").await;
+    let other = common::service::login(base, "bob").await;
+    let change = |current: &str, new: &str| {
+        call(
+            base,
+            &this,
+            "POST",
+            "/api/me/password",
+            Some(json!({"current_password": current, "new_password": new})),
+        )
+    };
+    let new_password = "bob has a brand new passphrase";
+
+    let (status, body) = change("not my password", new_password).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(body["denial_code"], "wrong-password");
+    let refused = [
+        (
+            "bob-demo-password",
+            "too short",
+            "new_password",
+            "needs at least 15",
+        ),
+        (
+            "bob-demo-password",
+            "bob-demo-password",
+            "new_password",
+            "is the current password",
+        ),
+        (
+            "bob-demo-password",
+            "passwordpassword",
+            "new_password",
+            "commonly used",
+        ),
+    ];
+    for (current, new, field, why) in refused {
+        let answer = change(current, new).await;
+        let (got_field, message) = refusal(&answer);
+        assert_eq!(got_field, field);
+        assert!(message.contains(why), "{new}: {message}");
+    }
+    // Nothing changed so far: both sessions live, the old password works.
+    assert_eq!(
+        call(base, &other, "GET", "/api/session", None).await.0,
+        StatusCode::OK
+    );
+
+    let (status, body) = change("bob-demo-password", new_password).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["policy_ids"], json!(["self-service"]));
+    assert_eq!(
+        call(base, &this, "GET", "/api/session", None).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        call(base, &other, "GET", "/api/session", None).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        login(base, "bob", "bob-demo-password").await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(login(base, "bob", new_password).await.0, StatusCode::OK);
+    let event = inbox.event("user.password_changed", "bob").await;
+    assert_eq!(event["data"]["action"], "change_own_password");
+    assert!(!event.to_string().contains(new_password));
+
+    // A login that has not finished MFA cannot change the password (R3).
+    let (status, _) = call(base, &this, "POST", "/api/me/mfa/enable", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, pending) = login(base, "bob", new_password).await;
+    assert_eq!(pending["next_step"], "enrol");
+    let pending = pending["token"].as_str().unwrap();
+    let (status, body) = call(
+        base,
+        pending,
+        "POST",
+        "/api/me/password",
+        Some(json!({"current_password": new_password, "new_password": "yet another long passphrase"})),
+    )
+    .await;
+    assert_eq!(
+        (status, body["denial_code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("mfa-required"))
+    );
+
+    // Both attempts that reached the policies are in acme's audit trail.
+    let ada = common::service::login(base, "ada").await;
+    let (_, audit) = call(base, &ada, "GET", "/api/audit", None).await;
+    let changes: Vec<(bool, Option<&str>)> = audit["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["action"] == "change_own_password")
+        .map(|r| (r["allowed"].as_bool().unwrap(), r["denial_code"].as_str()))
+        .collect();
+    for expected in [
+        (true, None),
+        (false, Some("wrong-password")),
+        (false, Some("mfa-required")),
+    ] {
+        assert!(changes.contains(&expected), "{expected:?} in {changes:?}");
+    }
+}

@@ -5,21 +5,14 @@
 //! organization's token blind to another's users, tokens that open nothing
 //! else, and bad input answered as RFC 7644 says.
 
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
-
-use axum::body::Bytes;
-use axum::http::HeaderMap;
-use mfa_reset_service::{Webhook, WebhookKey};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::common;
+use common::inbox::Inbox;
 use common::repo;
 use common::service::{TestService, call, client, forward, login};
 
-const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 const PATCH: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 const ERROR: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
@@ -111,52 +104,6 @@ async fn scim2_tester_passes_every_check_the_service_provider_config_declares() 
     );
 }
 
-/// A webhook receiver that keeps every correctly signed event.
-async fn receiver() -> (SocketAddr, Arc<Mutex<Vec<Value>>>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let events: Arc<Mutex<Vec<Value>>> = Arc::default();
-    let kept = events.clone();
-    let app = axum::Router::new().route(
-        "/hooks",
-        axum::routing::post(move |headers: HeaderMap, body: Bytes| {
-            let kept = kept.clone();
-            async move {
-                let header = |n: &str| headers.get(n).unwrap().to_str().unwrap().to_string();
-                let body = String::from_utf8(body.to_vec()).unwrap();
-                let key = WebhookKey::parse(SECRET).unwrap();
-                let timestamp: i64 = header("webhook-timestamp").parse().unwrap();
-                assert_eq!(
-                    key.sign(&header("webhook-id"), timestamp, &body),
-                    header("webhook-signature")
-                );
-                kept.lock()
-                    .unwrap()
-                    .push(serde_json::from_str(&body).unwrap());
-                axum::http::StatusCode::NO_CONTENT
-            }
-        }),
-    );
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (addr, events)
-}
-
-async fn invited(events: &Arc<Mutex<Vec<Value>>>, user: &str) -> Value {
-    for _ in 0..200 {
-        let found = events
-            .lock()
-            .unwrap()
-            .iter()
-            .find(|e| e["type"] == "user.invited" && e["data"]["user"] == user)
-            .cloned();
-        if let Some(event) = found {
-            return event;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("no invitation of {user} arrived");
-}
-
 /// R13: the identity provider creates bob2; his invitation arrives as a
 /// signed `user.invited` event with his e-mail address; he chooses a
 /// password and logs in; the identity provider deactivates him and his
@@ -164,18 +111,8 @@ async fn invited(events: &Arc<Mutex<Vec<Value>>>, user: &str) -> Value {
 /// acme's audit trail as the token's, and no secret is left at rest.
 #[tokio::test(flavor = "multi_thread")]
 async fn r13_a_user_created_by_scim_is_invited_by_webhook_logs_in_and_is_deactivated() {
-    let (hook, events) = receiver().await;
-    let (svc, acme, _) = provisioned(|config| {
-        config.webhook = Some(Webhook {
-            retry_base: Duration::from_millis(50),
-            ..Webhook::new(
-                &format!("http://{hook}/hooks"),
-                WebhookKey::parse(SECRET).unwrap(),
-            )
-            .unwrap()
-        });
-    })
-    .await;
+    let inbox = Inbox::start().await;
+    let (svc, acme, _) = provisioned(|config| config.webhook = Some(inbox.webhook())).await;
     let base = svc.base.as_str();
     let created = scim(
         base,
@@ -200,7 +137,7 @@ async fn r13_a_user_created_by_scim_is_invited_by_webhook_logs_in_and_is_deactiv
         "https://mfa.acme.test/scim/v2/Users/bob2"
     );
 
-    let event = invited(&events, "bob2").await;
+    let event = inbox.event("user.invited", "bob2").await;
     assert_eq!(event["data"]["organization"], "acme");
     assert_eq!(event["data"]["emails"], json!(["bob2@acme.test"]));
     let link = event["data"]["invitation_link"].as_str().unwrap();

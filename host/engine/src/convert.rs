@@ -129,6 +129,7 @@ impl From<&api::Action> for wit::Action {
             }
             api::Action::AccessRoute(name) => Self::AccessRoute(name.clone()),
             api::Action::ViewOwnSession => Self::ViewOwnSession,
+            api::Action::ChangeOwnPassword => Self::ChangeOwnPassword,
         }
     }
 }

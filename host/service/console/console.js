@@ -268,6 +268,20 @@ async function profileView() {
     $('reset-confirm').hidden = true;
     $('reset').focus();
   }));
+  $('password-change-form').addEventListener('submit', busy($('password-change-form'), async (event) => {
+    event.preventDefault();
+    const answer = await api('POST', 'me/password', {
+      current_password: $('current-password').value,
+      new_password: $('changed-password').value,
+    });
+    $('current-password').value = '';
+    if (answer.body.allowed) {
+      $('changed-password').value = '';
+      return say('status', answer.body.message);
+    }
+    if (answer.status === 422 || codeOf(answer) === 'wrong-password') return say('alert', messageOf(answer));
+    follow(answer);
+  }));
 }
 
 // ---- Organization-wide policies: roots only (the engine says who).

@@ -110,6 +110,7 @@ mod component {
             Action::ListUsers(_) => "list_users",
             Action::AccessRoute(name) => name,
             Action::ViewOwnSession => "view_session",
+            Action::ChangeOwnPassword => "change_own_password",
         }
     }
 
@@ -179,6 +180,7 @@ mod component {
             Action::AccessRoute(_) | Action::ViewOwnSession => {
                 (None, SessionEffect::None, Vec::new())
             }
+            Action::ChangeOwnPassword => (None, SessionEffect::EndOtherSessionsOfUser, Vec::new()),
         }
     }
 

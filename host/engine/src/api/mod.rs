@@ -109,6 +109,9 @@ pub enum Action {
     /// The caller's own session (what its login still needs); allowed
     /// before MFA is finished, like the login steps.
     ViewOwnSession,
+    /// R13: the caller's own password (checked by the host); allowed, the
+    /// caller's other sessions end.
+    ChangeOwnPassword,
 }
 
 impl Action {
@@ -129,6 +132,7 @@ impl Action {
             Self::ListUsers(_) => "list_users",
             Self::AccessRoute(name) => name,
             Self::ViewOwnSession => "view_session",
+            Self::ChangeOwnPassword => "change_own_password",
         }
     }
 }

@@ -143,6 +143,17 @@ fn check_effects(request: &Request, outcome: &Outcome, name: &str) -> Result<(),
         return check_user_change(request, outcome, (target, by_self), name);
     }
     match &request.action {
+        // The password is the host's: nothing the engine keeps changes,
+        // and every other session of the caller ends.
+        Action::ChangeOwnPassword => {
+            if outcome.change.is_some() {
+                return Err(Fault::ChangeForRead {
+                    action: name.into(),
+                });
+            }
+            sessions_end(outcome, SessionEffect::EndOtherSessionsOfUser, name)?;
+            no_listing(outcome)
+        }
         Action::SetEnforcement(on) => {
             let fits = matches!(&outcome.change, Some(Change::Organization(org))
                 if org.id == request.actor.organization.id && org.enforce_mfa == *on);
@@ -286,9 +297,10 @@ fn check_audit(request: &Request, outcome: &Outcome, action: &str) -> Result<(),
     if reads {
         return Err(Fault::AuditForRead);
     }
-    let expected_target = match changed_user(request) {
-        Some((user, _)) => user.id.as_str(),
-        None => request.actor.organization.id.as_str(),
+    let expected_target = match (changed_user(request), &request.action) {
+        (Some((user, _)), _) => user.id.as_str(),
+        (None, Action::ChangeOwnPassword) => request.actor.id.as_str(),
+        (None, _) => request.actor.organization.id.as_str(),
     };
     let decision = &outcome.decision;
     if audit.actor != request.actor.id

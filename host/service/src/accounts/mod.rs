@@ -155,10 +155,12 @@ impl Accounts {
         let user = new_user(root, Role::Root, &organization);
         let (invitation, stored) = self.new_invitation(&user.id);
         let audit = self.audit("create_organization", id, &user.id);
-        self.store
-            .create_organization(&organization, &user, &stored, &audit)
-            .await
-            .map_err(taken)?;
+        busy_retry(|| {
+            self.store
+                .create_organization(&organization, &user, &stored, &audit)
+        })
+        .await
+        .map_err(taken)?;
         Ok(invitation)
     }
 
@@ -177,8 +179,8 @@ impl Accounts {
         let user = new_user(user, Role::SubUser, &org);
         let (invitation, stored) = self.new_invitation(&user.id);
         let audit = self.audit("create_user", &org.id, &user.id);
-        self.store
-            .create_user(&user, &AccountProfile::default(), &stored, &audit)
+        let profile = AccountProfile::default();
+        busy_retry(|| self.store.create_user(&user, &profile, &stored, &audit))
             .await
             .map_err(taken)?;
         Ok(invitation)
@@ -196,7 +198,7 @@ impl Accounts {
         }
         let (invitation, new) = self.new_invitation(user);
         let audit = self.audit("invite_user", &stored.user.organization.id, user);
-        self.store.reinvite(user, &new, &audit).await?;
+        busy_retry(|| self.store.reinvite(user, &new, &audit)).await?;
         Ok(invitation)
     }
 
@@ -211,7 +213,7 @@ impl Accounts {
         };
         let audit = self.audit(action, &stored.user.organization.id, user);
         let now = millis(self.clock.now());
-        match self.store.set_active(user, active, now, &audit).await? {
+        match busy_retry(|| self.store.set_active(user, active, now, &audit)).await? {
             true => Ok(()),
             false => Err(AccountError::NoUser(user.into())),
         }
@@ -257,9 +259,8 @@ impl Accounts {
             revoked_at: None,
         };
         let audit = self.audit("create_scim_token", organization, &summary.id);
-        self.store
-            .create_scim_token(&summary, &session::hash(&secret), &audit)
-            .await?;
+        let hash = session::hash(&secret);
+        busy_retry(|| self.store.create_scim_token(&summary, &hash, &audit)).await?;
         Ok(NewScimToken { summary, secret })
     }
 
@@ -271,11 +272,7 @@ impl Accounts {
     ) -> Result<(), AccountError> {
         let audit = self.audit("revoke_scim_token", organization, id);
         let now = millis(self.clock.now());
-        match self
-            .store
-            .revoke_scim_token(id, organization, now, &audit)
-            .await?
-        {
+        match busy_retry(|| self.store.revoke_scim_token(id, organization, now, &audit)).await? {
             true => Ok(()),
             false => Err(AccountError::NoScimToken(id.into(), organization.into())),
         }
@@ -339,6 +336,26 @@ fn new_user(id: &str, role: Role, organization: &Organization) -> User {
         mfa: MfaStatus::Off,
         active: true,
     }
+}
+
+/// Runs a write again while the database is busy (another writer holds
+/// SQLite's lock, as `serve` does while the operator's command runs):
+/// each write is one transaction, so a retry never half-writes.
+async fn busy_retry<T, Write>(mut write: impl FnMut() -> Write) -> Result<T, StoreError>
+where
+    Write: Future<Output = Result<T, StoreError>>,
+{
+    let mut pause = std::time::Duration::from_millis(20);
+    for _ in 0..7 {
+        match write().await {
+            Err(StoreError::Conflict) => {
+                tokio::time::sleep(pause).await;
+                pause *= 2;
+            }
+            done => return done,
+        }
+    }
+    write().await
 }
 
 fn taken(e: StoreError) -> AccountError {

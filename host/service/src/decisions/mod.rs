@@ -43,6 +43,26 @@ pub enum Intent {
     Route(String),
     /// The caller's own session (allowed before MFA is finished).
     ViewSession,
+    /// The caller's own password (R13): whether the current one was typed
+    /// right, and the new one's hash.
+    ChangePassword(NewPassword),
+}
+
+/// A password change as the handler checked it.
+#[derive(Clone)]
+pub struct NewPassword {
+    /// The caller typed the current password right.
+    pub current_matches: bool,
+    /// Argon2id hash of the new password (already within the rules).
+    pub hash: String,
+}
+
+impl std::fmt::Debug for NewPassword {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewPassword")
+            .field("current_matches", &self.current_matches)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The answer to a decided action.
@@ -187,6 +207,7 @@ impl Intent {
             Self::EnableUser(_) => ("enable_user_mfa", UNDECIDED_TARGET, true),
             Self::DisableUser(_) => ("disable_user_mfa", UNDECIDED_TARGET, true),
             Self::SetEnforcement(_) => ("set_enforcement", user.organization.id.as_str(), true),
+            Self::ChangePassword(_) => ("change_own_password", user.id.as_str(), false),
             Self::ListUsers | Self::Route(_) | Self::ViewSession => return None,
         };
         Some(Attempt {
@@ -273,6 +294,13 @@ async fn attempt(state: &AppState, caller: &Caller, intent: &Intent) -> Result<D
     };
     let decision_id = uuid::Uuid::new_v4().to_string();
     let outcome = decide_and_log(state, request, &decision_id, unknown_target).await?;
+    // The policies allow a password change; the current password must
+    // still have been typed right (authentication, not authorization).
+    let (outcome, new_password) = match intent {
+        Intent::ChangePassword(p) if !p.current_matches => (wrong_password(outcome), None),
+        Intent::ChangePassword(p) => (outcome, Some(p.hash.as_str())),
+        _ => (outcome, None),
+    };
     // Only an allowed use counts as activity: a denied request (an expired
     // session above all) never moves the session's last activity.
     let allowed = outcome.decision.allowed;
@@ -296,6 +324,7 @@ async fn attempt(state: &AppState, caller: &Caller, intent: &Intent) -> Result<D
         Some(audit) => {
             let written = Written {
                 change: &change,
+                password: new_password.filter(|_| allowed),
                 sessions,
                 audit,
                 decision_id: &decision_id,
@@ -325,9 +354,38 @@ async fn attempt(state: &AppState, caller: &Caller, intent: &Intent) -> Result<D
     })
 }
 
+/// An allowed password change whose current password was typed wrong:
+/// refused, audited as such, nothing changes.
+fn wrong_password(outcome: Outcome) -> Outcome {
+    if !outcome.decision.allowed {
+        return outcome;
+    }
+    let decision = Decision {
+        allowed: false,
+        policy_ids: Vec::new(),
+        denial_code: Some("wrong-password".into()),
+        message: "The current password is not right.".into(),
+        errors: Vec::new(),
+    };
+    Outcome {
+        audit: outcome.audit.map(|a| AuditRecord {
+            allowed: false,
+            policy_ids: Vec::new(),
+            denial_code: decision.denial_code.clone(),
+            ..a
+        }),
+        decision,
+        change: None,
+        sessions: SessionEffect::None,
+        ..outcome
+    }
+}
+
 /// What an audited decision writes.
 struct Written<'a> {
     change: &'a Option<Change>,
+    /// The caller's new password hash (an allowed password change).
+    password: Option<&'a str>,
     sessions: SessionEffect,
     audit: AuditRecord,
     decision_id: &'a str,
@@ -368,6 +426,7 @@ async fn commit_decision(
             read_organizations: organizations_read(read_users),
             user,
             organization,
+            password: written.password.map(|hash| (&caller.user.user, hash)),
             audit,
             session: written.session_use,
             sessions_change: sessions_change(written.sessions, written.change, caller),
@@ -417,6 +476,7 @@ async fn action_of(
         }
         Intent::Route(name) => Action::AccessRoute(name.clone()),
         Intent::ViewSession => Action::ViewOwnSession,
+        Intent::ChangePassword(_) => Action::ChangeOwnPassword,
     };
     Ok((action, None))
 }
@@ -481,6 +541,11 @@ fn sessions_change<'a>(
         (SessionEffect::EndSessionsOfUser, Some(Change::User(c))) => {
             Some(SessionsChange::EndAll { user: &c.user.id })
         }
+        // A password change: the caller's own other sessions end.
+        (SessionEffect::EndOtherSessionsOfUser, None) => Some(SessionsChange::EndOthers {
+            user: &caller.user.user.id,
+            keep: &caller.session.token_hash,
+        }),
         (SessionEffect::RequireMfaInOrganization, Some(Change::Organization(org))) => {
             Some(SessionsChange::RequireMfa {
                 organization: &org.id,

@@ -8,8 +8,9 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::app::AppState;
+use crate::credentials::{password_rules, passwords};
 use crate::decisions::caller::Caller;
-use crate::decisions::{self, Decided, Intent, UserView};
+use crate::decisions::{self, Decided, Intent, NewPassword, UserView};
 use crate::error::ApiError;
 use crate::http::json_body::{ApiJson, NoParameters};
 use crate::store::AuditFilter;
@@ -68,6 +69,76 @@ pub async fn session_info(
         "next_step": next_step,
     }))
     .into_response())
+}
+
+/// Longest password read here (the rules refuse a new one over 256
+/// characters with a message; this bounds the work, and keeps the largest
+/// body, two of them JSON-escaped, within the default body limit).
+const MAX_PASSWORD_CHARS: usize = 512;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordBody {
+    current_password: String,
+    new_password: String,
+}
+
+/// POST /api/me/password: the caller's own password (R13), decided by the
+/// policies (`change_own_password`: an active session that finished MFA);
+/// the current password must be typed right, the new one pass the rules.
+/// Every other session of the caller ends.
+pub async fn change_password(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<PasswordBody>,
+) -> Result<Response, ApiError> {
+    for (field, value) in [
+        ("current_password", &body.current_password),
+        ("new_password", &body.new_password),
+    ] {
+        if value.chars().count() > MAX_PASSWORD_CHARS {
+            return Err(ApiError::Invalid {
+                field: field.into(),
+                message: format!("longer than {MAX_PASSWORD_CHARS} characters"),
+            });
+        }
+    }
+    let user = &caller.user.user;
+    let with_mfa = state.engine.login_step(user)? != mfa_reset::LoginStep::None;
+    password_rules::check(&body.new_password, &user.id, &state.config.issuer, with_mfa).map_err(
+        |problem| ApiError::Invalid {
+            field: "new_password".into(),
+            message: format!("the password {problem}"),
+        },
+    )?;
+    if password_rules::normalized(&body.new_password)
+        == password_rules::normalized(&body.current_password)
+    {
+        return Err(ApiError::Invalid {
+            field: "new_password".into(),
+            message: "is the current password: choose a new one".into(),
+        });
+    }
+    let (current_matches, hash) = {
+        // Each hash holds ~19 MiB: bound how many run at once.
+        let _slot = state
+            .password_checks
+            .acquire()
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        let stored = caller.user.password_hash.clone();
+        tokio::task::spawn_blocking(move || {
+            let matches = !stored.is_empty() && passwords::verify(&body.current_password, &stored);
+            (matches, passwords::hash(&body.new_password))
+        })
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+    };
+    let intent = Intent::ChangePassword(NewPassword {
+        current_matches,
+        hash,
+    });
+    run(&state, caller, intent).await
 }
 
 pub async fn reset_own(

@@ -39,6 +39,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/enrolment/start", guarded(post(login::start)))
         .route("/enrolment/confirm", guarded(post(login::confirm)))
         .route("/session", guarded(get(console_api::session_info)))
+        .route("/me/password", guarded(post(console_api::change_password)))
         .route("/me/mfa/reset", guarded(post(console_api::reset_own)))
         .route("/me/mfa/enable", guarded(post(console_api::enable_own)))
         .route("/me/mfa/disable", guarded(post(console_api::disable_own)))

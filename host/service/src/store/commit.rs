@@ -82,6 +82,8 @@ pub struct Commit<'a> {
     pub user: Option<(&'a User, &'a Authenticator)>,
     /// New state of one organization (must be among `read_organizations`).
     pub organization: Option<&'a Organization>,
+    /// A user's new password hash (must be among `read_users`).
+    pub password: Option<(&'a User, &'a str)>,
     /// Audit rows: the decision's, and a copy for the target's
     /// organization when the caller acted across organizations.
     pub audit: Vec<AuditEntry>,
@@ -151,6 +153,7 @@ impl Store {
     /// that read.
     pub async fn commit(&self, mut c: Commit<'_>) -> Result<Option<i64>, StoreError> {
         let changes_nothing = c.user.is_none()
+            && c.password.is_none()
             && c.organization.is_none()
             && c.session.is_none()
             && c.sessions_change.is_none();
@@ -174,6 +177,23 @@ impl Store {
                 &mut new_version,
             )?;
         }
+        if let Some((user, hash)) = c.password {
+            let version = c
+                .read_users
+                .iter()
+                .find(|(id, _)| *id == user.id)
+                .map(|(_, v)| *v)
+                .ok_or(StoreError::Conflict)?;
+            let done = sqlx::query(
+                "UPDATE users SET password_hash = $1, version = version + 1 WHERE id = $2 AND version = $3",
+            )
+            .bind(hash)
+            .bind(&user.id)
+            .bind(version)
+            .execute(&mut *tx)
+            .await?;
+            checked(done.rows_affected(), true, version, &mut new_version)?;
+        }
         for &(id, version) in &c.read_organizations {
             let changed = c.organization.filter(|o| o.id == id);
             let done = write_organization(&mut tx, id, version, changed).await?;
@@ -194,7 +214,7 @@ impl Store {
                 Event::of(
                     &a.record,
                     &a.decision_id,
-                    c.user.map(|(u, _)| u),
+                    c.user.map(|(u, _)| u).or(c.password.map(|(u, _)| u)),
                     c.organization,
                     new_version,
                 )
@@ -408,6 +428,7 @@ mod tests {
                     read_organizations: vec![("acme", read.organization_version)],
                     user: Some((new, &none)),
                     organization: None,
+                    password: None,
                     audit: vec![audit(action)],
                     session: None,
                     sessions_change: None,

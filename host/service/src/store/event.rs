@@ -31,6 +31,7 @@ fn kind_of(action: &str) -> Option<&'static str> {
         "disable_own_mfa" | "disable_user_mfa" => "mfa.disabled",
         "confirm_enrolment" => "mfa.enrolled",
         "set_enforcement" => "organization.mfa_enforcement_changed",
+        "change_own_password" => "user.password_changed",
         _ => return None,
     })
 }
