@@ -109,6 +109,9 @@ pub fn action_name(action: &Action) -> &str {
         Action::AccessRoute(name) => name,
         Action::ViewOwnSession => "view_session",
         Action::ChangeOwnPassword => "change_own_password",
+        Action::DeactivateUser(_) => "deactivate_user",
+        Action::ReactivateUser(_) => "reactivate_user",
+        Action::InviteUser(_) => "invite_user",
     }
 }
 
@@ -120,7 +123,12 @@ pub fn target_user(request: &Request) -> Option<&User> {
         | Action::DisableOwnMfa
         | Action::ViewOwnSession
         | Action::ChangeOwnPassword => Some(&request.actor),
-        Action::ResetUserMfa(u) | Action::EnableUserMfa(u) | Action::DisableUserMfa(u) => Some(u),
+        Action::ResetUserMfa(u)
+        | Action::EnableUserMfa(u)
+        | Action::DisableUserMfa(u)
+        | Action::DeactivateUser(u)
+        | Action::ReactivateUser(u)
+        | Action::InviteUser(u) => Some(u),
         Action::SetEnforcement(_) | Action::ListUsers(_) | Action::AccessRoute(_) => None,
     }
 }
@@ -408,6 +416,9 @@ pub fn schema_mismatches(names: &RequestBuilder, schema: &Schema) -> Vec<String>
         Action::AccessRoute("access_console".into()),
         Action::ViewOwnSession,
         Action::ChangeOwnPassword,
+        Action::DeactivateUser(sub.clone()),
+        Action::ReactivateUser(sub.clone()),
+        Action::InviteUser(sub.clone()),
     ];
     let session = Session {
         login_at: 0,

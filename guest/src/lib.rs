@@ -120,6 +120,15 @@ impl Guest for Component {
         with_store(|store| decide::decide(store, &request))
     }
 
+    fn decide_batch(requests: Vec<Request>) -> Vec<Result<Outcome, RequestError>> {
+        with_store(|store| {
+            requests
+                .iter()
+                .map(|request| decide::decide(store, request))
+                .collect()
+        })
+    }
+
     fn decide_provisioning(
         request: ProvisioningRequest,
     ) -> Result<ProvisioningOutcome, RequestError> {

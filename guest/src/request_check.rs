@@ -17,7 +17,10 @@ pub fn check(request: &Request, names: &RequestBuilder) -> Result<(), RequestErr
     match &request.action {
         Action::ResetUserMfa(target)
         | Action::EnableUserMfa(target)
-        | Action::DisableUserMfa(target) => {
+        | Action::DisableUserMfa(target)
+        | Action::DeactivateUser(target)
+        | Action::ReactivateUser(target)
+        | Action::InviteUser(target) => {
             let field = format!("action.{}", variant_name(&request.action));
             check_user(&field, target)?;
             check_consistent(&field, target, &request.actor)?;
@@ -92,6 +95,9 @@ fn variant_name(action: &Action) -> &'static str {
         Action::ResetUserMfa(_) => "reset-user-mfa",
         Action::EnableUserMfa(_) => "enable-user-mfa",
         Action::DisableUserMfa(_) => "disable-user-mfa",
+        Action::DeactivateUser(_) => "deactivate-user",
+        Action::ReactivateUser(_) => "reactivate-user",
+        Action::InviteUser(_) => "invite-user",
         _ => "",
     }
 }

@@ -124,6 +124,28 @@ pub fn apply(request: &Request) -> Applied {
         // in `effective_mfa` at their next login.
         Action::SetEnforcement(enforce) => enforcement(actor, *enforce),
         Action::ViewOwnSession => Applied::read("Your session.".into(), Vec::new()),
+        // R13: a user's activation and invitations are the host's to
+        // store; a deactivated user's sessions all end.
+        Action::DeactivateUser(target) => Applied {
+            sessions: SessionEffect::EndSessionsOfUser,
+            ..Applied::read(
+                format!(
+                    "`{}` is deactivated: their sessions have ended and every request of theirs is refused.",
+                    target.id
+                ),
+                Vec::new(),
+            )
+        },
+        Action::ReactivateUser(target) => {
+            Applied::read(format!("`{}` is active again.", target.id), Vec::new())
+        }
+        Action::InviteUser(target) => Applied::read(
+            format!(
+                "A new invitation for `{}`: send them the link; older invitations stop working.",
+                target.id
+            ),
+            Vec::new(),
+        ),
         // R13: the password is the host's to store; every other session of
         // the user, opened with the old password, ends.
         Action::ChangeOwnPassword => Applied {

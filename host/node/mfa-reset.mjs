@@ -220,7 +220,7 @@ function action(value) {
   const [[name, arg]] = Object.entries(value);
   const field = `action.${name}`;
   let val;
-  if (['reset_user_mfa', 'enable_user_mfa', 'disable_user_mfa'].includes(name)) {
+  if (['reset_user_mfa', 'enable_user_mfa', 'disable_user_mfa', 'deactivate_user', 'reactivate_user', 'invite_user'].includes(name)) {
     val = user(arg, field);
   } else if (name === 'set_enforcement') {
     val = required(arg, 'boolean', field, 'true or false');

@@ -219,7 +219,8 @@ def _action(value: Any) -> wc.Variant:
         raise RequestError("action", "must be an action name or an object with one action")
     (name, arg), = value.items()
     field = f"action.{name}"
-    if name in ("reset_user_mfa", "enable_user_mfa", "disable_user_mfa"):
+    if name in ("reset_user_mfa", "enable_user_mfa", "disable_user_mfa",
+                "deactivate_user", "reactivate_user", "invite_user"):
         payload: Any = _user(arg, field)
     elif name == "set_enforcement":
         payload = _require(arg, bool, field, "true or false")

@@ -104,7 +104,8 @@ fn typed_request(case: &Value) -> Option<Value> {
             json!(action_name)
         }
         "view_session" => json!("view_own_session"),
-        "reset_user_mfa" | "enable_user_mfa" | "disable_user_mfa" => {
+        "reset_user_mfa" | "enable_user_mfa" | "disable_user_mfa" | "deactivate_user"
+        | "reactivate_user" | "invite_user" => {
             json!({ action_name: user(entities, entity(entities, resource)) })
         }
         "set_enforcement" => {
@@ -159,6 +160,8 @@ fn more_requests() -> Vec<(String, Value)> {
         ("R4 transition: a root turns a sub-user's MFA off", request(&ada, json!({"disable_user_mfa": bob("active")}))),
         ("R6 transition: a self-reset", request(&bob("active"), json!("reset_own_mfa"))),
         ("R13 transition: changing one's own password ends the other sessions", request(&bob("active"), json!("change_own_password"))),
+        ("R13 transition: a root deactivates a sub-user, whose sessions end", request(&ada, json!({"deactivate_user": bob("active")}))),
+        ("R13 transition: a root invites a sub-user", request(&ada, json!({"invite_user": bob("off")}))),
         ("R2 transition: turning one's own MFA on", request(&bob("off"), json!("enable_own_mfa"))),
         ("R2 transition: turning one's own MFA off", request(&bob("active"), json!("disable_own_mfa"))),
         ("R5 transition: enforcement on", request(&ada, json!({"set_enforcement": true}))),

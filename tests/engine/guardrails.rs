@@ -85,7 +85,7 @@ fn every_guardrail_is_verified_for_the_shipped_policies() {
             .filter(|r| r.property == property)
             .count();
         assert_eq!(
-            actions, 22,
+            actions, 25,
             "{property} is checked for every action of the schema, the login steps and provisioning included"
         );
     }

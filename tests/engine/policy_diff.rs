@@ -52,7 +52,7 @@ fn an_identical_set_is_proven_equivalent_for_every_action() {
     let out = diff_from_shipped(dir.path(), &[], "same");
     let said = text(&out);
     assert_eq!(out.status.code(), Some(0), "{said}");
-    assert!(said.contains("= 22 actions decide alike"), "{said}");
+    assert!(said.contains("= 25 actions decide alike"), "{said}");
     assert!(
         said.contains("the two sets decide every request alike"),
         "{said}"
@@ -60,8 +60,8 @@ fn an_identical_set_is_proven_equivalent_for_every_action() {
     assert!(printed_cases(&said).is_empty());
 }
 
-/// R4, R9: without the organization check, a root reaches users of other
-/// organizations. The diff proves it, tells it, and prints a request that,
+/// R4, R9, R13: without the organization check, a root reaches users of
+/// other organizations. The diff proves it, tells it, and prints a request that,
 /// pasted into tests.json, fails `policies test` against the new set and
 /// passes against the old one.
 #[test]
@@ -76,7 +76,14 @@ fn dropping_the_organization_check_is_reported_as_new_cross_organization_access(
         Some(1),
         "new access fails the diff: {said}"
     );
-    for action in ["reset_user_mfa", "enable_user_mfa", "disable_user_mfa"] {
+    for action in [
+        "reset_user_mfa",
+        "enable_user_mfa",
+        "disable_user_mfa",
+        "deactivate_user",
+        "reactivate_user",
+        "invite_user",
+    ] {
         assert!(
             said.contains(&format!("+ {action}: NEWLY ALLOWED")),
             "{action}: {said}"
@@ -87,7 +94,7 @@ fn dropping_the_organization_check_is_reported_as_new_cross_organization_access(
         "{said}"
     );
     assert!(
-        said.contains("the new set GRANTS NEW ACCESS in 3 action(s)"),
+        said.contains("the new set GRANTS NEW ACCESS in 6 action(s)"),
         "{said}"
     );
     assert!(!said.contains("NEWLY DENIED"), "{said}");

@@ -104,9 +104,12 @@ fn model(r: &Request) -> Expected {
         | Action::EnableOwnMfa
         | Action::DisableOwnMfa
         | Action::ChangeOwnPassword => Some(actor.id.clone()),
-        Action::ResetUserMfa(t) | Action::EnableUserMfa(t) | Action::DisableUserMfa(t) => {
-            Some(t.id.clone())
-        }
+        Action::ResetUserMfa(t)
+        | Action::EnableUserMfa(t)
+        | Action::DisableUserMfa(t)
+        | Action::DeactivateUser(t)
+        | Action::ReactivateUser(t)
+        | Action::InviteUser(t) => Some(t.id.clone()),
         Action::SetEnforcement(_) => Some(actor.organization.id.clone()),
         Action::ListUsers(_) | Action::AccessRoute(_) | Action::ViewOwnSession => None,
     };
@@ -131,8 +134,14 @@ fn model(r: &Request) -> Expected {
             Action::ResetOwnMfa | Action::EnableOwnMfa | Action::DisableOwnMfa => {
                 own_mfa(&r.action, actor)
             }
-            // R4, R9: a root, on a sub-user of its own organization.
-            Action::ResetUserMfa(t) | Action::EnableUserMfa(t) | Action::DisableUserMfa(t) => {
+            // R4, R9, R13: a root, on a sub-user of its own organization:
+            // its MFA, and its account (each when it makes sense).
+            Action::ResetUserMfa(t)
+            | Action::EnableUserMfa(t)
+            | Action::DisableUserMfa(t)
+            | Action::DeactivateUser(t)
+            | Action::ReactivateUser(t)
+            | Action::InviteUser(t) => {
                 if !root {
                     deny("not-root")
                 } else if t.organization.id != actor.organization.id {
@@ -140,7 +149,18 @@ fn model(r: &Request) -> Expected {
                 } else if t.role == Role::Root {
                     deny("not-sub-user")
                 } else {
-                    own_mfa(&r.action, t)
+                    match (&r.action, t.active) {
+                        (Action::DeactivateUser(_), false) => deny("already-deactivated"),
+                        (Action::ReactivateUser(_), true) => deny("not-deactivated"),
+                        (Action::InviteUser(_), false) => deny("user-deactivated"),
+                        (
+                            Action::DeactivateUser(_)
+                            | Action::ReactivateUser(_)
+                            | Action::InviteUser(_),
+                            _,
+                        ) => Ok(None),
+                        _ => own_mfa(&r.action, t),
+                    }
                 }
             }
         }
@@ -199,6 +219,8 @@ fn observed(r: &Request, outcome: &Outcome) -> Expected {
                 "enforced-by-organization",
                 "mfa-not-enabled",
                 "mfa-already-enabled",
+                "already-deactivated",
+                "not-deactivated",
             ]
             .into_iter()
             .find(|known| *known == c)
@@ -298,7 +320,7 @@ fn draw() -> impl Strategy<Value = Draw> {
         now(),
         (age(), age()),
         prop_oneof![4 => Just(true), 1 => Just(false)],
-        0..11usize,
+        0..14usize,
         any::<bool>(),
         0..ROUTES.len(),
         prop_oneof![9 => Just(true), 1 => Just(false)],
@@ -330,6 +352,18 @@ fn draw() -> impl Strategy<Value = Draw> {
                 route,
             },
         )
+}
+
+/// The target of a (de)activation or invitation: active or not as the
+/// draw's flag says, unless it is the caller itself (whose record is one).
+fn acted_on(target: User, d: &Draw) -> User {
+    match d.target {
+        Some(_) => User {
+            active: d.flag,
+            ..target
+        },
+        None => target,
+    }
 }
 
 fn request(d: &Draw) -> Request {
@@ -379,6 +413,10 @@ fn request(d: &Draw) -> Request {
         7 => Action::ListUsers(listed),
         8 => Action::AccessRoute(ROUTES[d.route].into()),
         9 => Action::ChangeOwnPassword,
+        // R13: on a target active or not (the draw's flag).
+        11 => Action::DeactivateUser(acted_on(target, d)),
+        12 => Action::ReactivateUser(acted_on(target, d)),
+        13 => Action::InviteUser(acted_on(target, d)),
         _ => Action::ViewOwnSession,
     };
     let (idle, since_login) = (d.ages.0.min(d.ages.1), d.ages.0.max(d.ages.1));

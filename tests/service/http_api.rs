@@ -808,3 +808,42 @@ async fn serve_without_demo_starts_an_empty_database_empty_on_both_backends() {
         assert!(!log.contains("seeded"), "{backend}: {log}");
     }
 }
+
+/// R9, R11: the listing says, per user, what the policies would allow the
+/// root now, decided in one batch (the console offers only these): never a
+/// reset of the root's own row, no reset of an account without MFA; asking
+/// writes no audit record.
+#[tokio::test(flavor = "multi_thread")]
+async fn r11_the_user_listing_offers_only_the_actions_the_policies_allow() {
+    let svc = TestService::start(|_, _| {}).await;
+    let base = svc.base.as_str();
+    let ada = login(base, "ada").await;
+    let audited = || async {
+        let (_, audit) = call(base, &ada, "GET", "/api/audit?limit=100", None).await;
+        audit["records"].as_array().unwrap().len()
+    };
+    let before = audited().await;
+    let (status, listing) = call(base, &ada, "GET", "/api/org/users", None).await;
+    assert_eq!(status, StatusCode::OK, "{listing}");
+    assert_eq!(listing["actions"]["ada"], json!([]), "{listing}");
+    assert_eq!(
+        listing["actions"]["bob"],
+        json!(["enable_user_mfa", "deactivate_user"]),
+        "{listing}"
+    );
+    assert_eq!(audited().await, before, "the batch is not audited");
+
+    let (status, _) = call(base, &ada, "POST", "/api/org/users/bob/mfa/enable", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, listing) = call(base, &ada, "GET", "/api/org/users", None).await;
+    assert_eq!(
+        listing["actions"]["bob"],
+        json!(["reset_user_mfa", "disable_user_mfa", "deactivate_user"]),
+        "{listing}"
+    );
+    // A sub-user gets the engine's refusal, and no actions.
+    let carol = login(base, "carol").await;
+    let (status, refused) = call(base, &carol, "GET", "/api/org/users", None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(refused.get("actions").is_none(), "{refused}");
+}

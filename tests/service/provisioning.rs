@@ -479,3 +479,109 @@ async fn r13_a_password_change_needs_the_current_password_and_ends_the_other_ses
         assert!(changes.contains(&expected), "{expected:?} in {changes:?}");
     }
 }
+
+/// R13 from the console: a root deactivates, reactivates and invites the
+/// sub-users of its organization, each decided by the policies (root only,
+/// own organization, sub-users only, when it makes sense); an invitation
+/// is never made for an account with a password.
+#[tokio::test(flavor = "multi_thread")]
+async fn r13_a_root_deactivates_reactivates_and_invites_its_sub_users() {
+    let svc = TestService::start(|_, _| {}).await;
+    let base = svc.base.as_str();
+    let ada = common::service::login(base, "ada").await;
+    let bob = common::service::login(base, "bob").await;
+    let act = |token: &str, id: &str, what: &str| {
+        let (token, path) = (token.to_string(), format!("/api/org/users/{id}/{what}"));
+        async move { call(base, &token, "POST", &path, None).await }
+    };
+
+    let (status, body) = act(&ada, "bob", "deactivate").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        call(base, &bob, "GET", "/api/session", None).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    let (_, listing) = call(base, &ada, "GET", "/api/org/users", None).await;
+    let offered = listing["actions"]["bob"].as_array().unwrap();
+    assert!(
+        offered.contains(&json!("reactivate_user")) && !offered.contains(&json!("deactivate_user"))
+    );
+
+    let carol = common::service::login(base, "carol").await;
+    let gus = common::service::login(base, "gus").await;
+    for (token, id, what, code) in [
+        (&ada, "bob", "deactivate", "already-deactivated"),
+        (&ada, "carol", "reactivate", "not-deactivated"),
+        (&carol, "bob", "reactivate", "not-root"),
+        (&gus, "carol", "deactivate", "other-organization"),
+        (&gus, "nobody", "deactivate", "other-organization"),
+        (&ada, "ada", "deactivate", "not-sub-user"),
+        (&ada, "carol", "invite", "has-password"),
+    ] {
+        let (status, body) = act(token, id, what).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{what} {id}: {body}");
+        assert_eq!(body["denial_code"], code, "{what} {id}: {body}");
+    }
+    let (status, _) = act(&ada, "bob", "reactivate").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        login(base, "bob", "bob-demo-password").await.0,
+        StatusCode::OK
+    );
+
+    // dan, added by the operator, has no password: ada may invite him,
+    // and the link in her answer is the one that works.
+    let first = svc
+        .accounts(base)
+        .await
+        .add_user("acme", "dan")
+        .await
+        .unwrap();
+    let (_, listing) = call(base, &ada, "GET", "/api/org/users", None).await;
+    assert!(
+        listing["actions"]["dan"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("invite_user"))
+    );
+    assert!(
+        !listing["actions"]["bob"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("invite_user"))
+    );
+    let (status, invited) = act(&ada, "dan", "invite").await;
+    assert_eq!(status, StatusCode::OK, "{invited}");
+    let link = invited["invitation"]["link"].as_str().unwrap();
+    let token = |link: &str| link.split_once('#').unwrap().1.to_string();
+    let accept = |token: String| {
+        post(
+            base,
+            "/api/invitation/accept",
+            json!({"token": token, "password": "dan's first passphrase"}),
+        )
+    };
+    assert_eq!(
+        accept(token(&first.link)).await.0,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    assert_eq!(accept(token(link)).await.0, StatusCode::OK);
+
+    let (_, audit) = call(base, &ada, "GET", "/api/audit?limit=100", None).await;
+    let records = audit["records"].as_array().unwrap();
+    for (action, allowed) in [
+        ("deactivate_user", true),
+        ("reactivate_user", true),
+        ("invite_user", true),
+        ("invite_user", false),
+    ] {
+        assert!(
+            records
+                .iter()
+                .any(|r| r["action"] == action && r["allowed"] == allowed && r["actor"] == "ada"),
+            "{action} {allowed} in {audit}"
+        );
+    }
+    // The invitation's token is in no audit record.
+    assert!(!audit.to_string().contains(&token(link)));
+}

@@ -130,6 +130,9 @@ impl From<&api::Action> for wit::Action {
             api::Action::AccessRoute(name) => Self::AccessRoute(name.clone()),
             api::Action::ViewOwnSession => Self::ViewOwnSession,
             api::Action::ChangeOwnPassword => Self::ChangeOwnPassword,
+            api::Action::DeactivateUser(u) => Self::DeactivateUser(u.into()),
+            api::Action::ReactivateUser(u) => Self::ReactivateUser(u.into()),
+            api::Action::InviteUser(u) => Self::InviteUser(u.into()),
         }
     }
 }

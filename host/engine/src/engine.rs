@@ -97,6 +97,53 @@ impl Engine {
             .map_err(invalid)
     }
 
+    /// Decides `requests` in one call of the component, each as
+    /// [`Self::decide`] would (and each answer checked the same way): one
+    /// result per request, in order. Nothing is changed by deciding.
+    pub fn decide_batch(&self, requests: &[Request]) -> Result<Vec<Result<Outcome, Error>>, Error> {
+        for request in requests {
+            whole_millis("now", request.now)?;
+            whole_millis("session.login_at", request.session.login_at)?;
+            whole_millis("session.last_activity_at", request.session.last_activity_at)?;
+        }
+        let actions: Vec<String> = requests
+            .iter()
+            .map(|r| r.action.cedar_name().to_string())
+            .collect();
+        let wit_requests: Vec<crate::bindings::types::Request> =
+            requests.iter().map(Into::into).collect();
+        let generation = self.generation();
+        let answers = self.call_checked(
+            &generation,
+            |guest, store| guest.call_decide_batch(store, &wit_requests),
+            |answers| {
+                if answers.len() != wit_requests.len() {
+                    return Err(outcome_check::Fault::WrongBatch {
+                        asked: wit_requests.len(),
+                        answered: answers.len(),
+                    });
+                }
+                for ((request, answer), action) in wit_requests.iter().zip(answers).zip(&actions) {
+                    if let Ok(outcome) = answer {
+                        outcome_check::check(request, outcome, action)?;
+                    }
+                }
+                Ok(())
+            },
+        )?;
+        Ok(answers
+            .into_iter()
+            .map(|answer| {
+                answer
+                    .map(|outcome| Outcome {
+                        policy_revision: generation.revision.clone(),
+                        ..outcome.into()
+                    })
+                    .map_err(invalid)
+            })
+            .collect())
+    }
+
     /// Decides an identity provider's request (R13) and, when allowed, the
     /// user's new state; the host checks the answer as for [`Self::decide`].
     pub fn decide_provisioning(

@@ -286,11 +286,36 @@ async function profileView() {
 
 // ---- Organization-wide policies: roots only (the engine says who).
 
-function cell(row, text) {
+/** A cell of `text`; `label` is its column's name, shown beside it when a phone stacks the table. */
+function cell(row, text, label) {
   const td = document.createElement('td');
   td.textContent = text;
+  if (label) td.dataset.label = label;
   row.append(td);
   return td;
+}
+
+// The per-user actions the API may offer, in the order they are shown.
+const USER_ACTIONS = {
+  enable_user_mfa: { text: 'Enable MFA', path: 'mfa/enable' },
+  disable_user_mfa: { text: 'Disable MFA', path: 'mfa/disable' },
+  reset_user_mfa: { text: 'Reset MFA', path: 'mfa/reset', danger: true },
+  invite_user: { text: 'Invite', path: 'invite' },
+  reactivate_user: { text: 'Reactivate', path: 'reactivate' },
+  deactivate_user: { text: 'Deactivate', path: 'deactivate', danger: true },
+};
+
+// Set by the organization page: reloads its users and audit records.
+let refreshOrganization = async () => {};
+
+/** Applies a per-user action the engine offered, then reloads the page's data. */
+async function userAction(id, path) {
+  const answer = await api('POST', `org/users/${encodeURIComponent(id)}/${path}`);
+  if (!answer.body.allowed) return follow(answer);
+  await refreshOrganization();
+  const link = answer.body.invitation?.link;
+  // A new invitation's link is shown here once: the root sends it on.
+  say('status', link ? `${answer.body.message} ${link}` : answer.body.message);
 }
 
 async function showUsers() {
@@ -306,20 +331,97 @@ async function showUsers() {
     name.scope = 'row';
     name.textContent = user.id;
     row.append(name);
-    cell(row, ROLE_TEXT[user.role] ?? user.role);
-    cell(row, MFA_SHORT[user.mfa] ?? user.mfa);
-    cell(row, MFA_SHORT[user.effective_mfa] ?? user.effective_mfa);
-    const button = document.createElement('button');
-    button.type = 'button';
-    button.className = 'danger';
-    button.textContent = 'Reset MFA';
-    button.setAttribute('aria-label', `Reset MFA for ${user.id}`);
-    button.addEventListener('click', () => askReset(user.id, button));
-    cell(row, '').append(button);
+    cell(row, ROLE_TEXT[user.role] ?? user.role, 'Role');
+    cell(row, user.active === false ? 'Deactivated' : 'Active', 'Account');
+    cell(row, MFA_SHORT[user.mfa] ?? user.mfa, 'MFA (stored)');
+    cell(row, MFA_SHORT[user.effective_mfa] ?? user.effective_mfa, 'MFA (in effect)');
+    // Only what the policies would allow now, as the API says (one batch).
+    const actions = cell(row, '', 'Actions');
+    const allowed = answer.body.actions?.[user.id] ?? [];
+    for (const [action, shown] of Object.entries(USER_ACTIONS)) {
+      if (!allowed.includes(action)) continue;
+      const button = document.createElement('button');
+      button.type = 'button';
+      if (shown.danger) button.className = 'danger';
+      button.textContent = shown.text;
+      button.setAttribute('aria-label', `${shown.text} for ${user.id}`);
+      button.addEventListener('click', shown.path === 'mfa/reset'
+        ? () => askReset(user.id, button)
+        : busy(button, () => userAction(user.id, shown.path)));
+      actions.append(button);
+    }
+    if (!allowed.length) actions.textContent = '—';
     return row;
   });
   $('users').replaceChildren(...rows);
   return true;
+}
+
+// What an audit record's action did, in words ("ada reset the MFA of bob").
+const ACTION_WORDS = {
+  reset_user_mfa: 'reset the MFA of',
+  enable_user_mfa: 'turned MFA on for',
+  disable_user_mfa: 'turned MFA off for',
+  reset_own_mfa: 'reset the MFA of',
+  enable_own_mfa: 'turned MFA on for',
+  disable_own_mfa: 'turned MFA off for',
+  set_enforcement: 'changed MFA enforcement of',
+  change_own_password: 'changed the password of',
+  login: 'logged in as',
+  start_enrolment: 'started an enrolment of',
+  confirm_enrolment: 'enrolled an authenticator for',
+  verify_code: 'entered a login code of',
+  create_organization: 'created the organization, root',
+  create_user: 'added the user',
+  invite_user: 'invited',
+  accept_invitation: 'chose a password from an invitation:',
+  deactivate_user: 'deactivated',
+  reactivate_user: 'reactivated',
+  create_scim_token: 'created the SCIM token',
+  revoke_scim_token: 'revoked the SCIM token',
+  provision_create_user: 'provisioned',
+  provision_update_user: 'updated (provisioning)',
+  provision_deactivate_user: 'deactivated (provisioning)',
+  provision_reactivate_user: 'reactivated (provisioning)',
+};
+
+// Why a request was denied, in words.
+const DENIAL_WORDS = {
+  'other-organization': 'another organization',
+  'not-root': 'for the root only',
+  'not-sub-user': 'not a sub-user',
+  'session-expired': 'the session had expired',
+  'mfa-required': 'the login had not finished MFA',
+  'enforced-by-organization': 'the organization enforces MFA',
+  'mfa-not-enabled': 'MFA was not on',
+  'mfa-already-enabled': 'MFA was on already',
+  'user-deactivated': 'the account is deactivated',
+  'wrong-password': 'wrong current password',
+  'invalid-code': 'a wrong code',
+  'replayed': 'a code used already',
+  'locked': 'locked after wrong codes',
+  'too-many-denials': 'too many refusals in a row',
+  'invalid-credentials': 'wrong user or password',
+  'root-not-provisioned': 'the root is not provisioned',
+  'not-permitted': 'no policy allows it',
+};
+
+/** The outcome cell: allowed or why not, the deciding policies in a detail. */
+function outcomeCell(row, record) {
+  const td = cell(row, '', 'Outcome');
+  const code = record.denial_code;
+  const words = record.allowed ? 'allowed' : `denied: ${DENIAL_WORDS[code] ?? code ?? 'no policy allows it'}`;
+  if (!record.policy_ids?.length) {
+    td.textContent = words;
+    return;
+  }
+  const details = document.createElement('details');
+  const summary = document.createElement('summary');
+  summary.textContent = words;
+  const policies = document.createElement('p');
+  policies.textContent = `Policy: ${record.policy_ids.join(', ')}`;
+  details.append(summary, policies);
+  td.append(details);
 }
 
 // The audit table shows 20 records a page; `older` is the cursor the API
@@ -336,11 +438,11 @@ async function showAudit(before = null) {
   $('audit-newest').hidden = !before;
   $('audit').replaceChildren(...answer.body.records.map((record) => {
     const row = document.createElement('tr');
-    cell(row, record.at.replace('T', ' ').replace(/\.\d+Z$/, ''));
-    cell(row, record.actor);
-    cell(row, record.action);
-    cell(row, record.target);
-    cell(row, record.allowed ? 'allowed' : `denied (${record.denial_code ?? 'no policy allowed it'})`);
+    cell(row, record.at.replace('T', ' ').replace(/\.\d+Z$/, ''), 'Time (UTC)');
+    cell(row, record.actor, 'Who');
+    cell(row, ACTION_WORDS[record.action] ?? record.action, 'Did');
+    cell(row, record.target, 'To');
+    outcomeCell(row, record);
     return row;
   }));
 }
@@ -365,6 +467,7 @@ async function organizationView() {
   // loaded, and a change made while the audit table still loads must reach
   // the API (it was once lost, the switch showing a state never asked for).
   const refresh = async () => { if (await showUsers()) await showAudit(); };
+  refreshOrganization = refresh;
   $('audit-older').addEventListener('click', busy($('audit-older'), () => showAudit(auditPage.older)));
   $('audit-newest').addEventListener('click', busy($('audit-newest'), () => showAudit()));
   $('enforce').addEventListener('change', busy($('enforce'), async () => {

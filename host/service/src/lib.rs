@@ -8,8 +8,8 @@
 //! |---|---|
 //! | `service` | `Service::start` wires everything together; `Service::shutdown` drains without losing work |
 //! | `http/` | the router; handlers of the console API, the login steps, invitations, SCIM 2.0 (`http/scim/`), forward-auth, the pages, health and metrics; the `Caller` extractor; JSON and browser guards; the server |
-//! | `accounts/` | use cases of an organization's life: operators' commands (organizations, users, invitations, deactivation, SCIM tokens), using an invitation, an identity provider's provisioning (decided by the policies) |
 //! | `decisions/` | use cases: the caller, deciding an action and committing it once, deciding again on conflict, the throttle of refused attempts |
+//! | `accounts/` | use cases of an organization's life: operators' commands (organizations, users, invitations, deactivation, SCIM tokens), using an invitation, an identity provider's provisioning (decided by the policies) |
 //! | `app` | the handles every request shares (`AppState`) |
 //! | `policy/` | hot reload and the gate a new set must pass, the decision log, replays of it |
 //! | `notify/` | the worker delivering the outbox's notifications to the webhook |

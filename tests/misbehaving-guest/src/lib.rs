@@ -90,9 +90,12 @@ mod component {
 
     fn target(request: &Request) -> String {
         match &request.action {
-            Action::ResetUserMfa(u) | Action::EnableUserMfa(u) | Action::DisableUserMfa(u) => {
-                u.id.clone()
-            }
+            Action::ResetUserMfa(u)
+            | Action::EnableUserMfa(u)
+            | Action::DisableUserMfa(u)
+            | Action::DeactivateUser(u)
+            | Action::ReactivateUser(u)
+            | Action::InviteUser(u) => u.id.clone(),
             Action::SetEnforcement(_) => request.actor.organization.id.clone(),
             _ => request.actor.id.clone(),
         }
@@ -111,6 +114,9 @@ mod component {
             Action::AccessRoute(name) => name,
             Action::ViewOwnSession => "view_session",
             Action::ChangeOwnPassword => "change_own_password",
+            Action::DeactivateUser(_) => "deactivate_user",
+            Action::ReactivateUser(_) => "reactivate_user",
+            Action::InviteUser(_) => "invite_user",
         }
     }
 
@@ -181,6 +187,10 @@ mod component {
                 (None, SessionEffect::None, Vec::new())
             }
             Action::ChangeOwnPassword => (None, SessionEffect::EndOtherSessionsOfUser, Vec::new()),
+            Action::DeactivateUser(_) => (None, SessionEffect::EndSessionsOfUser, Vec::new()),
+            Action::ReactivateUser(_) | Action::InviteUser(_) => {
+                (None, SessionEffect::None, Vec::new())
+            }
         }
     }
 
@@ -264,6 +274,10 @@ mod component {
                 _ => {}
             }
             Ok(outcome)
+        }
+
+        fn decide_batch(requests: Vec<Request>) -> Vec<Result<Outcome, RequestError>> {
+            requests.into_iter().map(Self::decide).collect()
         }
 
         /// `garbage` allows a creation of a root with MFA on, and audits it

@@ -112,6 +112,12 @@ pub enum Action {
     /// R13: the caller's own password (checked by the host); allowed, the
     /// caller's other sessions end.
     ChangeOwnPassword,
+    /// R13: a root deactivates a sub-user (its sessions end).
+    DeactivateUser(User),
+    /// R13: a root reactivates a deactivated sub-user.
+    ReactivateUser(User),
+    /// R13: a root invites a sub-user who has no password yet.
+    InviteUser(User),
 }
 
 impl Action {
@@ -133,6 +139,9 @@ impl Action {
             Self::AccessRoute(name) => name,
             Self::ViewOwnSession => "view_session",
             Self::ChangeOwnPassword => "change_own_password",
+            Self::DeactivateUser(_) => "deactivate_user",
+            Self::ReactivateUser(_) => "reactivate_user",
+            Self::InviteUser(_) => "invite_user",
         }
     }
 }

@@ -54,6 +54,8 @@ pub enum Fault {
         user: String,
         active: bool,
     },
+    #[error("{answered} answers to a batch of {asked} requests")]
+    WrongBatch { asked: usize, answered: usize },
     #[error("{action} leading to user {got}, not what the contract allows")]
     WrongProvisioning { action: String, got: String },
     #[error("{action} that keeps or plants an authenticator")]
@@ -143,6 +145,22 @@ fn check_effects(request: &Request, outcome: &Outcome, name: &str) -> Result<(),
         return check_user_change(request, outcome, (target, by_self), name);
     }
     match &request.action {
+        // Activation and invitations are the host's to store: no change;
+        // a deactivated user's sessions all end.
+        Action::DeactivateUser(_) | Action::ReactivateUser(_) | Action::InviteUser(_) => {
+            if outcome.change.is_some() {
+                return Err(Fault::ChangeForRead {
+                    action: name.into(),
+                });
+            }
+            let sessions = if matches!(request.action, Action::DeactivateUser(_)) {
+                SessionEffect::EndSessionsOfUser
+            } else {
+                SessionEffect::None
+            };
+            sessions_end(outcome, sessions, name)?;
+            no_listing(outcome)
+        }
         // The password is the host's: nothing the engine keeps changes,
         // and every other session of the caller ends.
         Action::ChangeOwnPassword => {
@@ -300,6 +318,9 @@ fn check_audit(request: &Request, outcome: &Outcome, action: &str) -> Result<(),
     let expected_target = match (changed_user(request), &request.action) {
         (Some((user, _)), _) => user.id.as_str(),
         (None, Action::ChangeOwnPassword) => request.actor.id.as_str(),
+        (None, Action::DeactivateUser(u) | Action::ReactivateUser(u) | Action::InviteUser(u)) => {
+            u.id.as_str()
+        }
         (None, _) => request.actor.organization.id.as_str(),
     };
     let decision = &outcome.decision;

@@ -301,7 +301,19 @@ impl Accounts {
             &self.public_url,
         )
     }
+}
 
+/// A new invitation of `user` made at `now` with the default lifetime:
+/// what its maker is shown once, and what the store keeps.
+pub fn new_invitation(
+    user: &str,
+    now: OffsetDateTime,
+    public_url: &str,
+) -> (Invitation, crate::store::NewInvitation) {
+    invitations::new(user, now, DEFAULT_INVITATION_LIFETIME, public_url)
+}
+
+impl Accounts {
     fn audit(&self, action: &str, organization: &str, target: &str) -> AuditEntry {
         operator_audit(self.clock.now(), action, organization, target)
     }

@@ -37,6 +37,10 @@ pub enum Intent {
     ResetUser(String),
     EnableUser(String),
     DisableUser(String),
+    /// R13: a root on a sub-user's account.
+    DeactivateUser(String),
+    ReactivateUser(String),
+    InviteUser(String),
     SetEnforcement(bool),
     ListUsers,
     /// A gateway route or a read-only console function.
@@ -77,6 +81,13 @@ pub struct Decided {
     pub organization: Option<Organization>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub users: Vec<UserStatus>,
+    /// A new invitation (R13), shown once to the root who asked for it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub invitation: Option<crate::accounts::Invitation>,
+    /// For a listing: what the caller may do to each listed user, by id,
+    /// as the policies decide it now (the console shows only these).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub actions: Option<std::collections::BTreeMap<String, Vec<&'static str>>>,
     #[serde(skip)]
     pub caller: Option<mfa_reset::api::User>,
     /// The policy set this was decided under (empty for login steps, whose
@@ -118,6 +129,8 @@ impl Decided {
             user: None,
             organization: None,
             users: Vec::new(),
+            invitation: None,
+            actions: None,
             caller: None,
             policy_revision: String::new(),
         }
@@ -206,6 +219,9 @@ impl Intent {
             Self::ResetUser(_) => ("reset_user_mfa", UNDECIDED_TARGET, true),
             Self::EnableUser(_) => ("enable_user_mfa", UNDECIDED_TARGET, true),
             Self::DisableUser(_) => ("disable_user_mfa", UNDECIDED_TARGET, true),
+            Self::DeactivateUser(_) => ("deactivate_user", UNDECIDED_TARGET, true),
+            Self::ReactivateUser(_) => ("reactivate_user", UNDECIDED_TARGET, true),
+            Self::InviteUser(_) => ("invite_user", UNDECIDED_TARGET, true),
             Self::SetEnforcement(_) => ("set_enforcement", user.organization.id.as_str(), true),
             Self::ChangePassword(_) => ("change_own_password", user.id.as_str(), false),
             Self::ListUsers | Self::Route(_) | Self::ViewSession => return None,
@@ -301,6 +317,27 @@ async fn attempt(state: &AppState, caller: &Caller, intent: &Intent) -> Result<D
         Intent::ChangePassword(p) => (outcome, Some(p.hash.as_str())),
         _ => (outcome, None),
     };
+    // An invitation is for a user who has not chosen a password: one for
+    // an account with a password would hand it to whoever reads the link.
+    let outcome = match (intent, &target) {
+        (Intent::InviteUser(_), Some(Target::Stored(t))) if !t.password_hash.is_empty() => refused(
+            outcome,
+            "has-password",
+            "This user has chosen a password already: an invitation would let whoever holds it take the account over.",
+        ),
+        _ => outcome,
+    };
+    let (activation, invitation) = match (intent, &target) {
+        (_, _) if !outcome.decision.allowed => (None, None),
+        (Intent::DeactivateUser(_), Some(t)) => (Some((t.user(), false)), None),
+        (Intent::ReactivateUser(_), Some(t)) => (Some((t.user(), true)), None),
+        (Intent::InviteUser(_), Some(t)) => {
+            let (shown, stored) =
+                crate::accounts::new_invitation(&t.user().id, now, &state.config.public_url);
+            (None, Some((t.user(), shown, stored)))
+        }
+        _ => (None, None),
+    };
     // Only an allowed use counts as activity: a denied request (an expired
     // session above all) never moves the session's last activity.
     let allowed = outcome.decision.allowed;
@@ -325,6 +362,8 @@ async fn attempt(state: &AppState, caller: &Caller, intent: &Intent) -> Result<D
             let written = Written {
                 change: &change,
                 password: new_password.filter(|_| allowed),
+                activation,
+                invitation: invitation.as_ref().map(|(u, _, stored)| (*u, stored)),
                 sessions,
                 audit,
                 decision_id: &decision_id,
@@ -338,6 +377,7 @@ async fn attempt(state: &AppState, caller: &Caller, intent: &Intent) -> Result<D
         return Ok(Decided::denied(decision_id, decision).under(policy_revision));
     }
     Ok(Decided {
+        invitation: invitation.map(|(_, shown, _)| shown),
         decision_id,
         decision,
         user: match &change {
@@ -349,22 +389,94 @@ async fn attempt(state: &AppState, caller: &Caller, intent: &Intent) -> Result<D
             _ => None,
         },
         users,
+        actions: None,
         caller: Some(actor.user.clone()),
         policy_revision,
     })
 }
 
+/// Which of the console's per-user actions the caller may take on each of
+/// `users`, decided by the engine in one batch, as of now: nothing is
+/// committed, audited or logged (each action taken is decided again). An
+/// invitation is only ever offered for a user without a password.
+pub async fn allowed_actions(
+    state: &AppState,
+    caller: &Caller,
+    users: Vec<StoredUser>,
+) -> Result<std::collections::BTreeMap<String, Vec<&'static str>>, ApiError> {
+    let now = caller.now(&state.config.clock);
+    let mut asked: Vec<(String, &'static str)> = Vec::new();
+    let mut requests: Vec<Request> = Vec::new();
+    for stored in &users {
+        let u = &stored.user;
+        let mut candidates = vec![
+            Action::ResetUserMfa(u.clone()),
+            Action::EnableUserMfa(u.clone()),
+            Action::DisableUserMfa(u.clone()),
+            Action::DeactivateUser(u.clone()),
+            Action::ReactivateUser(u.clone()),
+        ];
+        if stored.password_hash.is_empty() {
+            candidates.push(Action::InviteUser(u.clone()));
+        }
+        for action in candidates {
+            asked.push((u.id.clone(), cedar_static_name(&action)));
+            requests.push(Request {
+                actor: caller.user.user.clone(),
+                session: caller.session(),
+                now,
+                action,
+            });
+        }
+    }
+    let answers = state
+        .engine_call(move |engine| engine.decide_batch(&requests))
+        .await??;
+    let mut allowed: std::collections::BTreeMap<String, Vec<&'static str>> = users
+        .iter()
+        .map(|u| (u.user.id.clone(), Vec::new()))
+        .collect();
+    for ((user, action), answer) in asked.into_iter().zip(answers) {
+        if answer.is_ok_and(|o| o.decision.allowed) {
+            allowed.entry(user).or_default().push(action);
+        }
+    }
+    Ok(allowed)
+}
+
+/// The Cedar name of a per-user action the console offers.
+fn cedar_static_name(action: &Action) -> &'static str {
+    match action {
+        Action::ResetUserMfa(_) => "reset_user_mfa",
+        Action::EnableUserMfa(_) => "enable_user_mfa",
+        Action::DisableUserMfa(_) => "disable_user_mfa",
+        Action::DeactivateUser(_) => "deactivate_user",
+        Action::ReactivateUser(_) => "reactivate_user",
+        _ => "invite_user",
+    }
+}
+
 /// An allowed password change whose current password was typed wrong:
 /// refused, audited as such, nothing changes.
 fn wrong_password(outcome: Outcome) -> Outcome {
+    refused(
+        outcome,
+        "wrong-password",
+        "The current password is not right.",
+    )
+}
+
+/// An allowed decision the host cannot carry out (what it knows and the
+/// engine does not: a password): refused with `code`, audited as such.
+fn refused(outcome: Outcome, code: &str, message: &str) -> Outcome {
     if !outcome.decision.allowed {
         return outcome;
     }
     let decision = Decision {
         allowed: false,
         policy_ids: Vec::new(),
-        denial_code: Some("wrong-password".into()),
-        message: "The current password is not right.".into(),
+        denial_code: Some(code.into()),
+        message: message.into(),
         errors: Vec::new(),
     };
     Outcome {
@@ -386,6 +498,10 @@ struct Written<'a> {
     change: &'a Option<Change>,
     /// The caller's new password hash (an allowed password change).
     password: Option<&'a str>,
+    /// A user deactivated (false) or reactivated (true).
+    activation: Option<(&'a User, bool)>,
+    /// A user's new invitation.
+    invitation: Option<(&'a User, &'a crate::store::NewInvitation)>,
     sessions: SessionEffect,
     audit: AuditRecord,
     decision_id: &'a str,
@@ -427,9 +543,16 @@ async fn commit_decision(
             user,
             organization,
             password: written.password.map(|hash| (&caller.user.user, hash)),
+            activation: written.activation,
+            invitation: written.invitation,
             audit,
             session: written.session_use,
-            sessions_change: sessions_change(written.sessions, written.change, caller),
+            sessions_change: sessions_change(
+                written.sessions,
+                written.change,
+                written.activation.map(|(u, _)| u),
+                caller,
+            ),
         })
         .await?;
     Ok(())
@@ -456,13 +579,21 @@ async fn action_of(
         Intent::ResetOwn => Action::ResetOwnMfa,
         Intent::EnableOwn => Action::EnableOwnMfa,
         Intent::DisableOwn => Action::DisableOwnMfa,
-        Intent::ResetUser(id) | Intent::EnableUser(id) | Intent::DisableUser(id) => {
+        Intent::ResetUser(id)
+        | Intent::EnableUser(id)
+        | Intent::DisableUser(id)
+        | Intent::DeactivateUser(id)
+        | Intent::ReactivateUser(id)
+        | Intent::InviteUser(id) => {
             let found = target(state, id, actor).await?;
             let user = found.user().clone();
             let action = match intent {
                 Intent::ResetUser(_) => Action::ResetUserMfa(user),
                 Intent::EnableUser(_) => Action::EnableUserMfa(user),
-                _ => Action::DisableUserMfa(user),
+                Intent::DisableUser(_) => Action::DisableUserMfa(user),
+                Intent::DeactivateUser(_) => Action::DeactivateUser(user),
+                Intent::ReactivateUser(_) => Action::ReactivateUser(user),
+                _ => Action::InviteUser(user),
             };
             return Ok((action, Some(found)));
         }
@@ -529,9 +660,14 @@ async fn touch_session(
 fn sessions_change<'a>(
     effect: SessionEffect,
     change: &'a Option<Change>,
+    deactivated: Option<&'a User>,
     caller: &'a Caller,
 ) -> Option<SessionsChange<'a>> {
     match (effect, change) {
+        // A deactivation: every session of the user ends.
+        (SessionEffect::EndSessionsOfUser, None) => {
+            deactivated.map(|u| SessionsChange::EndAll { user: &u.id })
+        }
         (SessionEffect::EndOtherSessionsOfUser, Some(Change::User(c))) => {
             Some(SessionsChange::EndOthers {
                 user: &c.user.id,

@@ -165,11 +165,26 @@ pub async fn disable_own(
     run(&state, caller, Intent::DisableOwn).await
 }
 
+/// GET /api/org/users: the organization's users (R11) and, for each, the
+/// actions the policies would allow the caller now (one batch).
 pub async fn list_users(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<Response, ApiError> {
-    run(&state, caller, Intent::ListUsers).await
+    let mut decided = decisions::decide(&state, caller.clone(), &Intent::ListUsers).await?;
+    if decided.decision.allowed {
+        let listed: std::collections::HashSet<&str> =
+            decided.users.iter().map(|u| u.id.as_str()).collect();
+        let users = state
+            .store
+            .organization_users(&caller.user.user.organization.id)
+            .await?
+            .into_iter()
+            .filter(|u| listed.contains(u.user.id.as_str()))
+            .collect();
+        decided.actions = Some(decisions::allowed_actions(&state, &caller, users).await?);
+    }
+    Ok(respond(decided))
 }
 
 pub async fn reset_user(
@@ -197,6 +212,38 @@ pub async fn disable_user(
     _: NoParameters,
 ) -> Result<Response, ApiError> {
     run(&state, caller, Intent::DisableUser(id)).await
+}
+
+/// POST /api/org/users/{id}/deactivate (R13): every session of the user
+/// ends at once; decided by the policies (root, own organization, sub-user).
+pub async fn deactivate_user(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    _: NoParameters,
+) -> Result<Response, ApiError> {
+    run(&state, caller, Intent::DeactivateUser(id)).await
+}
+
+/// POST /api/org/users/{id}/reactivate (R13).
+pub async fn reactivate_user(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    _: NoParameters,
+) -> Result<Response, ApiError> {
+    run(&state, caller, Intent::ReactivateUser(id)).await
+}
+
+/// POST /api/org/users/{id}/invite (R13): a new single-use invitation for a
+/// user who has not chosen a password yet; its link is in this answer only.
+pub async fn invite_user(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    _: NoParameters,
+) -> Result<Response, ApiError> {
+    run(&state, caller, Intent::InviteUser(id)).await
 }
 
 #[derive(Deserialize)]

@@ -57,6 +57,18 @@ pub(crate) fn router(state: AppState) -> Router {
             guarded(post(console_api::disable_user)),
         )
         .route(
+            "/org/users/{id}/deactivate",
+            guarded(post(console_api::deactivate_user)),
+        )
+        .route(
+            "/org/users/{id}/reactivate",
+            guarded(post(console_api::reactivate_user)),
+        )
+        .route(
+            "/org/users/{id}/invite",
+            guarded(post(console_api::invite_user)),
+        )
+        .route(
             "/org/enforcement",
             guarded(put(console_api::set_enforcement)),
         )

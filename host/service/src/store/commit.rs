@@ -7,6 +7,7 @@ use sqlx::{Any, Transaction};
 
 use super::event::Event;
 use super::outbox;
+use super::provisioning::{NewInvitation, insert_invitation};
 use super::{Store, StoreError, status_name};
 use mfa_reset::api::{AuditRecord, Authenticator, Organization, User};
 use mfa_reset::timestamp::to_millis as millis;
@@ -84,12 +85,27 @@ pub struct Commit<'a> {
     pub organization: Option<&'a Organization>,
     /// A user's new password hash (must be among `read_users`).
     pub password: Option<(&'a User, &'a str)>,
+    /// A user deactivated (`false`: its open invitations void too) or
+    /// reactivated (must be among `read_users`).
+    pub activation: Option<(&'a User, bool)>,
+    /// A user's new invitation (its older ones void).
+    pub invitation: Option<(&'a User, &'a NewInvitation)>,
     /// Audit rows: the decision's, and a copy for the target's
     /// organization when the caller acted across organizations.
     pub audit: Vec<AuditEntry>,
     /// The caller's session, when the decision allowed its use.
     pub session: Option<SessionUse<'a>>,
     pub sessions_change: Option<SessionsChange<'a>>,
+}
+
+/// The version at which a decision read `user`: a row it changes must be
+/// one it read.
+fn read_version(read_users: &[(&str, i64)], user: &str) -> Result<i64, StoreError> {
+    read_users
+        .iter()
+        .find(|(id, _)| *id == user)
+        .map(|(_, v)| *v)
+        .ok_or(StoreError::Conflict)
 }
 
 /// A version-checked update must touch exactly its one row; a changed row's
@@ -154,6 +170,8 @@ impl Store {
     pub async fn commit(&self, mut c: Commit<'_>) -> Result<Option<i64>, StoreError> {
         let changes_nothing = c.user.is_none()
             && c.password.is_none()
+            && c.activation.is_none()
+            && c.invitation.is_none()
             && c.organization.is_none()
             && c.session.is_none()
             && c.sessions_change.is_none();
@@ -178,12 +196,7 @@ impl Store {
             )?;
         }
         if let Some((user, hash)) = c.password {
-            let version = c
-                .read_users
-                .iter()
-                .find(|(id, _)| *id == user.id)
-                .map(|(_, v)| *v)
-                .ok_or(StoreError::Conflict)?;
+            let version = read_version(&c.read_users, &user.id)?;
             let done = sqlx::query(
                 "UPDATE users SET password_hash = $1, version = version + 1 WHERE id = $2 AND version = $3",
             )
@@ -193,6 +206,34 @@ impl Store {
             .execute(&mut *tx)
             .await?;
             checked(done.rows_affected(), true, version, &mut new_version)?;
+        }
+        let at = c.audit.first().map_or(0, |a| millis(a.record.at));
+        if let Some((user, active)) = c.activation {
+            let version = read_version(&c.read_users, &user.id)?;
+            let done = sqlx::query(
+                "UPDATE users SET active = $1, \
+                 deprovisioned = CASE WHEN $1 = 1 THEN 0 ELSE deprovisioned END, \
+                 updated_at = $2, version = version + 1 WHERE id = $3 AND version = $4",
+            )
+            .bind(i64::from(active))
+            .bind(at)
+            .bind(&user.id)
+            .bind(version)
+            .execute(&mut *tx)
+            .await?;
+            checked(done.rows_affected(), true, version, &mut new_version)?;
+            if !active {
+                sqlx::query(
+                    "UPDATE invitations SET used_at = $1 WHERE user_id = $2 AND used_at IS NULL",
+                )
+                .bind(at)
+                .bind(&user.id)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        if let Some((user, invitation)) = c.invitation {
+            insert_invitation(&mut tx, &user.id, invitation).await?;
         }
         for &(id, version) in &c.read_organizations {
             let changed = c.organization.filter(|o| o.id == id);
@@ -214,7 +255,10 @@ impl Store {
                 Event::of(
                     &a.record,
                     &a.decision_id,
-                    c.user.map(|(u, _)| u).or(c.password.map(|(u, _)| u)),
+                    c.user
+                        .map(|(u, _)| u)
+                        .or(c.password.map(|(u, _)| u))
+                        .or(c.activation.map(|(u, _)| u)),
                     c.organization,
                     new_version,
                 )
@@ -429,6 +473,8 @@ mod tests {
                     user: Some((new, &none)),
                     organization: None,
                     password: None,
+                    activation: None,
+                    invitation: None,
                     audit: vec![audit(action)],
                     session: None,
                     sessions_change: None,

@@ -32,6 +32,8 @@ fn kind_of(action: &str) -> Option<&'static str> {
         "confirm_enrolment" => "mfa.enrolled",
         "set_enforcement" => "organization.mfa_enforcement_changed",
         "change_own_password" => "user.password_changed",
+        "deactivate_user" => "user.deactivated",
+        "reactivate_user" => "user.reactivated",
         _ => return None,
     })
 }
