@@ -30,17 +30,26 @@ fn operator(dir: &Path, args: &[&str]) -> (bool, String, String) {
     )
 }
 
-/// The token of an invitation printed by `--json`, and its user.
-fn invitation(printed: &str) -> (String, String) {
+/// The user and token of an invitation printed by `--json` (any address).
+fn invitation_token(printed: &str) -> (String, String) {
     let value: Value = serde_json::from_str(printed).expect("an invitation as JSON");
     let link = value["link"].as_str().unwrap();
-    let (page, token) = link.split_once('#').expect("the token is in the fragment");
-    assert_eq!(page, "https://mfa.acme.test/console/invitation");
-    assert!(token.len() >= 43, "at least 256 bits: {token}");
+    let (_, token) = link.split_once('#').expect("the token is in the fragment");
     (
         value["user"].as_str().unwrap().to_string(),
         token.to_string(),
     )
+}
+
+/// The token of an invitation printed by `--json` with the test's public
+/// address, and its user.
+fn invitation(printed: &str) -> (String, String) {
+    let value: Value = serde_json::from_str(printed).expect("an invitation as JSON");
+    let page = value["link"].as_str().unwrap().split('#').next().unwrap();
+    assert_eq!(page, "https://mfa.acme.test/console/invitation");
+    let (user, token) = invitation_token(printed);
+    assert!(token.len() >= 43, "at least 256 bits: {token}");
+    (user, token)
 }
 
 async fn post(base: &str, path: &str, body: Value) -> (StatusCode, Value) {
@@ -584,4 +593,72 @@ async fn r13_a_root_deactivates_reactivates_and_invites_its_sub_users() {
     }
     // The invitation's token is in no audit record.
     assert!(!audit.to_string().contains(&token(link)));
+}
+
+/// R13 on PostgreSQL: the operator's commands and `serve` share the
+/// database (and its key), as on SQLite; the root's invitation works once.
+#[tokio::test(flavor = "multi_thread")]
+async fn r13_the_operators_commands_work_on_the_postgresql_serve_uses() {
+    use common::postgres::{Postgres, wait_ready};
+
+    let pg = Postgres::start();
+    wait_ready(&pg.url()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let key = mfa_reset_service::SecretBox::generate_base64();
+    let run = |args: &[&str]| {
+        let output = common::mfa_reset_command()
+            .args(args)
+            .args(["--database", &pg.url(), "--data-dir"])
+            .arg(dir.path().join("data"))
+            .env("MFA_RESET_SECRET_KEY", &key)
+            .output()
+            .unwrap();
+        (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let (ok, printed, stderr) = run(&["orgs", "create", "initech", "--root", "peter", "--json"]);
+    assert!(ok, "{stderr}");
+    let (_, token) = invitation_token(&printed);
+    let (ok, _, stderr) = run(&["orgs", "create", "Initech", "--root", "bill"]);
+    assert!(!ok && stderr.contains("is taken"), "{stderr}");
+
+    let served = Served::start_without_demo(
+        &[
+            "--database".to_string(),
+            pg.url(),
+            "--data-dir".to_string(),
+            dir.path().join("serve").display().to_string(),
+        ],
+        &[("MFA_RESET_SECRET_KEY", key.clone())],
+    )
+    .await;
+    let base = served.base.as_str();
+    let accept = |password: &'static str| {
+        let token = token.clone();
+        async move {
+            post(
+                base,
+                "/api/invitation/accept",
+                json!({"token": token, "password": password}),
+            )
+            .await
+        }
+    };
+    assert_eq!(accept("peter's long passphrase").await.0, StatusCode::OK);
+    assert_eq!(
+        accept("another long passphrase").await.0,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    assert_eq!(
+        login(base, "peter", "peter's long passphrase").await.0,
+        StatusCode::OK
+    );
+    let (ok, listed, _) = run(&["users", "list", "--org", "initech", "--json"]);
+    assert!(ok);
+    let listed: Value = serde_json::from_str(&listed).unwrap();
+    assert_eq!(listed[0]["id"], "peter");
+    assert_eq!(listed[0]["has_password"], true);
 }

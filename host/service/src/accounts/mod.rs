@@ -353,7 +353,7 @@ fn new_user(id: &str, role: Role, organization: &Organization) -> User {
 /// Runs a write again while the database is busy (another writer holds
 /// SQLite's lock, as `serve` does while the operator's command runs):
 /// each write is one transaction, so a retry never half-writes.
-async fn busy_retry<T, Write>(mut write: impl FnMut() -> Write) -> Result<T, StoreError>
+pub(crate) async fn busy_retry<T, Write>(mut write: impl FnMut() -> Write) -> Result<T, StoreError>
 where
     Write: Future<Output = Result<T, StoreError>>,
 {

@@ -8,7 +8,7 @@
 
 use time::OffsetDateTime;
 
-use super::{AccountError, check_id, invitations};
+use super::{AccountError, busy_retry, check_id, invitations};
 use crate::app::AppState;
 use crate::credentials::session;
 use crate::error::ApiError;
@@ -217,10 +217,12 @@ pub async fn create_user(
         &invitation.link,
         invitation.expires_at,
     );
-    match state
-        .store
-        .create_provisioned_user(&user, &profile, &stored, &audit, event.as_ref())
-        .await
+    match busy_retry(|| {
+        state
+            .store
+            .create_provisioned_user(&user, &profile, &stored, &audit, event.as_ref())
+    })
+    .await
     {
         Err(StoreError::Exists { id, .. }) => return Err(ProvisioningError::Taken(id)),
         other => other?,
@@ -252,10 +254,12 @@ pub async fn update_user(
         let audit = audit_entry(&outcome)
             .ok_or_else(|| ApiError::Internal("an allowed update without its audit".into()))?;
         let now = millis(state.config.clock.now());
-        let written = state
-            .store
-            .update_profile(id, &update.profile, current.version, now, &audit)
-            .await?;
+        let written = busy_retry(|| {
+            state
+                .store
+                .update_profile(id, &update.profile, current.version, now, &audit)
+        })
+        .await?;
         if !written {
             return Err(ApiError::Concurrent.into());
         }
@@ -285,10 +289,7 @@ async fn set_active(
     let audit = audit_entry(&outcome)
         .ok_or_else(|| ApiError::Internal("an allowed change without its audit".into()))?;
     let now = millis(state.config.clock.now());
-    state
-        .store
-        .set_active(&user.id, active, now, &audit)
-        .await?;
+    busy_retry(|| state.store.set_active(&user.id, active, now, &audit)).await?;
     tracing::info!(user = %user.id, provisioner = %provisioner.id, active, "provisioning changed a user's activation");
     Ok(())
 }
@@ -314,7 +315,7 @@ pub async fn delete_user(
     let audit = audit_entry(&outcome)
         .ok_or_else(|| ApiError::Internal("an allowed deletion without its audit".into()))?;
     let now = millis(state.config.clock.now());
-    if !state.store.deprovision(id, now, &audit).await? {
+    if !busy_retry(|| state.store.deprovision(id, now, &audit)).await? {
         return Err(ProvisioningError::NotFound(id.into()));
     }
     tracing::info!(user = %id, provisioner = %provisioner.id, "provisioning deleted (deactivated) a user");
