@@ -656,6 +656,15 @@ async fn r13_the_operators_commands_work_on_the_postgresql_serve_uses() {
         login(base, "peter", "peter's long passphrase").await.0,
         StatusCode::OK
     );
+    // Two creations racing for ids that differ in letter case cannot both
+    // land: the database itself refuses the second.
+    let db = sqlx::PgPool::connect(&pg.url()).await.unwrap();
+    let raced = sqlx::query(
+        "INSERT INTO users (id, organization_id, role, password_hash) VALUES ('PETER', 'initech', 'sub_user', '')",
+    )
+    .execute(&db)
+    .await;
+    assert!(raced.is_err(), "a case variant of an id was stored");
     let (ok, listed, _) = run(&["users", "list", "--org", "initech", "--json"]);
     assert!(ok);
     let listed: Value = serde_json::from_str(&listed).unwrap();

@@ -17,6 +17,11 @@ ALTER TABLE users ADD COLUMN deprovisioned BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE users ADD COLUMN created_at BIGINT;
 ALTER TABLE users ADD COLUMN updated_at BIGINT;
 
+-- Ids are unique whatever their letter case (`Bob` cannot join `bob`),
+-- also when two creations race.
+CREATE UNIQUE INDEX users_id_any_case ON users (LOWER(id));
+CREATE UNIQUE INDEX organizations_id_any_case ON organizations (LOWER(id));
+
 -- Single-use invitations: SHA-256 of a 256-bit token, never the token.
 CREATE TABLE invitations (
     token_hash TEXT PRIMARY KEY,

@@ -137,20 +137,28 @@ pub async fn read_user(
     provisioner: &Provisioner,
     id: &str,
 ) -> Result<ScimRecord, ProvisioningError> {
-    let record = state
-        .store
-        .scim_user(id)
-        .await?
-        .ok_or_else(|| ProvisioningError::NotFound(id.into()))?;
-    let outcome = decide(
-        state,
-        provisioner,
-        ProvisioningAction::ReadUser(record.user.clone()),
-    )
-    .await?;
-    match refused(&outcome, id) {
-        Some(e) => Err(e),
-        None => Ok(record),
+    let record = state.store.scim_user(id).await?;
+    // An unknown id is decided too, as a user of no organization the
+    // provider could see: its answer takes as long as another
+    // organization's user's, and is the same.
+    let user = record.as_ref().map_or_else(
+        || User {
+            id: id.into(),
+            role: mfa_reset::api::Role::SubUser,
+            organization: mfa_reset::api::Organization {
+                id: format!("{}/(unknown)", provisioner.organization.id),
+                enforce_mfa: false,
+            },
+            mfa: mfa_reset::api::MfaStatus::Off,
+            active: true,
+        },
+        |r| r.user.clone(),
+    );
+    let outcome = decide(state, provisioner, ProvisioningAction::ReadUser(user)).await?;
+    match (refused(&outcome, id), record) {
+        (Some(e), _) => Err(e),
+        (None, Some(record)) => Ok(record),
+        (None, None) => Err(ProvisioningError::NotFound(id.into())),
     }
 }
 
@@ -240,6 +248,8 @@ pub async fn update_user(
     update: UserUpdate,
 ) -> Result<ScimRecord, ProvisioningError> {
     let current = read_user(state, provisioner, id).await?;
+    // Each write checks the version its decision read (+1 after the first).
+    let mut version = current.version;
     if current.profile != update.profile {
         let outcome = decide(
             state,
@@ -263,9 +273,10 @@ pub async fn update_user(
         if !written {
             return Err(ApiError::Concurrent.into());
         }
+        version += 1;
     }
     if let Some(active) = update.active.filter(|a| *a != current.user.active) {
-        set_active(state, provisioner, &current.user, active).await?;
+        set_active(state, provisioner, (&current.user, version), active).await?;
     }
     read_back(state, id).await
 }
@@ -273,7 +284,7 @@ pub async fn update_user(
 async fn set_active(
     state: &AppState,
     provisioner: &Provisioner,
-    user: &User,
+    (user, version): (&User, i64),
     active: bool,
 ) -> Result<(), ProvisioningError> {
     let action = if active {
@@ -289,7 +300,15 @@ async fn set_active(
     let audit = audit_entry(&outcome)
         .ok_or_else(|| ApiError::Internal("an allowed change without its audit".into()))?;
     let now = millis(state.config.clock.now());
-    busy_retry(|| state.store.set_active(&user.id, active, now, &audit)).await?;
+    let written = busy_retry(|| {
+        state
+            .store
+            .provision_active(&user.id, active, version, now, &audit)
+    })
+    .await?;
+    if !written {
+        return Err(ApiError::Concurrent.into());
+    }
     tracing::info!(user = %user.id, provisioner = %provisioner.id, active, "provisioning changed a user's activation");
     Ok(())
 }

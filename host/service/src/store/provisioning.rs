@@ -65,6 +65,23 @@ pub struct ScimTokenSummary {
 
 type Tx<'t> = sqlx::Transaction<'t, sqlx::Any>;
 
+/// A creation that lost a race for its id (the unique indexes: PostgreSQL
+/// 23505, SQLite 2067 and 1555) is the id taken, not a failure.
+fn taken_on_race(e: sqlx::Error, kind: &'static str, id: &str) -> StoreError {
+    let unique = e
+        .as_database_error()
+        .and_then(|d| d.code())
+        .is_some_and(|code| matches!(code.as_ref(), "23505" | "2067" | "1555"));
+    if unique {
+        StoreError::Exists {
+            kind,
+            id: id.into(),
+        }
+    } else {
+        e.into()
+    }
+}
+
 pub(super) async fn insert_user(
     tx: &mut Tx<'_>,
     user: &User,
@@ -96,7 +113,8 @@ pub(super) async fn insert_user(
     .bind(&profile.profile)
     .bind(now)
     .execute(&mut **tx)
-    .await?;
+    .await
+    .map_err(|e| taken_on_race(e, "user", &user.id))?;
     Ok(())
 }
 
@@ -148,7 +166,8 @@ impl Store {
             .bind(&organization.id)
             .bind(i64::from(organization.enforce_mfa))
             .execute(&mut *tx)
-            .await?;
+            .await
+            .map_err(|e| taken_on_race(e, "organization", &organization.id))?;
         let now = invitation.created_at;
         insert_user(&mut tx, root, &AccountProfile::default(), now).await?;
         insert_invitation(&mut tx, &root.id, invitation).await?;

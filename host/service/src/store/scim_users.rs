@@ -185,6 +185,50 @@ impl Store {
         Ok(true)
     }
 
+    /// The identity provider deactivates (`false`: sessions end, open
+    /// invitations void) or reactivates `id`, as it read it at `version`;
+    /// false when the row changed since (or was deleted): decide again.
+    pub async fn provision_active(
+        &self,
+        id: &str,
+        active: bool,
+        version: i64,
+        now: i64,
+        audit: &AuditEntry,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let updated = sqlx::query(
+            "UPDATE users SET active = $1, updated_at = $2, version = version + 1 \
+             WHERE id = $3 AND version = $4 AND deprovisioned = 0",
+        )
+        .bind(i64::from(active))
+        .bind(now)
+        .bind(id)
+        .bind(version)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if updated != 1 {
+            return Ok(false);
+        }
+        if !active {
+            sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(
+                "UPDATE invitations SET used_at = $1 WHERE user_id = $2 AND used_at IS NULL",
+            )
+            .bind(now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        insert_audit(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
     /// The identity provider deleted `id`: deactivated (sessions end,
     /// invitations void) and gone for SCIM. False if it was gone already.
     pub async fn deprovision(
