@@ -234,6 +234,37 @@ function action(value) {
   return { tag: name.replaceAll('_', '-'), val };
 }
 
+// An identity provider's request (R13, SCIM): its token as principal.
+function provisioningAction(value) {
+  if (typeof value === 'string') {
+    if (value !== 'read_users') throw new RequestError('action', `unknown action \`${value}\``);
+    return { tag: 'read-users' };
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value) || Object.keys(value).length !== 1) {
+    throw new RequestError('action', 'must be an action name or an object with one action');
+  }
+  const [[name, arg]] = Object.entries(value);
+  const field = `action.${name}`;
+  if (['read_user', 'update_user', 'deactivate_user', 'reactivate_user'].includes(name)) {
+    return { tag: name.replaceAll('_', '-'), val: user(arg, field) };
+  }
+  if (name === 'create_user') return { tag: 'create-user', val: required(arg, 'string', field, 'a user id') };
+  throw new RequestError('action', `unknown action \`${name}\``);
+}
+
+function provisioningRequest(value) {
+  const r = object(value, '', ['provisioner', 'now', 'action']);
+  const p = object(r.provisioner, 'provisioner', ['id', 'organization']);
+  return {
+    provisioner: {
+      id: required(p.id, 'string', 'provisioner.id', 'a string'),
+      organization: organization(p.organization, 'provisioner.organization'),
+    },
+    now: millis(r.now, 'now'),
+    action: provisioningAction(r.action),
+  };
+}
+
 function request(value) {
   const r = object(value, '', ['actor', 'session', 'now', 'action']);
   return {
@@ -322,6 +353,13 @@ const enrolmentJson = (e) => ({
   audit: auditJson(e.audit),
 });
 
+const provisioningOutcomeJson = (o) => ({
+  decision: decisionJson(o.decision),
+  user: o.user == null ? null : userJson(o.user),
+  sessions: snake(o.sessions),
+  audit: auditJson(o.audit),
+});
+
 function outcomeJson(o) {
   const out = {
     decision: decisionJson(o.decision),
@@ -398,6 +436,8 @@ export async function loadMfaReset(dir, name = 'mfa-reset') {
   return {
     /** Decides `req` (the library's JSON); returns the outcome. */
     decide: async (req) => outcomeJson(await call('decide', request(req))),
+    /** Decides an identity provider's request (SCIM, R13); returns the outcome. */
+    decideProvisioning: async (req) => provisioningOutcomeJson(await call('decideProvisioning', provisioningRequest(req))),
     /** What `u`'s next login demands: 'none', 'enrol' or 'code'. */
     nextLoginStep: async (u) => snake(await call('nextLoginStep', user(u, 'user'))),
     /** Starts an enrolment (decided by the policies first): a new key, its

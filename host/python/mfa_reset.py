@@ -234,6 +234,36 @@ def _action(value: Any) -> wc.Variant:
     return wc.Variant(name.replace("_", "-"), payload)
 
 
+def _provisioning_action(value: Any) -> wc.Variant:
+    if type(value) is str:
+        if value != "read_users":
+            raise RequestError("action", f"unknown action `{value}`")
+        return wc.Variant("read-users")
+    if type(value) is not dict or len(value) != 1:
+        raise RequestError("action", "must be an action name or an object with one action")
+    (name, arg), = value.items()
+    field = f"action.{name}"
+    if name in ("read_user", "update_user", "deactivate_user", "reactivate_user"):
+        return wc.Variant(name.replace("_", "-"), _user(arg, field))
+    if name == "create_user":
+        return wc.Variant("create-user", _require(arg, str, field, "a user id"))
+    raise RequestError("action", f"unknown action `{name}`")
+
+
+def _provisioning_request(value: Any) -> wc.Record:
+    """An identity provider's request (R13, SCIM): its token as principal."""
+    r = _object(value, "", {"provisioner", "now", "action"})
+    p = _object(r["provisioner"], "provisioner", {"id", "organization"})
+    return _record({
+        "provisioner": _record({
+            "id": _require(p["id"], str, "provisioner.id", "a string"),
+            "organization": _organization(p["organization"], "provisioner.organization"),
+        }),
+        "now": _millis(r["now"], "now"),
+        "action": _provisioning_action(r["action"]),
+    })
+
+
 def _request(value: Any) -> wc.Record:
     r = _object(value, "", {"actor", "session", "now", "action"})
     return _record({
@@ -353,6 +383,15 @@ def _enrolment_json(e: Any) -> dict:
     }
 
 
+def _provisioning_outcome_json(o: Any) -> dict:
+    return {
+        "decision": _decision_json(o.decision),
+        "user": None if o.user is None else _user_json(o.user),
+        "sessions": _name(o.sessions),
+        "audit": _audit_json(o.audit),
+    }
+
+
 def _outcome_json(o: Any) -> dict:
     out = {
         "decision": _decision_json(o.decision),
@@ -435,8 +474,8 @@ class MfaReset:
         self._funcs = {
             name: instance.get_func(self._store, instance.get_export_index(
                 self._store, name, interface))
-            for name in ("decide", "next-login-step", "start-enrolment", "verify-login",
-                         "confirm-enrolment")
+            for name in ("decide", "decide-provisioning", "next-login-step", "start-enrolment",
+                         "verify-login", "confirm-enrolment")
         }
 
     def _call(self, name: str, value: Any) -> Any:
@@ -455,6 +494,11 @@ class MfaReset:
     def decide(self, request: dict) -> dict:
         """Decides `request` (the library's JSON); returns the outcome."""
         return _outcome_json(self._call("decide", _request(request)))
+
+    def decide_provisioning(self, request: dict) -> dict:
+        """Decides an identity provider's request (SCIM, R13); returns the outcome."""
+        return _provisioning_outcome_json(
+            self._call("decide-provisioning", _provisioning_request(request)))
 
     def next_login_step(self, user: dict) -> str:
         """What `user`'s next login demands: "none", "enrol" or "code"."""

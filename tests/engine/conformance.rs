@@ -458,6 +458,70 @@ fn login_answer(call: &str, input: &Value) -> Value {
     }
 }
 
+/// R13: an identity provider's requests (its SCIM token as principal):
+/// creation, deactivation, reads across organizations, a root, bad input.
+fn provisioning_requests() -> Vec<(String, Value)> {
+    let acme = json!({"id": "acme", "enforce_mfa": false});
+    let globex = json!({"id": "globex", "enforce_mfa": false});
+    let user = |id: &str, role: &str, org: &Value| json!({"id": id, "role": role, "organization": org, "mfa": "active", "active": true});
+    let ask = |action: Value| {
+        json!({
+            "provisioner": {"id": "scim-acme", "organization": acme},
+            "now": "2026-11-22T10:00:00Z",
+            "action": action,
+        })
+    };
+    let mut empty_id = ask(json!({"create_user": "dave"}));
+    empty_id["provisioner"]["id"] = json!("");
+    [
+        (
+            "R13 provisioning: an identity provider lists its organization's users",
+            ask(json!("read_users")),
+        ),
+        (
+            "R13 provisioning: creating a user makes an active sub-user with MFA off",
+            ask(json!({"create_user": "dave"})),
+        ),
+        (
+            "R13 provisioning: deactivating a sub-user ends their sessions",
+            ask(json!({"deactivate_user": user("bob", "sub_user", &acme)})),
+        ),
+        (
+            "R13 provisioning: reactivating a sub-user",
+            ask(json!({"reactivate_user": user("bob", "sub_user", &acme)})),
+        ),
+        (
+            "R13 provisioning deny: another organization's user is out of reach",
+            ask(json!({"read_user": user("gina", "sub_user", &globex)})),
+        ),
+        (
+            "R13 provisioning deny: the root is never deactivated by provisioning",
+            ask(json!({"deactivate_user": user("ada", "root", &acme)})),
+        ),
+        ("bad input: a provisioner without an id", empty_id),
+    ]
+    .into_iter()
+    .map(|(name, request)| (name.to_string(), request))
+    .collect()
+}
+
+fn provisioning_answer(request: &Value) -> Value {
+    let parsed = mfa_reset::api::from_json::<mfa_reset::ProvisioningRequest>(&request.to_string())
+        .expect("the case's request is well-formed JSON of the library");
+    match common::engine().decide_provisioning(&parsed) {
+        Ok(outcome) => {
+            let mut outcome = serde_json::to_value(outcome).unwrap();
+            // Added by the Rust host's engine, not part of the component's answer.
+            outcome.as_object_mut().unwrap().remove("policy_revision");
+            json!({ "outcome": outcome })
+        }
+        Err(mfa_reset::Error::InvalidRequest { field, message }) => {
+            json!({"error": {"field": field, "message": message}})
+        }
+        Err(other) => panic!("{other}"),
+    }
+}
+
 fn answer(request: &Value) -> Value {
     let parsed = mfa_reset::api::from_json::<mfa_reset::Request>(&request.to_string())
         .expect("the case's request is well-formed JSON of the library");
@@ -520,6 +584,10 @@ fn every_host_answers_the_conformance_cases_as_the_rust_host_does() {
         let expected = answer(&request);
         cases.push(json!({"name": name, "call": "decide", "request": request, "expect": expected}));
     }
+    for (name, request) in provisioning_requests() {
+        let expected = provisioning_answer(&request);
+        cases.push(json!({"name": name, "call": "decide_provisioning", "request": request, "expect": expected}));
+    }
     for (name, call, request) in login_cases() {
         let expected = login_answer(call, &request);
         cases.push(json!({"name": name, "call": call, "request": request, "expect": expected}));
@@ -539,7 +607,7 @@ fn every_host_answers_the_conformance_cases_as_the_rust_host_does() {
     assert_eq!(verdict("R3 verify: a code already"), [json!("replayed")]);
     assert_eq!(verdict("R3 verify: a locked"), [json!("locked")]);
     let text = serde_json::to_string_pretty(&json!({
-        "about": "Conformance cases for every mfa-reset host (tests/engine/conformance.rs makes them; do not edit by hand). `call`: the engine function; `request`: its input in the library's JSON (a typed request for `decide`, a user for `next_login_step`, a code request for `verify_login` and `confirm_enrolment`); `expect`: the `outcome` (authenticators aside), the `step`, the `verification`, the `enrolment` (its random key masked: `secret=<random>` in the URI, `<random N bytes>` for the stored secret, the QR code present but not compared), or the `error` (`field` as the caller wrote it).",
+        "about": "Conformance cases for every mfa-reset host (tests/engine/conformance.rs makes them; do not edit by hand). `call`: the engine function; `request`: its input in the library's JSON (a typed request for `decide`, an identity provider's request for `decide_provisioning`, a user for `next_login_step`, a code request for `verify_login` and `confirm_enrolment`); `expect`: the `outcome` (authenticators aside), the `step`, the `verification`, the `enrolment` (its random key masked: `secret=<random>` in the URI, `<random N bytes>` for the stored secret, the QR code present but not compared), or the `error` (`field` as the caller wrote it).",
         "cases": cases,
     }))
     .unwrap()

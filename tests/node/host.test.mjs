@@ -14,6 +14,7 @@ const engine = await loadMfaReset(process.env.MFA_RESET_JS_DIR);
 
 const CALLS = {
   decide: ['decide', 'outcome'],
+  decide_provisioning: ['decideProvisioning', 'outcome'],
   next_login_step: ['nextLoginStep', 'step'],
   verify_login: ['verifyLogin', 'verification'],
   confirm_enrolment: ['confirmEnrolment', 'verification'],

@@ -35,7 +35,8 @@ def masked(enrolment):
     return enrolment
 
 
-KEYS = {"decide": "outcome", "next_login_step": "step", "start_enrolment": "enrolment"}
+KEYS = {"decide": "outcome", "decide_provisioning": "outcome", "next_login_step": "step",
+        "start_enrolment": "enrolment"}
 
 
 def answer(engine, case):
