@@ -7,7 +7,7 @@ use sqlx::{Any, Transaction};
 
 use super::event::Event;
 use super::outbox;
-use super::provisioning::{NewInvitation, insert_invitation};
+use super::provisioning::{NewInvitation, insert_invitation, void_invitations};
 use super::{Store, StoreError, status_name};
 use mfa_reset::api::{AuditRecord, Authenticator, Organization, User};
 use mfa_reset::timestamp::to_millis as millis;
@@ -222,14 +222,9 @@ impl Store {
             .execute(&mut *tx)
             .await?;
             checked(done.rows_affected(), true, version, &mut new_version)?;
+            // Its sessions end by the decision's session effect.
             if !active {
-                sqlx::query(
-                    "UPDATE invitations SET used_at = $1 WHERE user_id = $2 AND used_at IS NULL",
-                )
-                .bind(at)
-                .bind(&user.id)
-                .execute(&mut *tx)
-                .await?;
+                void_invitations(&mut tx, &user.id, at).await?;
             }
         }
         if let Some((user, invitation)) = c.invitation {

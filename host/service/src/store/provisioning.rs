@@ -118,17 +118,43 @@ pub(super) async fn insert_user(
     Ok(())
 }
 
+/// Voids the open invitations of `user` as of `now`.
+pub(super) async fn void_invitations(
+    tx: &mut Tx<'_>,
+    user: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE invitations SET used_at = $1 WHERE user_id = $2 AND used_at IS NULL")
+        .bind(now)
+        .bind(user)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Ends every session of `user`.
+pub(super) async fn end_sessions(tx: &mut Tx<'_>, user: &str) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+        .bind(user)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// What a deactivation does to `user`'s ways in, in its transaction:
+/// every session ends, every open invitation is void.
+pub(super) async fn lock_out(tx: &mut Tx<'_>, user: &str, now: i64) -> Result<(), StoreError> {
+    end_sessions(tx, user).await?;
+    void_invitations(tx, user, now).await
+}
+
 pub(super) async fn insert_invitation(
     tx: &mut Tx<'_>,
     user: &str,
     invitation: &NewInvitation,
 ) -> Result<(), StoreError> {
     // A new invitation voids the user's older ones.
-    sqlx::query("UPDATE invitations SET used_at = $1 WHERE user_id = $2 AND used_at IS NULL")
-        .bind(invitation.created_at)
-        .bind(user)
-        .execute(&mut **tx)
-        .await?;
+    void_invitations(tx, user, invitation.created_at).await?;
     sqlx::query(
         "INSERT INTO invitations (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
     )
@@ -235,17 +261,7 @@ impl Store {
             return Ok(false);
         }
         if !active {
-            sqlx::query("DELETE FROM sessions WHERE user_id = $1")
-                .bind(user)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query(
-                "UPDATE invitations SET used_at = $1 WHERE user_id = $2 AND used_at IS NULL",
-            )
-            .bind(now)
-            .bind(user)
-            .execute(&mut *tx)
-            .await?;
+            lock_out(&mut tx, user, now).await?;
         }
         insert_audit(&mut tx, audit).await?;
         tx.commit().await?;
@@ -312,10 +328,7 @@ impl Store {
         if updated != 1 {
             return Ok(false);
         }
-        sqlx::query("DELETE FROM sessions WHERE user_id = $1")
-            .bind(user)
-            .execute(&mut *tx)
-            .await?;
+        end_sessions(&mut tx, user).await?;
         insert_audit(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(true)

@@ -9,7 +9,9 @@ use sqlx::any::AnyRow;
 use super::commit::{AuditEntry, insert_audit};
 use super::event::Event;
 use super::outbox;
-use super::provisioning::{AccountProfile, NewInvitation, insert_invitation, insert_user};
+use super::provisioning::{
+    AccountProfile, NewInvitation, insert_invitation, insert_user, lock_out,
+};
 use super::{Store, StoreError};
 use mfa_reset::api::{MfaStatus, Organization, Role, User};
 
@@ -212,17 +214,7 @@ impl Store {
             return Ok(false);
         }
         if !active {
-            sqlx::query("DELETE FROM sessions WHERE user_id = $1")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query(
-                "UPDATE invitations SET used_at = $1 WHERE user_id = $2 AND used_at IS NULL",
-            )
-            .bind(now)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+            lock_out(&mut tx, id, now).await?;
         }
         insert_audit(&mut tx, audit).await?;
         tx.commit().await?;
@@ -250,15 +242,7 @@ impl Store {
         if updated != 1 {
             return Ok(false);
         }
-        sqlx::query("DELETE FROM sessions WHERE user_id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("UPDATE invitations SET used_at = $1 WHERE user_id = $2 AND used_at IS NULL")
-            .bind(now)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        lock_out(&mut tx, id, now).await?;
         insert_audit(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(true)
