@@ -10,8 +10,8 @@ use cedar_policy::{
 use time::OffsetDateTime;
 
 use crate::mfa_reset::engine::types::{
-    Action, MfaStatus, Organization, Provisioner, ProvisioningAction, ProvisioningRequest, Request,
-    Role, Session, User,
+    Action, CaseState, IdentityCheck, MfaStatus, Organization, Provisioner, ProvisioningAction,
+    ProvisioningRequest, RecoveryCase, Request, Role, Session, User,
 };
 
 /// What every request shares, made once per policy set: parsed type names
@@ -20,11 +20,18 @@ use crate::mfa_reset::engine::types::{
 /// copying all of them and recomputing their hierarchy.
 pub struct RequestBuilder {
     user: EntityTypeName,
+    support_agent: EntityTypeName,
+    recovery_case: EntityTypeName,
+    cancel_link: EntityTypeName,
     provisioner: EntityTypeName,
     organization: EntityTypeName,
     action: EntityTypeName,
     actions: Entities,
     action_entities: HashMap<String, Vec<Entity>>,
+    /// Per action, the principal and resource types it applies to: a
+    /// support agent asking a user's action (or a root acting on an
+    /// agent) is not a request the schema knows, so it is denied unasked.
+    applies_to: HashMap<String, (HashSet<EntityTypeName>, HashSet<EntityTypeName>)>,
     /// The `datetime` extension's name: `RestrictedExpression::new_datetime`
     /// parses it with the full Cedar parser on every call (a third of a
     /// decision's time, measured), so it is parsed once here.
@@ -43,6 +50,7 @@ impl RequestBuilder {
             Entity::new_no_attrs(uid.clone(), ancestors)
         };
         let mut action_entities = HashMap::new();
+        let mut applies_to = HashMap::new();
         for action in schema.actions() {
             // Another namespace's action of the same name is not ours to
             // build requests for (and must not take our action's place).
@@ -53,15 +61,29 @@ impl RequestBuilder {
             if let Some(ancestors) = actions.ancestors(action) {
                 entities.extend(ancestors.map(closed));
             }
-            action_entities.insert(action.id().unescaped().to_string(), entities);
+            let principals: HashSet<EntityTypeName> = schema
+                .principals_for_action(action)
+                .map(|types| types.cloned().collect())
+                .unwrap_or_default();
+            let resources: HashSet<EntityTypeName> = schema
+                .resources_for_action(action)
+                .map(|types| types.cloned().collect())
+                .unwrap_or_default();
+            let name = action.id().unescaped().to_string();
+            applies_to.insert(name.clone(), (principals, resources));
+            action_entities.insert(name, entities);
         }
         Ok(Self {
             user: name("MfaReset::User"),
+            support_agent: name("MfaReset::SupportAgent"),
+            recovery_case: name("MfaReset::RecoveryCase"),
+            cancel_link: name("MfaReset::CancelLink"),
             provisioner: name("MfaReset::Provisioner"),
             organization: name("MfaReset::Organization"),
             action: name("MfaReset::Action"),
             actions,
             action_entities,
+            applies_to,
             datetime: cedar_policy_core::ast::Name::parse_unqualified_name("datetime")
                 .map_err(|e| e.to_string())?,
         })
@@ -69,6 +91,53 @@ impl RequestBuilder {
 
     fn user(&self, id: &str) -> EntityUid {
         EntityUid::from_type_name_and_id(self.user.clone(), EntityId::new(id))
+    }
+
+    /// The Cedar type of an account: a support agent is not a `User`.
+    fn account_type(&self, account: &User) -> &EntityTypeName {
+        match account.role {
+            Role::SupportAgent => &self.support_agent,
+            Role::Root | Role::SubUser => &self.user,
+        }
+    }
+
+    /// An account's entity uid: `User::"id"` or `SupportAgent::"id"`.
+    pub fn account(&self, account: &User) -> EntityUid {
+        EntityUid::from_type_name_and_id(
+            self.account_type(account).clone(),
+            EntityId::new(&account.id),
+        )
+    }
+
+    fn support_agent(&self, id: &str) -> EntityUid {
+        EntityUid::from_type_name_and_id(self.support_agent.clone(), EntityId::new(id))
+    }
+
+    fn recovery_case(&self, id: &str) -> EntityUid {
+        EntityUid::from_type_name_and_id(self.recovery_case.clone(), EntityId::new(id))
+    }
+
+    /// Whether the schema's recovery `action` applies to `caller` (none:
+    /// the case's cancel link) acting on a case.
+    pub fn applies_to_case(&self, action: &str, caller: Option<&User>) -> bool {
+        let Some((principals, resources)) = self.applies_to.get(action) else {
+            return false;
+        };
+        let principal = caller.map_or(&self.cancel_link, |c| self.account_type(c));
+        principals.contains(principal) && resources.contains(&self.recovery_case)
+    }
+
+    /// Whether the schema's `action` applies to `actor` acting on `target`
+    /// (on the actor's organization when `None`).
+    pub fn applies(&self, action: &str, actor: &User, target: Option<&User>) -> bool {
+        let Some((principals, resources)) = self.applies_to.get(action) else {
+            return false;
+        };
+        let resource = match target {
+            Some(target) => self.account_type(target),
+            None => &self.organization,
+        };
+        principals.contains(self.account_type(actor)) && resources.contains(resource)
     }
 
     fn organization(&self, id: &str) -> EntityUid {
@@ -198,7 +267,7 @@ pub fn build(
             if target.organization.id != actor.organization.id {
                 organizations.push(&target.organization);
             }
-            names.user(&target.id)
+            names.account(target)
         }
         None => names.organization(&actor.organization.id),
     };
@@ -230,7 +299,7 @@ pub fn build(
     let action = names.action(query.action);
     let context = context(names, query.session, query.now)?;
     let request =
-        cedar_policy::Request::new(names.user(&actor.id), action, resource, context, schema)
+        cedar_policy::Request::new(names.account(actor), action, resource, context, schema)
             .map_err(|e| e.to_string())?;
     Ok(CedarRequest { request, entities })
 }
@@ -305,6 +374,160 @@ pub fn build_provisioning(
     Ok(CedarRequest { request, entities })
 }
 
+/// What a recovery case step asks Cedar: `caller` (none: the case's cancel
+/// link) does `action` on the case.
+pub struct RecoveryQuery<'a> {
+    pub caller: Option<&'a User>,
+    pub action: &'a str,
+    pub case: &'a RecoveryCase,
+    pub session: &'a Session,
+    pub account_has_active_session: bool,
+    pub now: i64,
+}
+
+/// Builds the Cedar request of a recovery case step (R14): the resource is
+/// the case, a child of its account (and of the account's organization);
+/// the principal the caller's account, or the case's `CancelLink`.
+pub fn build_recovery(
+    names: &RequestBuilder,
+    query: &RecoveryQuery,
+    schema: Option<&Schema>,
+) -> Result<CedarRequest, String> {
+    let case = query.case;
+    let case_uid = names.recovery_case(&case.id);
+    let mut entities = vec![recovery_case_entity(names, case)?];
+    let principal = match query.caller {
+        Some(caller) => {
+            if caller.role != Role::SupportAgent {
+                entities.push(organization_entity(names, &caller.organization)?);
+            }
+            entities.push(user_entity(names, caller)?);
+            names.account(caller)
+        }
+        None => {
+            let link = EntityUid::from_type_name_and_id(
+                names.cancel_link.clone(),
+                EntityId::new(&case.id),
+            );
+            entities.push(
+                Entity::new(
+                    link.clone(),
+                    HashMap::from([(
+                        "case".to_string(),
+                        RestrictedExpression::new_entity_uid(case_uid.clone()),
+                    )]),
+                    HashSet::new(),
+                )
+                .map_err(|e| e.to_string())?,
+            );
+            link
+        }
+    };
+    let action_entities = names
+        .action_entities
+        .get(query.action)
+        .ok_or_else(|| format!("`{}` is not an action of the schema", query.action))?;
+    let entities = match schema {
+        Some(schema) => names
+            .actions
+            .clone()
+            .add_entities(entities, Some(schema))
+            .map_err(|e| e.to_string())?,
+        None => {
+            entities.extend(action_entities.iter().cloned());
+            closed_entities(entities)?
+        }
+    };
+    let now = ("now".to_string(), datetime_expr(names, query.now)?);
+    let context = match query.caller {
+        Some(_) => Context::from_pairs([
+            now,
+            ("session".to_string(), session_expr(names, query.session)?),
+            (
+                "target_has_active_session".to_string(),
+                RestrictedExpression::new_bool(query.account_has_active_session),
+            ),
+        ]),
+        None => Context::from_pairs([now]),
+    }
+    .map_err(|e| e.to_string())?;
+    let request = cedar_policy::Request::new(
+        principal,
+        names.action(query.action),
+        case_uid,
+        context,
+        schema,
+    )
+    .map_err(|e| e.to_string())?;
+    Ok(CedarRequest { request, entities })
+}
+
+/// A case's entity: its parents are its account and, for a user, the
+/// user's organization (listed, so the hierarchy is closed).
+fn recovery_case_entity(names: &RequestBuilder, case: &RecoveryCase) -> Result<Entity, String> {
+    let account = &case.account;
+    let mut parents = HashSet::from([names.account(account)]);
+    if account.role != Role::SupportAgent {
+        parents.insert(names.organization(&account.organization.id));
+    }
+    let has = |check| case.checks.contains(&check);
+    let checks = RestrictedExpression::new_record([
+        (
+            "code_to_email_on_file".to_string(),
+            RestrictedExpression::new_bool(has(IdentityCheck::CodeToEmailOnFile)),
+        ),
+        (
+            "callback_to_phone_on_file".to_string(),
+            RestrictedExpression::new_bool(has(IdentityCheck::CallbackToPhoneOnFile)),
+        ),
+        (
+            "confirmed_by_root".to_string(),
+            RestrictedExpression::new_bool(has(IdentityCheck::ConfirmedByRoot)),
+        ),
+        (
+            "document_check".to_string(),
+            RestrictedExpression::new_bool(has(IdentityCheck::DocumentCheck)),
+        ),
+    ])
+    .map_err(|e| e.to_string())?;
+    let agent = |id: &str| RestrictedExpression::new_entity_uid(names.support_agent(id));
+    let mut attrs = HashMap::from([
+        (
+            "for_root".to_string(),
+            RestrictedExpression::new_bool(account.role == Role::Root),
+        ),
+        (
+            "for_support_agent".to_string(),
+            RestrictedExpression::new_bool(account.role == Role::SupportAgent),
+        ),
+        (
+            "target_active".to_string(),
+            RestrictedExpression::new_bool(account.active),
+        ),
+        ("opened_by".to_string(), agent(&case.opened_by)),
+        (
+            "opened_at".to_string(),
+            datetime_expr(names, case.opened_at)?,
+        ),
+        ("checks".to_string(), checks),
+        (
+            "cancelled".to_string(),
+            RestrictedExpression::new_bool(case.state == CaseState::Cancelled),
+        ),
+        (
+            "redeemed".to_string(),
+            RestrictedExpression::new_bool(case.state == CaseState::Redeemed),
+        ),
+    ]);
+    if let Some(approver) = &case.approved_by {
+        attrs.insert("approved_by".to_string(), agent(approver));
+    }
+    if let Some(at) = case.ticket_issued_at {
+        attrs.insert("ticket_issued_at".to_string(), datetime_expr(names, at)?);
+    }
+    Entity::new(names.recovery_case(&case.id), attrs, parents).map_err(|e| e.to_string())
+}
+
 /// The request's entities, already transitively closed by construction (a
 /// user's parent is its organization, which has none; each action comes with
 /// all its ancestors): Cedar's closure computation, a tenth of a decision's
@@ -332,6 +555,9 @@ fn organization_entity(names: &RequestBuilder, org: &Organization) -> Result<Ent
 }
 
 fn user_entity(names: &RequestBuilder, user: &User) -> Result<Entity, String> {
+    if user.role == Role::SupportAgent {
+        return support_agent_entity(names, user);
+    }
     let org = names.organization(&user.organization.id);
     let attrs = HashMap::from([
         (
@@ -358,6 +584,21 @@ fn user_entity(names: &RequestBuilder, user: &User) -> Result<Entity, String> {
     Entity::new(names.user(&user.id), attrs, HashSet::from([org])).map_err(|e| e.to_string())
 }
 
+/// A support agent: no organization, no parent (R14).
+fn support_agent_entity(names: &RequestBuilder, agent: &User) -> Result<Entity, String> {
+    let attrs = HashMap::from([
+        (
+            "active".to_string(),
+            RestrictedExpression::new_bool(agent.active),
+        ),
+        (
+            "mfa_enrolled".to_string(),
+            RestrictedExpression::new_bool(agent.mfa == MfaStatus::Active),
+        ),
+    ]);
+    Entity::new(names.support_agent(&agent.id), attrs, HashSet::new()).map_err(|e| e.to_string())
+}
+
 /// A timestamp as the Cedar expression `datetime("…")`.
 fn datetime_expr(names: &RequestBuilder, millis: i64) -> Result<RestrictedExpression, String> {
     use cedar_policy_core::ast::RestrictedExpr;
@@ -366,7 +607,15 @@ fn datetime_expr(names: &RequestBuilder, millis: i64) -> Result<RestrictedExpres
 }
 
 fn context(names: &RequestBuilder, session: &Session, now: i64) -> Result<Context, String> {
-    let session = RestrictedExpression::new_record([
+    let pairs = [
+        ("now".to_string(), datetime_expr(names, now)?),
+        ("session".to_string(), session_expr(names, session)?),
+    ];
+    Context::from_pairs(pairs).map_err(|e| e.to_string())
+}
+
+fn session_expr(names: &RequestBuilder, session: &Session) -> Result<RestrictedExpression, String> {
+    RestrictedExpression::new_record([
         (
             "login_at".to_string(),
             datetime_expr(names, session.login_at)?,
@@ -380,12 +629,7 @@ fn context(names: &RequestBuilder, session: &Session, now: i64) -> Result<Contex
             RestrictedExpression::new_bool(session.mfa_satisfied),
         ),
     ])
-    .map_err(|e| e.to_string())?;
-    let pairs = [
-        ("now".to_string(), datetime_expr(names, now)?),
-        ("session".to_string(), session),
-    ];
-    Context::from_pairs(pairs).map_err(|e| e.to_string())
+    .map_err(|e| e.to_string())
 }
 
 /// Checks that `schema` describes every request the engine can make; returns
@@ -461,16 +705,51 @@ pub fn schema_mismatches(names: &RequestBuilder, schema: &Schema) -> Vec<String>
             problems.push(format!("action `{}`: {e}", query.action));
         }
     }
-    for step in LOGIN_STEPS {
-        let query = Query {
-            actor: &root,
-            action: step,
-            target: Some(&root),
+    let agent = user("agent", Role::SupportAgent);
+    for actor in [&root, &agent] {
+        for step in LOGIN_STEPS.iter().chain(&["view_session"]) {
+            let query = Query {
+                actor,
+                action: step,
+                target: Some(actor),
+                session: &session,
+                now: 0,
+            };
+            if let Err(e) = build(names, &query, Some(schema)) {
+                problems.push(format!("action `{step}`: {e}"));
+            }
+        }
+    }
+    let case = RecoveryCase {
+        id: "case".into(),
+        account: sub.clone(),
+        opened_by: "agent".into(),
+        opened_at: 0,
+        checks: vec![IdentityCheck::DocumentCheck],
+        approved_by: Some("other".into()),
+        state: CaseState::TicketIssued,
+        ticket_issued_at: Some(0),
+    };
+    let asks = [
+        (Some(&agent), "open_recovery_case"),
+        (Some(&agent), "approve_recovery_case"),
+        (Some(&agent), "issue_recovery_ticket"),
+        (Some(&agent), "cancel_recovery_case"),
+        (Some(&root), "cancel_recovery_case"),
+        (None, "cancel_recovery_case_by_link"),
+        (Some(&sub), "redeem_recovery_ticket"),
+    ];
+    for (caller, action) in asks {
+        let query = RecoveryQuery {
+            caller,
+            action,
+            case: &case,
             session: &session,
+            account_has_active_session: false,
             now: 0,
         };
-        if let Err(e) = build(names, &query, Some(schema)) {
-            problems.push(format!("action `{step}`: {e}"));
+        if let Err(e) = build_recovery(names, &query, Some(schema)) {
+            problems.push(format!("action `{action}`: {e}"));
         }
     }
     problems

@@ -43,12 +43,29 @@ pub fn evaluate(
     query: &Query,
     allowed_message: Option<String>,
 ) -> Result<Decision, RequestError> {
+    if !store.names.applies(query.action, query.actor, query.target) {
+        return Ok(not_applicable());
+    }
     let cedar =
         cedar_request::build(&store.names, query, None).map_err(|message| RequestError {
             field: "request".into(),
             message,
         })?;
     Ok(evaluate_query(store, query.action, &cedar, allowed_message))
+}
+
+/// The denial of a request the schema has no such action for: a support
+/// agent asking an organization's action, or anyone acting on a support
+/// agent's account with one (R14). No policy could permit it.
+pub fn not_applicable() -> Decision {
+    Decision {
+        allowed: false,
+        policy_ids: Vec::new(),
+        denial_code: Some(NOT_PERMITTED.to_string()),
+        message: "No policy permits this action: it does not apply to this kind of account."
+            .to_string(),
+        errors: Vec::new(),
+    }
 }
 
 /// Asks Cedar a built request of `action`.

@@ -13,6 +13,7 @@
 //! - `authenticator.rs`: what a login needs; TOTP codes, replay, lockout.
 //! - `enrolment.rs`: a new key, its otpauth:// URI and QR codes.
 //! - `provisioning.rs`: an identity provider's request (SCIM), decided and applied.
+//! - `recovery.rs`: a support desk's recovery case step, decided and applied.
 //! - `cedar_case.rs`: evaluates a `cedar run-tests` case (`policies test`).
 
 #![deny(missing_docs)]
@@ -25,6 +26,7 @@ mod diagnostics;
 mod enrolment;
 mod policy_store;
 mod provisioning;
+mod recovery;
 mod request_check;
 mod transition;
 
@@ -32,8 +34,8 @@ use std::cell::RefCell;
 
 use mfa_reset::engine::types::{
     CedarAnswer, CodeRequest, Diagnostic, Enrolment, EnrolmentRequest, LoginStep, Outcome,
-    PolicySet as PolicySetSource, PolicySetInfo, ProvisioningOutcome, ProvisioningRequest, Request,
-    RequestError, SourceFile, User, Verification,
+    PolicySet as PolicySetSource, PolicySetInfo, ProvisioningOutcome, ProvisioningRequest,
+    RecoveryOutcome, RecoveryRequest, Request, RequestError, SourceFile, User, Verification,
 };
 use policy_store::PolicyStore;
 
@@ -133,6 +135,10 @@ impl Guest for Component {
         request: ProvisioningRequest,
     ) -> Result<ProvisioningOutcome, RequestError> {
         with_store(|store| provisioning::decide(store, &request))
+    }
+
+    fn decide_recovery(request: RecoveryRequest) -> Result<RecoveryOutcome, RequestError> {
+        with_store(|store| recovery::decide(store, &request))
     }
 
     fn next_login_step(user: User) -> LoginStep {

@@ -2,7 +2,7 @@
 //! the confirmation the caller sees. Only runs after Cedar allowed.
 
 use crate::mfa_reset::engine::types::{
-    Action, Authenticator, Change, MfaStatus, Organization, Request, SessionEffect, User,
+    Action, Authenticator, Change, MfaStatus, Organization, Request, Role, SessionEffect, User,
     UserChange, UserStatus,
 };
 
@@ -60,6 +60,8 @@ impl Applied {
 /// for everybody in the organization (R5).
 pub fn effective_mfa(user: &User) -> MfaStatus {
     match user.mfa {
+        // R14: MFA is always required of support agents.
+        MfaStatus::Off if user.role == Role::SupportAgent => MfaStatus::EnrolmentDue,
         MfaStatus::Off if user.organization.enforce_mfa => MfaStatus::EnrolmentDue,
         status => status,
     }
@@ -206,7 +208,7 @@ fn enforcement(actor: &User, enforce: bool) -> Applied {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mfa_reset::engine::types::{Role, Session};
+    use crate::mfa_reset::engine::types::Session;
 
     fn user(id: &str, role: Role, mfa: MfaStatus, enforce: bool) -> User {
         User {

@@ -97,7 +97,7 @@ function user(value, field) {
   const u = object(value, field, ['id', 'role', 'organization', 'mfa'], ['active']);
   return {
     id: required(u.id, 'string', `${field}.id`, 'a string'),
-    role: oneOf(u.role, `${field}.role`, ['root', 'sub_user']),
+    role: oneOf(u.role, `${field}.role`, ['root', 'sub_user', 'support_agent']),
     organization: organization(u.organization, `${field}.organization`),
     mfa: oneOf(u.mfa, `${field}.mfa`, ['off', 'enrolment_due', 'active']),
     // Left out means active (R13), as in the Rust library's JSON.
@@ -265,6 +265,40 @@ function provisioningRequest(value) {
   };
 }
 
+// A step of a support desk's recovery case (R14).
+const IDENTITY_CHECKS = ['code_to_email_on_file', 'callback_to_phone_on_file', 'confirmed_by_root', 'document_check'];
+const RECOVERY_ACTIONS = ['open_case', 'approve_case', 'issue_ticket', 'cancel_case', 'cancel_by_link', 'redeem_ticket'];
+
+const optional = (value, parse) => (value === undefined || value === null ? undefined : parse(value));
+
+function recoveryCase(value, field) {
+  const c = object(value, field, ['id', 'account', 'opened_by', 'opened_at', 'checks', 'state'], ['approved_by', 'ticket_issued_at']);
+  return {
+    id: required(c.id, 'string', `${field}.id`, 'a string'),
+    account: user(c.account, `${field}.account`),
+    openedBy: required(c.opened_by, 'string', `${field}.opened_by`, 'a string'),
+    openedAt: millis(c.opened_at, `${field}.opened_at`),
+    checks: required(c.checks, 'array', `${field}.checks`, 'a list of identity checks')
+      .map((check, i) => oneOf(check, `${field}.checks[${i}]`, IDENTITY_CHECKS)),
+    approvedBy: optional(c.approved_by, (a) => required(a, 'string', `${field}.approved_by`, 'a string')),
+    state: oneOf(c.state, `${field}.state`, ['open', 'cancelled', 'ticket_issued', 'redeemed']),
+    ticketIssuedAt: optional(c.ticket_issued_at, (t) => millis(t, `${field}.ticket_issued_at`)),
+  };
+}
+
+function recoveryRequest(value) {
+  const r = object(value, '', ['session', 'now', 'action', 'case'], ['caller', 'account_has_active_session']);
+  return {
+    caller: optional(r.caller, (c) => user(c, 'caller')),
+    session: session(r.session, 'session'),
+    now: millis(r.now, 'now'),
+    accountHasActiveSession: r.account_has_active_session === undefined
+      ? false : required(r.account_has_active_session, 'boolean', 'account_has_active_session', 'true or false'),
+    action: oneOf(r.action, 'action', RECOVERY_ACTIONS),
+    case: recoveryCase(r.case, 'case'),
+  };
+}
+
 function request(value) {
   const r = object(value, '', ['actor', 'session', 'now', 'action']);
   return {
@@ -360,6 +394,26 @@ const provisioningOutcomeJson = (o) => ({
   audit: auditJson(o.audit),
 });
 
+const recoveryCaseJson = (c) => ({
+  id: c.id,
+  account: userJson(c.account),
+  opened_by: c.openedBy,
+  opened_at: rfc3339(c.openedAt),
+  checks: c.checks.map(snake),
+  approved_by: c.approvedBy ?? null,
+  state: snake(c.state),
+  ticket_issued_at: c.ticketIssuedAt == null ? null : rfc3339(c.ticketIssuedAt),
+});
+
+const recoveryOutcomeJson = (o) => ({
+  decision: decisionJson(o.decision),
+  case: recoveryCaseJson(o.case),
+  // The new authenticator holds key material: not part of the JSON.
+  account: o.account == null ? null : userJson(o.account.user),
+  sessions: snake(o.sessions),
+  audit: auditJson(o.audit),
+});
+
 function outcomeJson(o) {
   const out = {
     decision: decisionJson(o.decision),
@@ -438,6 +492,8 @@ export async function loadMfaReset(dir, name = 'mfa-reset') {
     decide: async (req) => outcomeJson(await call('decide', request(req))),
     /** Decides an identity provider's request (SCIM, R13); returns the outcome. */
     decideProvisioning: async (req) => provisioningOutcomeJson(await call('decideProvisioning', provisioningRequest(req))),
+    /** Decides a step of a support desk's recovery case (R14); returns the outcome. */
+    decideRecovery: async (req) => recoveryOutcomeJson(await call('decideRecovery', recoveryRequest(req))),
     /** What `u`'s next login demands: 'none', 'enrol' or 'code'. */
     nextLoginStep: async (u) => snake(await call('nextLoginStep', user(u, 'user'))),
     /** Starts an enrolment (decided by the policies first): a new key, its

@@ -38,7 +38,7 @@ import wasmtime.component as wc
 
 __all__ = ["MfaReset", "RequestError", "EngineError"]
 
-_EXPORT = "mfa-reset:engine/engine@0.3.0"
+_EXPORT = "mfa-reset:engine/engine@0.4.0"
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
 
 
@@ -129,7 +129,7 @@ def _user(value: Any, field: str) -> wc.Record:
     u = _object(value, field, {"id", "role", "organization", "mfa"}, frozenset({"active"}))
     return _record({
         "id": _require(u["id"], str, f"{field}.id", "a string"),
-        "role": _enum(u["role"], f"{field}.role", ("root", "sub_user")),
+        "role": _enum(u["role"], f"{field}.role", ("root", "sub_user", "support_agent")),
         "organization": _organization(u["organization"], f"{field}.organization"),
         "mfa": _enum(u["mfa"], f"{field}.mfa", ("off", "enrolment_due", "active")),
         # Left out means active (R13), as in the Rust library's JSON.
@@ -264,6 +264,46 @@ def _provisioning_request(value: Any) -> wc.Record:
     })
 
 
+_IDENTITY_CHECKS = ("code_to_email_on_file", "callback_to_phone_on_file", "confirmed_by_root",
+                    "document_check")
+_RECOVERY_ACTIONS = ("open_case", "approve_case", "issue_ticket", "cancel_case", "cancel_by_link",
+                     "redeem_ticket")
+
+
+def _recovery_case(value: Any, field: str) -> wc.Record:
+    c = _object(value, field, {"id", "account", "opened_by", "opened_at", "checks", "state"},
+                frozenset({"approved_by", "ticket_issued_at"}))
+    checks = _require(c["checks"], list, f"{field}.checks", "a list of identity checks")
+    approved, issued = c.get("approved_by"), c.get("ticket_issued_at")
+    return _record({
+        "id": _require(c["id"], str, f"{field}.id", "a string"),
+        "account": _user(c["account"], f"{field}.account"),
+        "opened-by": _require(c["opened_by"], str, f"{field}.opened_by", "a string"),
+        "opened-at": _millis(c["opened_at"], f"{field}.opened_at"),
+        "checks": [_enum(x, f"{field}.checks[{i}]", _IDENTITY_CHECKS) for i, x in enumerate(checks)],
+        "approved-by": None if approved is None
+        else _require(approved, str, f"{field}.approved_by", "a string"),
+        "state": _enum(c["state"], f"{field}.state", ("open", "cancelled", "ticket_issued", "redeemed")),
+        "ticket-issued-at": None if issued is None else _millis(issued, f"{field}.ticket_issued_at"),
+    })
+
+
+def _recovery_request(value: Any) -> wc.Record:
+    """A step of a support desk's recovery case (R14)."""
+    r = _object(value, "", {"session", "now", "action", "case"},
+                frozenset({"caller", "account_has_active_session"}))
+    caller = r.get("caller")
+    return _record({
+        "caller": None if caller is None else _user(caller, "caller"),
+        "session": _session(r["session"], "session"),
+        "now": _millis(r["now"], "now"),
+        "account-has-active-session": _require(r.get("account_has_active_session", False), bool,
+                                               "account_has_active_session", "true or false"),
+        "action": _enum(r["action"], "action", _RECOVERY_ACTIONS),
+        "case": _recovery_case(r["case"], "case"),
+    })
+
+
 def _request(value: Any) -> wc.Record:
     r = _object(value, "", {"actor", "session", "now", "action"})
     return _record({
@@ -392,6 +432,28 @@ def _provisioning_outcome_json(o: Any) -> dict:
     }
 
 
+def _recovery_outcome_json(o: Any) -> dict:
+    c = o.case
+    issued = _get(c, "ticket-issued-at")
+    return {
+        "decision": _decision_json(o.decision),
+        "case": {
+            "id": c.id,
+            "account": _user_json(c.account),
+            "opened_by": _get(c, "opened-by"),
+            "opened_at": _rfc3339(_get(c, "opened-at")),
+            "checks": [_name(x) for x in c.checks],
+            "approved_by": _get(c, "approved-by"),
+            "state": _name(c.state),
+            "ticket_issued_at": None if issued is None else _rfc3339(issued),
+        },
+        # The new authenticator holds key material: not part of the JSON.
+        "account": None if o.account is None else _user_json(o.account.user),
+        "sessions": _name(o.sessions),
+        "audit": _audit_json(o.audit),
+    }
+
+
 def _outcome_json(o: Any) -> dict:
     out = {
         "decision": _decision_json(o.decision),
@@ -474,7 +536,8 @@ class MfaReset:
         self._funcs = {
             name: instance.get_func(self._store, instance.get_export_index(
                 self._store, name, interface))
-            for name in ("decide", "decide-provisioning", "next-login-step", "start-enrolment",
+            for name in ("decide", "decide-provisioning", "decide-recovery", "next-login-step",
+                         "start-enrolment",
                          "verify-login", "confirm-enrolment")
         }
 
@@ -499,6 +562,10 @@ class MfaReset:
         """Decides an identity provider's request (SCIM, R13); returns the outcome."""
         return _provisioning_outcome_json(
             self._call("decide-provisioning", _provisioning_request(request)))
+
+    def decide_recovery(self, request: dict) -> dict:
+        """Decides a step of a support desk's recovery case (R14); returns the outcome."""
+        return _recovery_outcome_json(self._call("decide-recovery", _recovery_request(request)))
 
     def next_login_step(self, user: dict) -> str:
         """What `user`'s next login demands: "none", "enrol" or "code"."""

@@ -71,13 +71,16 @@ fn user(entities: &[Value], entity: &Value) -> Value {
 /// request cannot express (they always act on the caller's organization;
 /// the Cedar CLI checks those cases), and for an identity provider's
 /// requests (`decide_provisioning`; the Cedar CLI and tests/service's
-/// SCIM suite check those).
+/// SCIM suite check those), and for the steps of recovery cases
+/// (`decide_recovery`, below).
 fn typed_request(case: &Value) -> Option<Value> {
     let request = &case["request"];
-    if request["principal"]
-        .as_str()
-        .unwrap()
-        .starts_with("MfaReset::Provisioner::")
+    let principal = request["principal"].as_str().unwrap();
+    if principal.starts_with("MfaReset::Provisioner::")
+        || request["resource"]
+            .as_str()
+            .unwrap()
+            .starts_with("MfaReset::RecoveryCase::")
     {
         return None;
     }
@@ -171,6 +174,12 @@ fn more_requests() -> Vec<(String, Value)> {
             request(&ada, json!({"list_users": [ada, bob]}))
         }),
         ("R6 deny: a reset of an account without MFA is an error, not a success", request(&bob("off"), json!("reset_own_mfa"))),
+        ("R14 deny: a support agent never administers an organization's users", {
+            let provider = json!({"id": "provider", "enforce_mfa": false});
+            let sam = json!({"id": "sam", "role": "support_agent", "organization": provider, "mfa": "active"});
+            let carol = json!({"id": "carol", "role": "sub_user", "organization": provider, "mfa": "active"});
+            request(&sam, json!({"reset_user_mfa": carol}))
+        }),
     ]
     .into_iter()
     .map(|(name, request)| (name.to_string(), request))
@@ -505,6 +514,102 @@ fn provisioning_requests() -> Vec<(String, Value)> {
     .collect()
 }
 
+/// R14: the steps of a support desk's recovery case, with the agent, the
+/// account holder, their root and the cancel link as callers; an agent
+/// asking an organization's action; bad input.
+fn recovery_requests() -> Vec<(String, Value)> {
+    let globex = json!({"id": "globex", "enforce_mfa": false});
+    let provider = json!({"id": "provider", "enforce_mfa": false});
+    let account = |id: &str, role: &str, org: &Value| json!({"id": id, "role": role, "organization": org, "mfa": "active", "active": true});
+    let sam = account("sam", "support_agent", &provider);
+    let tess = account("tess", "support_agent", &provider);
+    let gina = account("gina", "sub_user", &globex);
+    let gus = account("gus", "root", &globex);
+    let case = |state: &str, opened_at: &str, issued: Option<&str>| {
+        json!({
+            "id": "case-1",
+            "account": gina,
+            "opened_by": "sam",
+            "opened_at": opened_at,
+            "checks": ["code_to_email_on_file", "callback_to_phone_on_file"],
+            "approved_by": null,
+            "state": state,
+            "ticket_issued_at": issued,
+        })
+    };
+    let now = "2026-11-22T10:00:00Z";
+    let session = json!({"login_at": "2026-11-22T09:30:00Z", "last_activity_at": "2026-11-22T09:59:00Z", "mfa_satisfied": true});
+    let ask = |caller: Option<&Value>, action: &str, case: Value| json!({"caller": caller, "session": session, "now": now, "account_has_active_session": false, "action": action, "case": case});
+    let mut redeem = ask(
+        Some(&gina),
+        "redeem_ticket",
+        case(
+            "ticket_issued",
+            "2026-11-21T09:00:00Z",
+            Some("2026-11-22T09:30:00Z"),
+        ),
+    );
+    redeem["session"] = json!({"login_at": now, "last_activity_at": now, "mfa_satisfied": false});
+    let mut weak = case("open", now, None);
+    weak["checks"] = json!(["code_to_email_on_file"]);
+    let open_case = case("open", "2026-11-21T09:00:00Z", None);
+    [
+        (
+            "R14 recovery: an agent opens a sub-user's case",
+            ask(Some(&sam), "open_case", case("open", now, None)),
+        ),
+        (
+            "R14 recovery deny: too few identity checks",
+            ask(Some(&sam), "open_case", weak),
+        ),
+        (
+            "R14 recovery deny: the opener approves their own case",
+            ask(Some(&sam), "approve_case", open_case.clone()),
+        ),
+        (
+            "R14 recovery: a second agent approves",
+            ask(Some(&tess), "approve_case", open_case.clone()),
+        ),
+        (
+            "R14 recovery: the ticket is issued after 24 hours",
+            ask(Some(&sam), "issue_ticket", open_case.clone()),
+        ),
+        (
+            "R14 recovery deny: the ticket before 24 hours",
+            ask(
+                Some(&sam),
+                "issue_ticket",
+                case("open", "2026-11-21T11:00:00Z", None),
+            ),
+        ),
+        (
+            "R14 recovery: the root cancels",
+            ask(Some(&gus), "cancel_case", open_case.clone()),
+        ),
+        (
+            "R14 recovery: the cancel link cancels",
+            ask(None, "cancel_by_link", open_case.clone()),
+        ),
+        (
+            "R14 recovery: the holder redeems the ticket, enrolment is due, sessions end",
+            redeem,
+        ),
+        (
+            "bad input: a cancel link with a caller",
+            ask(Some(&gina), "cancel_by_link", open_case),
+        ),
+    ]
+    .into_iter()
+    .map(|(name, request)| (name.to_string(), request))
+    .collect()
+}
+
+fn recovery_answer(request: &Value) -> Value {
+    let parsed = mfa_reset::api::from_json::<mfa_reset::RecoveryRequest>(&request.to_string())
+        .expect("the case's request is well-formed JSON of the library");
+    outcome_json(common::engine().decide_recovery(&parsed))
+}
+
 fn provisioning_answer(request: &Value) -> Value {
     let parsed = mfa_reset::api::from_json::<mfa_reset::ProvisioningRequest>(&request.to_string())
         .expect("the case's request is well-formed JSON of the library");
@@ -582,6 +687,10 @@ fn every_host_answers_the_conformance_cases_as_the_rust_host_does() {
         let expected = provisioning_answer(&request);
         cases.push(json!({"name": name, "call": "decide_provisioning", "request": request, "expect": expected}));
     }
+    for (name, request) in recovery_requests() {
+        let expected = recovery_answer(&request);
+        cases.push(json!({"name": name, "call": "decide_recovery", "request": request, "expect": expected}));
+    }
     for (name, call, request) in login_cases() {
         let expected = login_answer(call, &request);
         cases.push(json!({"name": name, "call": call, "request": request, "expect": expected}));
@@ -601,7 +710,7 @@ fn every_host_answers_the_conformance_cases_as_the_rust_host_does() {
     assert_eq!(verdict("R3 verify: a code already"), [json!("replayed")]);
     assert_eq!(verdict("R3 verify: a locked"), [json!("locked")]);
     let text = serde_json::to_string_pretty(&json!({
-        "about": "Conformance cases for every mfa-reset host (tests/engine/conformance.rs makes them; do not edit by hand). `call`: the engine function; `request`: its input in the library's JSON (a typed request for `decide`, an identity provider's request for `decide_provisioning`, a user for `next_login_step`, a code request for `verify_login` and `confirm_enrolment`); `expect`: the `outcome` (authenticators aside), the `step`, the `verification`, the `enrolment` (its random key masked: `secret=<random>` in the URI, `<random N bytes>` for the stored secret, the QR code present but not compared), or the `error` (`field` as the caller wrote it).",
+        "about": "Conformance cases for every mfa-reset host (tests/engine/conformance.rs makes them; do not edit by hand). `call`: the engine function; `request`: its input in the library's JSON (a typed request for `decide`, an identity provider's request for `decide_provisioning`, a recovery case step for `decide_recovery`, a user for `next_login_step`, a code request for `verify_login` and `confirm_enrolment`); `expect`: the `outcome` (authenticators aside), the `step`, the `verification`, the `enrolment` (its random key masked: `secret=<random>` in the URI, `<random N bytes>` for the stored secret, the QR code present but not compared), or the `error` (`field` as the caller wrote it).",
         "cases": cases,
     }))
     .unwrap()

@@ -77,16 +77,20 @@ fn every_guardrail_is_verified_for_the_shipped_policies() {
         "reset-needs-mfa",
         "deactivated-users",
         "provisioning",
+        "support-desk",
     ] {
         let property = format!("guardrail {name}");
-        let actions = report
+        let checked: Vec<&str> = report
             .results
             .iter()
             .filter(|r| r.property == property)
-            .count();
+            .map(|r| r.action.as_str())
+            .collect();
+        let actions: std::collections::BTreeSet<&str> = checked.iter().copied().collect();
         assert_eq!(
-            actions, 25,
-            "{property} is checked for every action of the schema, the login steps and provisioning included"
+            (actions.len(), checked.len()),
+            (31, 45),
+            "{property} is checked for every action of the schema (the login steps, provisioning and the support desk included), for every kind of principal and resource"
         );
     }
     assert!(
@@ -410,4 +414,52 @@ fn r6_step_up_is_off_by_default_and_when_switched_on_needs_a_recent_password() {
         &shipped(),
         &found.counterexample.as_ref().unwrap().test_case
     ));
+}
+
+/// R14: without the two-person rule, one agent alone recovers a root: the
+/// support-desk guardrail yields the counterexample (a ticket issued, or
+/// redeemed, for a root's case no second agent approved), and the
+/// component allows it too.
+#[test]
+fn r14_a_root_recovered_by_one_agent_is_caught_and_the_engine_agrees() {
+    let policies = broken(|t| without_policy(t, "second-agent-for-roots"));
+    let report = prove(&policies);
+    let found: Vec<_> = report
+        .counterexamples()
+        .filter(|r| r.property == "guardrail support-desk")
+        .collect();
+    let actions: Vec<&str> = found.iter().map(|r| r.action.as_str()).collect();
+    for action in ["issue_recovery_ticket", "redeem_recovery_ticket"] {
+        assert!(
+            actions.contains(&action),
+            "{action} not caught: {actions:?}"
+        );
+    }
+    let cex = found[0].counterexample.as_ref().unwrap();
+    assert!(
+        cex.readable.contains("recovery case for")
+            && (cex.readable.contains("the root") || cex.readable.contains("a support agent")),
+        "{}",
+        cex.readable
+    );
+    assert!(replay(&policies, &cex.test_case), "the component allows it");
+    assert!(
+        !replay(&shipped(), &cex.test_case),
+        "the shipped policies deny it"
+    );
+}
+
+/// R14: an opener who may approve their own case is caught too.
+#[test]
+fn r14_an_opener_approving_their_own_case_is_caught() {
+    let policies = broken(|t| without_policy(t, "opener-never-approves"));
+    let report = prove(&policies);
+    let found = report
+        .counterexamples()
+        .find(|r| r.property == "guardrail support-desk" && r.action == "approve_recovery_case")
+        .expect("self-approval is found");
+    let cex = found.counterexample.as_ref().unwrap();
+    assert!(cex.readable.contains("opened"), "{}", cex.readable);
+    assert!(replay(&policies, &cex.test_case));
+    assert!(!replay(&shipped(), &cex.test_case));
 }

@@ -8,7 +8,7 @@ use crate::common;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use common::policy_edits::{ORG_CONDITION, cross_organization_roots, policy_copy};
+use common::policy_edits::{ORG_CONDITION, cross_organization_roots, policy_copy, without_policy};
 use common::repo;
 
 fn cli(dir: &Path, args: &[&str]) -> Output {
@@ -52,7 +52,7 @@ fn an_identical_set_is_proven_equivalent_for_every_action() {
     let out = diff_from_shipped(dir.path(), &[], "same");
     let said = text(&out);
     assert_eq!(out.status.code(), Some(0), "{said}");
-    assert!(said.contains("= 25 actions decide alike"), "{said}");
+    assert!(said.contains("= 31 actions decide alike"), "{said}");
     assert!(
         said.contains("the two sets decide every request alike"),
         "{said}"
@@ -134,6 +134,28 @@ fn dropping_the_organization_check_is_reported_as_new_cross_organization_access(
         failed.contains(&format!("FAIL  {name}")),
         "the pasted case fails: {failed}"
     );
+}
+
+/// R14: dropping the two-person rule lets one agent recover a root: the
+/// diff reports the ticket's issue and redemption as new access, and
+/// `--no-new-access` refuses the edit.
+#[test]
+fn dropping_the_two_person_rule_is_reported_as_new_access() {
+    let dir = tempfile::tempdir().unwrap();
+    policy_copy(dir.path(), "new", |t| {
+        without_policy(&t, "second-agent-for-roots")
+    });
+    let out = diff_from_shipped(dir.path(), &["--no-new-access"], "new");
+    let said = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    for action in ["issue_recovery_ticket", "redeem_recovery_ticket"] {
+        assert!(
+            said.contains(&format!("+ {action}: NEWLY ALLOWED")),
+            "{action}: {said}"
+        );
+    }
+    assert!(said.contains("recovery case for"), "{said}");
+    assert!(!said.contains("NEWLY DENIED"), "{said}");
 }
 
 /// Defence in depth, proven: dropping only the permit's condition changes

@@ -15,6 +15,7 @@ const engine = await loadMfaReset(process.env.MFA_RESET_JS_DIR);
 const CALLS = {
   decide: ['decide', 'outcome'],
   decide_provisioning: ['decideProvisioning', 'outcome'],
+  decide_recovery: ['decideRecovery', 'outcome'],
   next_login_step: ['nextLoginStep', 'step'],
   verify_login: ['verifyLogin', 'verification'],
   confirm_enrolment: ['confirmEnrolment', 'verification'],

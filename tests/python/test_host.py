@@ -35,7 +35,8 @@ def masked(enrolment):
     return enrolment
 
 
-KEYS = {"decide": "outcome", "decide_provisioning": "outcome", "next_login_step": "step",
+KEYS = {"decide": "outcome", "decide_provisioning": "outcome", "decide_recovery": "outcome",
+        "next_login_step": "step",
         "start_enrolment": "enrolment"}
 
 

@@ -39,6 +39,7 @@ impl From<api::Role> for wit::Role {
         match r {
             api::Role::Root => Self::Root,
             api::Role::SubUser => Self::SubUser,
+            api::Role::SupportAgent => Self::SupportAgent,
         }
     }
 }
@@ -48,6 +49,7 @@ impl From<wit::Role> for api::Role {
         match r {
             wit::Role::Root => Self::Root,
             wit::Role::SubUser => Self::SubUser,
+            wit::Role::SupportAgent => Self::SupportAgent,
         }
     }
 }
@@ -425,6 +427,124 @@ impl From<wit::ProvisioningOutcome> for api::ProvisioningOutcome {
             user: o.user.map(Into::into),
             sessions: o.sessions.into(),
             audit: o.audit.map(Into::into),
+            // The engine knows the revision, the component's answer does not.
+            policy_revision: String::new(),
+        }
+    }
+}
+
+impl From<api::IdentityCheck> for wit::IdentityCheck {
+    fn from(c: api::IdentityCheck) -> Self {
+        match c {
+            api::IdentityCheck::CodeToEmailOnFile => Self::CodeToEmailOnFile,
+            api::IdentityCheck::CallbackToPhoneOnFile => Self::CallbackToPhoneOnFile,
+            api::IdentityCheck::ConfirmedByRoot => Self::ConfirmedByRoot,
+            api::IdentityCheck::DocumentCheck => Self::DocumentCheck,
+        }
+    }
+}
+
+impl From<wit::IdentityCheck> for api::IdentityCheck {
+    fn from(c: wit::IdentityCheck) -> Self {
+        match c {
+            wit::IdentityCheck::CodeToEmailOnFile => Self::CodeToEmailOnFile,
+            wit::IdentityCheck::CallbackToPhoneOnFile => Self::CallbackToPhoneOnFile,
+            wit::IdentityCheck::ConfirmedByRoot => Self::ConfirmedByRoot,
+            wit::IdentityCheck::DocumentCheck => Self::DocumentCheck,
+        }
+    }
+}
+
+impl From<api::CaseState> for wit::CaseState {
+    fn from(s: api::CaseState) -> Self {
+        match s {
+            api::CaseState::Open => Self::Open,
+            api::CaseState::Cancelled => Self::Cancelled,
+            api::CaseState::TicketIssued => Self::TicketIssued,
+            api::CaseState::Redeemed => Self::Redeemed,
+        }
+    }
+}
+
+impl From<wit::CaseState> for api::CaseState {
+    fn from(s: wit::CaseState) -> Self {
+        match s {
+            wit::CaseState::Open => Self::Open,
+            wit::CaseState::Cancelled => Self::Cancelled,
+            wit::CaseState::TicketIssued => Self::TicketIssued,
+            wit::CaseState::Redeemed => Self::Redeemed,
+        }
+    }
+}
+
+impl From<api::RecoveryAction> for wit::RecoveryAction {
+    fn from(a: api::RecoveryAction) -> Self {
+        use api::RecoveryAction as A;
+        match a {
+            A::OpenCase => Self::OpenCase,
+            A::ApproveCase => Self::ApproveCase,
+            A::IssueTicket => Self::IssueTicket,
+            A::CancelCase => Self::CancelCase,
+            A::CancelByLink => Self::CancelByLink,
+            A::RedeemTicket => Self::RedeemTicket,
+        }
+    }
+}
+
+impl From<&api::RecoveryCase> for wit::RecoveryCase {
+    fn from(c: &api::RecoveryCase) -> Self {
+        Self {
+            id: c.id.clone(),
+            account: (&c.account).into(),
+            opened_by: c.opened_by.clone(),
+            opened_at: millis(c.opened_at),
+            checks: c.checks.iter().map(|&c| c.into()).collect(),
+            approved_by: c.approved_by.clone(),
+            state: c.state.into(),
+            ticket_issued_at: c.ticket_issued_at.map(millis),
+        }
+    }
+}
+
+impl From<wit::RecoveryCase> for api::RecoveryCase {
+    fn from(c: wit::RecoveryCase) -> Self {
+        Self {
+            id: c.id,
+            account: c.account.into(),
+            opened_by: c.opened_by,
+            opened_at: time(c.opened_at),
+            checks: c.checks.into_iter().map(Into::into).collect(),
+            approved_by: c.approved_by,
+            state: c.state.into(),
+            ticket_issued_at: c.ticket_issued_at.map(time),
+        }
+    }
+}
+
+impl From<&api::RecoveryRequest> for wit::RecoveryRequest {
+    fn from(r: &api::RecoveryRequest) -> Self {
+        Self {
+            caller: r.caller.as_ref().map(Into::into),
+            session: (&r.session).into(),
+            now: millis(r.now),
+            account_has_active_session: r.account_has_active_session,
+            action: r.action.into(),
+            case: (&r.case).into(),
+        }
+    }
+}
+
+impl From<wit::RecoveryOutcome> for api::RecoveryOutcome {
+    fn from(o: wit::RecoveryOutcome) -> Self {
+        Self {
+            decision: o.decision.into(),
+            case: o.case.into(),
+            account: o.account.map(|u| api::UserChange {
+                user: u.user.into(),
+                authenticator: u.authenticator.into(),
+            }),
+            sessions: o.sessions.into(),
+            audit: o.audit.into(),
             // The engine knows the revision, the component's answer does not.
             policy_revision: String::new(),
         }

@@ -8,8 +8,8 @@ use wasmtime::Store;
 use crate::Error;
 use crate::api::{
     CedarAnswer, CodeRequest, Diagnostic, Enrolment, EnrolmentRequest, LoginStep, Outcome,
-    PolicySetInfo, PolicySource, ProvisioningOutcome, ProvisioningRequest, Request, User,
-    Verification,
+    PolicySetInfo, PolicySource, ProvisioningOutcome, ProvisioningRequest, RecoveryOutcome,
+    RecoveryRequest, Request, User, Verification,
 };
 use crate::builder::EngineBuilder;
 use crate::host_state::HostState;
@@ -164,6 +164,36 @@ impl Engine {
         )?;
         answer
             .map(|outcome| ProvisioningOutcome {
+                policy_revision: generation.revision.clone(),
+                ..outcome.into()
+            })
+            .map_err(invalid)
+    }
+
+    /// Decides a step of a support desk's recovery case (R14) and, when
+    /// allowed, the case's new state (and, for a redemption, the account's);
+    /// the host checks the answer as for [`Self::decide`].
+    pub fn decide_recovery(&self, request: &RecoveryRequest) -> Result<RecoveryOutcome, Error> {
+        whole_millis("now", request.now)?;
+        whole_millis("session.login_at", request.session.login_at)?;
+        whole_millis("session.last_activity_at", request.session.last_activity_at)?;
+        whole_millis("case.opened_at", request.case.opened_at)?;
+        if let Some(at) = request.case.ticket_issued_at {
+            whole_millis("case.ticket_issued_at", at)?;
+        }
+        let action = request.action.cedar_name();
+        let request = request.into();
+        let generation = self.generation();
+        let answer = self.call_checked(
+            &generation,
+            |guest, store| guest.call_decide_recovery(store, &request),
+            |answer| match answer {
+                Ok(outcome) => outcome_check::check_recovery(&request, outcome, action),
+                Err(_) => Ok(()),
+            },
+        )?;
+        answer
+            .map(|outcome| RecoveryOutcome {
                 policy_revision: generation.revision.clone(),
                 ..outcome.into()
             })

@@ -73,13 +73,19 @@ pub fn tell(case: &Value) -> Story {
     let resource = entity(resource_uid);
     let own_organization = principal["attrs"]["organization"]["__entity"].clone();
 
-    let subject = if principal["attrs"]["is_root"] == Value::Bool(true) {
+    let subject = if principal_uid.contains("::SupportAgent::") {
+        "a support agent"
+    } else if principal_uid.contains("::CancelLink::") {
+        "a case's cancel link"
+    } else if principal["attrs"]["is_root"] == Value::Bool(true) {
         "a root user"
     } else {
         "a sub-user"
     }
     .to_string();
-    let target = if resource_uid == principal_uid {
+    let target = if resource_uid.contains("::RecoveryCase::") {
+        recovery_case(&resource, principal_uid, &request["context"])
+    } else if resource_uid == principal_uid {
         "their own account".to_string()
     } else if resource_uid.contains("::User::") {
         let role = if resource["attrs"]["is_root"] == Value::Bool(true) {
@@ -114,6 +120,11 @@ pub fn tell(case: &Value) -> Story {
         "start_enrolment" => format!("start an enrolment for {target}"),
         "confirm_enrolment" => format!("confirm an enrolment for {target}"),
         "verify_code" => format!("verify a login code for {target}"),
+        "open_recovery_case" => format!("open {target}"),
+        "approve_recovery_case" => format!("approve {target}"),
+        "issue_recovery_ticket" => format!("issue the ticket of {target}"),
+        "cancel_recovery_case" | "cancel_recovery_case_by_link" => format!("cancel {target}"),
+        "redeem_recovery_ticket" => format!("redeem the ticket of {target}"),
         other => format!("do `{other}` on {target}"),
     };
     Story {
@@ -121,6 +132,56 @@ pub fn tell(case: &Value) -> Story {
         deed,
         circumstances: circumstances(&request["context"], &principal, &entity),
     }
+}
+
+/// A recovery case (R14) as the facts its policies depend on: "a case for
+/// the root of an organization, opened 3h ago by another agent, not
+/// approved, open".
+fn recovery_case(case: &Value, principal_uid: &str, context: &Value) -> String {
+    let attrs = &case["attrs"];
+    let yes = |name: &str| attrs[name] == Value::Bool(true);
+    let account = if yes("for_support_agent") {
+        "a support agent"
+    } else if yes("for_root") {
+        "the root of an organization"
+    } else {
+        "a sub-user"
+    };
+    let own = case["parents"]
+        .as_array()
+        .is_some_and(|parents| parents.iter().any(|p| uid_text(p) == principal_uid));
+    let whose = if own { " (their own account)" } else { "" };
+    let agent = |name: &str| {
+        let uid = uid_text(&attrs[name]["__entity"]);
+        if uid.is_empty() {
+            None
+        } else if uid == principal_uid {
+            Some("them")
+        } else {
+            Some("another agent")
+        }
+    };
+    let opened = match (millis(&context["now"]), millis(&attrs["opened_at"])) {
+        (Some(now), Some(then)) => format!("opened {} ago", duration(now - then)),
+        _ => "opened ?".to_string(),
+    };
+    let approved = match agent("approved_by") {
+        Some(by) => format!("approved by {by}"),
+        None => "not approved".to_string(),
+    };
+    let state = if yes("cancelled") {
+        "cancelled"
+    } else if yes("redeemed") {
+        "redeemed"
+    } else if attrs.get("ticket_issued_at").is_some() {
+        "ticket issued"
+    } else {
+        "open"
+    };
+    format!(
+        "a recovery case for {account}{whose}, {opened} by {}, {approved}, {state}",
+        agent("opened_by").unwrap_or("?")
+    )
 }
 
 /// The session and the caller's MFA, as facts a policy may depend on.

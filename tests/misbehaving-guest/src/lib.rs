@@ -309,6 +309,47 @@ mod component {
             })
         }
 
+        /// Allows every step as a redemption that keeps the account's
+        /// authenticator and MFA: the host must refuse it.
+        fn decide_recovery(request: RecoveryRequest) -> Result<RecoveryOutcome, RequestError> {
+            misbehave(&request.case.account.id);
+            let account = request.case.account.clone();
+            Ok(RecoveryOutcome {
+                decision: Decision {
+                    allowed: true,
+                    policy_ids: vec!["misbehaving-allows".into()],
+                    denial_code: None,
+                    message: "allowed".into(),
+                    errors: Vec::new(),
+                },
+                case: RecoveryCase {
+                    state: CaseState::Redeemed,
+                    ..request.case.clone()
+                },
+                account: Some(UserChange {
+                    user: account.clone(),
+                    authenticator: Authenticator {
+                        pending: None,
+                        active: None,
+                        last_accepted_step: None,
+                        failures: 0,
+                        locked_until: None,
+                    },
+                }),
+                sessions: SessionEffect::None,
+                audit: AuditRecord {
+                    at: request.now,
+                    actor: "nobody".into(),
+                    organization: account.organization.id.clone(),
+                    action: "redeem_recovery_ticket".into(),
+                    target: account.id,
+                    allowed: true,
+                    policy_ids: vec!["misbehaving-allows".into()],
+                    denial_code: None,
+                },
+            })
+        }
+
         fn next_login_step(_: User) -> LoginStep {
             // Logins succeed, so that a service test gets sessions whose
             // decisions misbehave.

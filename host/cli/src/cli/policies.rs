@@ -112,7 +112,13 @@ pub fn verify(
             .filter(|r| r.counterexample.is_some())
             .collect();
         if broken.is_empty() {
-            println!("VERIFIED        {property} ({} actions)", of_property.len());
+            println!(
+                "VERIFIED        {property} ({} actions, {} kinds of request)",
+                super::policy_changes::unique_actions(
+                    of_property.iter().map(|r| r.action.as_str())
+                ),
+                of_property.len()
+            );
             continue;
         }
         failed += 1;

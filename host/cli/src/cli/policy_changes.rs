@@ -126,8 +126,9 @@ pub fn run_diff(
     println!("policies diff {old} → {new}");
     print_diff(&report, no_new_access);
     println!(
-        "{} ({} actions proven in {:.1} s)",
+        "{} ({} actions, {} kinds of request, proven in {:.1} s)",
         diff_verdict(&report, no_new_access),
+        unique_actions(report.actions.iter().map(|a| a.action.as_str())),
         report.actions.len(),
         started.elapsed().as_secs_f64()
     );
@@ -138,14 +139,29 @@ pub fn run_diff(
     })
 }
 
+/// How many distinct actions `names` holds (one per kind of request).
+pub(crate) fn unique_actions<'a>(names: impl Iterator<Item = &'a str>) -> usize {
+    names.collect::<std::collections::BTreeSet<_>>().len()
+}
+
 /// Each action the two sets decide alike, each schema change, and each
 /// changed action with the request that shows it.
 fn print_diff(report: &DiffReport, no_new_access: bool) {
+    // An action is proven once per kind of principal and resource it
+    // applies to; it decides alike when every kind does.
+    let changed: std::collections::BTreeSet<&str> = report
+        .actions
+        .iter()
+        .filter(|a| !a.unchanged())
+        .map(|a| a.action.as_str())
+        .collect();
     let alike: Vec<&str> = report
         .actions
         .iter()
-        .filter(|a| a.unchanged())
         .map(|a| a.action.as_str())
+        .filter(|a| !changed.contains(a))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
         .collect();
     if !alike.is_empty() {
         let how = if no_new_access {
@@ -186,16 +202,20 @@ fn print_diff(report: &DiffReport, no_new_access: bool) {
 
 /// The diff in one sentence.
 fn diff_verdict(report: &DiffReport, no_new_access: bool) -> String {
-    let widened = report
-        .actions
-        .iter()
-        .filter(|a| a.newly_allowed.is_some())
-        .count();
-    let narrowed = report
-        .actions
-        .iter()
-        .filter(|a| a.newly_denied.is_some())
-        .count();
+    let widened = unique_actions(
+        report
+            .actions
+            .iter()
+            .filter(|a| a.newly_allowed.is_some())
+            .map(|a| a.action.as_str()),
+    );
+    let narrowed = unique_actions(
+        report
+            .actions
+            .iter()
+            .filter(|a| a.newly_denied.is_some())
+            .map(|a| a.action.as_str()),
+    );
     match (widened, narrowed, report.schema_changes.len()) {
         (0, _, s) if s > 0 => format!(
             "the schema's hierarchy changed ({s} change(s)): NOT PROVEN to grant nothing new"

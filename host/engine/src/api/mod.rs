@@ -8,10 +8,13 @@ use time::OffsetDateTime;
 
 mod authenticator;
 mod provisioning;
+mod recovery;
 pub use authenticator::*;
 pub use provisioning::*;
+pub use recovery::*;
 
-/// Whether a user is the root of its organization or one of its sub-users.
+/// Whether a user is the root of its organization or one of its
+/// sub-users, or one of the provider's support agents (R14).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
@@ -19,6 +22,10 @@ pub enum Role {
     Root,
     /// A user managed by the organization's root.
     SubUser,
+    /// One of the provider's support agents: in no customer organization
+    /// (its `organization` is the provider's own); only the login steps
+    /// and the support desk's actions apply to it, always with MFA.
+    SupportAgent,
 }
 
 /// A user's stored MFA status; `Off` is every user's default (R1).

@@ -15,7 +15,9 @@ use crate::bindings::types::{
 };
 
 mod provisioning;
+mod recovery;
 pub use provisioning::check_provisioning;
+pub use recovery::check_recovery;
 
 /// Why an answer cannot be the answer to its request.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -58,6 +60,8 @@ pub enum Fault {
     WrongBatch { asked: usize, answered: usize },
     #[error("{action} leading to user {got}, not what the contract allows")]
     WrongProvisioning { action: String, got: String },
+    #[error("{action} leading to {got}, not what the step allows")]
+    WrongCase { action: String, got: String },
     #[error("{action} that keeps or plants an authenticator")]
     PlantedAuthenticator { action: String },
     #[error("an enforcement change that is not `{organization}` to {on}")]

@@ -255,11 +255,7 @@ async fn decide(state: &AppState, headers: &HeaderMap, action: &str) -> Response
             let Some(user) = &decided.caller else {
                 return deny(StatusCode::FORBIDDEN, "error", Some(&decided.decision_id));
             };
-            let role = if user.role == mfa_reset::Role::Root {
-                "root"
-            } else {
-                "sub_user"
-            };
+            let role = crate::store::role_name(user.role);
             let subject = [
                 ("x-auth-user", user.id.as_str()),
                 ("x-auth-organization", user.organization.id.as_str()),

@@ -4,7 +4,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::{Store, StoreError, role_name, status_name, time_of};
-use mfa_reset::api::{Authenticator, MfaStatus, Organization, Role, TotpKey, User};
+use mfa_reset::api::{Authenticator, MfaStatus, Organization, TotpKey, User};
 
 /// A user as stored, with the versions its decision depends on. Its TOTP
 /// keys stay sealed until [`Store::authenticator`] opens them: only the
@@ -101,10 +101,7 @@ impl Store {
 
     pub(super) fn user_from_row(&self, r: &AnyRow) -> Result<StoredUser, StoreError> {
         let id: String = r.try_get("id")?;
-        let role = match r.try_get::<String, _>("role")?.as_str() {
-            "root" => Role::Root,
-            _ => Role::SubUser,
-        };
+        let role = super::role_from_name(&r.try_get::<String, _>("role")?)?;
         let mfa = match r.try_get::<String, _>("mfa_status")?.as_str() {
             "enrolment_due" => MfaStatus::EnrolmentDue,
             "active" => MfaStatus::Active,

@@ -68,6 +68,9 @@ pub enum StoreError {
         /// The id asked for.
         id: String,
     },
+    /// A stored value this version does not know (written by a newer one?).
+    #[error("stored data not understood: {0}")]
+    Corrupt(String),
     /// A sealed TOTP key does not open: wrong `MFA_RESET_SECRET_KEY`?
     #[error("stored secret of user `{user}`: {message}")]
     Secret {
@@ -125,6 +128,18 @@ pub(crate) fn role_name(role: Role) -> &'static str {
     match role {
         Role::Root => "root",
         Role::SubUser => "sub_user",
+        Role::SupportAgent => "support_agent",
+    }
+}
+
+/// The role stored as `name`; an unknown name is an error, never a
+/// guess (a support agent read as a sub-user would be a different principal).
+pub(crate) fn role_from_name(name: &str) -> Result<Role, StoreError> {
+    match name {
+        "root" => Ok(Role::Root),
+        "sub_user" => Ok(Role::SubUser),
+        "support_agent" => Ok(Role::SupportAgent),
+        other => Err(StoreError::Corrupt(format!("unknown role `{other}`"))),
     }
 }
 

@@ -13,7 +13,7 @@ use super::provisioning::{
     AccountProfile, NewInvitation, insert_invitation, insert_user, lock_out,
 };
 use super::{Store, StoreError};
-use mfa_reset::api::{MfaStatus, Organization, Role, User};
+use mfa_reset::api::{MfaStatus, Organization, User};
 
 /// One user as a SCIM answer needs it.
 #[derive(Debug, Clone)]
@@ -45,10 +45,7 @@ fn record_from_row(r: &AnyRow) -> Result<ScimRecord, StoreError> {
     Ok(ScimRecord {
         user: User {
             id: r.try_get("id")?,
-            role: match r.try_get::<String, _>("role")?.as_str() {
-                "root" => Role::Root,
-                _ => Role::SubUser,
-            },
+            role: super::role_from_name(&r.try_get::<String, _>("role")?)?,
             organization: Organization {
                 id: r.try_get("organization_id")?,
                 enforce_mfa: r.try_get::<i64, _>("enforce_mfa")? != 0,
