@@ -272,10 +272,7 @@ pub fn build(
         None => names.organization(&actor.organization.id),
     };
 
-    let action_entities = names
-        .action_entities
-        .get(query.action)
-        .ok_or_else(|| format!("`{}` is not an action of the schema", query.action))?;
+    // Room for the action and its groups too.
     let mut entities = Vec::with_capacity(users.len() + organizations.len() + 3);
     for org in organizations {
         entities.push(organization_entity(names, org)?);
@@ -283,18 +280,7 @@ pub fn build(
     for user in users {
         entities.push(user_entity(names, user)?);
     }
-    let entities = match schema {
-        // At load time: every action, checked against the schema.
-        Some(schema) => names
-            .actions
-            .clone()
-            .add_entities(entities, Some(schema))
-            .map_err(|e| e.to_string())?,
-        None => {
-            entities.extend(action_entities.iter().cloned());
-            closed_entities(entities)?
-        }
-    };
+    let entities = request_entities(names, query.action, entities, schema)?;
 
     let action = names.action(query.action);
     let context = context(names, query.session, query.now)?;
@@ -346,21 +332,7 @@ pub fn build_provisioning(
         }
         None => home_uid,
     };
-    let action_entities = names
-        .action_entities
-        .get(query.action)
-        .ok_or_else(|| format!("`{}` is not an action of the schema", query.action))?;
-    let entities = match schema {
-        Some(schema) => names
-            .actions
-            .clone()
-            .add_entities(entities, Some(schema))
-            .map_err(|e| e.to_string())?,
-        None => {
-            entities.extend(action_entities.iter().cloned());
-            closed_entities(entities)?
-        }
-    };
+    let entities = request_entities(names, query.action, entities, schema)?;
     let context = Context::from_pairs([("now".to_string(), datetime_expr(names, query.now)?)])
         .map_err(|e| e.to_string())?;
     let request = cedar_policy::Request::new(
@@ -423,21 +395,7 @@ pub fn build_recovery(
             link
         }
     };
-    let action_entities = names
-        .action_entities
-        .get(query.action)
-        .ok_or_else(|| format!("`{}` is not an action of the schema", query.action))?;
-    let entities = match schema {
-        Some(schema) => names
-            .actions
-            .clone()
-            .add_entities(entities, Some(schema))
-            .map_err(|e| e.to_string())?,
-        None => {
-            entities.extend(action_entities.iter().cloned());
-            closed_entities(entities)?
-        }
-    };
+    let entities = request_entities(names, query.action, entities, schema)?;
     let now = ("now".to_string(), datetime_expr(names, query.now)?);
     let context = match query.caller {
         Some(_) => Context::from_pairs([
@@ -526,6 +484,31 @@ fn recovery_case_entity(names: &RequestBuilder, case: &RecoveryCase) -> Result<E
         attrs.insert("ticket_issued_at".to_string(), datetime_expr(names, at)?);
     }
     Entity::new(names.recovery_case(&case.id), attrs, parents).map_err(|e| e.to_string())
+}
+
+/// `entities` with the action's own (the action and its groups): checked
+/// against `schema` when given (at load time), else taken as closed.
+fn request_entities(
+    names: &RequestBuilder,
+    action: &str,
+    mut entities: Vec<Entity>,
+    schema: Option<&Schema>,
+) -> Result<Entities, String> {
+    let action_entities = names
+        .action_entities
+        .get(action)
+        .ok_or_else(|| format!("`{action}` is not an action of the schema"))?;
+    match schema {
+        Some(schema) => names
+            .actions
+            .clone()
+            .add_entities(entities, Some(schema))
+            .map_err(|e| e.to_string()),
+        None => {
+            entities.extend(action_entities.iter().cloned());
+            closed_entities(entities)
+        }
+    }
 }
 
 /// The request's entities, already transitively closed by construction (a

@@ -4,14 +4,15 @@
 //! redeemed, which removes the account's authenticator and makes
 //! enrolment due (R6's end state), ending every session of the account.
 
-use crate::cedar_request::{self, RecoveryQuery};
+use crate::cedar_request::{self, RecoveryQuery, RequestBuilder};
 use crate::decide::{evaluate_query, not_applicable};
 use crate::mfa_reset::engine::types::{
-    AuditRecord, Authenticator, CaseState, Decision, MfaStatus, RecoveryAction, RecoveryCase,
-    RecoveryOutcome, RecoveryRequest, RequestError, SessionEffect, User, UserChange,
+    AuditRecord, CaseState, Decision, MfaStatus, RecoveryAction, RecoveryCase, RecoveryOutcome,
+    RecoveryRequest, RequestError, SessionEffect, User, UserChange,
 };
 use crate::policy_store::PolicyStore;
 use crate::request_check::{check_id, check_session, check_user, error};
+use crate::transition::fresh_authenticator;
 
 /// The audit trail's actor for a case's cancel link.
 pub const CANCEL_LINK_ACTOR: &str = "cancel-link";
@@ -40,7 +41,7 @@ pub fn query(request: &RecoveryRequest) -> RecoveryQuery<'_> {
     }
 }
 
-fn check(request: &RecoveryRequest) -> Result<(), RequestError> {
+fn check(request: &RecoveryRequest, names: &RequestBuilder) -> Result<(), RequestError> {
     let case = &request.case;
     check_id("case.id", &case.id)?;
     check_user("case.account", &case.account)?;
@@ -87,10 +88,10 @@ fn check(request: &RecoveryRequest) -> Result<(), RequestError> {
         (Some(caller), _) => {
             check_user("caller", caller)?;
             check_session(&request.session, request.now)?;
-            if caller.id == case.account.id
-                && caller.role == case.account.role
-                && *caller != case.account
-            {
+            // One Cedar principal, one record: a root and a sub-user are
+            // both `User::"id"`, so the id and the kind decide "the same
+            // account", and then every field must agree.
+            if names.account(caller) == names.account(&case.account) && *caller != case.account {
                 return Err(error(
                     "caller",
                     format!(
@@ -120,7 +121,7 @@ pub fn decide(
     store: &PolicyStore,
     request: &RecoveryRequest,
 ) -> Result<RecoveryOutcome, RequestError> {
-    check(request)?;
+    check(request, &store.names)?;
     let query = query(request);
     let decision = if store
         .names
@@ -221,13 +222,7 @@ fn apply(request: &RecoveryRequest) -> Applied {
                     mfa: MfaStatus::EnrolmentDue,
                     ..case.account.clone()
                 },
-                authenticator: Authenticator {
-                    pending: None,
-                    active: None,
-                    last_accepted_step: None,
-                    failures: 0,
-                    locked_until: None,
-                },
+                authenticator: fresh_authenticator(),
             }),
             SessionEffect::EndSessionsOfUser,
             Some("Your MFA has been reset: set up a new authenticator app now."),
@@ -610,5 +605,27 @@ mod tests {
             ..request
         };
         assert_eq!(decide(&store, &open_by_other).unwrap_err().field, "case");
+    }
+
+    /// A caller that is the case's account by Cedar id (a root and a
+    /// sub-user are both `User::"id"`) but another record is refused: it
+    /// would redeem someone else's case.
+    #[test]
+    fn r14_a_caller_posing_as_the_holder_is_a_request_error() {
+        let store = PolicyStore::compile(&default_source()).unwrap();
+        let gina = account("gina", "globex", Role::SubUser);
+        let mut case = case_for(gina, EMAIL_AND_CALL.to_vec());
+        case.state = CaseState::TicketIssued;
+        case.ticket_issued_at = Some(OPENED + 24 * HOUR);
+        let impostor = account("gina", "evil", Role::Root);
+        let request = RecoveryRequest {
+            caller: Some(impostor),
+            session: session(OPENED + 24 * HOUR + 1000),
+            now: OPENED + 24 * HOUR + 1000,
+            account_has_active_session: false,
+            action: RecoveryAction::RedeemTicket,
+            case,
+        };
+        assert_eq!(decide(&store, &request).unwrap_err().field, "caller");
     }
 }

@@ -35,13 +35,7 @@ impl Applied {
                 mfa,
                 ..user.clone()
             },
-            authenticator: Authenticator {
-                pending: None,
-                active: None,
-                last_accepted_step: None,
-                failures: 0,
-                locked_until: None,
-            },
+            authenticator: fresh_authenticator(),
         };
         Self {
             message,
@@ -53,6 +47,18 @@ impl Applied {
                 SessionEffect::EndSessionsOfUser
             },
         }
+    }
+}
+
+/// No key, no counters, no lock: the authenticator after any change of a
+/// user's MFA (a reset also lifts a lockout).
+pub fn fresh_authenticator() -> Authenticator {
+    Authenticator {
+        pending: None,
+        active: None,
+        last_accepted_step: None,
+        failures: 0,
+        locked_until: None,
     }
 }
 

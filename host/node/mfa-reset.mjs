@@ -287,13 +287,12 @@ function recoveryCase(value, field) {
 }
 
 function recoveryRequest(value) {
-  const r = object(value, '', ['session', 'now', 'action', 'case'], ['caller', 'account_has_active_session']);
+  const r = object(value, '', ['session', 'now', 'account_has_active_session', 'action', 'case'], ['caller']);
   return {
     caller: optional(r.caller, (c) => user(c, 'caller')),
     session: session(r.session, 'session'),
     now: millis(r.now, 'now'),
-    accountHasActiveSession: r.account_has_active_session === undefined
-      ? false : required(r.account_has_active_session, 'boolean', 'account_has_active_session', 'true or false'),
+    accountHasActiveSession: required(r.account_has_active_session, 'boolean', 'account_has_active_session', 'true or false'),
     action: oneOf(r.action, 'action', RECOVERY_ACTIONS),
     case: recoveryCase(r.case, 'case'),
   };

@@ -290,14 +290,14 @@ def _recovery_case(value: Any, field: str) -> wc.Record:
 
 def _recovery_request(value: Any) -> wc.Record:
     """A step of a support desk's recovery case (R14)."""
-    r = _object(value, "", {"session", "now", "action", "case"},
-                frozenset({"caller", "account_has_active_session"}))
+    r = _object(value, "", {"session", "now", "account_has_active_session", "action", "case"},
+                frozenset({"caller"}))
     caller = r.get("caller")
     return _record({
         "caller": None if caller is None else _user(caller, "caller"),
         "session": _session(r["session"], "session"),
         "now": _millis(r["now"], "now"),
-        "account-has-active-session": _require(r.get("account_has_active_session", False), bool,
+        "account-has-active-session": _require(r["account_has_active_session"], bool,
                                                "account_has_active_session", "true or false"),
         "action": _enum(r["action"], "action", _RECOVERY_ACTIONS),
         "case": _recovery_case(r["case"], "case"),

@@ -463,3 +463,18 @@ fn r14_an_opener_approving_their_own_case_is_caught() {
     assert!(replay(&policies, &cex.test_case));
     assert!(!replay(&shipped(), &cex.test_case));
 }
+
+/// R14: without the ticket's hour (or its issue at all), a holder could
+/// redeem a case no agent ever released: the guardrail catches it.
+#[test]
+fn r14_a_redemption_without_a_live_ticket_is_caught() {
+    let policies = broken(|t| without_policy(t, "ticket-valid-for-an-hour"));
+    let report = prove(&policies);
+    let found = report
+        .counterexamples()
+        .find(|r| r.property == "guardrail support-desk" && r.action == "redeem_recovery_ticket")
+        .expect("a redemption without a live ticket is found");
+    let cex = found.counterexample.as_ref().unwrap();
+    assert!(replay(&policies, &cex.test_case), "the component allows it");
+    assert!(!replay(&shipped(), &cex.test_case));
+}

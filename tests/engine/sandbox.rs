@@ -188,6 +188,42 @@ fn an_answer_that_does_not_fit_the_request_is_refused() {
     assert!(matches!(err, Error::BadOutcome { .. }), "{err}");
     assert!(err.to_string().contains("provision_create_user"), "{err}");
     assert_recovers(&engine);
+
+    // R14: a recovery step answered as a redemption that keeps the
+    // account's MFA, ends no session and is audited as nobody.
+    let now = time::OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .unwrap();
+    let session = mfa_reset::Session {
+        login_at: now,
+        last_activity_at: now,
+        mfa_satisfied: true,
+    };
+    let provider = org("provider", false);
+    let request = mfa_reset::RecoveryRequest {
+        caller: Some(mfa_reset::User {
+            role: mfa_reset::Role::SupportAgent,
+            ..sub("sam", &provider)
+        }),
+        session,
+        now,
+        account_has_active_session: false,
+        action: mfa_reset::RecoveryAction::OpenCase,
+        case: mfa_reset::RecoveryCase {
+            id: "case-1".into(),
+            account: sub("garbage", &org("acme", false)),
+            opened_by: "sam".into(),
+            opened_at: now,
+            checks: vec![mfa_reset::IdentityCheck::ConfirmedByRoot],
+            approved_by: None,
+            state: mfa_reset::CaseState::Open,
+            ticket_issued_at: None,
+        },
+    };
+    let err = engine.decide_recovery(&request).expect_err("refused");
+    assert!(matches!(err, Error::BadOutcome { .. }), "{err}");
+    assert!(err.to_string().contains("open_recovery_case"), "{err}");
+    assert_recovers(&engine);
 }
 
 const SEED: &str = r#"{"organizations": [{"id": "acme", "enforce_mfa": false, "users": [

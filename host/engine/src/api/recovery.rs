@@ -131,8 +131,8 @@ pub struct RecoveryRequest {
     #[serde(with = "time::serde::rfc3339")]
     pub now: OffsetDateTime,
     /// The case's account has an active session of its own (R6: it can
-    /// reset itself), asked when a case is opened.
-    #[serde(default)]
+    /// reset itself), asked when a case is opened. Required: left out, it
+    /// would quietly mean "no session".
     pub account_has_active_session: bool,
     /// The step.
     pub action: RecoveryAction,

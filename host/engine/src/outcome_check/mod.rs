@@ -11,7 +11,7 @@
 //! policies' to say; pinning the component's sha256 is what guards that.
 
 use crate::bindings::types::{
-    Action, Authenticator, Change, MfaStatus, Outcome, Request, SessionEffect, User,
+    Action, Authenticator, Change, Decision, MfaStatus, Outcome, Request, SessionEffect, User,
 };
 
 mod provisioning;
@@ -62,6 +62,8 @@ pub enum Fault {
     WrongProvisioning { action: String, got: String },
     #[error("{action} leading to {got}, not what the step allows")]
     WrongCase { action: String, got: String },
+    #[error("an allowed {action} that no case in this state allows: {why}")]
+    ImpossibleStep { action: String, why: &'static str },
     #[error("{action} that keeps or plants an authenticator")]
     PlantedAuthenticator { action: String },
     #[error("an enforcement change that is not `{organization}` to {on}")]
@@ -94,16 +96,8 @@ pub enum Fault {
 /// naming is one of the things checked.
 pub fn check(request: &Request, outcome: &Outcome, action: &str) -> Result<(), Fault> {
     let decision = &outcome.decision;
-    if decision.allowed == decision.denial_code.is_some() {
-        return Err(Fault::AllowedWithCode {
-            allowed: decision.allowed,
-            denial_code: decision.denial_code.clone(),
-        });
-    }
+    check_decision(decision)?;
     if decision.allowed {
-        if decision.policy_ids.is_empty() {
-            return Err(Fault::AllowWithoutPolicy);
-        }
         check_effects(request, outcome, action)?;
     } else if outcome.change.is_some()
         || !outcome.users.is_empty()
@@ -112,6 +106,21 @@ pub fn check(request: &Request, outcome: &Outcome, action: &str) -> Result<(), F
         return Err(Fault::DenialWithEffects);
     }
     check_audit(request, outcome, action)
+}
+
+/// A decision of any call: an allow carries no denial code and was made
+/// by a policy; a denial carries a code.
+fn check_decision(decision: &Decision) -> Result<(), Fault> {
+    if decision.allowed == decision.denial_code.is_some() {
+        return Err(Fault::AllowedWithCode {
+            allowed: decision.allowed,
+            denial_code: decision.denial_code.clone(),
+        });
+    }
+    if decision.allowed && decision.policy_ids.is_empty() {
+        return Err(Fault::AllowWithoutPolicy);
+    }
+    Ok(())
 }
 
 /// The user a state change is about, and whether the caller changes itself.
@@ -127,7 +136,7 @@ fn changed_user(request: &Request) -> Option<(&User, bool)> {
     }
 }
 
-fn is_fresh(a: &Authenticator) -> bool {
+pub(super) fn is_fresh(a: &Authenticator) -> bool {
     a.pending.is_none()
         && a.active.is_none()
         && a.last_accepted_step.is_none()

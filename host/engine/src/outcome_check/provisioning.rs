@@ -18,15 +18,7 @@ pub fn check_provisioning(
     action: &str,
 ) -> Result<(), Fault> {
     let decision = &outcome.decision;
-    if decision.allowed == decision.denial_code.is_some() {
-        return Err(Fault::AllowedWithCode {
-            allowed: decision.allowed,
-            denial_code: decision.denial_code.clone(),
-        });
-    }
-    if decision.allowed && decision.policy_ids.is_empty() {
-        return Err(Fault::AllowWithoutPolicy);
-    }
+    super::check_decision(decision)?;
     let (expected_user, expected_sessions) = match (&request.action, decision.allowed) {
         (_, false) => (None, SessionEffect::None),
         (ProvisioningAction::CreateUser(id), true) => (
