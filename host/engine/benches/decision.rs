@@ -223,10 +223,10 @@ fn prebuilt(source: &PolicySource) -> (Request, Entities, PolicySet) {
         {"uid": {"type": "MfaReset::Organization", "id": "acme"}, "attrs": {"enforce_mfa": false}, "parents": []},
         {"uid": {"type": "MfaReset::User", "id": "ada"}, "parents": [{"type": "MfaReset::Organization", "id": "acme"}],
          "attrs": {"organization": {"__entity": {"type": "MfaReset::Organization", "id": "acme"}},
-                   "is_root": true, "mfa_enabled": true, "mfa_enrolled": true}},
+                   "is_root": true, "mfa_enabled": true, "mfa_enrolled": true, "active": true}},
         {"uid": {"type": "MfaReset::User", "id": "bob"}, "parents": [{"type": "MfaReset::Organization", "id": "acme"}],
          "attrs": {"organization": {"__entity": {"type": "MfaReset::Organization", "id": "acme"}},
-                   "is_root": false, "mfa_enabled": true, "mfa_enrolled": true}},
+                   "is_root": false, "mfa_enabled": true, "mfa_enrolled": true, "active": true}},
     ]);
     let entities = Entities::from_json_value(entities, Some(&schema)).unwrap();
     let action = EntityUid::from_str("MfaReset::Action::\"reset_user_mfa\"").unwrap();

