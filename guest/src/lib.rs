@@ -7,13 +7,15 @@
 //!
 //! - `policy_store.rs`: parses and validates a policy set, with diagnostics.
 //! - `request_check.rs`: checks the request's shape (never permissions).
-//! - `cedar_request.rs`: turns a request into Cedar entities and context.
+//! - `cedar_request/`: turns a request into Cedar entities and context (a
+//!   recovery case step in `recovery.rs`; the load-time schema check in
+//!   `schema_check.rs`).
 //! - `decide.rs`: evaluates and assembles the outcome.
 //! - `transition.rs`: the state change an allow permits, and its message.
 //! - `authenticator.rs`: what a login needs; TOTP codes, replay, lockout.
 //! - `enrolment.rs`: a new key, its otpauth:// URI and QR codes.
 //! - `provisioning.rs`: an identity provider's request (SCIM), decided and applied.
-//! - `recovery.rs`: a support desk's recovery case step, decided and applied.
+//! - `recovery/`: a support desk's recovery case step, decided and applied.
 //! - `cedar_case.rs`: evaluates a `cedar run-tests` case (`policies test`).
 
 #![deny(missing_docs)]
