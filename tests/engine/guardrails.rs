@@ -89,7 +89,7 @@ fn every_guardrail_is_verified_for_the_shipped_policies() {
         let actions: std::collections::BTreeSet<&str> = checked.iter().copied().collect();
         assert_eq!(
             (actions.len(), checked.len()),
-            (31, 45),
+            (32, 46),
             "{property} is checked for every action of the schema (the login steps, provisioning and the support desk included), for every kind of principal and resource"
         );
     }

@@ -19,6 +19,7 @@ const ROOMS: &[&str] = &[
     "app",
     "accounts",
     "decisions",
+    "support",
     "http",
     "service",
     "lib",

@@ -8,6 +8,7 @@
 //! |---|---|
 //! | `service` | `Service::start` wires everything together; `Service::shutdown` drains without losing work |
 //! | `http/` | the router; handlers of the console API, the login steps, invitations, SCIM 2.0 (`http/scim/`), forward-auth, the pages, health and metrics; the `Caller` extractor; JSON and browser guards; the server |
+//! | `support/` | use cases of the support desk (R14): recovery cases, their notifications, the ticket's redemption, the cancel link |
 //! | `decisions/` | use cases: the caller, deciding an action and committing it once, deciding again on conflict, the throttle of refused attempts |
 //! | `accounts/` | use cases of an organization's life: operators' commands (organizations, users, invitations, deactivation, SCIM tokens), using an invitation, an identity provider's provisioning (decided by the policies) |
 //! | `app` | the handles every request shares (`AppState`) |
@@ -44,6 +45,7 @@ mod routes;
 mod seed;
 mod service;
 mod store;
+mod support;
 
 pub use accounts::{
     AccountError, Accounts, DEFAULT_INVITATION_LIFETIME, IdProblem, Invitation, NewScimToken,

@@ -1,4 +1,4 @@
-//! `mfa-reset orgs|users|scim-tokens`: the operators' commands (R13),
+//! `mfa-reset orgs|users|agents|scim-tokens`: the operators' commands (R13, R14),
 //! against the database `serve` uses (SQLite or PostgreSQL; run them
 //! while it serves). No command takes a password: a new account gets a
 //! single-use invitation link, printed once.
@@ -76,6 +76,19 @@ pub enum UsersCommand {
 }
 
 #[derive(Subcommand)]
+pub enum AgentsCommand {
+    /// Create a support agent (R14); they get an invitation, and enrol an
+    /// authenticator at their first login. Deactivate one with
+    /// `users deactivate`.
+    Create {
+        /// The agent's id.
+        agent: String,
+    },
+    /// List the support agents.
+    List,
+}
+
+#[derive(Subcommand)]
 pub enum ScimTokensCommand {
     /// Create a bearer token for the organization's identity provider
     /// (SCIM 2.0); printed once.
@@ -101,6 +114,7 @@ pub enum ScimTokensCommand {
 pub enum Operation {
     Orgs(OrgsCommand),
     Users(UsersCommand),
+    Agents(AgentsCommand),
     ScimTokens(ScimTokensCommand),
 }
 
@@ -116,6 +130,7 @@ pub fn run(args: &OperatorArgs, operation: Operation) -> Result<ExitCode, CliErr
         let outcome = match operation {
             Operation::Orgs(command) => orgs(&accounts, command, &printer).await,
             Operation::Users(command) => users(&accounts, command, &printer).await,
+            Operation::Agents(command) => agents(&accounts, command, &printer).await,
             Operation::ScimTokens(command) => scim_tokens(&accounts, command, &printer).await,
         };
         outcome.map_err(|e| database_error(&url, e))?;
@@ -189,6 +204,32 @@ async fn users(
         UsersCommand::Reactivate { user } => {
             accounts.set_active(&user, true).await?;
             out.done(&format!("reactivated {user}"));
+        }
+    }
+    Ok(())
+}
+
+async fn agents(
+    accounts: &Accounts,
+    command: AgentsCommand,
+    out: &Printer,
+) -> Result<(), AccountError> {
+    match command {
+        AgentsCommand::Create { agent } => {
+            let invitation = accounts.create_agent(&agent).await?;
+            out.invitation(&format!("created support agent {agent}"), &invitation);
+        }
+        AgentsCommand::List => {
+            let list = accounts.agents().await?;
+            out.list(&list, |u| {
+                format!(
+                    "{}	mfa={:?}	{}{}",
+                    u.id,
+                    u.mfa,
+                    if u.active { "active" } else { "deactivated" },
+                    if u.has_password { "" } else { "\tinvited" }
+                )
+            });
         }
     }
     Ok(())

@@ -80,6 +80,13 @@ enum Command {
         #[command(subcommand)]
         command: accounts::UsersCommand,
     },
+    /// The provider's support agents (R14): create (with an invitation), list.
+    Agents {
+        #[command(flatten)]
+        args: accounts::OperatorArgs,
+        #[command(subcommand)]
+        command: accounts::AgentsCommand,
+    },
     /// An organization's bearer tokens for SCIM 2.0 provisioning.
     ScimTokens {
         #[command(flatten)]
@@ -243,6 +250,9 @@ pub fn run() -> ExitCode {
         Command::Orgs { args, command } => accounts::run(&args, accounts::Operation::Orgs(command)),
         Command::Users { args, command } => {
             accounts::run(&args, accounts::Operation::Users(command))
+        }
+        Command::Agents { args, command } => {
+            accounts::run(&args, accounts::Operation::Agents(command))
         }
         Command::ScimTokens { args, command } => {
             accounts::run(&args, accounts::Operation::ScimTokens(command))

@@ -3,6 +3,9 @@
 
 use super::{AccountError, OPERATOR};
 
+/// The audit trail's actor when a case's cancel link cancels it (R14).
+const CANCEL_LINK: &str = "cancel-link";
+
 /// Longest id accepted.
 pub const MAX_ID_CHARS: usize = 128;
 
@@ -21,7 +24,7 @@ pub enum IdProblem {
     )]
     Character(char),
     /// A name the audit trail uses for something else.
-    #[error("is reserved (the audit trail's name for operators)")]
+    #[error("is reserved (the audit trail's name for operators or for a case's cancel link)")]
     Reserved,
     /// Another organization or user has it.
     #[error("is taken (ids are unique, letter case aside)")]
@@ -39,7 +42,10 @@ pub fn check_id(field: &'static str, value: &str) -> Result<(), AccountError> {
         (!allowed).then_some(c)
     }) {
         Some(IdProblem::Character(c))
-    } else if value.eq_ignore_ascii_case(OPERATOR) {
+    } else if [OPERATOR, CANCEL_LINK]
+        .iter()
+        .any(|reserved| value.eq_ignore_ascii_case(reserved))
+    {
         Some(IdProblem::Reserved)
     } else {
         None
@@ -77,5 +83,6 @@ mod tests {
         assert_eq!(problem("bob smith"), Some(IdProblem::Character(' ')));
         assert_eq!(problem("bób"), Some(IdProblem::Character('ó')));
         assert_eq!(problem("Operator"), Some(IdProblem::Reserved));
+        assert_eq!(problem("Cancel-Link"), Some(IdProblem::Reserved));
     }
 }

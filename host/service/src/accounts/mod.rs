@@ -34,6 +34,11 @@ pub const DEFAULT_INVITATION_LIFETIME: Duration = Duration::days(7);
 /// The actor of operators' changes in the audit trail.
 pub const OPERATOR: &str = "operator";
 
+/// The organization support agents belong to (R14): the provider's own.
+/// No id an operator or identity provider can give is this one (ids start
+/// with a letter or digit), so no customer organization can be it.
+pub const SUPPORT_DESK: &str = ".support-desk";
+
 /// Why an operator's command did nothing.
 #[derive(Debug, thiserror::Error)]
 pub enum AccountError {
@@ -65,6 +70,12 @@ pub enum AccountError {
     /// No such token in that organization, or revoked already.
     #[error("no unrevoked SCIM token `{0}` in organization `{1}`")]
     NoScimToken(String, String),
+    /// The support desk is not a customer organization: its accounts are
+    /// support agents, made by `agents create`, never provisioned.
+    #[error(
+        "the support desk holds support agents only: create them with `mfa-reset agents create`"
+    )]
+    SupportDesk,
     /// The database failed; nothing was changed.
     #[error("{0}")]
     Store(#[from] StoreError),
@@ -171,6 +182,9 @@ impl Accounts {
         user: &str,
     ) -> Result<Invitation, AccountError> {
         check_id("user", user)?;
+        if organization == SUPPORT_DESK {
+            return Err(AccountError::SupportDesk);
+        }
         let org = self
             .store
             .organization(organization)
@@ -184,6 +198,41 @@ impl Accounts {
             .await
             .map_err(taken)?;
         Ok(invitation)
+    }
+
+    /// Creates support agent `id` (R14) in the support desk, which is made
+    /// on first use; the agent gets an invitation, and enrols an
+    /// authenticator at the first login (MFA is always required of agents).
+    pub async fn create_agent(&self, id: &str) -> Result<Invitation, AccountError> {
+        check_id("agent", id)?;
+        let desk = Organization {
+            id: SUPPORT_DESK.into(),
+            enforce_mfa: true,
+        };
+        let agent = User {
+            mfa: MfaStatus::EnrolmentDue,
+            ..new_user(id, Role::SupportAgent, &desk)
+        };
+        let (invitation, stored) = self.new_invitation(&agent.id);
+        let audit = self.audit("create_agent", SUPPORT_DESK, &agent.id);
+        let profile = AccountProfile::default();
+        busy_retry(|| async {
+            self.store.ensure_organization(&desk).await?;
+            self.store
+                .create_user(&agent, &profile, &stored, &audit)
+                .await
+        })
+        .await
+        .map_err(taken)?;
+        Ok(invitation)
+    }
+
+    /// The support agents, by id.
+    pub async fn agents(&self) -> Result<Vec<UserSummary>, AccountError> {
+        match self.store.organization(SUPPORT_DESK).await? {
+            Some(_) => self.users(SUPPORT_DESK).await,
+            None => Ok(Vec::new()),
+        }
     }
 
     /// A new invitation for a user who has not chosen a password yet; the
@@ -247,6 +296,9 @@ impl Accounts {
         &self,
         organization: &str,
     ) -> Result<NewScimToken, AccountError> {
+        if organization == SUPPORT_DESK {
+            return Err(AccountError::SupportDesk);
+        }
         if self.store.organization(organization).await?.is_none() {
             return Err(AccountError::NoOrganization(organization.into()));
         }

@@ -553,6 +553,8 @@ async fn commit_decision(
                 written.activation.map(|(u, _)| u),
                 caller,
             ),
+            case: None,
+            events: Vec::new(),
         })
         .await?;
     Ok(())

@@ -51,8 +51,8 @@ struct LoginAnswer {
 }
 
 /// Longest user id and password accepted (anything longer cannot match).
-const MAX_USER_CHARS: usize = 256;
-const MAX_PASSWORD_CHARS: usize = 1024;
+pub(super) const MAX_USER_CHARS: usize = 256;
+pub(super) const MAX_PASSWORD_CHARS: usize = 1024;
 
 /// POST /api/login: password, throttled per account id and per client
 /// address; unknown ids and wrong passwords get the same answer, after the
@@ -105,18 +105,29 @@ pub async fn login(
     if state.engine.login_step(&stored.user)? != LoginStep::None {
         throttle::count_unfinished_login(&state, &stored.user, now).await?;
     }
+    start_session(&state, stored, now).await
+}
+
+/// Opens the session of a login whose password (and ticket) was right,
+/// from the account as it is when the session commits, and answers with
+/// its token (also as the cookie) and the login's next step.
+pub(super) async fn start_session(
+    state: &AppState,
+    stored: StoredUser,
+    now: time::OffsetDateTime,
+) -> Result<Response, ApiError> {
     let token = session::new_token();
-    let (shared, first, new_token) = (&state, &stored, &token);
+    let (first, new_token) = (&stored, &token);
     let (next_step, stored) = retry::on_conflict(|n| async move {
         let stored = match n {
             0 => first.clone(),
-            _ => shared
+            _ => state
                 .store
                 .user(&first.user.id)
                 .await?
                 .ok_or(ApiError::InvalidCredentials)?,
         };
-        let next_step = open_session(shared, &stored, new_token, now).await?;
+        let next_step = open_session(state, &stored, new_token, now).await?;
         Ok((next_step, stored))
     })
     .await?;
@@ -194,7 +205,7 @@ fn check_login_body(body: &LoginBody) -> Result<(), ApiError> {
 
 /// Counts this attempt against the account id and the client address
 /// before any password is checked; `Err(until)` while either is locked.
-async fn claim_login_attempt(
+pub(super) async fn claim_login_attempt(
     state: &AppState,
     account_key: &str,
     address_key: &str,
@@ -224,7 +235,7 @@ async fn claim_login_attempt(
 /// Whether `password` is the user's; an unknown id, and a user who has
 /// not used an invitation yet (no password), are checked against a decoy
 /// hash, so that they take as long as a wrong password, and never match.
-async fn check_password(
+pub(super) async fn check_password(
     state: &AppState,
     stored: Option<&StoredUser>,
     password: String,
@@ -247,7 +258,7 @@ async fn check_password(
 
 /// A refused password: the same writes whether the user exists or not (an
 /// id that matches no user is recorded as unknown, never as typed).
-async fn refuse_login(
+pub(super) async fn refuse_login(
     state: &AppState,
     stored: Option<&StoredUser>,
     throttle_keys: &[&str],
@@ -280,7 +291,7 @@ async fn refuse_login(
 /// How long (ms) a login throttle subject waits after its `failures`-th
 /// failure in a row: nothing for the first `free`, then the base delay
 /// doubling to the maximum; from the hard limit on, the hard lock.
-fn login_lock(throttle: &LoginThrottle, free: u32, failures: i64) -> Option<i64> {
+pub(super) fn login_lock(throttle: &LoginThrottle, free: u32, failures: i64) -> Option<i64> {
     let failures = u32::try_from(failures).unwrap_or(u32::MAX);
     if failures >= throttle.hard_limit {
         return Some(i64::from(throttle.hard_lock_seconds) * 1000);
@@ -296,7 +307,7 @@ fn login_lock(throttle: &LoginThrottle, free: u32, failures: i64) -> Option<i64>
 
 /// The client's address: the peer's, or the last `X-Forwarded-For` entry a
 /// trusted proxy added (the address that proxy saw).
-fn client_address(state: &AppState, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
+pub(super) fn client_address(state: &AppState, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
     if !state.config.trusted_proxies.contains(&peer.ip()) {
         return peer.ip();
     }

@@ -19,8 +19,10 @@ pub(crate) mod json_body;
 pub(crate) mod login;
 pub(crate) mod ops;
 pub(crate) mod pages;
+pub(crate) mod recovery;
 pub(crate) mod scim;
 pub(crate) mod server;
+pub(crate) mod ticket_login;
 
 /// Every endpoint of the service.
 pub(crate) fn router(state: AppState) -> Router {
@@ -72,7 +74,28 @@ pub(crate) fn router(state: AppState) -> Router {
             "/org/enforcement",
             guarded(put(console_api::set_enforcement)),
         )
-        .route("/audit", guarded(get(console_api::audit)));
+        .route("/audit", guarded(get(console_api::audit)))
+        .route(
+            "/recovery-cases",
+            guarded(get(recovery::list).post(recovery::open)),
+        )
+        .route(
+            "/recovery-cases/{id}/approve",
+            guarded(post(recovery::approve)),
+        )
+        .route(
+            "/recovery-cases/{id}/issue-ticket",
+            guarded(post(recovery::issue_ticket)),
+        )
+        .route(
+            "/recovery-cases/{id}/cancel",
+            guarded(post(recovery::cancel)),
+        )
+        .route(
+            "/recovery-cases/cancel-link",
+            guarded(post(recovery::cancel_by_link)),
+        )
+        .route("/login/ticket", guarded(post(ticket_login::redeem)));
     Router::new()
         .nest("/api", api)
         .merge(pages::routes())

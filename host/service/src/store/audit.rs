@@ -41,7 +41,7 @@ impl Store {
     ) -> Result<AuditPage, StoreError> {
         let mut sql = String::from(
             "SELECT id, at, decision_id, actor, organization_id, action, target, allowed, policy_ids, \
-             denial_code, target_version FROM audit_log WHERE organization_id = $1",
+             denial_code, target_version, detail FROM audit_log WHERE organization_id = $1",
         );
         let mut n = 1;
         let mut param = |sql: &mut String, clause: &str| {
@@ -156,5 +156,9 @@ fn audit_entry(r: &sqlx::any::AnyRow) -> Result<AuditEntry, StoreError> {
             denial_code: r.try_get("denial_code")?,
         },
         target_version: r.try_get("target_version")?,
+        // Written by the service as JSON; a row it cannot read shows none.
+        detail: r
+            .try_get::<Option<String>, _>("detail")?
+            .and_then(|d| serde_json::from_str(&d).ok()),
     })
 }

@@ -8,6 +8,7 @@ use sqlx::{Any, Transaction};
 use super::event::Event;
 use super::outbox;
 use super::provisioning::{NewInvitation, insert_invitation, void_invitations};
+use super::recovery_cases::{CaseWrite, checks_text, state_name};
 use super::{Store, StoreError, status_name};
 use mfa_reset::api::{AuditRecord, Authenticator, Organization, User};
 use mfa_reset::timestamp::to_millis as millis;
@@ -47,6 +48,10 @@ pub struct AuditEntry {
     pub record: AuditRecord,
     /// The target's version after the change, when something changed.
     pub target_version: Option<i64>,
+    /// What the action was about beyond actor and target (a recovery
+    /// case's id, checks and approvals), as the service wrote it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<serde_json::Value>,
 }
 
 impl AuditEntry {
@@ -58,6 +63,7 @@ impl AuditEntry {
             decision_id,
             record,
             target_version: None,
+            detail: None,
         }
     }
 
@@ -96,6 +102,10 @@ pub struct Commit<'a> {
     /// The caller's session, when the decision allowed its use.
     pub session: Option<SessionUse<'a>>,
     pub sessions_change: Option<SessionsChange<'a>>,
+    /// A recovery case opened or moved on (R14).
+    pub case: Option<CaseWrite<'a>>,
+    /// Notifications beyond the one the first audit row makes.
+    pub events: Vec<Event>,
 }
 
 /// The version at which a decision read `user`: a row it changes must be
@@ -128,7 +138,8 @@ fn checked(
 pub(super) async fn insert_audit(tx: &mut Tx<'_>, audit: &AuditEntry) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO audit_log (id, at, decision_id, actor, organization_id, action, target, allowed, \
-         policy_ids, denial_code, target_version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+         policy_ids, denial_code, target_version, detail) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
     )
     .bind(&audit.id)
     .bind(millis(audit.record.at))
@@ -141,6 +152,7 @@ pub(super) async fn insert_audit(tx: &mut Tx<'_>, audit: &AuditEntry) -> Result<
     .bind(audit.record.policy_ids.join(","))
     .bind(&audit.record.denial_code)
     .bind(audit.target_version)
+    .bind(audit.detail.as_ref().map(|d| d.to_string()))
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -174,7 +186,9 @@ impl Store {
             && c.invitation.is_none()
             && c.organization.is_none()
             && c.session.is_none()
-            && c.sessions_change.is_none();
+            && c.sessions_change.is_none()
+            && c.case.is_none()
+            && c.events.is_empty();
         if changes_nothing {
             self.audit_only(&c.audit).await?;
             return Ok(None);
@@ -240,6 +254,9 @@ impl Store {
                 &mut new_version,
             )?;
         }
+        if let Some(case) = c.case {
+            write_case(&mut tx, case, at).await?;
+        }
         // The first audit row is the decision's (a copy for another
         // organization is never an allowed change).
         let event = c
@@ -262,8 +279,12 @@ impl Store {
             audit.target_version = new_version;
             insert_audit(&mut tx, &audit).await?;
         }
-        if let Some(event) = &event {
-            outbox::insert(&mut tx, event).await?;
+        let events: Vec<&Event> = match &self.outbox {
+            Some(_) => event.iter().chain(&c.events).collect(),
+            None => Vec::new(),
+        };
+        for event in &events {
+            outbox::insert(&mut tx, event, &self.secrets).await?;
         }
         if let Some(used) = c.session {
             use_session(&mut tx, used).await?;
@@ -272,7 +293,7 @@ impl Store {
             change_sessions(&mut tx, change).await?;
         }
         tx.commit().await?;
-        if let (Some(worker), Some(_)) = (&self.outbox, &event) {
+        if let (Some(worker), false) = (&self.outbox, events.is_empty()) {
             worker.notify_one();
         }
         Ok(new_version)
@@ -344,6 +365,51 @@ async fn write_organization(
         }
     };
     Ok(done)
+}
+
+/// Inserts a new case, or moves one on if it is still at the version its
+/// step read (else the step conflicts: decide it again).
+async fn write_case(tx: &mut Tx<'_>, w: CaseWrite<'_>, at: i64) -> Result<(), StoreError> {
+    let case = w.case;
+    let Some(version) = w.read_version else {
+        sqlx::query(
+            "INSERT INTO recovery_cases (id, account_id, organization_id, ticket_reference, opened_by, \
+             opened_at, checks, state, cancel_link_hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(&case.id)
+        .bind(&case.account.id)
+        .bind(&case.account.organization.id)
+        .bind(w.ticket_reference)
+        .bind(&case.opened_by)
+        .bind(millis(case.opened_at))
+        .bind(checks_text(&case.checks))
+        .bind(state_name(case.state))
+        .bind(w.cancel_link_hash)
+        .execute(&mut **tx)
+        .await?;
+        return Ok(());
+    };
+    let done = sqlx::query(
+        "UPDATE recovery_cases SET state = $1, approved_by = $2, ticket_issued_at = $3, \
+         ticket_hash = COALESCE($4, ticket_hash), closed_by = COALESCE($5, closed_by), \
+         closed_at = CASE WHEN $6 = 1 THEN $7 ELSE closed_at END, version = version + 1 \
+         WHERE id = $8 AND version = $9",
+    )
+    .bind(state_name(case.state))
+    .bind(&case.approved_by)
+    .bind(case.ticket_issued_at.map(millis))
+    .bind(w.ticket_hash)
+    .bind(w.closed_by)
+    .bind(i64::from(w.closed_by.is_some()))
+    .bind(at)
+    .bind(&case.id)
+    .bind(version)
+    .execute(&mut **tx)
+    .await?;
+    if done.rows_affected() != 1 {
+        return Err(StoreError::Conflict);
+    }
+    Ok(())
 }
 
 /// Marks the caller's session used; a session ended (logout, an MFA
@@ -473,6 +539,8 @@ mod tests {
                     audit: vec![audit(action)],
                     session: None,
                     sessions_change: None,
+                    case: None,
+                    events: Vec::new(),
                 })
                 .await;
             if expected_ok {

@@ -20,6 +20,9 @@ pub struct Event {
     pub created_at: i64,
     /// The JSON body sent, fixed when the change commits.
     pub body: String,
+    /// The body holds a secret (a link, a ticket): the outbox seals it at
+    /// rest and forgets it once delivered.
+    pub holds_secret: bool,
 }
 
 /// The event type of an audited action that changes MFA; `None` for actions
@@ -80,6 +83,7 @@ impl Event {
             kind,
             created_at: millis(audit.at),
             body: body.to_string(),
+            holds_secret: false,
         })
     }
 }
@@ -113,6 +117,7 @@ impl Event {
             kind: "user.invited",
             created_at: millis(audit.at),
             body: body.to_string(),
+            holds_secret: true,
         })
     }
 }

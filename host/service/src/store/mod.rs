@@ -26,6 +26,7 @@ mod decision_log;
 mod event;
 mod outbox;
 mod provisioning;
+mod recovery_cases;
 mod scim_users;
 mod sessions;
 mod throttle;
@@ -38,11 +39,46 @@ pub use outbox::DueNotification;
 pub use provisioning::{
     AccountProfile, InvitationState, NewInvitation, OrganizationSummary, ScimTokenSummary,
 };
+pub use recovery_cases::{CaseScope, CaseWrite, StoredCase};
 pub use scim_users::{ScimFilter, ScimRecord};
 pub use sessions::StoredSession;
 pub use throttle::{DenialRefusal, DenialWindow};
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+/// The migrations both databases share (`migrations/*.sql`), and the few
+/// one of them needs written its own way (`migrations/sqlite/`,
+/// `migrations/postgres/`: changing a CHECK constraint), numbered in one
+/// sequence and run in its order.
+static SHARED: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+static SQLITE_ONLY: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_ONLY: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// The migrations of one database kind, in version order.
+#[derive(Debug)]
+struct Migrations(Vec<sqlx::migrate::Migration>);
+
+impl<'s> sqlx::migrate::MigrationSource<'s> for Migrations {
+    fn resolve(
+        self,
+    ) -> std::pin::Pin<
+        Box<
+            dyn std::future::Future<
+                    Output = Result<Vec<sqlx::migrate::Migration>, sqlx::error::BoxDynError>,
+                > + Send
+                + 's,
+        >,
+    > {
+        Box::pin(async move { Ok(self.0) })
+    }
+}
+
+async fn migrator(sqlite: bool) -> Result<sqlx::migrate::Migrator, StoreError> {
+    let own = if sqlite { &SQLITE_ONLY } else { &POSTGRES_ONLY };
+    let mut all: Vec<_> = SHARED.iter().chain(own.iter()).cloned().collect();
+    all.sort_by_key(|m| m.version);
+    sqlx::migrate::Migrator::new(Migrations(all))
+        .await
+        .map_err(|e| StoreError::Database(e.into()))
+}
 
 /// Why a read or a write failed.
 #[derive(Debug, thiserror::Error)]
@@ -188,7 +224,8 @@ impl Store {
             })
             .connect_with(options)
             .await?;
-        MIGRATOR
+        migrator(sqlite)
+            .await?
             .run(&pool)
             .await
             .map_err(|e| StoreError::Database(e.into()))?;

@@ -7,8 +7,11 @@
 use sqlx::Row;
 
 use super::event::Event;
-use super::scim_users::SEALED;
 use super::{Store, StoreError};
+use crate::credentials::SecretBox;
+
+/// The prefix of a body sealed at rest.
+const SEALED: &str = "sealed:";
 
 /// A notification due for delivery, claimed by this worker.
 #[derive(Debug, Clone)]
@@ -23,10 +26,20 @@ pub struct DueNotification {
     lease_until: i64,
 }
 
+/// Writes `event` into the outbox; a body holding a secret is sealed at
+/// rest (opened for its delivery only, forgotten once delivered).
 pub(super) async fn insert(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     event: &Event,
+    secrets: &SecretBox,
 ) -> Result<(), StoreError> {
+    let sealed;
+    let body = if event.holds_secret {
+        sealed = format!("{SEALED}{}", secrets.seal(event.body.as_bytes(), &event.id));
+        &sealed
+    } else {
+        &event.body
+    };
     sqlx::query(
         "INSERT INTO notification_outbox (id, created_at, event_type, body, attempts, next_attempt_at) \
          VALUES ($1, $2, $3, $4, 0, $5)",
@@ -34,7 +47,7 @@ pub(super) async fn insert(
     .bind(&event.id)
     .bind(event.created_at)
     .bind(event.kind)
-    .bind(&event.body)
+    .bind(body)
     .bind(event.created_at)
     .execute(&mut **tx)
     .await?;

@@ -202,6 +202,19 @@ impl Store {
         Ok(())
     }
 
+    /// Creates `organization` unless it exists (the support desk, made on
+    /// its first agent).
+    pub async fn ensure_organization(&self, organization: &Organization) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO organizations (id, enforce_mfa) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(&organization.id)
+        .bind(i64::from(organization.enforce_mfa))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     /// Creates `user` (no password yet) in its organization, which must
     /// exist, with its invitation.
     pub async fn create_user(

@@ -137,14 +137,7 @@ impl Store {
         insert_invitation(&mut tx, &user.id, invitation).await?;
         insert_audit(&mut tx, audit).await?;
         if let (Some(event), Some(_)) = (event, &self.outbox) {
-            let sealed = Event {
-                body: format!(
-                    "{SEALED}{}",
-                    self.secrets.seal(event.body.as_bytes(), &event.id)
-                ),
-                ..event.clone()
-            };
-            outbox::insert(&mut tx, &sealed).await?;
+            outbox::insert(&mut tx, event, &self.secrets).await?;
         }
         tx.commit().await?;
         if let (Some(worker), Some(_)) = (&self.outbox, event) {
@@ -246,5 +239,3 @@ impl Store {
     }
 }
 
-/// The prefix of an outbox body sealed at rest (it holds a secret).
-pub(super) const SEALED: &str = "sealed:";

@@ -94,6 +94,19 @@ impl Store {
             .transpose()
     }
 
+    /// Every stored session of `user` (expired ones too: whether one is
+    /// still active is the policies' call).
+    pub async fn sessions_of_user(&self, user: &str) -> Result<Vec<StoredSession>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT token_hash, user_id, login_at, last_activity_at, mfa_satisfied, mfa_verified \
+             FROM sessions WHERE user_id = $1",
+        )
+        .bind(user)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(session_from_row).collect()
+    }
+
     #[cfg(test)]
     pub async fn session(&self, token_hash: &str) -> Result<Option<StoredSession>, StoreError> {
         let row = sqlx::query(
