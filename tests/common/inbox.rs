@@ -65,6 +65,17 @@ impl Inbox {
         }
     }
 
+    /// Every event of `kind` about `user` received so far.
+    pub fn all(&self, kind: &str, user: &str) -> Vec<Value> {
+        self.events
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|e| e["type"] == kind && e["data"]["user"] == user)
+            .cloned()
+            .collect()
+    }
+
     /// The first event of `kind` about `user`, waiting up to 10 s.
     pub async fn event(&self, kind: &str, user: &str) -> Value {
         for _ in 0..200 {

@@ -17,3 +17,4 @@ mod postgres;
 mod provisioning;
 mod reload;
 mod scim;
+mod support_desk;

@@ -44,7 +44,9 @@ pub async fn approve(
     _: NoParameters,
 ) -> Result<Response, ApiError> {
     let step = RecoveryAction::ApproveCase;
-    Ok(respond(support::case_step(&state, caller, &id, step).await?))
+    Ok(respond(
+        support::case_step(&state, caller, &id, step).await?,
+    ))
 }
 
 /// POST /api/recovery-cases/{id}/issue-ticket: the ticket goes to the
@@ -56,7 +58,9 @@ pub async fn issue_ticket(
     _: NoParameters,
 ) -> Result<Response, ApiError> {
     let step = RecoveryAction::IssueTicket;
-    Ok(respond(support::case_step(&state, caller, &id, step).await?))
+    Ok(respond(
+        support::case_step(&state, caller, &id, step).await?,
+    ))
 }
 
 /// POST /api/recovery-cases/{id}/cancel: an agent, the account holder or
@@ -68,7 +72,9 @@ pub async fn cancel(
     _: NoParameters,
 ) -> Result<Response, ApiError> {
     let step = RecoveryAction::CancelCase;
-    Ok(respond(support::case_step(&state, caller, &id, step).await?))
+    Ok(respond(
+        support::case_step(&state, caller, &id, step).await?,
+    ))
 }
 
 #[derive(Deserialize)]

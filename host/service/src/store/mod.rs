@@ -192,6 +192,31 @@ pub fn time_of(millis: i64) -> OffsetDateTime {
     time(millis)
 }
 
+/// A pool of at most `max` connections, each set up for the service.
+fn pool_options(sqlite: bool, max: u32) -> AnyPoolOptions {
+    AnyPoolOptions::new()
+        .max_connections(max)
+        // A ping before every query is a round trip to SQLite's worker
+        // thread (7% of a forward-auth's CPU, profiled) that cannot find
+        // a dead connection to a local file; a server connection can die.
+        .test_before_acquire(!sqlite)
+        // Without a database a request fails after this long (503)
+        // instead of queueing for sqlx's default 30 s.
+        .acquire_timeout(DATABASE_WAIT)
+        .after_connect(move |conn, _| {
+            Box::pin(async move {
+                if sqlite {
+                    // WAL lets readers run beside the writer; writers
+                    // queue on the lock for up to 5 s.
+                    conn.execute("PRAGMA journal_mode = WAL").await?;
+                    conn.execute("PRAGMA busy_timeout = 5000").await?;
+                    conn.execute("PRAGMA foreign_keys = ON").await?;
+                }
+                Ok(())
+            })
+        })
+}
+
 /// How long a request waits for a database connection.
 pub const DATABASE_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
 
@@ -201,34 +226,21 @@ impl Store {
         sqlx::any::install_default_drivers();
         let sqlite = url.starts_with("sqlite:");
         let options = AnyConnectOptions::from_str(url)?;
-        let pool = AnyPoolOptions::new()
-            .max_connections(if sqlite { 4 } else { 16 })
-            // A ping before every query is a round trip to SQLite's worker
-            // thread (7% of a forward-auth's CPU, profiled) that cannot find
-            // a dead connection to a local file; a server connection can die.
-            .test_before_acquire(!sqlite)
-            // Without a database a request fails after this long (503)
-            // instead of queueing for sqlx's default 30 s.
-            .acquire_timeout(DATABASE_WAIT)
-            .after_connect(move |conn, _| {
-                Box::pin(async move {
-                    if sqlite {
-                        // WAL lets readers run beside the writer; writers
-                        // queue on the lock for up to 5 s.
-                        conn.execute("PRAGMA journal_mode = WAL").await?;
-                        conn.execute("PRAGMA busy_timeout = 5000").await?;
-                        conn.execute("PRAGMA foreign_keys = ON").await?;
-                    }
-                    Ok(())
-                })
-            })
-            .connect_with(options)
+        // Migrations run on a connection of their own, closed after: a
+        // connection that changed the schema the way SQLite's CHECK change
+        // does (migrations/sqlite/) keeps the old definition until closed.
+        let migrating = pool_options(sqlite, 1)
+            .connect_with(options.clone())
             .await?;
         migrator(sqlite)
             .await?
-            .run(&pool)
+            .run(&migrating)
             .await
             .map_err(|e| StoreError::Database(e.into()))?;
+        migrating.close().await;
+        let pool = pool_options(sqlite, if sqlite { 4 } else { 16 })
+            .connect_with(options)
+            .await?;
         Ok(Self {
             pool,
             secrets,

@@ -118,7 +118,11 @@ impl Store {
         Ok(found.filter(|c| c.case.account.id == account))
     }
 
-    async fn one_case(&self, condition: &str, value: &str) -> Result<Option<StoredCase>, StoreError> {
+    async fn one_case(
+        &self,
+        condition: &str,
+        value: &str,
+    ) -> Result<Option<StoredCase>, StoreError> {
         let sql = format!(
             "SELECT {CASE_COLUMNS}, {USER_COLUMNS} FROM recovery_cases c \
              JOIN users u ON u.id = c.account_id JOIN organizations o ON o.id = u.organization_id \
@@ -135,9 +139,10 @@ impl Store {
     pub async fn cases(&self, scope: CaseScope<'_>) -> Result<Vec<StoredCase>, StoreError> {
         let (condition, value) = match scope {
             CaseScope::All => ("1 = 1 OR $1 = ''", ""),
-            CaseScope::PendingOfAccount(id) => {
-                ("c.account_id = $1 AND c.state IN ('open', 'ticket_issued')", id)
-            }
+            CaseScope::PendingOfAccount(id) => (
+                "c.account_id = $1 AND c.state IN ('open', 'ticket_issued')",
+                id,
+            ),
             CaseScope::PendingInOrganization(id) => (
                 "c.organization_id = $1 AND c.state IN ('open', 'ticket_issued')",
                 id,

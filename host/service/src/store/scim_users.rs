@@ -238,4 +238,3 @@ impl Store {
         Ok(true)
     }
 }
-

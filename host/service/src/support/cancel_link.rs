@@ -6,8 +6,8 @@
 use serde_json::{Value, json};
 
 use super::cases::CaseView;
-use super::step::{self, StepWrites};
 use super::events;
+use super::step::{self, StepWrites};
 use crate::app::AppState;
 use crate::credentials::session;
 use crate::decisions::{Decided, retry};

@@ -185,14 +185,15 @@ pub async fn open_case(
         let (caller, form, checks) = (&caller, &form, &checks);
         retry::on_conflict(|_| async move {
             let caller = caller::reload(state, caller).await?;
-            let account = state
-                .store
-                .user(&form.account)
-                .await?
-                .ok_or_else(|| ApiError::Invalid {
-                    field: "account".into(),
-                    message: format!("no account `{}`", form.account.escape_debug()),
-                })?;
+            let account =
+                state
+                    .store
+                    .user(&form.account)
+                    .await?
+                    .ok_or_else(|| ApiError::Invalid {
+                        field: "account".into(),
+                        message: format!("no account `{}`", form.account.escape_debug()),
+                    })?;
             let now = caller.now(&state.config.clock);
             let case = RecoveryCase {
                 id: format!("rc_{}", uuid::Uuid::now_v7().simple()),
@@ -208,8 +209,7 @@ pub async fn open_case(
                 caller: Some(caller.user.user.clone()),
                 session: caller.session(),
                 now,
-                account_has_active_session: probe::has_active_session(state, &account, now)
-                    .await?,
+                account_has_active_session: probe::has_active_session(state, &account, now).await?,
                 action: RecoveryAction::OpenCase,
                 case,
             };
@@ -328,8 +328,9 @@ pub async fn list_cases(state: &AppState, caller: Caller) -> Result<(u16, Value)
     let mut cases: Vec<StoredCase> = Vec::new();
     let now = caller.now(&state.config.clock);
     for (route, wide) in routes {
-        let decided = crate::decisions::decide(state, caller.clone(), &Intent::Route(route.to_string()))
-            .await?;
+        let decided =
+            crate::decisions::decide(state, caller.clone(), &Intent::Route(route.to_string()))
+                .await?;
         if !decided.decision.allowed {
             if *wide {
                 break;
