@@ -327,6 +327,31 @@ async fn r14_a_locked_out_user_recovers_through_the_support_desk() {
     assert_eq!(opened_row["detail"]["case"], case.as_str());
     assert_eq!(opened_row["policy_ids"], json!(["support-opens-cases"]));
 
+    // Every notification is what the OpenAPI document's `RecoveryEvent` says.
+    let document: Value =
+        serde_json::from_str(include_str!("../../host/service/openapi.json")).unwrap();
+    let schema = &document["components"]["schemas"]["RecoveryEvent"];
+    let data = &schema["properties"]["data"];
+    let mut seen = 0;
+    for kind in schema["properties"]["type"]["enum"].as_array().unwrap() {
+        for event in desk.inbox.all(kind.as_str().unwrap(), "gina") {
+            seen += 1;
+            for key in data["required"].as_array().unwrap() {
+                assert!(
+                    event["data"].get(key.as_str().unwrap()).is_some(),
+                    "{key} in {event}"
+                );
+            }
+            for key in event["data"].as_object().unwrap().keys() {
+                assert!(
+                    data["properties"].get(key).is_some(),
+                    "undocumented {key}: {event}"
+                );
+            }
+        }
+    }
+    assert_eq!(seen, 3, "opened, ticket issued, redeemed");
+
     // Nothing secret in the decision log, the metrics or any stored row.
     let metrics = crate::common::service::metrics(&desk.svc.base).await;
     assert!(!metrics.contains(&ticket));
