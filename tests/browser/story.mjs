@@ -70,11 +70,11 @@ async function person(viewport = { width: 1024, height: 768 }) {
   return page;
 }
 
-async function logIn(page, user) {
+async function logIn(page, user, password = PASSWORD(user)) {
   await page.goto(`${BASE}/console/login`);
   await visible(page, '#password-form');
   await page.getByLabel('User ID', { exact: true }).fill(user);
-  await page.getByLabel('Password', { exact: true }).fill(PASSWORD(user));
+  await page.getByLabel('Password', { exact: true }).fill(password);
   await page.getByRole('button', { name: 'Log in' }).click();
 }
 
@@ -84,7 +84,7 @@ async function logOut(page) {
 }
 
 /** Reads the key from the QR code, as a phone would; returns it after confirming it with a code. */
-async function enrol(page, shotName) {
+async function enrol(page, shotName, landing = 'profile') {
   await visible(page, '#enrol-form');
   // A login resumed on a new page asks before issuing a key.
   if (await page.locator('#no-key').isVisible()) await page.getByRole('button', { name: 'Show a new key' }).click();
@@ -97,8 +97,8 @@ async function enrol(page, shotName) {
   assert.equal((await text(page, '#secret')).replace(/\s/g, ''), secret, 'the key shown as text is the QR code\'s');
   await page.getByLabel('First code shown by the app').fill(await ask(`code ${secret}`));
   await page.getByRole('button', { name: 'Confirm' }).click();
-  await at(page, 'profile');
-  await says(page, '#mfa-status', 'an authenticator app is set up');
+  await at(page, landing);
+  if (landing === 'profile') await says(page, '#mfa-status', 'an authenticator app is set up');
   return secret;
 }
 
@@ -378,6 +378,148 @@ const carol = await person();
   await page.getByRole('button', { name: 'Log in' }).click();
   await at(page, 'profile');
   await page.context().close();
+}
+
+// ---- The support desk (R14): gina lost her phone after her session expired.
+{
+  const AGENT_PASSWORD = 'sam keeps a long passphrase';
+  {
+    const page = await person();
+    await logIn(page, 'gina');
+    await at(page, 'profile');
+    await page.getByRole('button', { name: 'Enable MFA' }).click();
+    await says(page, '#status', 'MFA is on.');
+    await logOut(page);
+    await logIn(page, 'gina');
+    await enrol(page);
+    await page.context().close();
+  }
+  log('R14: an operator creates a support agent; sam chooses a password and must enrol (MFA always)');
+  // The invitation is made on today's date: used before the clock moves.
+  const sam = await person();
+  await sam.goto(await ask('agent sam'));
+  await at(sam, 'invitation');
+  await visible(sam, '#invitation-form');
+  await says(sam, '#password-rules', 'After this you set up an authenticator app');
+  await sam.getByLabel('New password', { exact: true }).fill(AGENT_PASSWORD);
+  await sam.getByLabel('The same password again').fill(AGENT_PASSWORD);
+  await sam.getByRole('button', { name: 'Set the password and log in' }).click();
+  const samKey = await enrol(sam, null, 'support');
+  assert.ok(await sam.getByRole('link', { name: 'Organization-wide policies' }).isHidden(), 'an agent has no customer pages');
+
+  assert.equal(await ask('clock 2678400'), 'ok'); // 31 days: gina's session is gone, and her phone
+  await logIn(sam, 'sam', AGENT_PASSWORD);
+  await visible(sam, '#code-form');
+  await enterCode(sam, await ask(`code ${samKey}`));
+  await at(sam, 'support');
+
+  log('R14: too few identity checks for a sub-user: the policies refuse, and say what is missing');
+  const openCase = async (account, reference, checks) => {
+    await sam.getByLabel('Account (user ID)').fill(account);
+    await sam.getByLabel('Support ticket reference').fill(reference);
+    for (const check of checks) await sam.getByLabel(check).check();
+    await sam.getByRole('button', { name: 'Open the case' }).click();
+  };
+  await openCase('gina', 'HD-2001', ['Identity document checked against the records']);
+  await says(sam, '#alert', "needs their root's confirmation");
+  await sam.getByLabel('Identity document checked against the records').uncheck();
+  await openCase('gina', 'HD-2001', ['Code sent to the e-mail address on file, read back', 'Call-back to the phone number on file']);
+  await says(sam, '#status', 'Case opened');
+  await says(sam, '#cases', 'waiting:');
+  await shot(sam, 'support');
+
+  log('R14: gus, her root, sees the pending case in his console, with a way to cancel it');
+  {
+    const gus = await person();
+    await logIn(gus, 'gus');
+    await at(gus, 'profile');
+    await visible(gus, '#cases-banner');
+    await says(gus, '#pending-cases', 'the authenticator app of gina');
+    await shot(gus, 'case-banner');
+    await gus.context().close();
+  }
+
+  log('R14: no ticket within the waiting period');
+  const issue = () => sam.getByRole('button', { name: 'Issue ticket — case of gina (HD-2001)' }).click();
+  await issue();
+  await says(sam, '#alert', 'waiting period has not passed');
+
+  log('R14: a day later (and after a new login: support sessions are short) the ticket goes to gina only');
+  assert.equal(await ask('clock 86520'), 'ok');
+  await logIn(sam, 'sam', AGENT_PASSWORD);
+  await visible(sam, '#code-form');
+  await enterCode(sam, await ask(`code ${samKey}`));
+  await at(sam, 'support');
+  await issue();
+  await says(sam, '#status', 'Ticket issued');
+  await says(sam, '#cases', 'Ticket sent to the account holder');
+  const ticket = await ask('event recovery.ticket_issued gina ticket');
+  assert.ok(ticket.length >= 43, 'a ticket of 256 bits');
+  assert.ok(!(await sam.content()).includes(ticket), 'the agent\'s page never holds the ticket');
+
+  log('R14, R6: gina logs in with her password and the ticket, and sets up a new authenticator (phone width)');
+  const gina = await person({ width: 390, height: 844 });
+  const useTicket = async (value) => {
+    await gina.goto(`${BASE}/console/login`);
+    await gina.getByRole('button', { name: 'Lost your authenticator app? Use a recovery ticket' }).click();
+    await visible(gina, '#ticket-form');
+    await gina.getByLabel('Your login ID', { exact: true }).fill('gina');
+    await gina.getByLabel('Your password', { exact: true }).fill(PASSWORD('gina'));
+    await gina.getByLabel('Recovery ticket', { exact: true }).fill(value);
+  };
+  await useTicket(ticket);
+  await shot(gina, 'ticket-login');
+  await gina.getByRole('button', { name: 'Recover my account' }).click();
+  const newKey = await enrol(gina);
+  assert.ok(await gina.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), 'no sideways scrolling');
+  await logOut(gina);
+  log('R14: the ticket works once');
+  await useTicket(ticket);
+  await gina.getByRole('button', { name: 'Recover my account' }).click();
+  await says(gina, '#alert', 'This case is closed');
+  await logIn(gina, 'gina');
+  await visible(gina, '#code-form');
+  await enterCode(gina, await ask(`code ${newKey}`));
+  await at(gina, 'profile');
+  await gina.context().close();
+
+  log('R14: "this wasn\'t me": carol cancels a case she did not ask for, from her session');
+  await openCase('carol', 'HD-2002', ["Confirmed by the organization's root"]);
+  await says(sam, '#status', 'Case opened');
+  {
+    const carolAgain = await person();
+    await logIn(carolAgain, 'carol');
+    await at(carolAgain, 'profile');
+    await visible(carolAgain, '#cases-banner');
+    await carolAgain.getByRole('button', { name: 'Cancel the recovery case of carol (HD-2002)' }).click();
+    await says(carolAgain, '#status', 'Case cancelled');
+    await eventually('the banner goes', () => carolAgain.locator('#cases-banner').isHidden());
+    await carolAgain.context().close();
+  }
+
+  log('R14: the notification\'s cancel link cancels its case, once, on a press (never on opening)');
+  await openCase('bob', 'HD-2003', ['Code sent to the e-mail address on file, read back', 'Call-back to the phone number on file']);
+  await says(sam, '#status', 'Case opened');
+  const cancelLink = await ask('event recovery.case_opened bob cancel_link');
+  const token = cancelLink.split('#')[1];
+  assert.ok(token, `a link with its token: ${cancelLink}`);
+  const holder = await person();
+  await holder.goto(`${BASE}/console/cancel-case#${token}`);
+  await at(holder, 'cancel-case');
+  assert.equal(new URL(holder.url()).hash, '', 'the token leaves the address bar and the history');
+  await visible(holder, '#cancel-case-body');
+  await shot(holder, 'cancel-case');
+  await holder.getByRole('button', { name: 'Cancel the recovery' }).click();
+  await says(holder, '#status', 'Case cancelled');
+  await holder.context().close();
+  const again = await person(); // the link opened once more, from the e-mail
+  await again.goto(`${BASE}/console/cancel-case#${token}`);
+  await again.getByRole('button', { name: 'Cancel the recovery' }).click();
+  await says(again, '#alert', 'This case is closed');
+  await again.context().close();
+  await sam.reload();
+  await says(sam, '#cases', 'Cancelled by cancel-link');
+  await sam.context().close();
 }
 
 await browser.close();

@@ -6,7 +6,11 @@
 //! - `clock SECONDS`: move the service's clock → `ok`;
 //! - `code BASE32`: move the clock to the next 30 s step (a code is good
 //!   once) and give the TOTP code at the service's time;
-//! - `qr BASE64-PNG`: the otpauth URI in a picture of the page's QR code.
+//! - `qr BASE64-PNG`: the otpauth URI in a picture of the page's QR code;
+//! - `invite ORGANIZATION USER`, `agent USER`: an operator creates a user or
+//!   a support agent → the invitation link;
+//! - `event KIND USER FIELD`: the field of the first notification of `KIND`
+//!   about `USER` the webhook received (a recovery ticket, a cancel link).
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -14,8 +18,9 @@ use std::process::{Child, Command, Stdio};
 
 use mfa_reset_service::Clock;
 
+use super::inbox::Inbox;
 use super::repo;
-use super::service::{SUPPORT_URL, totp_code};
+use super::service::{SUPPORT_URL, TestService, totp_code};
 
 pub const CHROMIUM: &str = "/usr/bin/chromium";
 
@@ -41,7 +46,7 @@ impl Drop for Script {
 
 /// Runs the whole story against `base` (the console at `{base}/console/`);
 /// panics with the script's own message when a step fails.
-pub fn run_story(base: &str, clock: &Clock, database: &str, screenshots: &Path) {
+pub fn run_story(base: &str, clock: &Clock, database: &str, inbox: &Inbox, screenshots: &Path) {
     assert!(
         Path::new(CHROMIUM).exists(),
         "{CHROMIUM} is not installed: run `bash tests/setup`"
@@ -86,6 +91,29 @@ pub fn run_story(base: &str, clock: &Clock, database: &str, screenshots: &Path) 
                     }
                 })
             }
+            "agent" => tokio::runtime::Handle::current().block_on(async {
+                // On the service's clock: the invitation is used after it moved.
+                let accounts = super::service::accounts(database, base)
+                    .await
+                    .with_clock(clock.clone());
+                match accounts.create_agent(argument).await {
+                    Ok(invitation) => invitation.link,
+                    Err(e) => panic!("creating agent {argument}: {e:?}"),
+                }
+            }),
+            "event" => {
+                let mut words = argument.split(' ');
+                let (kind, user, field) = (
+                    words.next().unwrap(),
+                    words.next().unwrap(),
+                    words.next().unwrap(),
+                );
+                let event = tokio::runtime::Handle::current().block_on(inbox.event(kind, user));
+                event["data"][field]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string()
+            }
             _ => {
                 println!("story: {line}");
                 continue;
@@ -98,6 +126,15 @@ pub fn run_story(base: &str, clock: &Clock, database: &str, screenshots: &Path) 
         status.success(),
         "the browser story failed ({status}): see its output above"
     );
+}
+
+/// The service the story runs against: the demo organizations, and a
+/// webhook (the support desk's notifications carry its ticket and links).
+pub async fn story_service() -> (TestService, Inbox) {
+    let inbox = Inbox::start().await;
+    let webhook = inbox.webhook();
+    let svc = TestService::start(|config, _| config.webhook = Some(webhook)).await;
+    (svc, inbox)
 }
 
 /// What the QR code in a PNG (base64) holds.

@@ -4,6 +4,7 @@
 pub mod browser;
 pub mod gateway;
 pub mod inbox;
+pub mod logs;
 pub mod misbehaving;
 pub mod policy_edits;
 pub mod postgres;

@@ -7,23 +7,27 @@ use crate::common;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 
-use common::browser::{run_story, screenshot_dir};
+use common::browser::{run_story, screenshot_dir, story_service};
 use common::service::{TestService, client};
 use reqwest::StatusCode;
 use reqwest::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, LOCATION};
 
 /// R1–R11 as people meet them: bob enrols from the QR code, logs in with
 /// codes, resets his MFA and enrols again; carol finds the organization
-/// page closed; ada resets bob and enforces MFA; gina's session expires.
+/// page closed; ada resets bob and enforces MFA; gina's session expires;
+/// later she loses her phone and recovers through the support desk (R14:
+/// sam opens a case, gus sees it, the ticket reaches gina only, she enrols
+/// again), carol vetoes a case from her session and bob's cancel link
+/// cancels another.
 /// Screenshots of every page land in `MFA_RESET_SCREENSHOTS` (docs/console.md's:
 /// `MFA_RESET_SCREENSHOTS=docs/console cargo test --workspace --test gateways browser::`).
 #[tokio::test(flavor = "multi_thread")]
 async fn r1_to_r11_the_help_centre_story_passes_in_a_browser() {
-    let svc = TestService::start(|_, _| {}).await;
+    let (svc, inbox) = story_service().await;
     let shots = screenshot_dir(&svc.dir.path().join("screenshots"));
     let (base, clock) = (svc.base.clone(), svc.clock.clone());
     let database = svc.database();
-    tokio::task::spawn_blocking(move || run_story(&base, &clock, &database, &shots))
+    tokio::task::spawn_blocking(move || run_story(&base, &clock, &database, &inbox, &shots))
         .await
         .unwrap();
     for page in [
@@ -37,6 +41,10 @@ async fn r1_to_r11_the_help_centre_story_passes_in_a_browser() {
         "profile-phone",
         "invitation",
         "expired",
+        "support",
+        "case-banner",
+        "ticket-login",
+        "cancel-case",
     ] {
         let shot = screenshot_dir(&svc.dir.path().join("screenshots")).join(format!("{page}.png"));
         assert!(shot.exists(), "{} was saved", shot.display());

@@ -6,7 +6,7 @@ use crate::common;
 use std::path::PathBuf;
 use std::process::Command;
 
-use common::browser::run_story;
+use common::browser::{run_story, story_service};
 use common::gateway::{Gateway, binary, check_gateway, deploy_file, free_port, start_backend};
 use common::service::TestService;
 
@@ -70,14 +70,14 @@ async fn console_routes_through_nginx_are_decided_by_the_sidecar() {
 /// address for throttling as nginx passes them.
 #[tokio::test(flavor = "multi_thread")]
 async fn r1_to_r11_the_browser_story_passes_behind_nginx_with_the_shipped_config() {
-    let svc = TestService::start(|_, _| {}).await;
+    let (svc, inbox) = story_service().await;
     let port = free_port();
     let nginx = start_nginx(port, svc.addr().port(), start_backend().await);
     let base = format!("http://127.0.0.1:{port}");
     let shots = svc.dir.path().join("screenshots");
     let clock = svc.clock.clone();
     let database = svc.database();
-    tokio::task::spawn_blocking(move || run_story(&base, &clock, &database, &shots))
+    tokio::task::spawn_blocking(move || run_story(&base, &clock, &database, &inbox, &shots))
         .await
         .unwrap();
     drop(nginx);

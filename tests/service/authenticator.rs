@@ -3,9 +3,6 @@
 
 use crate::common;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use common::*;
 use mfa_reset::{
     Action, Authenticator, Change, CodeRequest, CodeResult, Engine, EnrolmentRequest, Error,
@@ -532,35 +529,11 @@ fn bad_authenticator_requests_name_the_field() {
     assert_eq!(letters.authenticator.failures, 1);
 }
 
-/// Everything the engine logs in this test binary. A global subscriber:
-/// a thread-local one misses events whose callsites other test threads
-/// registered first (tracing caches callsite interest globally).
+/// Everything logged while `f` runs (and before, in this process).
 fn captured_logs(f: impl FnOnce(&Engine)) -> String {
-    #[derive(Clone, Default)]
-    struct Buffer(Arc<Mutex<Vec<u8>>>);
-    impl Write for Buffer {
-        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(b);
-            Ok(b.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    static LOGS: std::sync::OnceLock<Buffer> = std::sync::OnceLock::new();
-    let buffer = LOGS.get_or_init(|| {
-        let buffer = Buffer::default();
-        let writer = buffer.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_writer(move || writer.clone())
-            .finish();
-        tracing::subscriber::set_global_default(subscriber).expect("the only subscriber");
-        tracing::callsite::rebuild_interest_cache();
-        buffer
-    });
+    common::logs::capture();
     f(engine());
-    String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap()
+    common::logs::captured()
 }
 
 #[test]

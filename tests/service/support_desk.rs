@@ -191,6 +191,7 @@ async fn audit_actions(desk: &Desk, token: &str, target: &str) -> Vec<String> {
 /// every step is in globex's audit trail and in the support desk's.
 #[tokio::test]
 async fn r14_a_locked_out_user_recovers_through_the_support_desk() {
+    crate::common::logs::capture();
     let desk = Desk::start().await;
     gina_locked_out(&desk).await;
     let sam = desk.agent("sam").await;
@@ -355,6 +356,13 @@ async fn r14_a_locked_out_user_recovers_through_the_support_desk() {
     // Nothing secret in the decision log, the metrics or any stored row.
     let metrics = crate::common::service::metrics(&desk.svc.base).await;
     assert!(!metrics.contains(&ticket));
+    let logs = crate::common::logs::captured();
+    assert!(logs.contains("open_recovery_case"), "the steps are logged");
+    let link_token = link.split('#').nth(1).unwrap();
+    assert!(
+        !logs.contains(&ticket) && !logs.contains(link_token),
+        "no log line holds a token"
+    );
     let database = std::fs::read(desk.svc.dir.path().join("state.db")).unwrap();
     let wal = std::fs::read(desk.svc.dir.path().join("state.db-wal")).unwrap_or_default();
     for bytes in [&database, &wal] {

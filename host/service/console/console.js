@@ -4,113 +4,20 @@
 // inserted as text only, never as markup, and nothing is kept in storage:
 // the session is the service's HttpOnly cookie.
 
-const API = new URL('../api/', location.href);
-const $ = (id) => document.getElementById(id);
-const VIEWS = ['login', 'profile', 'organization', 'expired', 'invitation'];
+import {
+  $, api, messageOf, codeOf, say, clear, withLinks, go, follow, session, showNav, busy, cell,
+} from './common.js';
+import { cancelCaseView, showPendingCases, supportView, ticketLogin } from './support.js';
+
+const VIEWS = ['login', 'profile', 'organization', 'expired', 'invitation', 'support', 'cancel-case'];
 
 const MFA_TEXT = {
   off: 'Off — you log in with your password only',
   enrolment_due: 'On — you set up an authenticator app at your next login',
   active: 'On — an authenticator app is set up',
 };
-const ROLE_TEXT = { root: 'Root user', sub_user: 'Sub-user' };
+const ROLE_TEXT = { root: 'Root user', sub_user: 'Sub-user', support_agent: 'Support agent' };
 const MFA_SHORT = { off: 'Off', enrolment_due: 'Due at next login', active: 'Active' };
-
-/** One call of the JSON API: `{status, body, retryAfter}`; status 0 when the service cannot be reached. */
-async function api(method, path, body) {
-  const init = { method, credentials: 'same-origin', cache: 'no-store', headers: {} };
-  if (method !== 'GET') {
-    init.headers['Content-Type'] = 'application/json';
-    init.body = JSON.stringify(body ?? {});
-  }
-  let response;
-  try {
-    response = await fetch(new URL(path, API), init);
-  } catch {
-    return { status: 0, body: { message: 'The service cannot be reached. Check your connection and try again.' } };
-  }
-  const data = await response.json().catch(() => ({}));
-  return { status: response.status, body: data, retryAfter: response.headers.get('Retry-After') };
-}
-
-const messageOf = (answer) => answer.body.message ?? answer.body.error?.message ?? `Unexpected answer (${answer.status}).`;
-const codeOf = (answer) => answer.body.denial_code ?? answer.body.error?.code ?? null;
-
-function say(kind, text) {
-  const [shown, other] = kind === 'alert' ? [$('alert'), $('status')] : [$('status'), $('alert')];
-  other.hidden = true;
-  shown.textContent = text ?? '';
-  shown.hidden = !text;
-}
-const clear = () => say('status', '');
-
-/**
- * `text` as nodes, its http(s) URLs as links: the support link of an
- * expired session, which the configured policies' message carries (only
- * that message gets links).
- */
-function withLinks(text) {
-  return (text ?? '').split(/(https?:\/\/[^\s<>"]+)/).map((part, i) => {
-    if (i % 2 === 0) return document.createTextNode(part);
-    let url;
-    try { url = new URL(part); } catch { return document.createTextNode(part); }
-    if (url.protocol !== 'https:' && url.protocol !== 'http:') return document.createTextNode(part);
-    const link = document.createElement('a');
-    link.href = url.href;
-    link.rel = 'noopener noreferrer';
-    link.textContent = part;
-    return link;
-  });
-}
-
-const go = (view) => location.assign(view);
-
-/**
- * What every page does with a refusal: no session → log in; an expired
- * session → its page; a login that still needs MFA → finish it; anything
- * else → the engine's message. Returns true when it navigated away.
- */
-function follow(answer) {
-  const code = codeOf(answer);
-  if (code === 'no-session') { go('login'); return true; }
-  if (code === 'session-expired') { go('expired'); return true; }
-  if (code === 'mfa-required') { go('login'); return true; }
-  say('alert', messageOf(answer));
-  return false;
-}
-
-/** The caller's session (allowed), or null after following the refusal. */
-async function session() {
-  const answer = await api('GET', 'session');
-  if (answer.status === 200) return answer.body;
-  follow(answer);
-  return null;
-}
-
-function showNav(current, who) {
-  $('nav').hidden = false;
-  $('who').textContent = `${who.id} · ${who.organization}`;
-  for (const link of document.querySelectorAll('[data-nav]')) {
-    if (link.dataset.nav === current) link.setAttribute('aria-current', 'page');
-  }
-}
-
-/**
- * `work` once at a time per control. The control stays enabled (a disabled
- * one would drop the keyboard focus to the page); a second press waits.
- */
-function busy(control, work) {
-  let running = false;
-  return async (...args) => {
-    if (running) return;
-    running = true;
-    control.setAttribute('aria-busy', 'true');
-    try { await work(...args); } finally {
-      running = false;
-      control.removeAttribute('aria-busy');
-    }
-  };
-}
 
 // ---- Log in: password, then whatever the engine says the login needs.
 
@@ -202,6 +109,7 @@ async function loginView() {
   });
 
   $('new-key').addEventListener('click', busy($('new-key'), startEnrolment));
+  ticketLogin(showStep, nextStep);
 
   // A session that has not finished its login continues where it stopped;
   // an expired one ends here, with its message, so that a new login can start.
@@ -236,6 +144,7 @@ async function profileView() {
   const me = await session();
   if (!me) return;
   if (!me.mfa_satisfied) return go('login');
+  if (me.user.role === 'support_agent') return go('support');
   showNav('profile', me.user);
   showProfile(me.user, me.enforce_mfa);
 
@@ -282,18 +191,11 @@ async function profileView() {
     if (answer.status === 422 || codeOf(answer) === 'wrong-password') return say('alert', messageOf(answer));
     follow(answer);
   }));
+  // After the handlers: the page's buttons work while the banner loads.
+  await showPendingCases();
 }
 
 // ---- Organization-wide policies: roots only (the engine says who).
-
-/** A cell of `text`; `label` is its column's name, shown beside it when a phone stacks the table. */
-function cell(row, text, label) {
-  const td = document.createElement('td');
-  td.textContent = text;
-  if (label) td.dataset.label = label;
-  row.append(td);
-  return td;
-}
 
 // The per-user actions the API may offer, in the order they are shown.
 const USER_ACTIONS = {
@@ -462,6 +364,7 @@ async function organizationView() {
   if (!me.mfa_satisfied) return go('login');
   showNav('organization', me.user);
   $('enforce').checked = me.enforce_mfa;
+  showPendingCases();
 
   // The handlers come first: the controls show as soon as the users have
   // loaded, and a change made while the audit table still loads must reach
@@ -561,5 +464,7 @@ if (VIEWS.includes(view)) {
     organization: organizationView,
     expired: expiredView,
     invitation: invitationView,
+    support: supportView,
+    'cancel-case': cancelCaseView,
   })[view]();
 }

@@ -142,6 +142,12 @@ impl Accounts {
         }
     }
 
+    /// Times its changes by `clock` (a service's, when it is moved in tests
+    /// or told another time), instead of the system's.
+    pub fn with_clock(self, clock: Clock) -> Self {
+        Self { clock, ..self }
+    }
+
     /// Invitations made from now on stay usable this long.
     pub fn with_invitation_lifetime(self, lifetime: Duration) -> Self {
         Self {

@@ -16,9 +16,17 @@ const SHELL: &str = include_str!("../../console/console.html");
 /// The pages the shell shows (its script picks the view by the last path
 /// segment). Links between them are relative, so a gateway may mount the
 /// console under another prefix as long as `/api/` sits beside it.
-const PAGES: [&str; 5] = ["login", "profile", "organization", "expired", "invitation"];
+const PAGES: [&str; 7] = [
+    "login",
+    "profile",
+    "organization",
+    "expired",
+    "invitation",
+    "support",
+    "cancel-case",
+];
 
-const ASSETS: [(&str, &str, &str); 2] = [
+const ASSETS: [(&str, &str, &str); 4] = [
     (
         "console.css",
         "text/css; charset=utf-8",
@@ -28,6 +36,16 @@ const ASSETS: [(&str, &str, &str); 2] = [
         "console.js",
         "text/javascript; charset=utf-8",
         include_str!("../../console/console.js"),
+    ),
+    (
+        "common.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../console/common.js"),
+    ),
+    (
+        "support.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../console/support.js"),
     ),
 ];
 

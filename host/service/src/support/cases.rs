@@ -358,5 +358,9 @@ pub async fn list_cases(state: &AppState, caller: Caller) -> Result<(u16, Value)
         }
         views.push(view);
     }
-    Ok((200, json!({ "cases": views })))
+    // The service's clock, for the time left until each ticket is ready.
+    let now = now
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    Ok((200, json!({ "cases": views, "now": now })))
 }
