@@ -51,7 +51,7 @@ struct LoginAnswer {
 }
 
 /// Longest user id and password accepted (anything longer cannot match).
-pub(super) const MAX_USER_CHARS: usize = 256;
+const MAX_USER_CHARS: usize = 256;
 pub(super) const MAX_PASSWORD_CHARS: usize = 1024;
 
 /// POST /api/login: password, throttled per account id and per client
@@ -64,48 +64,93 @@ pub async fn login(
     ApiJson(body): ApiJson<LoginBody>,
 ) -> Result<Response, ApiError> {
     check_login_body(&body)?;
-    let now = state.config.clock.now();
-    let now_ms = millis(now);
-    let address = client_address(&state, peer, &headers);
-    // Hashed: the throttle table never holds what was typed as a user id
-    // (sometimes a password).
-    let account_key = format!("account:{}", session::hash(&body.user));
-    let address_key = format!("address:{address}");
-    // One password check per account id at a time in this replica, and each
-    // attempt counted before its password is checked: parallel guesses,
-    // from any replica, each take a slot; a right password gives it back.
-    let _queued = state.login_locks.lock(&account_key).await;
-    let throttle = state.config.login_throttle;
-    if let Err(until) = claim_login_attempt(&state, &account_key, &address_key, now_ms).await? {
-        tracing::info!(%address, "login throttled");
-        return Err(ApiError::Throttled {
-            retry_after_seconds: seconds_until(time_of(until), now),
-        });
-    }
+    let attempt = PasswordAttempt::claim(&state, peer, &headers, &body.user).await?;
+    let now = attempt.now;
     let stored = state.store.user(&body.user).await?;
     let matches = check_password(&state, stored.as_ref(), body.password).await?;
     // A deactivated user's right password is refused like a wrong one
     // (R13): the answer does not tell who left.
     let stored = match stored {
         Some(stored) if matches && stored.user.active => stored,
-        unknown_or_wrong => {
-            let keys = [account_key.as_str(), address_key.as_str()];
-            refuse_login(&state, unknown_or_wrong.as_ref(), &keys, now, address).await?;
-            return Err(ApiError::InvalidCredentials);
-        }
+        unknown_or_wrong => return Err(attempt.refuse(&state, unknown_or_wrong.as_ref()).await),
     };
-    state
-        .store
-        .release_login_attempt(&account_key, &address_key, now_ms, |failures| {
-            login_lock(&throttle, throttle.free_address_failures, failures)
-        })
-        .await?;
+    attempt.release(&state).await?;
     // A right password whose login still needs MFA opens a session with
     // fresh slots for codes: it counts against the user's unfinished logins.
     if state.engine.login_step(&stored.user)? != LoginStep::None {
         throttle::count_unfinished_login(&state, &stored.user, now).await?;
     }
     start_session(&state, stored, now).await
+}
+
+/// A login attempt, counted against its account id and its client address
+/// before any password is checked, one per account id at a time in this
+/// replica: parallel guesses, from any replica, each take a slot; a right
+/// password gives it back.
+pub(super) struct PasswordAttempt {
+    pub now: time::OffsetDateTime,
+    address: IpAddr,
+    // Hashed: the throttle table never holds what was typed as a user id
+    // (sometimes a password).
+    account_key: String,
+    address_key: String,
+    _queued: tokio::sync::OwnedMutexGuard<()>,
+}
+
+impl PasswordAttempt {
+    /// Claims an attempt for the id `user` typed: 429 while the id or the
+    /// address is locked.
+    pub(super) async fn claim(
+        state: &AppState,
+        peer: SocketAddr,
+        headers: &HeaderMap,
+        user: &str,
+    ) -> Result<Self, ApiError> {
+        let now = state.config.clock.now();
+        let address = client_address(state, peer, headers);
+        let account_key = format!("account:{}", session::hash(user));
+        let address_key = format!("address:{address}");
+        let _queued = state.login_locks.lock(&account_key).await;
+        let claimed = claim_login_attempt(state, &account_key, &address_key, millis(now)).await?;
+        if let Err(until) = claimed {
+            tracing::info!(%address, "login throttled");
+            return Err(ApiError::Throttled {
+                retry_after_seconds: seconds_until(time_of(until), now),
+            });
+        }
+        Ok(Self {
+            now,
+            address,
+            account_key,
+            address_key,
+            _queued,
+        })
+    }
+
+    /// A refused attempt (unknown id, wrong password or ticket, deactivated
+    /// user): counted and audited alike; the answer to give.
+    pub(super) async fn refuse(&self, state: &AppState, stored: Option<&StoredUser>) -> ApiError {
+        let keys = [self.account_key.as_str(), self.address_key.as_str()];
+        match refuse_login(state, stored, &keys, self.now, self.address).await {
+            Ok(()) => ApiError::InvalidCredentials,
+            Err(e) => e,
+        }
+    }
+
+    /// A right password: the id's failures are forgotten.
+    pub(super) async fn release(&self, state: &AppState) -> Result<(), ApiError> {
+        let throttle = state.config.login_throttle;
+        state
+            .store
+            .release_login_attempt(
+                &self.account_key,
+                &self.address_key,
+                millis(self.now),
+                |failures| login_lock(&throttle, throttle.free_address_failures, failures),
+            )
+            .await?;
+        Ok(())
+    }
 }
 
 /// Opens the session of a login whose password (and ticket) was right,
@@ -183,10 +228,19 @@ async fn open_session(
 /// A login body within bounds: ids and passwords no longer than any
 /// stored one could be, ids without control characters.
 fn check_login_body(body: &LoginBody) -> Result<(), ApiError> {
-    for (field, value, max) in [
-        ("user", &body.user, MAX_USER_CHARS),
-        ("password", &body.password, MAX_PASSWORD_CHARS),
-    ] {
+    check_login_fields(
+        &body.user,
+        &[("password", &body.password, MAX_PASSWORD_CHARS)],
+    )
+}
+
+/// The user id of a login within bounds and without control characters,
+/// and each of `others` (field, value, most characters) within its bound.
+pub(super) fn check_login_fields(
+    user: &str,
+    others: &[(&str, &str, usize)],
+) -> Result<(), ApiError> {
+    for &(field, value, max) in [("user", user, MAX_USER_CHARS)].iter().chain(others) {
         if value.chars().count() > max {
             return Err(ApiError::Invalid {
                 field: field.into(),
@@ -194,7 +248,7 @@ fn check_login_body(body: &LoginBody) -> Result<(), ApiError> {
             });
         }
     }
-    if body.user.chars().any(char::is_control) {
+    if user.chars().any(char::is_control) {
         return Err(ApiError::Invalid {
             field: "user".into(),
             message: "must not contain control characters".into(),
@@ -205,7 +259,7 @@ fn check_login_body(body: &LoginBody) -> Result<(), ApiError> {
 
 /// Counts this attempt against the account id and the client address
 /// before any password is checked; `Err(until)` while either is locked.
-pub(super) async fn claim_login_attempt(
+async fn claim_login_attempt(
     state: &AppState,
     account_key: &str,
     address_key: &str,
@@ -258,7 +312,7 @@ pub(super) async fn check_password(
 
 /// A refused password: the same writes whether the user exists or not (an
 /// id that matches no user is recorded as unknown, never as typed).
-pub(super) async fn refuse_login(
+async fn refuse_login(
     state: &AppState,
     stored: Option<&StoredUser>,
     throttle_keys: &[&str],
@@ -291,7 +345,7 @@ pub(super) async fn refuse_login(
 /// How long (ms) a login throttle subject waits after its `failures`-th
 /// failure in a row: nothing for the first `free`, then the base delay
 /// doubling to the maximum; from the hard limit on, the hard lock.
-pub(super) fn login_lock(throttle: &LoginThrottle, free: u32, failures: i64) -> Option<i64> {
+fn login_lock(throttle: &LoginThrottle, free: u32, failures: i64) -> Option<i64> {
     let failures = u32::try_from(failures).unwrap_or(u32::MAX);
     if failures >= throttle.hard_limit {
         return Some(i64::from(throttle.hard_lock_seconds) * 1000);
@@ -307,7 +361,7 @@ pub(super) fn login_lock(throttle: &LoginThrottle, free: u32, failures: i64) -> 
 
 /// The client's address: the peer's, or the last `X-Forwarded-For` entry a
 /// trusted proxy added (the address that proxy saw).
-pub(super) fn client_address(state: &AppState, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
+fn client_address(state: &AppState, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
     if !state.config.trusted_proxies.contains(&peer.ip()) {
         return peer.ip();
     }

@@ -15,17 +15,13 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::login::{
-    MAX_PASSWORD_CHARS, MAX_USER_CHARS, check_password, claim_login_attempt, client_address,
-    login_lock, refuse_login, start_session,
+    MAX_PASSWORD_CHARS, PasswordAttempt, check_login_fields, check_password, start_session,
 };
 use crate::app::AppState;
 use crate::credentials::session;
-use crate::decisions::seconds_until;
 use crate::error::ApiError;
 use crate::http::json_body::ApiJson;
-use crate::store::time_of;
 use crate::support;
-use mfa_reset::timestamp::to_millis as millis;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -39,25 +35,13 @@ pub struct TicketBody {
 const MAX_TICKET_CHARS: usize = 128;
 
 fn check_body(body: &TicketBody) -> Result<(), ApiError> {
-    for (field, value, max) in [
-        ("user", &body.user, MAX_USER_CHARS),
-        ("password", &body.password, MAX_PASSWORD_CHARS),
-        ("ticket", &body.ticket, MAX_TICKET_CHARS),
-    ] {
-        if value.chars().count() > max {
-            return Err(ApiError::Invalid {
-                field: field.into(),
-                message: format!("longer than {max} characters"),
-            });
-        }
-    }
-    if body.user.chars().any(char::is_control) {
-        return Err(ApiError::Invalid {
-            field: "user".into(),
-            message: "must not contain control characters".into(),
-        });
-    }
-    Ok(())
+    check_login_fields(
+        &body.user,
+        &[
+            ("password", &body.password, MAX_PASSWORD_CHARS),
+            ("ticket", &body.ticket, MAX_TICKET_CHARS),
+        ],
+    )
 }
 
 /// POST /api/login/ticket: password and recovery ticket.
@@ -68,18 +52,8 @@ pub async fn redeem(
     ApiJson(body): ApiJson<TicketBody>,
 ) -> Result<Response, ApiError> {
     check_body(&body)?;
-    let now = state.config.clock.now();
-    let now_ms = millis(now);
-    let address = client_address(&state, peer, &headers);
-    let account_key = format!("account:{}", session::hash(&body.user));
-    let address_key = format!("address:{address}");
-    let _queued = state.login_locks.lock(&account_key).await;
-    if let Err(until) = claim_login_attempt(&state, &account_key, &address_key, now_ms).await? {
-        tracing::info!(%address, "ticket login throttled");
-        return Err(ApiError::Throttled {
-            retry_after_seconds: seconds_until(time_of(until), now),
-        });
-    }
+    let attempt = PasswordAttempt::claim(&state, peer, &headers, &body.user).await?;
+    let now = attempt.now;
     let stored = state.store.user(&body.user).await?;
     let matches = check_password(&state, stored.as_ref(), body.password).await?;
     // The ticket is looked up only behind the right password, and only
@@ -94,18 +68,10 @@ pub async fn redeem(
     let (stored, case) = match (stored, case) {
         (Some(stored), Some(case)) => (stored, case),
         (unknown_or_wrong, _) => {
-            let keys = [account_key.as_str(), address_key.as_str()];
-            refuse_login(&state, unknown_or_wrong.as_ref(), &keys, now, address).await?;
-            return Err(ApiError::InvalidCredentials);
+            return Err(attempt.refuse(&state, unknown_or_wrong.as_ref()).await);
         }
     };
-    let throttle = state.config.login_throttle;
-    state
-        .store
-        .release_login_attempt(&account_key, &address_key, now_ms, |failures| {
-            login_lock(&throttle, throttle.free_address_failures, failures)
-        })
-        .await?;
+    attempt.release(&state).await?;
     if let Some((status, denial)) =
         support::redeem_ticket(&state, &stored, &case.case.id, now).await?
     {

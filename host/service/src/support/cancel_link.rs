@@ -3,16 +3,16 @@
 //! cancel that case and nothing else, once — a cancelled case is closed.
 //! The link's token (256 bits) is kept as SHA-256 only.
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use super::cases::CaseView;
+use super::cases::answer;
 use super::events;
 use super::step::{self, StepWrites};
 use crate::app::AppState;
 use crate::credentials::session;
-use crate::decisions::{Decided, retry};
+use crate::decisions::retry;
 use crate::error::ApiError;
-use mfa_reset::api::{RecoveryAction, RecoveryRequest, Session};
+use mfa_reset::api::RecoveryAction;
 
 /// The refusal of a token that names no case.
 fn unknown() -> ApiError {
@@ -35,18 +35,8 @@ pub async fn cancel_by_link(state: &AppState, token: &str) -> Result<(u16, Value
             .await?
             .ok_or_else(unknown)?;
         let now = state.config.clock.now();
-        let request = RecoveryRequest {
-            caller: None,
-            session: Session {
-                login_at: now,
-                last_activity_at: now,
-                mfa_satisfied: false,
-            },
-            now,
-            account_has_active_session: false,
-            action: RecoveryAction::CancelByLink,
-            case: stored.case.clone(),
-        };
+        let request =
+            step::sessionless(None, RecoveryAction::CancelByLink, stored.case.clone(), now);
         let decision_id = uuid::Uuid::new_v4().to_string();
         let outcome = step::decide(state, request, &decision_id).await?;
         let writes = StepWrites {
@@ -63,16 +53,7 @@ pub async fn cancel_by_link(state: &AppState, token: &str) -> Result<(u16, Value
             )],
         };
         step::commit(state, &outcome, &decision_id, writes).await?;
-        if !outcome.decision.allowed {
-            let denied = Decided::denied(decision_id, outcome.decision);
-            let body = serde_json::to_value(&denied).unwrap_or_default();
-            return Ok((denied.status().as_u16(), body));
-        }
-        let view = CaseView::of(&stored, &outcome.case);
-        Ok((
-            200,
-            json!({"decision_id": decision_id, "allowed": true, "message": outcome.decision.message, "case": view}),
-        ))
+        Ok(answer(decision_id, outcome, &stored))
     })
     .await
 }

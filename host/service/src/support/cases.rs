@@ -126,12 +126,22 @@ fn parse_checks(names: &[String]) -> Result<Vec<IdentityCheck>, ApiError> {
     Ok(checks)
 }
 
+/// A denied step as the caller sees it (the deciding policy's code and
+/// message), with its status.
+pub(super) fn denied(decision_id: String, decision: mfa_reset::api::Decision) -> (u16, Value) {
+    let denied = Decided::denied(decision_id, decision);
+    let body = serde_json::to_value(&denied).unwrap_or_default();
+    (denied.status().as_u16(), body)
+}
+
 /// The answer to a step: the decision, and the case as it now stands.
-fn answer(decision_id: String, outcome: RecoveryOutcome, stored: &StoredCase) -> (u16, Value) {
+pub(super) fn answer(
+    decision_id: String,
+    outcome: RecoveryOutcome,
+    stored: &StoredCase,
+) -> (u16, Value) {
     if !outcome.decision.allowed {
-        let denied = Decided::denied(decision_id, outcome.decision);
-        let body = serde_json::to_value(&denied).unwrap_or_default();
-        return (denied.status().as_u16(), body);
+        return denied(decision_id, outcome.decision);
     }
     let view = CaseView::of(stored, &outcome.case);
     let body = json!({

@@ -7,13 +7,14 @@
 
 use serde_json::Value;
 
+use super::cases::{denied, no_case};
+use super::events;
 use super::step::{self, StepWrites};
-use super::{cases::no_case, events};
 use crate::app::AppState;
-use crate::decisions::{Decided, retry};
+use crate::decisions::retry;
 use crate::error::ApiError;
 use crate::store::StoredUser;
-use mfa_reset::api::{RecoveryAction, RecoveryRequest, Session};
+use mfa_reset::api::RecoveryAction;
 
 /// Redeems the case `case_id` of `account` at `now`: `Ok(None)` when it
 /// is redeemed (the caller opens the login's session next), else the
@@ -38,19 +39,14 @@ pub async fn redeem_ticket(
         if account.user.id != stored.case.account.id {
             return Err(no_case(case_id));
         }
-        let request = RecoveryRequest {
-            caller: Some(account.user.clone()),
-            // The login that checked password and ticket, starting now.
-            session: Session {
-                login_at: now,
-                last_activity_at: now,
-                mfa_satisfied: false,
-            },
+        // The login that checked password and ticket starts now.
+        let caller = Some(account.user.clone());
+        let request = step::sessionless(
+            caller,
+            RecoveryAction::RedeemTicket,
+            stored.case.clone(),
             now,
-            account_has_active_session: false,
-            action: RecoveryAction::RedeemTicket,
-            case: stored.case.clone(),
-        };
+        );
         let decision_id = uuid::Uuid::new_v4().to_string();
         let outcome = step::decide(state, request, &decision_id).await?;
         let writes = StepWrites {
@@ -66,9 +62,7 @@ pub async fn redeem_ticket(
         if outcome.decision.allowed {
             return Ok(None);
         }
-        let denied = Decided::denied(decision_id, outcome.decision);
-        let body = serde_json::to_value(&denied).unwrap_or_default();
-        Ok(Some((denied.status().as_u16(), body)))
+        Ok(Some(denied(decision_id, outcome.decision)))
     })
     .await
 }

@@ -15,9 +15,12 @@ use crate::decisions::caller::Caller;
 use crate::error::ApiError;
 use crate::policy::decision_log::RecordedDecision;
 use crate::store::{AuditEntry, CaseWrite, Commit, Event, SessionUse, SessionsChange, StoredUser};
-use mfa_reset::api::{RecoveryOutcome, RecoveryRequest, SessionEffect};
+use mfa_reset::api::{
+    RecoveryAction, RecoveryCase, RecoveryOutcome, RecoveryRequest, Session, SessionEffect, User,
+};
 use mfa_reset::log_text::Shown;
 use mfa_reset::timestamp::to_millis as millis;
+use time::OffsetDateTime;
 
 /// What a decided step writes besides its outcome.
 pub(super) struct StepWrites<'a> {
@@ -33,6 +36,28 @@ pub(super) struct StepWrites<'a> {
     pub ticket_hash: Option<&'a str>,
     /// Notifications of an allowed step.
     pub events: Vec<Event>,
+}
+
+/// A step asked outside a console session: by the cancel link (no
+/// caller), or by a redemption, whose login starts `now`.
+pub(super) fn sessionless(
+    caller: Option<User>,
+    action: RecoveryAction,
+    case: RecoveryCase,
+    now: OffsetDateTime,
+) -> RecoveryRequest {
+    RecoveryRequest {
+        caller,
+        session: Session {
+            login_at: now,
+            last_activity_at: now,
+            mfa_satisfied: false,
+        },
+        now,
+        account_has_active_session: false,
+        action,
+        case,
+    }
 }
 
 /// The component decides `request`; the decision is counted, logged (no
