@@ -52,7 +52,9 @@ pub fn check(request: &Request, names: &RequestBuilder) -> Result<(), RequestErr
             if !names.is_route_action(name) {
                 return Err(error(
                     "action.access-route",
-                    format!("`{name}` is not an action of the schema's `console_routes` group"),
+                    format!(
+                        "`{name}` is not an action of the schema's `console_routes` or `support_desk` group"
+                    ),
                 ));
             }
         }

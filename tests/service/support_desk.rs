@@ -28,29 +28,9 @@ impl Desk {
         let inbox = Inbox::start().await;
         let webhook = inbox.webhook();
         let svc = TestService::start(|config, _| config.webhook = Some(webhook)).await;
-        let accounts = svc.accounts(&svc.base).await;
         let mut secrets = Vec::new();
         for agent in ["sam", "tom"] {
-            let invitation = accounts.create_agent(agent).await.unwrap();
-            let token = invitation.link.split('#').nth(1).unwrap().to_string();
-            let (status, body) = read(
-                client()
-                    .post(svc.url("/api/invitation/accept"))
-                    .json(&json!({"token": token, "password": AGENT_PASSWORD}))
-                    .send()
-                    .await
-                    .unwrap(),
-            )
-            .await;
-            assert_eq!(status, StatusCode::OK, "{body}");
-            let (status, body) = password_login(&svc.base, agent, AGENT_PASSWORD).await;
-            assert_eq!(status, StatusCode::OK, "{body}");
-            assert_eq!(
-                body["next_step"], "enrol",
-                "R14: MFA is always required of agents"
-            );
-            let token = body["token"].as_str().unwrap();
-            let secret = enrol(&svc.base, token, &svc.clock).await;
+            let (_, secret) = enrolled_agent(&svc, agent).await;
             secrets.push((agent.to_string(), secret));
         }
         Self {
@@ -129,6 +109,33 @@ impl Desk {
         )
         .await
     }
+}
+
+/// A support agent created by the operator, who chose a password and
+/// enrolled: their session (MFA done) and TOTP secret.
+async fn enrolled_agent(svc: &TestService, agent: &str) -> (String, String) {
+    let accounts = svc.accounts(&svc.base).await.with_clock(svc.clock.clone());
+    let invitation = accounts.create_agent(agent).await.unwrap();
+    let token = invitation.link.split('#').nth(1).unwrap().to_string();
+    let (status, body) = read(
+        client()
+            .post(svc.url("/api/invitation/accept"))
+            .json(&json!({"token": token, "password": AGENT_PASSWORD}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = password_login(&svc.base, agent, AGENT_PASSWORD).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body["next_step"], "enrol",
+        "R14: MFA is always required of agents"
+    );
+    let token = body["token"].as_str().unwrap().to_string();
+    let secret = enrol(&svc.base, &token, &svc.clock).await;
+    (token, secret)
 }
 
 async fn password_login(base: &str, user: &str, password: &str) -> (StatusCode, Value) {
@@ -654,32 +661,47 @@ async fn r14_support_agents_never_reach_customer_administration_or_routes() {
             forward(&desk.svc.base, "/forward-auth", Some(&sam), &headers, None).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{route}");
     }
-    // A customer user never reaches the support desk's listing of all cases.
+    // A customer user never reaches the support desk's listing of all
+    // cases, and cannot tell from opening one whether an account exists:
+    // an account of another organization and no account are answered alike,
+    // and nothing lands in that organization's audit trail.
     let bob = login(&desk.svc.base, "bob").await;
     let (status, body) = desk.call(&bob, "GET", "/api/recovery-cases", None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["cases"], json!([]));
-    let (status, body) = desk.open(&bob, "gina", SUB_USER_CHECKS).await;
+    let (status, existing) = desk.open(&bob, "gina", SUB_USER_CHECKS).await;
+    let (_, missing) = desk.open(&bob, "nobody-at-all", SUB_USER_CHECKS).await;
+    assert_eq!(
+        (status, existing["denial_code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("not-permitted")),
+        "{existing}"
+    );
+    assert_eq!(
+        (&existing["denial_code"], &existing["message"]),
+        (&missing["denial_code"], &missing["message"])
+    );
+    let gus = login(&desk.svc.base, "gus").await;
+    let (_, trail) = desk.call(&gus, "GET", "/api/audit?limit=200", None).await;
+    assert!(!trail.to_string().contains("open_recovery_case"), "{trail}");
+
+    // An agent whose session expired is told so, not shown an empty desk.
+    desk.advance(Duration::minutes(61));
+    let (status, body) = desk.call(&sam, "GET", "/api/recovery-cases", None).await;
     assert_eq!(
         (status, body["denial_code"].as_str()),
-        (StatusCode::FORBIDDEN, Some("not-permitted")),
+        (StatusCode::UNAUTHORIZED, Some("session-expired")),
         "{body}"
     );
 
     // Without a webhook nobody would hear of a case: none opens.
     let quiet = TestService::start(|_, _| {}).await;
-    let accounts = quiet.accounts(&quiet.base).await;
-    accounts.create_agent("sam").await.unwrap();
-    let (status, body) = read(
-        client()
-            .post(quiet.url("/api/recovery-cases"))
-            .bearer_auth(login(&quiet.base, "bob").await)
-            .json(
-                &json!({"account": "gina", "ticket_reference": "HD-1", "checks": SUB_USER_CHECKS}),
-            )
-            .send()
-            .await
-            .unwrap(),
+    let (sam, _) = enrolled_agent(&quiet, "sam").await;
+    let (status, body) = call(
+        &quiet.base,
+        &sam,
+        "POST",
+        "/api/recovery-cases",
+        Some(json!({"account": "gina", "ticket_reference": "HD-1", "checks": SUB_USER_CHECKS})),
     )
     .await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");

@@ -160,11 +160,16 @@ impl RequestBuilder {
             .map(|(name, entities)| (name.as_str(), entities.iter().map(Entity::uid).collect()))
     }
 
-    /// Whether `name` is an action of the schema's `console_routes` group,
-    /// the only actions a gateway route may name.
+    /// Whether `name` is a page's action on the caller's organization: one
+    /// of the schema's `console_routes` group (the only actions a gateway
+    /// route may name), or of its `support_desk` group (the support desk's
+    /// page; its steps on cases do not apply to an organization, so asking
+    /// for one as a route is answered `not-permitted`).
     pub fn is_route_action(&self, name: &str) -> bool {
-        let group = self.action("console_routes");
-        self.actions.is_ancestor_of(&group, &self.action(name))
+        let action = self.action(name);
+        ["console_routes", "support_desk"]
+            .iter()
+            .any(|group| self.actions.is_ancestor_of(&self.action(group), &action))
     }
 }
 

@@ -87,11 +87,14 @@ export function showNav(current, who) {
 
 /**
  * `work` once at a time per control. The control stays enabled (a disabled
- * one would drop the keyboard focus to the page); a second press waits.
+ * one would drop the keyboard focus to the page); a second press waits —
+ * and a second submit of a form never falls through to the browser's own,
+ * which would put its fields (a password, a ticket) in a URL.
  */
 export function busy(control, work) {
   let running = false;
   return async (...args) => {
+    args[0]?.preventDefault?.();
     if (running) return;
     running = true;
     control.setAttribute('aria-busy', 'true');

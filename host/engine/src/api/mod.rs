@@ -111,7 +111,8 @@ pub enum Action {
     /// R11: the organization's users as stored.
     ListUsers(Vec<User>),
     /// A gateway route: the Cedar action its route map names (an action of
-    /// the schema's `console_routes` group), on the caller's organization.
+    /// the schema's `console_routes` group, or `view_support_desk`), on the
+    /// caller's organization.
     AccessRoute(String),
     /// The caller's own session (what its login still needs); allowed
     /// before MFA is finished, like the login steps.

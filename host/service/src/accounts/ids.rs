@@ -6,6 +6,10 @@ use super::{AccountError, OPERATOR};
 /// The audit trail's actor when a case's cancel link cancels it (R14).
 const CANCEL_LINK: &str = "cancel-link";
 
+/// The agent the support desk imagines when it asks the policies when a
+/// ticket would be ready (`support/probe.rs`): no account may be it.
+pub(crate) const SUPPORT_DESK_PROBE: &str = "support-desk-probe";
+
 /// Longest id accepted.
 pub const MAX_ID_CHARS: usize = 128;
 
@@ -24,7 +28,9 @@ pub enum IdProblem {
     )]
     Character(char),
     /// A name the audit trail uses for something else.
-    #[error("is reserved (the audit trail's name for operators or for a case's cancel link)")]
+    #[error(
+        "is reserved (a name the service uses for operators, cancel links or its own questions)"
+    )]
     Reserved,
     /// Another organization or user has it.
     #[error("is taken (ids are unique, letter case aside)")]
@@ -42,7 +48,7 @@ pub fn check_id(field: &'static str, value: &str) -> Result<(), AccountError> {
         (!allowed).then_some(c)
     }) {
         Some(IdProblem::Character(c))
-    } else if [OPERATOR, CANCEL_LINK]
+    } else if [OPERATOR, CANCEL_LINK, SUPPORT_DESK_PROBE]
         .iter()
         .any(|reserved| value.eq_ignore_ascii_case(reserved))
     {
@@ -84,5 +90,6 @@ mod tests {
         assert_eq!(problem("bób"), Some(IdProblem::Character('ó')));
         assert_eq!(problem("Operator"), Some(IdProblem::Reserved));
         assert_eq!(problem("Cancel-Link"), Some(IdProblem::Reserved));
+        assert_eq!(problem("support-desk-probe"), Some(IdProblem::Reserved));
     }
 }

@@ -14,6 +14,7 @@ mod ids;
 mod invitations;
 pub mod provisioning;
 
+pub(crate) use ids::SUPPORT_DESK_PROBE;
 pub use ids::{IdProblem, check_id};
 pub use invitations::{Invitation, InvitationAnswer, accept_invitation, peek_invitation};
 

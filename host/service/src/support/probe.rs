@@ -25,21 +25,28 @@ pub(super) async fn has_active_session(
     if sessions.is_empty() {
         return Ok(false);
     }
-    let action = match account.user.role {
-        Role::SupportAgent => Action::AccessRoute("view_support_desk".into()),
-        Role::Root | Role::SubUser => Action::ResetOwnMfa,
+    // A session from which its holder could reset their MFA, or use the
+    // console at all (an account without MFA has nothing to reset).
+    let actions = match account.user.role {
+        Role::SupportAgent => vec![Action::AccessRoute("view_support_desk".into())],
+        Role::Root | Role::SubUser => vec![
+            Action::ResetOwnMfa,
+            Action::AccessRoute("access_console".into()),
+        ],
     };
     let requests: Vec<Request> = sessions
         .iter()
-        .map(|s| Request {
-            actor: account.user.clone(),
-            session: Session {
-                login_at: crate::store::time_of(s.login_at),
-                last_activity_at: crate::store::time_of(s.last_activity_at),
-                mfa_satisfied: s.mfa_satisfied,
-            },
-            now: now.max(crate::store::time_of(s.last_activity_at)),
-            action: action.clone(),
+        .flat_map(|s| {
+            actions.iter().map(move |action| Request {
+                actor: account.user.clone(),
+                session: Session {
+                    login_at: crate::store::time_of(s.login_at),
+                    last_activity_at: crate::store::time_of(s.last_activity_at),
+                    mfa_satisfied: s.mfa_satisfied,
+                },
+                now: now.max(crate::store::time_of(s.last_activity_at)),
+                action: action.clone(),
+            })
         })
         .collect();
     let answers = state
@@ -62,7 +69,7 @@ pub(super) async fn ticket_ready_at(
     case: &RecoveryCase,
     now: OffsetDateTime,
 ) -> Result<Option<OffsetDateTime>, ApiError> {
-    const PROBE: &str = "support-desk-probe";
+    const PROBE: &str = crate::accounts::SUPPORT_DESK_PROBE;
     let probe_agent = User {
         id: PROBE.into(),
         role: Role::SupportAgent,
