@@ -76,9 +76,10 @@ impl Inbox {
             .collect()
     }
 
-    /// The first event of `kind` about `user`, waiting up to 10 s.
+    /// The first event of `kind` about `user`, waiting up to 30 s (the
+    /// suites share two cores; a delivery is usually there at once).
     pub async fn event(&self, kind: &str, user: &str) -> Value {
-        for _ in 0..200 {
+        for _ in 0..600 {
             let found = self
                 .events
                 .lock()
