@@ -192,7 +192,7 @@ async function profileView() {
     follow(answer);
   }));
   // After the handlers: the page's buttons work while the banner loads.
-  await showPendingCases();
+  await showPendingCases(me.user.id);
 }
 
 // ---- Organization-wide policies: roots only (the engine says who).
@@ -364,7 +364,7 @@ async function organizationView() {
   if (!me.mfa_satisfied) return go('login');
   showNav('organization', me.user);
   $('enforce').checked = me.enforce_mfa;
-  showPendingCases();
+  showPendingCases(me.user.id);
 
   // The handlers come first: the controls show as soon as the users have
   // loaded, and a change made while the audit table still loads must reach

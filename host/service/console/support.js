@@ -103,8 +103,8 @@ export async function supportView() {
 
 // ---- The pending-case banner (account holders and roots).
 
-/** Shows the recovery cases the caller may cancel, each with its button. */
-export async function showPendingCases() {
+/** Shows the recovery cases the caller (`me`) may cancel, each with its button. */
+export async function showPendingCases(me) {
   const answer = await api('GET', 'recovery-cases');
   const cases = answer.status === 200 ? answer.body.cases : [];
   $('cases-banner').hidden = cases.length === 0;
@@ -118,13 +118,13 @@ export async function showPendingCases() {
     const button = document.createElement('button');
     button.type = 'button';
     button.className = 'danger';
-    button.textContent = "This wasn't me: cancel it";
+    button.textContent = c.account === me ? "This wasn't me: cancel it" : 'Cancel this recovery';
     button.setAttribute('aria-label', `Cancel the recovery case of ${c.account} (${c.ticket_reference})`);
     button.addEventListener('click', busy(button, async () => {
       const cancelled = await api('POST', `recovery-cases/${encodeURIComponent(c.id)}/cancel`);
       if (!cancelled.body.allowed) return follow(cancelled);
       say('status', cancelled.body.message);
-      await showPendingCases();
+      await showPendingCases(me);
     }));
     item.append(text, button);
     return item;
