@@ -17,6 +17,7 @@ pub(crate) mod forward_auth;
 pub(crate) mod invitation;
 pub(crate) mod json_body;
 pub(crate) mod login;
+pub(crate) mod login_attempt;
 pub(crate) mod ops;
 pub(crate) mod pages;
 pub(crate) mod recovery;

@@ -14,9 +14,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use super::login::{
-    MAX_PASSWORD_CHARS, PasswordAttempt, check_login_fields, check_password, start_session,
-};
+use super::login::{MAX_PASSWORD_CHARS, check_login_fields, start_session};
+use super::login_attempt::{PasswordAttempt, check_password};
 use crate::app::AppState;
 use crate::credentials::session;
 use crate::error::ApiError;
