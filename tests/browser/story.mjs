@@ -407,6 +407,9 @@ const carol = await person();
   const samKey = await enrol(sam, null, 'support');
   assert.ok(await sam.getByRole('link', { name: 'Organization-wide policies' }).isHidden(), 'an agent has no customer pages');
 
+  // The page's own requests done first: answered after the clock moved,
+  // they would send the page to "expired" while the next step navigates.
+  await sam.waitForLoadState('networkidle');
   assert.equal(await ask('clock 2678400'), 'ok'); // 31 days: gina's session is gone, and her phone
   await logIn(sam, 'sam', AGENT_PASSWORD);
   await visible(sam, '#code-form');

@@ -47,9 +47,19 @@ fn organization(entities: &[Value], id: &str) -> Value {
     json!({"id": id, "enforce_mfa": org["attrs"]["enforce_mfa"]})
 }
 
-/// A Cedar `User` entity as the engine's typed user.
+/// A Cedar `User` (or `SupportAgent`) entity as the engine's typed user.
 fn user(entities: &[Value], entity: &Value) -> Value {
     let attrs = &entity["attrs"];
+    if entity["uid"]["type"] == "MfaReset::SupportAgent" {
+        // Agents belong to the support desk; MFA is always theirs to have.
+        return json!({
+            "id": entity["uid"]["id"],
+            "role": "support_agent",
+            "organization": organization(entities, ".support-desk"),
+            "mfa": if attrs["mfa_enrolled"] == true { "active" } else { "enrolment_due" },
+            "active": attrs["active"],
+        });
+    }
     let org_id = attrs["organization"]["__entity"]["id"].as_str().unwrap();
     let mfa = match (attrs["mfa_enabled"] == true, attrs["mfa_enrolled"] == true) {
         (true, true) => "active",
