@@ -430,6 +430,24 @@ const carol = await person();
   await says(sam, '#status', 'Case opened');
   await says(sam, '#cases', 'waiting:');
   await shot(sam, 'support');
+  log('keyboard: the form and every case button are reached with Tab, with a visible focus');
+  {
+    const reached = new Set();
+    await sam.getByLabel('Account (user ID)').focus();
+    for (let n = 0; n < 12; n += 1) {
+      await sam.keyboard.press('Tab');
+      const [name, outline] = await sam.evaluate(() => {
+        const on = document.activeElement;
+        if (on === document.body) return ['(page)', ''];
+        return [on.getAttribute('aria-label') || on.id || on.value || on.tagName, getComputedStyle(on).outlineStyle];
+      });
+      reached.add(name);
+      if (name !== '(page)') assert.notEqual(outline, 'none', `focus on ${name} is visible`);
+    }
+    for (const name of ['case-reference', 'document_check', 'Approve — case of gina (HD-2001)', 'Issue ticket — case of gina (HD-2001)', 'Cancel — case of gina (HD-2001)']) {
+      assert.ok(reached.has(name), `${name} is reached by keyboard: ${[...reached]}`);
+    }
+  }
 
   log('R14: gus, her root, sees the pending case in his console, with a way to cancel it');
   {

@@ -87,7 +87,13 @@ async fn console_pages_hold_no_data_and_are_locked_down() {
 
     // One shell for every page; a session changes nothing in it.
     let token = common::service::login(&svc.base, "ada").await;
-    for page in ["profile", "organization", "expired"] {
+    for page in [
+        "profile",
+        "organization",
+        "expired",
+        "support",
+        "cancel-case",
+    ] {
         let with_session = http
             .get(svc.url(&format!("/console/{page}")))
             .bearer_auth(&token)
@@ -99,23 +105,25 @@ async fn console_pages_hold_no_data_and_are_locked_down() {
     }
     assert!(!shell.contains("ada") && !shell.contains("acme"));
 
-    let script = http
-        .get(svc.url("/console/assets/console.js"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(script.status(), StatusCode::OK);
-    assert!(
-        script.headers()[CONTENT_TYPE]
-            .to_str()
-            .unwrap()
-            .starts_with("text/javascript")
-    );
-    assert_eq!(script.headers()[CACHE_CONTROL], "no-store");
-    assert!(
-        !script.text().await.unwrap().contains("innerHTML"),
-        "text goes in as text"
-    );
+    for file in ["console.js", "common.js", "support.js"] {
+        let script = http
+            .get(svc.url(&format!("/console/assets/{file}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(script.status(), StatusCode::OK, "{file}");
+        assert!(
+            script.headers()[CONTENT_TYPE]
+                .to_str()
+                .unwrap()
+                .starts_with("text/javascript")
+        );
+        assert_eq!(script.headers()[CACHE_CONTROL], "no-store");
+        assert!(
+            !script.text().await.unwrap().contains("innerHTML"),
+            "{file}: text goes in as text"
+        );
+    }
 
     let index = http.get(svc.url("/console/")).send().await.unwrap();
     assert_eq!(index.status(), StatusCode::SEE_OTHER);
