@@ -11,7 +11,8 @@
 //! policies' to say; pinning the component's sha256 is what guards that.
 
 use crate::bindings::types::{
-    Action, Authenticator, Change, Decision, MfaStatus, Outcome, Request, SessionEffect, User,
+    Action, AuditRecord, Authenticator, Change, Decision, MfaStatus, Outcome, Request,
+    SessionEffect, User,
 };
 
 mod provisioning;
@@ -342,32 +343,50 @@ fn check_audit(request: &Request, outcome: &Outcome, action: &str) -> Result<(),
         }
         (None, _) => request.actor.organization.id.as_str(),
     };
-    let decision = &outcome.decision;
-    if audit.actor != request.actor.id
-        || audit.organization != request.actor.organization.id
-        || audit.target != expected_target
-        || audit.action != action
-        || audit.at != request.now
-        || audit.allowed != decision.allowed
-        || audit.policy_ids != decision.policy_ids
-        || audit.denial_code != decision.denial_code
-    {
-        return Err(Fault::WrongAudit {
-            found: format!(
-                "{} {} on `{}` in `{}`, allowed {}",
-                audit.actor, audit.action, audit.target, audit.organization, audit.allowed
-            ),
-            expected: format!(
-                "{} {} on `{}` in `{}`) and decision (allowed {}",
-                request.actor.id,
-                action,
-                expected_target,
-                request.actor.organization.id,
-                decision.allowed
-            ),
-        });
+    let expected = ExpectedAudit {
+        actor: &request.actor.id,
+        organization: &request.actor.organization.id,
+        target: expected_target,
+        action,
+        at: request.now,
+    };
+    expected.check(audit, &outcome.decision)
+}
+
+/// What an audit record must say: who, where, on whom, what, when — and
+/// the decision it records.
+pub(super) struct ExpectedAudit<'a> {
+    pub actor: &'a str,
+    pub organization: &'a str,
+    pub target: &'a str,
+    pub action: &'a str,
+    pub at: i64,
+}
+
+impl ExpectedAudit<'_> {
+    pub(super) fn check(&self, audit: &AuditRecord, decision: &Decision) -> Result<(), Fault> {
+        if audit.actor != self.actor
+            || audit.organization != self.organization
+            || audit.target != self.target
+            || audit.action != self.action
+            || audit.at != self.at
+            || audit.allowed != decision.allowed
+            || audit.policy_ids != decision.policy_ids
+            || audit.denial_code != decision.denial_code
+        {
+            return Err(Fault::WrongAudit {
+                found: format!(
+                    "{} {} on `{}` in `{}`, allowed {}",
+                    audit.actor, audit.action, audit.target, audit.organization, audit.allowed
+                ),
+                expected: format!(
+                    "{} {} on `{}` in `{}`) and decision (allowed {}",
+                    self.actor, self.action, self.target, self.organization, decision.allowed
+                ),
+            });
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 #[cfg(test)]

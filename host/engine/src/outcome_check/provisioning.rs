@@ -4,7 +4,7 @@
 //! sessions on deactivation), or changes nothing; never MFA, never a role,
 //! never another user. Every change is audited as the provisioner's.
 
-use super::Fault;
+use super::{ExpectedAudit, Fault};
 use crate::bindings::types::{
     MfaStatus, ProvisioningAction, ProvisioningOutcome, ProvisioningRequest, Role, SessionEffect,
     User,
@@ -98,29 +98,15 @@ fn check_audit(
     let Some(audit) = &outcome.audit else {
         return Err(Fault::NoAudit);
     };
-    let decision = &outcome.decision;
     let provisioner = &request.provisioner;
-    if audit.actor != provisioner.id
-        || audit.organization != provisioner.organization.id
-        || audit.target != target
-        || audit.action != action
-        || audit.at != request.now
-        || audit.allowed != decision.allowed
-        || audit.policy_ids != decision.policy_ids
-        || audit.denial_code != decision.denial_code
-    {
-        return Err(Fault::WrongAudit {
-            found: format!(
-                "{} {} on `{}` in `{}`, allowed {}",
-                audit.actor, audit.action, audit.target, audit.organization, audit.allowed
-            ),
-            expected: format!(
-                "{} {action} on `{target}` in `{}`) and decision (allowed {}",
-                provisioner.id, provisioner.organization.id, decision.allowed
-            ),
-        });
+    ExpectedAudit {
+        actor: &provisioner.id,
+        organization: &provisioner.organization.id,
+        target,
+        action,
+        at: request.now,
     }
-    Ok(())
+    .check(audit, &outcome.decision)
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 //! — and a denial changes nothing. Every step is audited in the account's
 //! organization, as the caller's (the cancel link's when it has none).
 
-use super::Fault;
+use super::{ExpectedAudit, Fault};
 use crate::bindings::types::{
     CaseState, MfaStatus, RecoveryAction, RecoveryCase, RecoveryOutcome, RecoveryRequest,
     SessionEffect,
@@ -148,27 +148,14 @@ pub fn check_recovery(
         .caller
         .as_ref()
         .map_or(CANCEL_LINK_ACTOR, |c| c.id.as_str());
-    if audit.actor != actor
-        || audit.organization != case.account.organization.id
-        || audit.target != case.account.id
-        || audit.action != action
-        || audit.at != request.now
-        || audit.allowed != decision.allowed
-        || audit.policy_ids != decision.policy_ids
-        || audit.denial_code != decision.denial_code
-    {
-        return Err(Fault::WrongAudit {
-            found: format!(
-                "{} {} on `{}` in `{}`, allowed {}",
-                audit.actor, audit.action, audit.target, audit.organization, audit.allowed
-            ),
-            expected: format!(
-                "{actor} {action} on `{}` in `{}`) and decision (allowed {}",
-                case.account.id, case.account.organization.id, decision.allowed
-            ),
-        });
+    ExpectedAudit {
+        actor,
+        organization: &case.account.organization.id,
+        target: &case.account.id,
+        action,
+        at: request.now,
     }
-    Ok(())
+    .check(audit, decision)
 }
 
 #[cfg(test)]

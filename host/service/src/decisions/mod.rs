@@ -3,29 +3,31 @@
 //! to what the decision read makes the commit fail; the action is then
 //! decided again on fresh state (no update is ever lost).
 
-use std::time::Instant;
-
 use axum::http::StatusCode;
 use serde::Serialize;
 use time::OffsetDateTime;
 
 mod audit_rows;
 pub(crate) mod caller;
+mod commit;
+mod log;
 pub(crate) mod retry;
 pub(crate) mod throttle;
+mod user_actions;
 
-use self::audit_rows::audit_rows;
+use self::commit::{Written, commit_decision, touch_session};
+use self::log::decide_and_log;
+pub use self::user_actions::allowed_actions;
+
 use self::caller::Caller;
 use self::throttle::{Attempt, Settled};
 use crate::app::AppState;
 use crate::error::ApiError;
-use crate::policy::decision_log::RecordedDecision;
-use crate::store::{Commit, SessionUse, SessionsChange, StoredUser};
+use crate::store::{SessionUse, StoredUser};
 use mfa_reset::api::{
     Action, AuditRecord, Change, Decision, MfaStatus, Organization, Outcome, Request, Role,
     SessionEffect, User, UserStatus,
 };
-use mfa_reset::log_text::Shown;
 use mfa_reset::timestamp::to_millis as millis;
 
 /// What the caller asks for, before the stored state is read.
@@ -395,67 +397,6 @@ async fn attempt(state: &AppState, caller: &Caller, intent: &Intent) -> Result<D
     })
 }
 
-/// Which of the console's per-user actions the caller may take on each of
-/// `users`, decided by the engine in one batch, as of now: nothing is
-/// committed, audited or logged (each action taken is decided again). An
-/// invitation is only ever offered for a user without a password.
-pub async fn allowed_actions(
-    state: &AppState,
-    caller: &Caller,
-    users: Vec<StoredUser>,
-) -> Result<std::collections::BTreeMap<String, Vec<&'static str>>, ApiError> {
-    let now = caller.now(&state.config.clock);
-    let mut asked: Vec<(String, &'static str)> = Vec::new();
-    let mut requests: Vec<Request> = Vec::new();
-    for stored in &users {
-        let u = &stored.user;
-        let mut candidates = vec![
-            Action::ResetUserMfa(u.clone()),
-            Action::EnableUserMfa(u.clone()),
-            Action::DisableUserMfa(u.clone()),
-            Action::DeactivateUser(u.clone()),
-            Action::ReactivateUser(u.clone()),
-        ];
-        if stored.password_hash.is_empty() {
-            candidates.push(Action::InviteUser(u.clone()));
-        }
-        for action in candidates {
-            asked.push((u.id.clone(), cedar_static_name(&action)));
-            requests.push(Request {
-                actor: caller.user.user.clone(),
-                session: caller.session(),
-                now,
-                action,
-            });
-        }
-    }
-    let answers = state
-        .engine_call(move |engine| engine.decide_batch(&requests))
-        .await??;
-    let mut allowed: std::collections::BTreeMap<String, Vec<&'static str>> = users
-        .iter()
-        .map(|u| (u.user.id.clone(), Vec::new()))
-        .collect();
-    for ((user, action), answer) in asked.into_iter().zip(answers) {
-        if answer.is_ok_and(|o| o.decision.allowed) {
-            allowed.entry(user).or_default().push(action);
-        }
-    }
-    Ok(allowed)
-}
-
-/// The Cedar name of a per-user action the console offers.
-fn cedar_static_name(action: &Action) -> &'static str {
-    match action {
-        Action::ResetUserMfa(_) => "reset_user_mfa",
-        Action::EnableUserMfa(_) => "enable_user_mfa",
-        Action::DisableUserMfa(_) => "disable_user_mfa",
-        Action::DeactivateUser(_) => "deactivate_user",
-        Action::ReactivateUser(_) => "reactivate_user",
-        _ => "invite_user",
-    }
-}
-
 /// An allowed password change whose current password was typed wrong:
 /// refused, audited as such, nothing changes.
 fn wrong_password(outcome: Outcome) -> Outcome {
@@ -491,83 +432,6 @@ fn refused(outcome: Outcome, code: &str, message: &str) -> Outcome {
         sessions: SessionEffect::None,
         ..outcome
     }
-}
-
-/// What an audited decision writes.
-struct Written<'a> {
-    change: &'a Option<Change>,
-    /// The caller's new password hash (an allowed password change).
-    password: Option<&'a str>,
-    /// A user deactivated (false) or reactivated (true).
-    activation: Option<(&'a User, bool)>,
-    /// A user's new invitation.
-    invitation: Option<(&'a User, &'a crate::store::NewInvitation)>,
-    sessions: SessionEffect,
-    audit: AuditRecord,
-    decision_id: &'a str,
-    /// The target id named nobody (audited as outside the organization).
-    unknown_target: bool,
-    /// The caller's session, when the decision allowed its use.
-    session_use: Option<SessionUse<'a>>,
-}
-
-/// Commits an audited decision in one transaction: its change (if
-/// allowed), its audit rows, the session's use and what it does to other
-/// sessions, if the users and organizations it read are unchanged.
-async fn commit_decision(
-    state: &AppState,
-    caller: &Caller,
-    read_users: &[&StoredUser],
-    written: Written<'_>,
-) -> Result<(), ApiError> {
-    let (user, organization) = match written.change {
-        Some(Change::User(c)) => (Some((&c.user, &c.authenticator)), None),
-        Some(Change::Organization(o)) => (None, Some(o)),
-        None => (None, None),
-    };
-    let audit = audit_rows(
-        written.audit,
-        written.decision_id,
-        &caller.user.user.organization.id,
-        read_users.get(1).map(|u| u.user.organization.id.as_str()),
-        written.unknown_target,
-    );
-    state
-        .store
-        .commit(Commit {
-            read_users: read_users
-                .iter()
-                .map(|u| (u.user.id.as_str(), u.version))
-                .collect(),
-            read_organizations: organizations_read(read_users),
-            user,
-            organization,
-            password: written.password.map(|hash| (&caller.user.user, hash)),
-            activation: written.activation,
-            invitation: written.invitation,
-            audit,
-            session: written.session_use,
-            sessions_change: sessions_change(
-                written.sessions,
-                written.change,
-                written.activation.map(|(u, _)| u),
-                caller,
-            ),
-            case: None,
-            events: Vec::new(),
-        })
-        .await?;
-    Ok(())
-}
-
-/// The organizations of the users a decision read, at their versions.
-fn organizations_read<'a>(users: &[&'a StoredUser]) -> Vec<(&'a str, i64)> {
-    let mut read: Vec<(&str, i64)> = users
-        .iter()
-        .map(|u| (u.user.organization.id.as_str(), u.organization_version))
-        .collect();
-    read.dedup_by_key(|(id, _)| *id);
-    read
 }
 
 /// The engine's action for `intent`, with the target user it names (read
@@ -612,147 +476,6 @@ async fn action_of(
         Intent::ChangePassword(_) => Action::ChangeOwnPassword,
     };
     Ok((action, None))
-}
-
-/// The component decides `request` (on the blocking pool); the decision
-/// goes to the log and, if configured, the decision log.
-async fn decide_and_log(
-    state: &AppState,
-    request: Request,
-    decision_id: &str,
-    unknown_target: bool,
-) -> Result<Outcome, ApiError> {
-    let started = Instant::now();
-    let (request, outcome) = state
-        .engine_call(move |engine| {
-            let outcome = engine.decide(&request);
-            (request, outcome)
-        })
-        .await?;
-    let outcome = outcome?;
-    log_decision(
-        state,
-        &request,
-        &outcome,
-        decision_id,
-        started,
-        unknown_target,
-    );
-    Ok(outcome)
-}
-
-/// An allowed read used the session: its last activity moves, at most
-/// once per `activity_interval` (a write per read would be the cost).
-async fn touch_session(
-    state: &AppState,
-    caller: &Caller,
-    used: Option<SessionUse<'_>>,
-) -> Result<(), ApiError> {
-    let interval = i64::try_from(state.config.activity_interval.as_millis()).unwrap_or(i64::MAX);
-    if let Some(used) = used
-        && used.at.saturating_sub(caller.session.last_activity_at) >= interval
-    {
-        state.store.touch_session(used.token_hash, used.at).await?;
-    }
-    Ok(())
-}
-
-/// What an allowed change does to other sessions (the engine's
-/// `SessionEffect`), bound to the rows it applies to.
-fn sessions_change<'a>(
-    effect: SessionEffect,
-    change: &'a Option<Change>,
-    deactivated: Option<&'a User>,
-    caller: &'a Caller,
-) -> Option<SessionsChange<'a>> {
-    match (effect, change) {
-        // A deactivation: every session of the user ends.
-        (SessionEffect::EndSessionsOfUser, None) => {
-            deactivated.map(|u| SessionsChange::EndAll { user: &u.id })
-        }
-        (SessionEffect::EndOtherSessionsOfUser, Some(Change::User(c))) => {
-            Some(SessionsChange::EndOthers {
-                user: &c.user.id,
-                keep: &caller.session.token_hash,
-            })
-        }
-        (SessionEffect::EndSessionsOfUser, Some(Change::User(c))) => {
-            Some(SessionsChange::EndAll { user: &c.user.id })
-        }
-        // A password change: the caller's own other sessions end.
-        (SessionEffect::EndOtherSessionsOfUser, None) => Some(SessionsChange::EndOthers {
-            user: &caller.user.user.id,
-            keep: &caller.session.token_hash,
-        }),
-        (SessionEffect::RequireMfaInOrganization, Some(Change::Organization(org))) => {
-            Some(SessionsChange::RequireMfa {
-                organization: &org.id,
-            })
-        }
-        _ => None,
-    }
-}
-
-fn log_decision(
-    state: &AppState,
-    request: &Request,
-    outcome: &Outcome,
-    decision_id: &str,
-    started: Instant,
-    unknown_target: bool,
-) {
-    let elapsed = started.elapsed().as_secs_f64();
-    let action = request.action.cedar_name();
-    let d = &outcome.decision;
-    state
-        .metrics
-        .decision(action, d.allowed, d.denial_code.as_deref(), elapsed);
-    if let Some(log) = &state.decision_log {
-        log.record(|| {
-            // A listing's decision depends on the organization, not on its
-            // users: the log keeps the request without them (uncopied).
-            let mut request = Request {
-                action: match &request.action {
-                    Action::ListUsers(_) => Action::ListUsers(Vec::new()),
-                    other => other.clone(),
-                },
-                actor: request.actor.clone(),
-                session: request.session,
-                now: request.now,
-            };
-            // An id that names no user is the caller's free text: kept as
-            // unknown, like the audit log (the policies see its organization).
-            if let Action::ResetUserMfa(u) | Action::EnableUserMfa(u) | Action::DisableUserMfa(u) =
-                &mut request.action
-                && unknown_target
-            {
-                u.id = "(unknown)".into();
-            }
-            RecordedDecision {
-                id: decision_id.to_string(),
-                at: millis(request.now),
-                action: action.to_string(),
-                actor: request.actor.id.clone(),
-                organization: request.actor.organization.id.clone(),
-                allowed: d.allowed,
-                denial_code: d.denial_code.clone(),
-                policy_revision: outcome.policy_revision.clone(),
-                request: Some(request),
-            }
-        });
-    }
-    tracing::info!(
-        decision_id,
-        actor = %Shown(&request.actor.id),
-        organization = %Shown(&request.actor.organization.id),
-        action,
-        allowed = d.allowed,
-        denial_code = d.denial_code.as_deref().unwrap_or(""),
-        policy_ids = %d.policy_ids.join(","),
-        policy_revision = %outcome.policy_revision,
-        micros = (elapsed * 1e6) as u64,
-        "decision"
-    );
 }
 
 /// Whole seconds until `until`, rounded up (a `Retry-After` that is never

@@ -20,6 +20,9 @@ pub struct StoredSession {
     pub mfa_verified: bool,
 }
 
+const SESSION_COLUMNS: &str =
+    "token_hash, user_id, login_at, last_activity_at, mfa_satisfied, mfa_verified";
+
 fn session_from_row(r: &AnyRow) -> Result<StoredSession, StoreError> {
     Ok(StoredSession {
         token_hash: r.try_get("token_hash")?,
@@ -97,10 +100,9 @@ impl Store {
     /// Every stored session of `user` (expired ones too: whether one is
     /// still active is the policies' call).
     pub async fn sessions_of_user(&self, user: &str) -> Result<Vec<StoredSession>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT token_hash, user_id, login_at, last_activity_at, mfa_satisfied, mfa_verified \
-             FROM sessions WHERE user_id = $1",
-        )
+        let rows = sqlx::query(&format!(
+            "SELECT {SESSION_COLUMNS} FROM sessions WHERE user_id = $1"
+        ))
         .bind(user)
         .fetch_all(&self.pool)
         .await?;
@@ -109,10 +111,9 @@ impl Store {
 
     #[cfg(test)]
     pub async fn session(&self, token_hash: &str) -> Result<Option<StoredSession>, StoreError> {
-        let row = sqlx::query(
-            "SELECT token_hash, user_id, login_at, last_activity_at, mfa_satisfied, mfa_verified \
-             FROM sessions WHERE token_hash = $1",
-        )
+        let row = sqlx::query(&format!(
+            "SELECT {SESSION_COLUMNS} FROM sessions WHERE token_hash = $1"
+        ))
         .bind(token_hash)
         .fetch_optional(&self.pool)
         .await?;
