@@ -45,10 +45,17 @@ async function eventually(what, check) {
   }
 }
 const text = async (page, selector) => ((await page.locator(selector).textContent()) ?? '').trim();
-const says = (page, selector, fragment) =>
-  eventually(`${selector} says "${fragment}"`, async () => (await text(page, selector)).includes(fragment));
+const says = async (page, selector, fragment) => {
+  let seen = '';
+  await eventually(`${selector} says "${fragment}"`, async () => (seen = await text(page, selector)).includes(fragment))
+    .catch((e) => { throw new Error(`${e.message}; it says "${seen}" on ${page.url()}`); });
+};
 const visible = (page, selector) => page.locator(selector).waitFor({ state: 'visible', timeout: PATIENCE_MS });
-const at = (page, view) => page.waitForURL((url) => url.pathname.endsWith(`/console/${view}`), { timeout: PATIENCE_MS });
+/** On `view`, once the page has set itself up (a form pressed earlier does nothing). */
+const at = async (page, view) => {
+  await page.waitForURL((url) => url.pathname.endsWith(`/console/${view}`), { timeout: PATIENCE_MS });
+  await page.locator(`[data-view="${view}"]:not([aria-busy])`).waitFor({ state: 'visible', timeout: PATIENCE_MS });
+};
 const shot = (page, name) => page.screenshot({ path: `${SHOTS}/${name}.png`, fullPage: true });
 
 const problems = [];

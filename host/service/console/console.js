@@ -449,9 +449,16 @@ async function expiredView() {
 addEventListener('pageshow', (event) => { if (event.persisted) location.reload(); });
 addEventListener('pagehide', forgetKey);
 
+// No form is ever submitted by the browser itself: that would put its
+// fields (a password, a ticket) in a URL. A form pressed before its page has
+// set it up does nothing.
+document.addEventListener('submit', (event) => event.preventDefault(), true);
+
 const view = location.pathname.split('/').pop();
 if (VIEWS.includes(view)) {
   const section = document.querySelector(`[data-view="${view}"]`);
+  // Busy until the page has asked the service and set up its forms.
+  section.setAttribute('aria-busy', 'true');
   section.hidden = false;
   document.title = `${section.querySelector('h1').textContent} — mfa-reset console`;
   $('logout').addEventListener('click', async () => {
@@ -466,5 +473,5 @@ if (VIEWS.includes(view)) {
     invitation: invitationView,
     support: supportView,
     'cancel-case': cancelCaseView,
-  })[view]();
+  })[view]().finally(() => section.removeAttribute('aria-busy'));
 }
