@@ -1,5 +1,6 @@
 //! The authenticator state machine: what a login needs, enrolment
-//! confirmation and login codes, with replay protection and lockout.
+//! confirmation, login codes and recovery codes (R15), with replay
+//! protection and one lockout for both kinds of code.
 
 use totp_rs::{Algorithm, Totp};
 
@@ -7,9 +8,11 @@ use crate::cedar_request::Query;
 use crate::decide::evaluate;
 use crate::mfa_reset::engine::types::{
     AuditRecord, Authenticator, CodeRequest, CodeResult, Decision, LockoutPolicy, LoginStep,
-    MfaStatus, RequestError, Session, TotpKey, User, Verification,
+    MfaStatus, NewRecoveryCodes, RecoveryCodesRequest, RequestError, Role, Session, TotpKey, User,
+    Verification,
 };
 use crate::policy_store::PolicyStore;
+use crate::recovery_codes;
 use crate::request_check::{check_session, check_user};
 use crate::transition::effective_mfa;
 
@@ -107,6 +110,18 @@ pub fn confirm(store: &PolicyStore, request: &CodeRequest) -> Result<Verificatio
         v.authenticator.active = v.authenticator.pending.take();
         v.user.mfa = MfaStatus::Active;
         v.message = "Your authenticator app is set up: every login now asks for its code.".into();
+        // R15: a new authenticator comes with new recovery codes (support
+        // agents get none: the support desk recovers them, two agents deciding).
+        v.authenticator.recovery_codes = None;
+        if request.user.role != Role::SupportAgent {
+            let (codes, hashes) = recovery_codes::new_set().map_err(|e| error("now", e))?;
+            v.authenticator.recovery_codes = Some(hashes);
+            v.recovery_codes = codes;
+            v.message.push_str(
+                " Save your recovery codes now: each logs you in once if you lose the app, and they are not shown again.",
+            );
+        }
+        v.recovery_codes_left = recovery_codes::left(v.authenticator.recovery_codes.as_ref());
     }
     Ok(v)
 }
@@ -128,6 +143,84 @@ pub fn verify(store: &PolicyStore, request: &CodeRequest) -> Result<Verification
     check_code(request, key, ACTION, decision)
 }
 
+/// R15: a recovery code instead of a login code. Each is accepted once; a
+/// wrong one is a failed code like any other (one counter, one lockout).
+pub fn use_recovery_code(
+    store: &PolicyStore,
+    request: &CodeRequest,
+) -> Result<Verification, RequestError> {
+    const ACTION: &str = "use_recovery_code";
+    let decision = check(store, request, ACTION)?;
+    if !decision.allowed {
+        return Ok(denied(request, ACTION, decision));
+    }
+    check_step(request, LoginStep::Code)?;
+    if let Some(locked) = locked(request, ACTION, &decision) {
+        return Ok(locked);
+    }
+    let mut authenticator = request.authenticator.clone();
+    let taken = authenticator
+        .recovery_codes
+        .as_mut()
+        .is_some_and(|set| recovery_codes::take(set, &request.code));
+    let left = recovery_codes::left(authenticator.recovery_codes.as_ref());
+    let (result, message, denial) = if taken {
+        authenticator.failures = 0;
+        authenticator.locked_until = None;
+        let message = match left {
+            0 => "Recovery code accepted. It was your last one: make new codes once your authenticator app is set up again.".to_string(),
+            n if n < recovery_codes::FEW_LEFT => format!("Recovery code accepted. Only {n} left: make new ones soon."),
+            n => format!("Recovery code accepted ({n} left)."),
+        };
+        (CodeResult::Accepted, message, None)
+    } else {
+        register_failure(&mut authenticator, request.now, &request.lockout);
+        let message = "Wrong or used recovery code.".to_string();
+        (CodeResult::InvalidCode, message, Some("invalid-code"))
+    };
+    Ok(Verification {
+        result,
+        message,
+        audit: audit(&request.user, request.now, ACTION, &decision, denial),
+        decision,
+        user: request.user.clone(),
+        authenticator,
+        recovery_codes: Vec::new(),
+        recovery_codes_left: left,
+    })
+}
+
+/// R15: a new set of recovery codes; the old set is void.
+pub fn regenerate(
+    store: &PolicyStore,
+    request: &RecoveryCodesRequest,
+) -> Result<NewRecoveryCodes, RequestError> {
+    const ACTION: &str = "regenerate_recovery_codes";
+    if request.now < 0 {
+        return Err(error("now", "must not be before 1970"));
+    }
+    let decision = decide_step(store, &request.user, &request.session, request.now, ACTION)?;
+    let mut authenticator = request.authenticator.clone();
+    let mut codes = Vec::new();
+    if decision.allowed {
+        if request.user.mfa != MfaStatus::Active || authenticator.active.is_none() {
+            return Err(error(
+                "user.mfa",
+                "recovery codes come with an enrolled authenticator, and there is none",
+            ));
+        }
+        let (new_codes, hashes) = recovery_codes::new_set().map_err(|e| error("now", e))?;
+        authenticator.recovery_codes = Some(hashes);
+        codes = new_codes;
+    }
+    Ok(NewRecoveryCodes {
+        audit: audit(&request.user, request.now, ACTION, &decision, None),
+        decision,
+        codes,
+        authenticator,
+    })
+}
+
 /// A step the policies denied: no code checked, nothing counted.
 fn denied(request: &CodeRequest, action: &str, decision: Decision) -> Verification {
     Verification {
@@ -137,7 +230,28 @@ fn denied(request: &CodeRequest, action: &str, decision: Decision) -> Verificati
         decision,
         user: request.user.clone(),
         authenticator: request.authenticator.clone(),
+        recovery_codes: Vec::new(),
+        recovery_codes_left: recovery_codes::left(request.authenticator.recovery_codes.as_ref()),
     }
+}
+
+/// While the authenticator is locked, no code of either kind is checked.
+fn locked(request: &CodeRequest, action: &str, decision: &Decision) -> Option<Verification> {
+    let now = request.now;
+    let until = request.authenticator.locked_until.filter(|&until| now < until)?;
+    Some(Verification {
+        result: CodeResult::Locked,
+        message: format!(
+            "Too many wrong codes: try again in {} seconds.",
+            (until - now + 999) / 1000
+        ),
+        audit: audit(&request.user, now, action, decision, Some("locked")),
+        decision: decision.clone(),
+        user: request.user.clone(),
+        authenticator: request.authenticator.clone(),
+        recovery_codes: Vec::new(),
+        recovery_codes_left: recovery_codes::left(request.authenticator.recovery_codes.as_ref()),
+    })
 }
 
 /// Shape checks, then the policies' decision on the step.
@@ -186,19 +300,8 @@ fn check_code(
     let now = request.now;
     let mut authenticator = request.authenticator.clone();
     let user = request.user.clone();
-
-    if let Some(until) = authenticator.locked_until.filter(|&until| now < until) {
-        return Ok(Verification {
-            result: CodeResult::Locked,
-            message: format!(
-                "Too many wrong codes: try again in {} seconds.",
-                (until - now + 999) / 1000
-            ),
-            audit: audit(&user, now, action, &decision, Some("locked")),
-            decision,
-            user,
-            authenticator,
-        });
+    if let Some(locked) = locked(request, action, &decision) {
+        return Ok(locked);
     }
 
     let code: String = request
@@ -244,7 +347,9 @@ fn check_code(
         audit: audit(&user, now, action, &decision, denial),
         decision,
         user,
+        recovery_codes_left: recovery_codes::left(authenticator.recovery_codes.as_ref()),
         authenticator,
+        recovery_codes: Vec::new(),
     })
 }
 
@@ -279,6 +384,7 @@ mod tests {
             last_accepted_step: None,
             failures: 0,
             locked_until: None,
+            recovery_codes: None,
         };
         let now = 1_000_000;
         let mut locks = Vec::new();

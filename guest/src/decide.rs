@@ -167,6 +167,7 @@ mod tests {
                 login_at: NOW - idle_ms,
                 last_activity_at: NOW - idle_ms,
                 mfa_satisfied: true,
+                recovery_code_login: false,
             },
             now: NOW,
             action,
@@ -256,6 +257,7 @@ when { principal.organization.enforce_mfa };
                             login_at: NOW - idle_ms,
                             last_activity_at: NOW - idle_ms,
                             mfa_satisfied,
+                            recovery_code_login: false,
                         };
                         let query = Query {
                             actor,

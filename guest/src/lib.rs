@@ -12,7 +12,9 @@
 //!   `schema_check.rs`).
 //! - `decide.rs`: evaluates and assembles the outcome.
 //! - `transition.rs`: the state change an allow permits, and its message.
-//! - `authenticator.rs`: what a login needs; TOTP codes, replay, lockout.
+//! - `authenticator.rs`: what a login needs; TOTP codes, replay, lockout;
+//!   recovery codes used and regenerated.
+//! - `recovery_codes.rs`: recovery codes made, hashed and taken (R15).
 //! - `enrolment.rs`: a new key, its otpauth:// URI and QR codes.
 //! - `provisioning.rs`: an identity provider's request (SCIM), decided and applied.
 //! - `recovery/`: a support desk's recovery case step, decided and applied.
@@ -29,15 +31,17 @@ mod enrolment;
 mod policy_store;
 mod provisioning;
 mod recovery;
+mod recovery_codes;
 mod request_check;
 mod transition;
 
 use std::cell::RefCell;
 
 use mfa_reset::engine::types::{
-    CedarAnswer, CodeRequest, Diagnostic, Enrolment, EnrolmentRequest, LoginStep, Outcome,
-    PolicySet as PolicySetSource, PolicySetInfo, ProvisioningOutcome, ProvisioningRequest,
-    RecoveryOutcome, RecoveryRequest, Request, RequestError, SourceFile, User, Verification,
+    CedarAnswer, CodeRequest, Diagnostic, Enrolment, EnrolmentRequest, LoginStep,
+    NewRecoveryCodes, Outcome, PolicySet as PolicySetSource, PolicySetInfo, ProvisioningOutcome,
+    ProvisioningRequest, RecoveryCodesRequest, RecoveryOutcome, RecoveryRequest, Request,
+    RequestError, SourceFile, User, Verification,
 };
 use policy_store::PolicyStore;
 
@@ -157,6 +161,16 @@ impl Guest for Component {
 
     fn verify_login(request: CodeRequest) -> Result<Verification, RequestError> {
         with_store(|store| authenticator::verify(store, &request))
+    }
+
+    fn use_recovery_code(request: CodeRequest) -> Result<Verification, RequestError> {
+        with_store(|store| authenticator::use_recovery_code(store, &request))
+    }
+
+    fn regenerate_recovery_codes(
+        request: RecoveryCodesRequest,
+    ) -> Result<NewRecoveryCodes, RequestError> {
+        with_store(|store| authenticator::regenerate(store, &request))
     }
 
     fn authorize_cedar(test_case_json: String) -> Result<CedarAnswer, String> {

@@ -50,8 +50,9 @@ impl Applied {
     }
 }
 
-/// No key, no counters, no lock: the authenticator after any change of a
-/// user's MFA (a reset also lifts a lockout).
+/// No key, no counters, no lock, no recovery codes: the authenticator after
+/// any change of a user's MFA (a reset also lifts a lockout, and voids the
+/// recovery codes, R15).
 pub fn fresh_authenticator() -> Authenticator {
     Authenticator {
         pending: None,
@@ -59,6 +60,7 @@ pub fn fresh_authenticator() -> Authenticator {
         last_accepted_step: None,
         failures: 0,
         locked_until: None,
+        recovery_codes: None,
     }
 }
 
@@ -236,6 +238,7 @@ mod tests {
                 login_at: 0,
                 last_activity_at: 0,
                 mfa_satisfied: true,
+                recovery_code_login: false,
             },
             now: 0,
             action,

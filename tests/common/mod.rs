@@ -106,6 +106,7 @@ pub fn session(since_login: Duration, idle: Duration) -> Session {
         login_at: NOW - since_login,
         last_activity_at: NOW - idle,
         mfa_satisfied: true,
+        recovery_code_login: false,
     }
 }
 

@@ -121,6 +121,12 @@ fn model(r: &Request) -> Expected {
     } else if !r.session.mfa_satisfied && r.action != Action::ViewOwnSession {
         // R3: a login that has not finished MFA may only finish it.
         deny("mfa-required")
+    } else if r.session.recovery_code_login
+        && !matches!(r.action, Action::ViewOwnSession | Action::ResetOwnMfa)
+    {
+        // R15: a login with a recovery code may only recover: view itself
+        // and reset its own MFA (then enrol again).
+        deny("recovery-code-login")
     } else {
         match &r.action {
             // R13: anyone's own password, once MFA is finished.
@@ -304,6 +310,7 @@ struct Draw {
     now: i64,
     ages: (i64, i64),
     mfa_satisfied: bool,
+    recovery_code_login: bool,
     action: usize,
     flag: bool,
     route: usize,
@@ -320,6 +327,7 @@ fn draw() -> impl Strategy<Value = Draw> {
         now(),
         (age(), age()),
         prop_oneof![4 => Just(true), 1 => Just(false)],
+        prop_oneof![4 => Just(false), 1 => Just(true)],
         0..14usize,
         any::<bool>(),
         0..ROUTES.len(),
@@ -334,6 +342,7 @@ fn draw() -> impl Strategy<Value = Draw> {
                 now,
                 ages,
                 mfa_satisfied,
+                recovery_code_login,
                 action,
                 flag,
                 route,
@@ -347,6 +356,7 @@ fn draw() -> impl Strategy<Value = Draw> {
                 now,
                 ages,
                 mfa_satisfied,
+                recovery_code_login,
                 action,
                 flag,
                 route,
@@ -426,6 +436,7 @@ fn request(d: &Draw) -> Request {
             login_at: at(d.now - since_login),
             last_activity_at: at(d.now - idle),
             mfa_satisfied: d.mfa_satisfied,
+            recovery_code_login: d.recovery_code_login,
         },
         now: at(d.now),
         action,
@@ -475,6 +486,7 @@ fn r7_the_model_expires_at_exactly_thirty_days() {
         now: RECENT,
         ages: (LIMIT - 1, LIMIT - 1),
         mfa_satisfied: true,
+        recovery_code_login: false,
         action: 0,
         flag: false,
         route: 0,

@@ -241,6 +241,7 @@ fn r7_limits_hold_to_the_millisecond_and_audit_times_keep_them() {
         login_at: req.now - thirty_days + ms,
         last_activity_at: req.now - thirty_days + ms,
         mfa_satisfied: true,
+        recovery_code_login: false,
     };
     let outcome = decide(&req);
     assert!(

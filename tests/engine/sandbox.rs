@@ -198,6 +198,7 @@ fn an_answer_that_does_not_fit_the_request_is_refused() {
         login_at: now,
         last_activity_at: now,
         mfa_satisfied: true,
+        recovery_code_login: false,
     };
     let provider = org("provider", false);
     let request = mfa_reset::RecoveryRequest {

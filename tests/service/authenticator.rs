@@ -60,6 +60,7 @@ fn login_session(now: OffsetDateTime) -> Session {
         login_at: now,
         last_activity_at: now,
         mfa_satisfied: false,
+        recovery_code_login: false,
     }
 }
 
@@ -616,6 +617,7 @@ fn r7_login_steps_from_an_expired_session_are_denied_and_count_nothing() {
         login_at: t0() - Duration::days(31),
         last_activity_at: t0() - Duration::days(31),
         mfa_satisfied: false,
+        recovery_code_login: false,
     };
     let enrolment = engine()
         .start_enrolment(&EnrolmentRequest {

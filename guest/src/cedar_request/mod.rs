@@ -480,6 +480,10 @@ fn session_expr(names: &RequestBuilder, session: &Session) -> Result<RestrictedE
             "mfa_satisfied".to_string(),
             RestrictedExpression::new_bool(session.mfa_satisfied),
         ),
+        (
+            "recovery_code_login".to_string(),
+            RestrictedExpression::new_bool(session.recovery_code_login),
+        ),
     ])
     .map_err(|e| e.to_string())
 }

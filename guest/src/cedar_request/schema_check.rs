@@ -48,6 +48,7 @@ pub fn schema_mismatches(names: &RequestBuilder, schema: &Schema) -> Vec<String>
         login_at: 0,
         last_activity_at: 0,
         mfa_satisfied: true,
+        recovery_code_login: false,
     };
     let requests = actions.into_iter().map(|action| Request {
         actor: root.clone(),

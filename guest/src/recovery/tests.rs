@@ -32,6 +32,7 @@ fn session(now: i64) -> Session {
         login_at: now - 1000,
         last_activity_at: now,
         mfa_satisfied: true,
+        recovery_code_login: false,
     }
 }
 
@@ -317,6 +318,7 @@ fn r14_agents_need_mfa_and_short_sessions() {
     };
     let half_logged_in = ask(Session {
         mfa_satisfied: false,
+        recovery_code_login: false,
         ..session(OPENED)
     });
     assert_eq!(code(&half_logged_in), Some("mfa-required"));
@@ -324,12 +326,14 @@ fn r14_agents_need_mfa_and_short_sessions() {
         login_at: OPENED - 13 * HOUR,
         last_activity_at: OPENED - 1000,
         mfa_satisfied: true,
+        recovery_code_login: false,
     });
     assert_eq!(code(&old), Some("session-expired"));
     let idle = ask(Session {
         login_at: OPENED - 3 * HOUR,
         last_activity_at: OPENED - 2 * HOUR,
         mfa_satisfied: true,
+        recovery_code_login: false,
     });
     assert_eq!(code(&idle), Some("session-expired"));
 }

@@ -282,6 +282,7 @@ fn typed_request(users: usize) -> mfa_reset::Request {
             login_at: now - time::Duration::days(2),
             last_activity_at: now - time::Duration::hours(1),
             mfa_satisfied: true,
+            recovery_code_login: false,
         },
         now,
         action,

@@ -23,6 +23,7 @@ pub fn native_request() -> types::Request {
             login_at: now - 2 * 86_400_000,
             last_activity_at: now - 3_600_000,
             mfa_satisfied: true,
+            recovery_code_login: false,
         },
         now,
         action: types::Action::ResetUserMfa(user("bob", types::Role::SubUser)),

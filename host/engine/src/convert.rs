@@ -18,6 +18,7 @@ impl From<&api::Session> for wit::Session {
             login_at: millis(s.login_at),
             last_activity_at: millis(s.last_activity_at),
             mfa_satisfied: s.mfa_satisfied,
+            recovery_code_login: s.recovery_code_login,
         }
     }
 }
@@ -223,6 +224,13 @@ impl From<&api::Authenticator> for wit::Authenticator {
             last_accepted_step: a.last_accepted_step,
             failures: a.failures,
             locked_until: a.locked_until.map(millis),
+            recovery_codes: a
+                .recovery_codes
+                .as_ref()
+                .map(|c| wit::RecoveryCodeHashes {
+                    key: c.key.clone(),
+                    hashes: c.hashes.clone(),
+                }),
         }
     }
 }
@@ -235,6 +243,10 @@ impl From<wit::Authenticator> for api::Authenticator {
             last_accepted_step: a.last_accepted_step,
             failures: a.failures,
             locked_until: a.locked_until.map(time),
+            recovery_codes: a.recovery_codes.map(|c| api::RecoveryCodeHashes {
+                key: c.key,
+                hashes: c.hashes,
+            }),
         }
     }
 }
@@ -308,6 +320,30 @@ impl From<wit::Verification> for api::Verification {
             user: v.user.into(),
             authenticator: v.authenticator.into(),
             audit: v.audit.into(),
+            recovery_codes: api::RecoveryCodes(v.recovery_codes),
+            recovery_codes_left: v.recovery_codes_left,
+        }
+    }
+}
+
+impl From<&api::RecoveryCodesRequest> for wit::RecoveryCodesRequest {
+    fn from(r: &api::RecoveryCodesRequest) -> Self {
+        Self {
+            user: (&r.user).into(),
+            session: (&r.session).into(),
+            authenticator: (&r.authenticator).into(),
+            now: millis(r.now),
+        }
+    }
+}
+
+impl From<wit::NewRecoveryCodes> for api::NewRecoveryCodes {
+    fn from(n: wit::NewRecoveryCodes) -> Self {
+        Self {
+            decision: n.decision.into(),
+            codes: api::RecoveryCodes(n.codes),
+            authenticator: n.authenticator.into(),
+            audit: n.audit.into(),
         }
     }
 }

@@ -7,9 +7,10 @@ use wasmtime::Store;
 
 use crate::Error;
 use crate::api::{
-    CedarAnswer, CodeRequest, Diagnostic, Enrolment, EnrolmentRequest, LoginStep, Outcome,
-    PolicySetInfo, PolicySource, ProvisioningOutcome, ProvisioningRequest, RecoveryOutcome,
-    RecoveryRequest, Request, User, Verification,
+    CedarAnswer, CodeRequest, Diagnostic, Enrolment, EnrolmentRequest, LoginStep,
+    NewRecoveryCodes, Outcome, PolicySetInfo, PolicySource, ProvisioningOutcome,
+    ProvisioningRequest, RecoveryCodesRequest, RecoveryOutcome, RecoveryRequest, Request, User,
+    Verification,
 };
 use crate::builder::EngineBuilder;
 use crate::host_state::HostState;
@@ -323,6 +324,54 @@ impl Engine {
             .map(Into::into)
             .map_err(invalid)
             .inspect(log_verification)
+    }
+
+    /// R15: checks a recovery code instead of a login code (each accepted
+    /// once, wrong ones locking like wrong codes). On `Accepted`, mark the
+    /// session `recovery_code_login`: the policies decide what it may do.
+    pub fn use_recovery_code(&self, request: &CodeRequest) -> Result<Verification, Error> {
+        whole_millis_login(request.now, &request.session, &request.authenticator)?;
+        let request = request.into();
+        let generation = self.generation();
+        let verification = self.call_checked(
+            &generation,
+            |guest, store| guest.call_use_recovery_code(store, &request),
+            |answer| match answer {
+                Ok(v) => outcome_check::check_recovery_code(&request, v),
+                Err(_) => Ok(()),
+            },
+        )?;
+        verification
+            .map(Into::into)
+            .map_err(invalid)
+            .inspect(log_verification)
+    }
+
+    /// R15: a new set of recovery codes for a user with an enrolled
+    /// authenticator; the old set is void. Show the codes once.
+    pub fn regenerate_recovery_codes(
+        &self,
+        request: &RecoveryCodesRequest,
+    ) -> Result<NewRecoveryCodes, Error> {
+        whole_millis_login(request.now, &request.session, &request.authenticator)?;
+        let request = request.into();
+        let generation = self.generation();
+        let answer = self.call_checked(
+            &generation,
+            |guest, store| guest.call_regenerate_recovery_codes(store, &request),
+            |answer| match answer {
+                Ok(codes) => outcome_check::check_regeneration(&request, codes),
+                Err(_) => Ok(()),
+            },
+        )?;
+        let codes: NewRecoveryCodes = answer.map(Into::into).map_err(invalid)?;
+        tracing::info!(
+            user = %Shown(&request.user.id),
+            action = "regenerate_recovery_codes",
+            allowed = codes.decision.allowed,
+            "recovery codes"
+        );
+        Ok(codes)
     }
 
     /// Evaluates one `cedar run-tests` case (as JSON) with the policies in force.

@@ -170,6 +170,7 @@ fn login_now(now: OffsetDateTime) -> Session {
         login_at: now,
         last_activity_at: now,
         mfa_satisfied: false,
+        recovery_code_login: false,
     }
 }
 

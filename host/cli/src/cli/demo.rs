@@ -27,6 +27,7 @@ fn session(login_days: i64, idle_days: i64) -> Session {
         login_at: NOW - Duration::days(login_days),
         last_activity_at: NOW - Duration::days(idle_days),
         mfa_satisfied: true,
+        recovery_code_login: false,
     }
 }
 

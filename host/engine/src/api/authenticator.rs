@@ -45,6 +45,48 @@ pub struct Authenticator {
     /// No code is checked before this time.
     #[serde(with = "time::serde::rfc3339::option")]
     pub locked_until: Option<OffsetDateTime>,
+    /// R15: the unused recovery codes, hashed (users only; made when an
+    /// enrolment is confirmed, gone with the authenticator). Authenticators
+    /// stored before recovery codes existed have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery_codes: Option<RecoveryCodeHashes>,
+}
+
+impl Authenticator {
+    /// R15: how many recovery codes are left unused.
+    pub fn recovery_codes_left(&self) -> usize {
+        self.recovery_codes.as_ref().map_or(0, |c| c.hashes.len())
+    }
+}
+
+/// R15: recovery codes as keyed hashes (HMAC-SHA-256), never the codes. In
+/// JSON each byte string is base32; `Debug` shows only how many.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecoveryCodeHashes {
+    /// The set's random key (32 bytes).
+    #[serde(with = "base32")]
+    pub key: Vec<u8>,
+    /// One hash per unused code.
+    #[serde(with = "base32_list")]
+    pub hashes: Vec<Vec<u8>>,
+}
+
+impl std::fmt::Debug for RecoveryCodeHashes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "RecoveryCodeHashes({} unused)", self.hashes.len())
+    }
+}
+
+/// R15: recovery codes to show once (`XXXX-XXXX-XXXX-XXXX`); `Debug` never
+/// shows them, so no log line of a value holding them leaks one.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct RecoveryCodes(pub Vec<String>);
+
+impl std::fmt::Debug for RecoveryCodes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "RecoveryCodes(<{} redacted>)", self.0.len())
+    }
 }
 
 /// How repeated wrong codes lock verification (NIST SP 800-63B 5.2.2).
@@ -172,6 +214,38 @@ pub struct Verification {
     pub authenticator: Authenticator,
     /// R12: the record of the step, to store.
     pub audit: AuditRecord,
+    /// R15: after a user's confirmed enrolment, the new recovery codes, to
+    /// show once; empty otherwise.
+    pub recovery_codes: RecoveryCodes,
+    /// R15: recovery codes left unused in `authenticator`.
+    pub recovery_codes_left: u32,
+}
+
+/// R15: a new set of recovery codes (`regenerate_recovery_codes`), for a
+/// user with an enrolled authenticator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecoveryCodesRequest {
+    /// Whose codes.
+    pub user: User,
+    /// The session asking.
+    pub session: Session,
+    /// The user's authenticator as stored.
+    pub authenticator: Authenticator,
+    /// The time of the request (the host's clock, whole milliseconds).
+    pub now: OffsetDateTime,
+}
+
+/// The answer to a [`RecoveryCodesRequest`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewRecoveryCodes {
+    /// The policies' decision on `regenerate_recovery_codes`.
+    pub decision: Decision,
+    /// When allowed, the new codes, to show once (the old ones are void).
+    pub codes: RecoveryCodes,
+    /// The state to store (unchanged when denied).
+    pub authenticator: Authenticator,
+    /// R12: the record of the step, to store.
+    pub audit: AuditRecord,
 }
 
 /// Base32 (RFC 4648, no padding) for secrets in JSON.
@@ -188,5 +262,26 @@ mod base32 {
         BASE32_NOPAD
             .decode(text.trim_end_matches('=').as_bytes())
             .map_err(|e| serde::de::Error::custom(format!("not base32: {e}")))
+    }
+}
+
+/// A list of byte strings, each base32 as in [`base32`].
+mod base32_list {
+    use data_encoding::BASE32_NOPAD;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(list: &[Vec<u8>], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(list.iter().map(|bytes| BASE32_NOPAD.encode(bytes)))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Vec<u8>>, D::Error> {
+        Vec::<String>::deserialize(d)?
+            .iter()
+            .map(|text| {
+                BASE32_NOPAD
+                    .decode(text.trim_end_matches('=').as_bytes())
+                    .map_err(|e| serde::de::Error::custom(format!("not base32: {e}")))
+            })
+            .collect()
     }
 }

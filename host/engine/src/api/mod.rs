@@ -87,6 +87,11 @@ pub struct Session {
     /// The login completed what MFA demanded (a code, or nothing when MFA is
     /// off); until then the session may do nothing but finish the login.
     pub mfa_satisfied: bool,
+    /// R15: the login's MFA was a recovery code, not the authenticator's
+    /// code; the policies decide what such a session may do. In JSON it may
+    /// be left out, meaning `false`.
+    #[serde(default)]
+    pub recovery_code_login: bool,
 }
 
 /// What the caller asks for. In JSON a plain string (`"reset_own_mfa"`) or

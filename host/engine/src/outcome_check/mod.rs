@@ -17,8 +17,10 @@ use crate::bindings::types::{
 
 mod provisioning;
 mod recovery;
+mod recovery_codes;
 pub use provisioning::check_provisioning;
 pub use recovery::check_recovery;
+pub use recovery_codes::{check_recovery_code, check_regeneration};
 
 /// Why an answer cannot be the answer to its request.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -67,6 +69,8 @@ pub enum Fault {
     ImpossibleStep { action: String, why: &'static str },
     #[error("{action} that keeps or plants an authenticator")]
     PlantedAuthenticator { action: String },
+    #[error("{action} that {why}")]
+    WrongRecoveryCodes { action: String, why: &'static str },
     #[error("an enforcement change that is not `{organization}` to {on}")]
     OtherEnforcement { organization: String, on: bool },
     #[error("user `{user}` in the listing was not in the request")]
@@ -143,6 +147,7 @@ pub(super) fn is_fresh(a: &Authenticator) -> bool {
         && a.last_accepted_step.is_none()
         && a.failures == 0
         && a.locked_until.is_none()
+        && a.recovery_codes.is_none()
 }
 
 /// What the next login demands of `user` (R5).

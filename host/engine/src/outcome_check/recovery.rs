@@ -207,6 +207,7 @@ mod tests {
                 login_at: 2_000,
                 last_activity_at: 2_000,
                 mfa_satisfied: false,
+                recovery_code_login: false,
             },
             now: 2_000,
             account_has_active_session: false,

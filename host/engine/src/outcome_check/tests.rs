@@ -51,6 +51,7 @@ fn request(action: Action) -> Request {
             login_at: 0,
             last_activity_at: 0,
             mfa_satisfied: true,
+            recovery_code_login: false,
         },
         now: 1_000,
         action,

@@ -28,6 +28,7 @@ impl Caller {
             login_at: time_of(self.session.login_at),
             last_activity_at: time_of(self.session.last_activity_at),
             mfa_satisfied: self.session.mfa_satisfied,
+            recovery_code_login: self.session.recovery_code_login,
         }
     }
 }

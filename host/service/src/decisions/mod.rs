@@ -347,6 +347,7 @@ async fn attempt(state: &AppState, caller: &Caller, intent: &Intent) -> Result<D
         token_hash: caller.session.token_hash.as_str(),
         at: millis(now),
         verified: false,
+        recovery_code: false,
     });
     let Outcome {
         decision,

@@ -1,5 +1,6 @@
 //! Logging in: password, then what the component says the login needs —
-//! nothing, an enrolment (start + confirm), or a code.
+//! nothing, an enrolment (start + confirm), or a code (or a recovery code,
+//! `recovery_codes.rs`).
 
 use std::net::SocketAddr;
 
@@ -23,7 +24,7 @@ use crate::http::login_attempt::{PasswordAttempt, check_password};
 use crate::store::{AuditEntry, Commit, SessionUse, StoredSession, StoredUser};
 use mfa_reset::api::{
     AuditRecord, Authenticator, CodeRequest, CodeResult, Decision, EnrolmentRequest, LoginStep,
-    User, Verification,
+    Role, User, Verification,
 };
 use mfa_reset::log_text::Shown;
 use mfa_reset::timestamp::to_millis as millis;
@@ -38,8 +39,11 @@ pub struct LoginBody {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CodeBody {
-    code: String,
+    pub(super) code: String,
 }
+
+/// R15: fewer recovery codes left than this, and the login answer says so.
+const FEW_RECOVERY_CODES: u32 = 3;
 
 #[derive(Serialize)]
 struct LoginAnswer {
@@ -145,6 +149,7 @@ async fn open_session(
                 login_at: now_ms,
                 last_activity_at: now_ms,
                 mfa_satisfied: next_step == LoginStep::None,
+                recovery_code_login: false,
                 mfa_verified: false,
             },
             (stored.version, stored.organization_version),
@@ -228,7 +233,7 @@ pub async fn confirm(
 /// a wrong, replayed or locked code) uses up a slot of its session and,
 /// before MFA is finished, of its user's pending logins, so that nobody
 /// holding a password can bury the trail in refusals.
-async fn throttled(
+pub(super) async fn throttled(
     state: &AppState,
     caller: Caller,
     action: &'static str,
@@ -293,7 +298,7 @@ async fn start_enrolment(state: &AppState, caller: Caller) -> Result<Response, A
             return Ok(step_denied(decision_id, enrolment.decision));
         };
         let stored = (&caller.user.user, &enrolment.authenticator);
-        commit_step(state, &caller, stored, audit, now, false).await?;
+        commit_step(state, &caller, stored, audit, now, None).await?;
         record_login_step(state, &decision_id, &enrolment.audit);
         tracing::info!(user = %Shown(&caller.user.user.id), "enrolment started");
         let body = json!({
@@ -309,16 +314,16 @@ async fn start_enrolment(state: &AppState, caller: Caller) -> Result<Response, A
 }
 
 /// Stores what an allowed login step leaves (the user and authenticator,
-/// its audit row, the session's use; `verified`: the login finished MFA),
-/// if the user is unchanged since `caller` was read ([`ApiError::Concurrent`]
-/// if not: decide the step again).
-async fn commit_step(
+/// its audit row, the session's use; `verified`: the code with which the
+/// login finished MFA), if the user is unchanged since `caller` was read
+/// ([`ApiError::Concurrent`] if not: decide the step again).
+pub(super) async fn commit_step(
     state: &AppState,
     caller: &Caller,
     (user, authenticator): (&User, &Authenticator),
     audit: AuditEntry,
     now: time::OffsetDateTime,
-    verified: bool,
+    verified: Option<CodeKind>,
 ) -> Result<(), ApiError> {
     state
         .store
@@ -329,7 +334,8 @@ async fn commit_step(
             session: Some(SessionUse {
                 token_hash: &caller.session.token_hash,
                 at: millis(now),
-                verified,
+                verified: verified.is_some(),
+                recovery_code: verified == Some(CodeKind::RecoveryCode),
             }),
             ..Commit::default()
         })
@@ -339,7 +345,7 @@ async fn commit_step(
 
 /// Into the decision log, if there is one (without the request: it holds
 /// a code or a key).
-fn record_login_step(state: &AppState, decision_id: &str, audit: &AuditRecord) {
+pub(super) fn record_login_step(state: &AppState, decision_id: &str, audit: &AuditRecord) {
     if let Some(log) = &state.decision_log {
         log.record(|| {
             crate::policy::decision_log::RecordedDecision::login_step(decision_id, audit)
@@ -349,13 +355,13 @@ fn record_login_step(state: &AppState, decision_id: &str, audit: &AuditRecord) {
 
 /// A login step the policies denied: 401 for an expired session, 403
 /// otherwise, with the deciding policy's code and message only.
-fn step_denied(decision_id: String, decision: Decision) -> Response {
+pub(super) fn step_denied(decision_id: String, decision: Decision) -> Response {
     let decided = Decided::denied(decision_id, decision);
     (decided.status(), Json(decided)).into_response()
 }
 
 /// An enrolment asked for when none is due is a conflict with the state.
-fn not_due(e: mfa_reset::Error) -> ApiError {
+pub(super) fn not_due(e: mfa_reset::Error) -> ApiError {
     match e {
         mfa_reset::Error::InvalidRequest { field, message } if field == "user.mfa" => {
             ApiError::Conflict(message)
@@ -365,12 +371,14 @@ fn not_due(e: mfa_reset::Error) -> ApiError {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum CodeKind {
+pub(super) enum CodeKind {
     Login,
     Enrolment,
+    /// R15: a recovery code instead of a login code.
+    RecoveryCode,
 }
 
-async fn check_code(
+pub(super) async fn check_code(
     state: &AppState,
     caller: Caller,
     code: &str,
@@ -393,11 +401,17 @@ async fn check_code(
             .engine_call(move |engine| match kind {
                 CodeKind::Login => engine.verify_login(&request),
                 CodeKind::Enrolment => engine.confirm_enrolment(&request),
+                CodeKind::RecoveryCode => engine.use_recovery_code(&request),
             })
             .await?
             .map_err(not_due)?;
         let decision_id = uuid::Uuid::new_v4().to_string();
-        let audit = AuditEntry::new(verification.audit.clone(), decision_id.clone());
+        let mut audit = AuditEntry::new(verification.audit.clone(), decision_id.clone());
+        let left = verification.recovery_codes_left;
+        if kind == CodeKind::RecoveryCode {
+            // Into the audit row and the `mfa.recovery_code_used` event.
+            audit.detail = Some(json!({ "recovery_codes_left": left }));
+        }
         if verification.result == CodeResult::Denied {
             // No code was checked: nothing counts, the session is not touched.
             record_login_step(state, &decision_id, &verification.audit);
@@ -406,7 +420,7 @@ async fn check_code(
         }
         let accepted = verification.result == CodeResult::Accepted;
         let stored = (&verification.user, &verification.authenticator);
-        commit_step(state, &caller, stored, audit, now, accepted).await?;
+        commit_step(state, &caller, stored, audit, now, accepted.then_some(kind)).await?;
         record_login_step(state, &decision_id, &verification.audit);
         tracing::info!(
             user = %Shown(&caller.user.user.id),
@@ -422,14 +436,28 @@ async fn check_code(
                 StatusCode::UNAUTHORIZED
             }
         };
-        let body = Json(json!({
+        let mut body = json!({
             "decision_id": decision_id,
             "result": verification.result,
             "message": verification.message,
             "mfa": verification.user.mfa,
             "failures": verification.authenticator.failures,
-        }));
-        let mut response = (status, body).into_response();
+        });
+        // R15: the codes of a new enrolment, this once; how many are left,
+        // and a word when they run low (support agents have none).
+        if caller.user.user.role != Role::SupportAgent {
+            body["recovery_codes_left"] = json!(left);
+            if !verification.recovery_codes.0.is_empty() {
+                body["recovery_codes"] = json!(verification.recovery_codes.0);
+            }
+            if accepted && kind != CodeKind::Enrolment && left < FEW_RECOVERY_CODES {
+                body["notice"] = json!(format!(
+                    "Only {left} recovery code{} left: make new ones on your profile page.",
+                    if left == 1 { "" } else { "s" }
+                ));
+            }
+        }
+        let mut response = (status, Json(body)).into_response();
         if let Some(until) = verification.authenticator.locked_until.filter(|u| *u > now) {
             let retry = seconds_until(until, now).to_string();
             response

@@ -21,6 +21,7 @@ pub(crate) mod login_attempt;
 pub(crate) mod ops;
 pub(crate) mod pages;
 pub(crate) mod recovery;
+pub(crate) mod recovery_codes;
 pub(crate) mod scim;
 pub(crate) mod server;
 pub(crate) mod ticket_login;
@@ -38,11 +39,19 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/invitation", guarded(post(invitation::peek)))
         .route("/invitation/accept", guarded(post(invitation::accept)))
         .route("/login/code", guarded(post(login::code)))
+        .route(
+            "/login/recovery-code",
+            guarded(post(recovery_codes::login)),
+        )
         .route("/logout", guarded(post(login::logout)))
         .route("/enrolment/start", guarded(post(login::start)))
         .route("/enrolment/confirm", guarded(post(login::confirm)))
         .route("/session", guarded(get(console_api::session_info)))
         .route("/me/password", guarded(post(console_api::change_password)))
+        .route(
+            "/me/recovery-codes",
+            guarded(post(recovery_codes::regenerate)),
+        )
         .route("/me/mfa/reset", guarded(post(console_api::reset_own)))
         .route("/me/mfa/enable", guarded(post(console_api::enable_own)))
         .route("/me/mfa/disable", guarded(post(console_api::disable_own)))

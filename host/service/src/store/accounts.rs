@@ -1,10 +1,14 @@
-//! Organizations and their users, with the TOTP keys sealed at rest.
+//! Organizations and their users, with the TOTP keys (and the recovery
+//! codes' hashes, R15) sealed at rest.
 
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::{Store, StoreError, role_name, status_name, time_of};
-use mfa_reset::api::{Authenticator, MfaStatus, Organization, TotpKey, User};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use mfa_reset::api::{Authenticator, MfaStatus, Organization, User};
 
 /// A user as stored, with the versions its decision depends on. Its TOTP
 /// keys stay sealed until [`Store::authenticator`] opens them: only the
@@ -26,6 +30,7 @@ struct SealedAuthenticator {
     last_accepted_step: Option<u64>,
     failures: u32,
     locked_until: Option<i64>,
+    recovery_codes: Option<String>,
 }
 
 impl std::fmt::Debug for SealedAuthenticator {
@@ -37,7 +42,7 @@ impl std::fmt::Debug for SealedAuthenticator {
 }
 
 pub(super) const USER_COLUMNS: &str = "u.id, u.role, u.password_hash, u.mfa_status, u.totp_pending, u.totp_active, \
-     u.last_accepted_step, u.failures, u.locked_until, u.version, u.active, \
+     u.last_accepted_step, u.failures, u.locked_until, u.recovery_codes, u.version, u.active, \
      o.id AS organization_id, o.enforce_mfa, o.version AS organization_version";
 
 impl Store {
@@ -115,6 +120,7 @@ impl Store {
                 .map(|s| s as u64),
             failures: u32::try_from(r.try_get::<i64, _>("failures")?).unwrap_or(u32::MAX),
             locked_until: r.try_get("locked_until")?,
+            recovery_codes: r.try_get("recovery_codes")?,
         };
         Ok(StoredUser {
             user: User {
@@ -139,20 +145,22 @@ impl Store {
         let id = &user.user.id;
         let sealed = &user.sealed;
         Ok(Authenticator {
-            pending: self.open_key(id, "pending", sealed.pending.clone())?,
-            active: self.open_key(id, "active", sealed.active.clone())?,
+            pending: self.open_slot(id, "pending", sealed.pending.clone())?,
+            active: self.open_slot(id, "active", sealed.active.clone())?,
             last_accepted_step: sealed.last_accepted_step,
             failures: sealed.failures,
             locked_until: sealed.locked_until.map(time_of),
+            recovery_codes: self.open_slot(id, "recovery_codes", sealed.recovery_codes.clone())?,
         })
     }
 
-    fn open_key(
+    /// The sealed value of `user`'s `slot` (a key, the recovery codes' hashes).
+    fn open_slot<T: DeserializeOwned>(
         &self,
         user: &str,
         slot: &str,
         sealed: Option<String>,
-    ) -> Result<Option<TotpKey>, StoreError> {
+    ) -> Result<Option<T>, StoreError> {
         let Some(sealed) = sealed else {
             return Ok(None);
         };
@@ -169,9 +177,16 @@ impl Store {
             .map_err(|e| secret(e.to_string()))
     }
 
-    pub(super) fn seal_key(&self, user: &str, slot: &str, key: Option<&TotpKey>) -> Option<String> {
-        key.map(|k| {
-            let json = serde_json::to_vec(k).expect("keys serialize");
+    /// `value` sealed for `user`'s `slot`: bound to both, so a sealed value
+    /// moved to another user or slot does not open.
+    pub(super) fn seal_slot<T: Serialize>(
+        &self,
+        user: &str,
+        slot: &str,
+        value: Option<&T>,
+    ) -> Option<String> {
+        value.map(|v| {
+            let json = serde_json::to_vec(v).expect("keys and hashes serialize");
             self.secrets.seal(&json, &format!("{user}/{slot}"))
         })
     }

@@ -23,6 +23,9 @@ pub struct SessionUse<'a> {
     pub at: i64,
     /// The decision verified a code: the login has finished MFA.
     pub verified: bool,
+    /// R15: the code verified was a recovery code; a code from the
+    /// authenticator (or a confirmed enrolment) clears the mark.
+    pub recovery_code: bool,
 }
 
 /// What a change does to other sessions (the engine's `SessionEffect`,
@@ -273,6 +276,7 @@ impl Store {
                         .or(c.activation.map(|(u, _)| u)),
                     c.organization,
                     new_version,
+                    a.detail.as_ref(),
                 )
             });
         for mut audit in c.audit {
@@ -312,15 +316,16 @@ impl Store {
             Some((user, a)) => {
                 sqlx::query(
                     "UPDATE users SET mfa_status = $1, totp_pending = $2, totp_active = $3, \
-                     last_accepted_step = $4, failures = $5, locked_until = $6, version = version + 1 \
-                     WHERE id = $7 AND version = $8",
+                     last_accepted_step = $4, failures = $5, locked_until = $6, recovery_codes = $7, \
+                     version = version + 1 WHERE id = $8 AND version = $9",
                 )
                 .bind(status_name(user.mfa))
-                .bind(self.seal_key(id, "pending", a.pending.as_ref()))
-                .bind(self.seal_key(id, "active", a.active.as_ref()))
+                .bind(self.seal_slot(id, "pending", a.pending.as_ref()))
+                .bind(self.seal_slot(id, "active", a.active.as_ref()))
                 .bind(a.last_accepted_step.map(|s| s as i64))
                 .bind(i64::from(a.failures))
                 .bind(a.locked_until.map(millis))
+                .bind(self.seal_slot(id, "recovery_codes", a.recovery_codes.as_ref()))
                 .bind(id)
                 .bind(version)
                 .execute(&mut **tx)
@@ -420,13 +425,16 @@ async fn use_session(tx: &mut Tx<'_>, used: SessionUse<'_>) -> Result<(), StoreE
         "UPDATE sessions SET \
          last_activity_at = CASE WHEN last_activity_at < $1 THEN $2 ELSE last_activity_at END, \
          mfa_satisfied = CASE WHEN $3 = 1 THEN 1 ELSE mfa_satisfied END, \
-         mfa_verified = CASE WHEN $4 = 1 THEN 1 ELSE mfa_verified END \
-         WHERE token_hash = $5",
+         mfa_verified = CASE WHEN $4 = 1 THEN 1 ELSE mfa_verified END, \
+         recovery_code_login = CASE WHEN $5 = 1 THEN $6 ELSE recovery_code_login END \
+         WHERE token_hash = $7",
     )
     .bind(used.at)
     .bind(used.at)
     .bind(i64::from(used.verified))
     .bind(i64::from(used.verified))
+    .bind(i64::from(used.verified))
+    .bind(i64::from(used.verified && used.recovery_code))
     .bind(used.token_hash)
     .execute(&mut **tx)
     .await?;
@@ -569,6 +577,7 @@ mod tests {
             login_at: 0,
             last_activity_at: 0,
             mfa_satisfied: true,
+            recovery_code_login: false,
             mfa_verified: false,
         };
         let stale = (read.version, read.organization_version);

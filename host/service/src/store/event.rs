@@ -33,6 +33,10 @@ fn kind_of(action: &str) -> Option<&'static str> {
         "enable_own_mfa" | "enable_user_mfa" => "mfa.enabled",
         "disable_own_mfa" | "disable_user_mfa" => "mfa.disabled",
         "confirm_enrolment" => "mfa.enrolled",
+        // R15: the holder hears of every recovery code used (NIST SP
+        // 800-63B-4 §4.2.1.1), and of every new set.
+        "use_recovery_code" => "mfa.recovery_code_used",
+        "regenerate_recovery_codes" => "mfa.recovery_codes_regenerated",
         "set_enforcement" => "organization.mfa_enforcement_changed",
         "change_own_password" => "user.password_changed",
         "deactivate_user" => "user.deactivated",
@@ -44,14 +48,16 @@ fn kind_of(action: &str) -> Option<&'static str> {
 impl Event {
     /// The event of a committed decision: only an allowed change of MFA
     /// makes one. `user` / `organization` are the new state, `version` the
-    /// changed row's new version (receivers order events of one user by it).
-    /// Never a secret: ids, states and times only.
+    /// changed row's new version (receivers order events of one user by it);
+    /// the fields of the audit row's `detail` are added (how many recovery
+    /// codes are left, say). Never a secret: ids, states, counts and times.
     pub fn of(
         audit: &AuditRecord,
         decision_id: &str,
         user: Option<&User>,
         organization: Option<&Organization>,
         version: Option<i64>,
+        detail: Option<&Value>,
     ) -> Option<Self> {
         let kind = kind_of(&audit.action)?;
         if !audit.allowed || (user.is_none() && organization.is_none()) {
@@ -72,6 +78,9 @@ impl Event {
         }
         if let Some(organization) = organization {
             data["enforce_mfa"] = Value::from(organization.enforce_mfa);
+        }
+        for (field, value) in detail.and_then(Value::as_object).into_iter().flatten() {
+            data[field] = value.clone();
         }
         let body = json!({
             "type": kind,
@@ -159,6 +168,7 @@ mod tests {
             Some(&bob),
             None,
             Some(7),
+            None,
         )
         .expect("an allowed reset is notified");
         let body: Value = serde_json::from_str(&event.body).unwrap();
@@ -170,9 +180,9 @@ mod tests {
         assert_eq!(body["data"]["version"], 7);
         assert_eq!(body["data"]["decision_id"], "d1");
         // Denied, a login step, or nothing changed: no event.
-        assert!(Event::of(&audit("reset_user_mfa", false), "d", Some(&bob), None, None).is_none());
-        assert!(Event::of(&audit("verify_code", true), "d", Some(&bob), None, None).is_none());
-        assert!(Event::of(&audit("disable_user_mfa", true), "d", None, None, None).is_none());
+        assert!(Event::of(&audit("reset_user_mfa", false), "d", Some(&bob), None, None, None).is_none());
+        assert!(Event::of(&audit("verify_code", true), "d", Some(&bob), None, None, None).is_none());
+        assert!(Event::of(&audit("disable_user_mfa", true), "d", None, None, None, None).is_none());
         let org = bob.organization.clone();
         let e = Event::of(
             &audit("set_enforcement", true),
@@ -180,9 +190,18 @@ mod tests {
             None,
             Some(&org),
             Some(2),
+            None,
         )
         .unwrap();
         assert_eq!(e.kind, "organization.mfa_enforcement_changed");
         assert!(e.body.contains(r#""enforce_mfa":false"#), "{}", e.body);
+        // R15: a recovery code used is notified with how many are left.
+        let left = serde_json::json!({ "recovery_codes_left": 2 });
+        let used = Event::of(&audit("use_recovery_code", true), "d", Some(&bob), None, Some(8), Some(&left))
+            .expect("a recovery code used is notified");
+        let body: Value = serde_json::from_str(&used.body).unwrap();
+        assert_eq!(body["type"], "mfa.recovery_code_used");
+        assert_eq!(body["data"]["recovery_codes_left"], 2);
+        assert!(Event::of(&audit("use_recovery_code", false), "d", Some(&bob), None, None, Some(&left)).is_none());
     }
 }

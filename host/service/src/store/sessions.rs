@@ -18,10 +18,12 @@ pub struct StoredSession {
     pub mfa_satisfied: bool,
     /// The login verified a code (or confirmed an enrolment).
     pub mfa_verified: bool,
+    /// R15: the code the login verified was a recovery code.
+    pub recovery_code_login: bool,
 }
 
-const SESSION_COLUMNS: &str =
-    "token_hash, user_id, login_at, last_activity_at, mfa_satisfied, mfa_verified";
+const SESSION_COLUMNS: &str = "token_hash, user_id, login_at, last_activity_at, mfa_satisfied, \
+                               mfa_verified, recovery_code_login";
 
 fn session_from_row(r: &AnyRow) -> Result<StoredSession, StoreError> {
     Ok(StoredSession {
@@ -31,6 +33,7 @@ fn session_from_row(r: &AnyRow) -> Result<StoredSession, StoreError> {
         last_activity_at: r.try_get("last_activity_at")?,
         mfa_satisfied: r.try_get::<i64, _>("mfa_satisfied")? != 0,
         mfa_verified: r.try_get::<i64, _>("mfa_verified")? != 0,
+        recovery_code_login: r.try_get::<i64, _>("recovery_code_login")? != 0,
     })
 }
 
@@ -62,8 +65,8 @@ impl Store {
             return Err(StoreError::Conflict);
         }
         sqlx::query(
-            "INSERT INTO sessions (token_hash, user_id, login_at, last_activity_at, mfa_satisfied, mfa_verified) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO sessions (token_hash, user_id, login_at, last_activity_at, mfa_satisfied, \
+             mfa_verified, recovery_code_login) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(&session.token_hash)
         .bind(&session.user_id)
@@ -71,6 +74,7 @@ impl Store {
         .bind(session.last_activity_at)
         .bind(i64::from(session.mfa_satisfied))
         .bind(i64::from(session.mfa_verified))
+        .bind(i64::from(session.recovery_code_login))
         .execute(&mut *tx)
         .await?;
         insert_audit(&mut tx, &audit).await?;

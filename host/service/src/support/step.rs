@@ -52,6 +52,7 @@ pub(super) fn sessionless(
             login_at: now,
             last_activity_at: now,
             mfa_satisfied: false,
+            recovery_code_login: false,
         },
         now,
         account_has_active_session: false,
@@ -166,6 +167,7 @@ pub(super) async fn commit(
                 token_hash: &c.session.token_hash,
                 at: millis(outcome.audit.at),
                 verified: false,
+                recovery_code: false,
             }),
             sessions_change: (outcome.sessions == SessionEffect::EndSessionsOfUser).then_some(
                 SessionsChange::EndAll {
