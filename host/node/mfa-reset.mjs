@@ -106,11 +106,14 @@ function user(value, field) {
 }
 
 function session(value, field) {
-  const s = object(value, field, ['login_at', 'last_activity_at', 'mfa_satisfied']);
+  const s = object(value, field, ['login_at', 'last_activity_at', 'mfa_satisfied'], ['recovery_code_login']);
   return {
     loginAt: millis(s.login_at, `${field}.login_at`),
     lastActivityAt: millis(s.last_activity_at, `${field}.last_activity_at`),
     mfaSatisfied: required(s.mfa_satisfied, 'boolean', `${field}.mfa_satisfied`, 'true or false'),
+    // R15: left out means false, as in the Rust library's JSON.
+    recoveryCodeLogin: s.recovery_code_login === undefined
+      ? false : required(s.recovery_code_login, 'boolean', `${field}.recovery_code_login`, 'true or false'),
   };
 }
 
@@ -167,9 +170,25 @@ function totpKey(value, field) {
   };
 }
 
-function authenticator(value, field) {
-  const a = object(value, field, ['pending', 'active', 'last_accepted_step', 'failures', 'locked_until']);
+function bytes(value, field) {
+  return base32Decode(required(value, 'string', field, 'base32 text'), field);
+}
+
+// R15: the saved recovery codes' keyed hashes (left out: none).
+function recoveryCodes(value, field) {
+  if (value === undefined || value === null) return undefined;
+  const c = object(value, field, ['key', 'hashes']);
+  if (!Array.isArray(c.hashes)) throw new RequestError(`${field}.hashes`, 'must be a list of base32 texts');
   return {
+    key: bytes(c.key, `${field}.key`),
+    hashes: c.hashes.map((h, i) => bytes(h, `${field}.hashes[${i}]`)),
+  };
+}
+
+function authenticator(value, field) {
+  const a = object(value, field, ['pending', 'active', 'last_accepted_step', 'failures', 'locked_until'], ['recovery_codes']);
+  return {
+    recoveryCodes: recoveryCodes(a.recovery_codes, `${field}.recovery_codes`),
     pending: totpKey(a.pending, `${field}.pending`),
     active: totpKey(a.active, `${field}.active`),
     lastAcceptedStep: a.last_accepted_step === null
@@ -193,6 +212,16 @@ function codeRequest(value) {
       baseDelaySeconds: uint(l.base_delay_seconds, 'lockout.base_delay_seconds'),
       maxDelaySeconds: uint(l.max_delay_seconds, 'lockout.max_delay_seconds'),
     },
+  };
+}
+
+function recoveryCodesRequest(value) {
+  const r = object(value, '', ['user', 'session', 'authenticator', 'now']);
+  return {
+    user: user(r.user, 'user'),
+    session: session(r.session, 'session'),
+    authenticator: authenticator(r.authenticator, 'authenticator'),
+    now: millis(r.now, 'now'),
   };
 }
 
@@ -364,6 +393,10 @@ const authenticatorJson = (a) => ({
   last_accepted_step: a.lastAcceptedStep == null ? null : Number(a.lastAcceptedStep),
   failures: a.failures,
   locked_until: a.lockedUntil == null ? null : rfc3339(a.lockedUntil),
+  // Left out when there are none, as in the Rust library's JSON.
+  ...(a.recoveryCodes == null ? {} : {
+    recovery_codes: { key: base32Encode(a.recoveryCodes.key), hashes: a.recoveryCodes.hashes.map(base32Encode) },
+  }),
 });
 
 const verificationJson = (v) => ({
@@ -373,6 +406,15 @@ const verificationJson = (v) => ({
   user: userJson(v.user),
   authenticator: authenticatorJson(v.authenticator),
   audit: auditJson(v.audit),
+  recovery_codes: [...v.recoveryCodes],
+  recovery_codes_left: v.recoveryCodesLeft,
+});
+
+const newCodesJson = (n) => ({
+  decision: decisionJson(n.decision),
+  codes: [...n.codes],
+  authenticator: authenticatorJson(n.authenticator),
+  audit: auditJson(n.audit),
 });
 
 const enrolmentJson = (e) => ({
@@ -502,5 +544,10 @@ export async function loadMfaReset(dir, name = 'mfa-reset') {
     verifyLogin: async (req) => verificationJson(await call('verifyLogin', codeRequest(req))),
     /** Confirms a pending enrolment with its first code. */
     confirmEnrolment: async (req) => verificationJson(await call('confirmEnrolment', codeRequest(req))),
+    /** R15: a recovery code instead of a login code (decided by the policies
+     *  first); each is accepted once. Mark the session `recovery_code_login`. */
+    useRecoveryCode: async (req) => verificationJson(await call('useRecoveryCode', codeRequest(req))),
+    /** R15: a new set of recovery codes (show them once); the old set is void. */
+    regenerateRecoveryCodes: async (req) => newCodesJson(await call('regenerateRecoveryCodes', recoveryCodesRequest(req))),
   };
 }

@@ -38,7 +38,7 @@ import wasmtime.component as wc
 
 __all__ = ["MfaReset", "RequestError", "EngineError"]
 
-_EXPORT = "mfa-reset:engine/engine@0.4.0"
+_EXPORT = "mfa-reset:engine/engine@0.5.0"
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
 
 
@@ -138,11 +138,15 @@ def _user(value: Any, field: str) -> wc.Record:
 
 
 def _session(value: Any, field: str) -> wc.Record:
-    s = _object(value, field, {"login_at", "last_activity_at", "mfa_satisfied"})
+    s = _object(value, field, {"login_at", "last_activity_at", "mfa_satisfied"},
+                frozenset({"recovery_code_login"}))
     return _record({
         "login-at": _millis(s["login_at"], f"{field}.login_at"),
         "last-activity-at": _millis(s["last_activity_at"], f"{field}.last_activity_at"),
         "mfa-satisfied": _require(s["mfa_satisfied"], bool, f"{field}.mfa_satisfied", "true or false"),
+        # R15: left out means false, as in the Rust library's JSON.
+        "recovery-code-login": _require(s.get("recovery_code_login", False), bool,
+                                        f"{field}.recovery_code_login", "true or false"),
     })
 
 
@@ -153,23 +157,42 @@ def _uint(value: Any, field: str, bits: int = 32) -> int:
     return value
 
 
+def _base32(value: Any, field: str) -> bytes:
+    text = _require(value, str, field, "base32 text")
+    try:
+        return base64.b32decode(text.rstrip("=") + "=" * (-len(text.rstrip("=")) % 8))
+    except (ValueError, base64.binascii.Error):
+        raise RequestError(field, "not base32") from None
+
+
 def _totp_key(value: Any, field: str) -> wc.Record | None:
     if value is None:
         return None
     k = _object(value, field, {"secret", "digits", "period"})
-    secret = _require(k["secret"], str, f"{field}.secret", "base32 text")
-    try:
-        raw = base64.b32decode(secret.rstrip("=") + "=" * (-len(secret.rstrip("=")) % 8))
-    except (ValueError, base64.binascii.Error):
-        raise RequestError(f"{field}.secret", "not base32") from None
+    raw = _base32(k["secret"], f"{field}.secret")
     return _record({"secret": raw, "digits": _uint(k["digits"], f"{field}.digits", 8),
                               "period": _uint(k["period"], f"{field}.period")})
 
 
+def _recovery_codes(value: Any, field: str) -> wc.Record | None:
+    """R15: the saved recovery codes' keyed hashes (left out: none)."""
+    if value is None:
+        return None
+    c = _object(value, field, {"key", "hashes"})
+    if type(c["hashes"]) is not list:
+        raise RequestError(f"{field}.hashes", "must be a list of base32 texts")
+    return _record({
+        "key": _base32(c["key"], f"{field}.key"),
+        "hashes": [_base32(h, f"{field}.hashes[{i}]") for i, h in enumerate(c["hashes"])],
+    })
+
+
 def _authenticator(value: Any, field: str) -> wc.Record:
-    a = _object(value, field, {"pending", "active", "last_accepted_step", "failures", "locked_until"})
+    a = _object(value, field, {"pending", "active", "last_accepted_step", "failures", "locked_until"},
+                frozenset({"recovery_codes"}))
     step, locked = a["last_accepted_step"], a["locked_until"]
     return _record({
+        "recovery-codes": _recovery_codes(a.get("recovery_codes"), f"{field}.recovery_codes"),
         "pending": _totp_key(a["pending"], f"{field}.pending"),
         "active": _totp_key(a["active"], f"{field}.active"),
         "last-accepted-step": None if step is None else _uint(step, f"{field}.last_accepted_step", 64),
@@ -192,6 +215,16 @@ def _code_request(value: Any) -> wc.Record:
             "base-delay-seconds": _uint(lockout["base_delay_seconds"], "lockout.base_delay_seconds"),
             "max-delay-seconds": _uint(lockout["max_delay_seconds"], "lockout.max_delay_seconds"),
         }),
+    })
+
+
+def _recovery_codes_request(value: Any) -> wc.Record:
+    r = _object(value, "", {"user", "session", "authenticator", "now"})
+    return _record({
+        "user": _user(r["user"], "user"),
+        "session": _session(r["session"], "session"),
+        "authenticator": _authenticator(r["authenticator"], "authenticator"),
+        "now": _millis(r["now"], "now"),
     })
 
 
@@ -389,13 +422,18 @@ def _key_json(k: Any) -> dict | None:
 
 def _authenticator_json(a: Any) -> dict:
     locked = _get(a, "locked-until")
-    return {
+    out = {
         "pending": _key_json(a.pending),
         "active": _key_json(a.active),
         "last_accepted_step": _get(a, "last-accepted-step"),
         "failures": a.failures,
         "locked_until": None if locked is None else _rfc3339(locked),
     }
+    codes = _get(a, "recovery-codes")
+    if codes is not None:  # left out when there are none, as in the Rust library's JSON
+        b32 = lambda raw: base64.b32encode(bytes(raw)).decode().rstrip("=")  # noqa: E731
+        out["recovery_codes"] = {"key": b32(codes.key), "hashes": [b32(h) for h in codes.hashes]}
+    return out
 
 
 def _verification_json(v: Any) -> dict:
@@ -406,6 +444,17 @@ def _verification_json(v: Any) -> dict:
         "user": _user_json(v.user),
         "authenticator": _authenticator_json(v.authenticator),
         "audit": _audit_json(v.audit),
+        "recovery_codes": list(_get(v, "recovery-codes")),
+        "recovery_codes_left": _get(v, "recovery-codes-left"),
+    }
+
+
+def _new_codes_json(n: Any) -> dict:
+    return {
+        "decision": _decision_json(n.decision),
+        "codes": list(n.codes),
+        "authenticator": _authenticator_json(n.authenticator),
+        "audit": _audit_json(n.audit),
     }
 
 
@@ -538,7 +587,8 @@ class MfaReset:
                 self._store, name, interface))
             for name in ("decide", "decide-provisioning", "decide-recovery", "next-login-step",
                          "start-enrolment",
-                         "verify-login", "confirm-enrolment")
+                         "verify-login", "confirm-enrolment", "use-recovery-code",
+                         "regenerate-recovery-codes")
         }
 
     def _call(self, name: str, value: Any) -> Any:
@@ -584,3 +634,14 @@ class MfaReset:
     def confirm_enrolment(self, request: dict) -> dict:
         """Confirms a pending enrolment with its first code."""
         return _verification_json(self._call("confirm-enrolment", _code_request(request)))
+
+    def use_recovery_code(self, request: dict) -> dict:
+        """R15: a recovery code instead of a login code (decided by the
+        policies first); each is accepted once. Mark the session
+        `recovery_code_login`."""
+        return _verification_json(self._call("use-recovery-code", _code_request(request)))
+
+    def regenerate_recovery_codes(self, request: dict) -> dict:
+        """R15: a new set of recovery codes (show them once); the old set is void."""
+        return _new_codes_json(
+            self._call("regenerate-recovery-codes", _recovery_codes_request(request)))

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import readline from 'node:readline';
+import { readFile } from 'node:fs/promises';
 
 // playwright-core is installed (pinned) with the other JS test tools.
 const require = createRequire(new URL('../node/package.json', import.meta.url));
@@ -104,10 +105,29 @@ async function enrol(page, shotName, landing = 'profile') {
   assert.equal((await text(page, '#secret')).replace(/\s/g, ''), secret, 'the key shown as text is the QR code\'s');
   await page.getByLabel('First code shown by the app').fill(await ask(`code ${secret}`));
   await page.getByRole('button', { name: 'Confirm' }).click();
+  if (landing !== 'support') {
+    // R15: ten recovery codes, shown once (support agents get none).
+    await visible(page, '#codes-panel');
+    savedCodes = (await page.locator('#codes-list li').allTextContents()).map((c) => c.trim());
+    assert.equal(savedCodes.length, 10, `ten recovery codes: ${savedCodes}`);
+    assert.ok(savedCodes.every((c) => /^[0-9A-HJKMNP-TV-Z]{4}(-[0-9A-HJKMNP-TV-Z]{4}){3}$/.test(c)), `${savedCodes}`);
+    if (shotName) {
+      await shot(page, 'recovery-codes');
+      const download = page.waitForEvent('download');
+      await page.getByRole('button', { name: 'Download the codes' }).click();
+      const file = await readFile(await (await download).path(), 'utf8');
+      assert.ok(savedCodes.every((c) => file.includes(c)), 'the download holds every code');
+    }
+    await page.getByRole('button', { name: 'I saved them' }).click();
+    assert.equal(await page.locator('#codes-list li').count(), 0, 'the codes leave the page');
+  }
   await at(page, landing);
   if (landing === 'profile') await says(page, '#mfa-status', 'an authenticator app is set up');
   return secret;
 }
+
+/** The recovery codes the last enrolment showed. */
+let savedCodes = [];
 
 /** Enters a login code and waits for the service's answer. */
 async function enterCode(page, code) {
@@ -188,11 +208,46 @@ async function enterCode(page, code) {
   const second = await enrol(page);
   assert.notEqual(second, first, 'a new key');
 
+  log('R15: phone lost: a saved recovery code logs bob in, to reset and enrol again only');
+  const codes = savedCodes;
+  await logOut(page);
+  await logIn(page, 'bob');
+  await visible(page, '#code-form');
+  await page.getByRole('button', { name: 'Lost your authenticator app? Use a recovery code' }).click();
+  await visible(page, '#recovery-code-form');
+  await shot(page, 'recovery-code');
+  await page.getByLabel('Recovery code', { exact: true }).fill(codes[0].toLowerCase());
+  await page.getByRole('button', { name: 'Use the recovery code' }).click();
+  await at(page, 'profile');
+  await visible(page, '#recovery-login-note');
+  await says(page, '#codes-left', '9 recovery codes left');
+  await page.getByRole('button', { name: 'Disable MFA' }).click();
+  await says(page, '#alert', 'You logged in with a recovery code');
+  await page.getByRole('button', { name: 'Reset MFA for this account' }).click();
+  await page.locator('#reset-yes').click();
+  await at(page, 'login');
+  const third = await enrol(page);
+  assert.ok(savedCodes.every((c) => !codes.includes(c)), 'new codes');
+  await says(page, '#codes-left', '10 recovery codes left');
+  assert.ok(await page.locator('#recovery-login-note').isHidden(), 'a full session again');
+
+  log('R15: the old codes are void after the reset; the app\'s code logs in');
+  await logOut(page);
+  await logIn(page, 'bob');
+  await visible(page, '#code-form');
+  await page.getByRole('button', { name: 'Lost your authenticator app? Use a recovery code' }).click();
+  await page.getByLabel('Recovery code', { exact: true }).fill(codes[1]);
+  await page.getByRole('button', { name: 'Use the recovery code' }).click();
+  await says(page, '#alert', 'Wrong or used recovery code');
+  await page.getByRole('button', { name: "Back to the app's code" }).click();
+  await enterCode(page, await ask(`code ${third}`));
+  await at(page, 'profile');
+
   log('R3: five wrong codes lock the login, and the page says how long');
   await logOut(page);
   await logIn(page, 'bob');
   await visible(page, '#code-form');
-  const right = await ask(`code ${second}`);
+  const right = await ask(`code ${third}`);
   const wrong = `${right.slice(0, 5)}${(Number(right[5]) + 1) % 10}`;
   for (let n = 0; n < 5; n += 1) await enterCode(page, wrong);
   await eventually('the wait is shown', async () => /try again in \d+ seconds?/.test(await text(page, '#wait')));

@@ -137,7 +137,9 @@ fn typed_request(case: &Value) -> Option<Value> {
                 .collect();
             json!({ "list_users": users })
         }
-        "start_enrolment" | "confirm_enrolment" | "verify_code" => return None,
+        // Login steps and recovery codes have calls of their own.
+        "start_enrolment" | "confirm_enrolment" | "verify_code" | "use_recovery_code"
+        | "regenerate_recovery_codes" => return None,
         route => json!({ "access_route": route }),
     };
     let context = &request["context"];
@@ -147,6 +149,7 @@ fn typed_request(case: &Value) -> Option<Value> {
             "login_at": datetime(&context["session"]["login_at"]),
             "last_activity_at": datetime(&context["session"]["last_activity_at"]),
             "mfa_satisfied": context["session"]["mfa_satisfied"],
+            "recovery_code_login": context["session"]["recovery_code_login"],
         },
         "now": datetime(&context["now"]),
         "action": action,
@@ -370,7 +373,121 @@ fn login_cases() -> Vec<(String, &'static str, Value)> {
         "confirm_enrolment",
         code_request(&bob("enrolment_due"), pending, "000000", at),
     ));
+    cases.extend(recovery_code_cases(&bob("active"), &key, at));
     cases
+}
+
+/// R15: three saved recovery codes (HMAC-SHA-256 under a key of 32 bytes
+/// of 0x42, computed outside the engine) and the cases that use them.
+fn recovery_code_cases(bob: &Value, key: &Value, at: i64) -> Vec<(String, &'static str, Value)> {
+    let saved = json!({
+        "key": "IJBEEQSCIJBEEQSCIJBEEQSCIJBEEQSCIJBEEQSCIJBEEQSCIJBA",
+        "hashes": [
+            "343U73LLN4JVF2III3UAA5MBFK3P5GWA7HFY73NCHZPNJWWYIJYA", // 7KQ2-M9XD-4TRB-H0ZC
+            "TLXNLETY6A5HZHXUNJ4UGSO5OHDWEXPIPMTHZRNDW4YXMCEPLDRA", // P3WN-AE6V-J1SG-FYT8
+            "T5CEC4BI4TJ52C4M2Y2GDLYKAOLR5Z6MJWQQROS5AAY6SDZXYVUA", // QXZ5-C0RD-M2KB-9HJ4
+        ],
+    });
+    let authenticator = |failures: u32, locked: Option<Value>| json!({"pending": null, "active": key, "last_accepted_step": null, "failures": failures, "locked_until": locked, "recovery_codes": saved});
+    let ask = |a: Value, code: &str| code_request(bob, a, code, at);
+    let mut expired = ask(authenticator(0, None), "P3WN-AE6V-J1SG-FYT8");
+    expired["session"]["login_at"] = rfc3339(at - 31 * 86400);
+    let mut agent = ask(authenticator(0, None), "P3WN-AE6V-J1SG-FYT8");
+    agent["user"]["role"] = json!("support_agent");
+    let mut off = ask(authenticator(0, None), "P3WN-AE6V-J1SG-FYT8");
+    off["user"]["mfa"] = json!("off");
+    let regenerate = |recovery_code_login: bool| {
+        let login = rfc3339(at - 60);
+        json!({
+            "user": bob,
+            "session": {"login_at": login, "last_activity_at": login, "mfa_satisfied": true, "recovery_code_login": recovery_code_login},
+            "authenticator": authenticator(0, None),
+            "now": rfc3339(at),
+        })
+    };
+    vec![
+        (
+            "R15 recovery code: a saved code, typed loosely, logs in once and is used up",
+            "use_recovery_code",
+            ask(authenticator(2, None), "p3wn ae6v j1sg fyt8"),
+        ),
+        (
+            "R15 recovery code: a wrong one is a failed code, the fifth locks",
+            "use_recovery_code",
+            ask(authenticator(4, None), "AAAA-AAAA-AAAA-AAAA"),
+        ),
+        (
+            "R15 recovery code: a locked authenticator refuses even a saved code",
+            "use_recovery_code",
+            ask(authenticator(5, Some(rfc3339(at + 10))), "P3WN-AE6V-J1SG-FYT8"),
+        ),
+        (
+            "R15 recovery code: an expired login cannot use one",
+            "use_recovery_code",
+            expired,
+        ),
+        (
+            "R15 recovery code: a support agent has none to use",
+            "use_recovery_code",
+            agent,
+        ),
+        (
+            "bad input: a recovery code for a user whose MFA is off",
+            "use_recovery_code",
+            off,
+        ),
+        (
+            "R15 new recovery codes replace the saved ones",
+            "regenerate_recovery_codes",
+            regenerate(false),
+        ),
+        (
+            "R15 a recovery-code login makes no new recovery codes",
+            "regenerate_recovery_codes",
+            regenerate(true),
+        ),
+    ]
+    .into_iter()
+    .map(|(name, call, request)| (name.to_string(), call, request))
+    .collect()
+}
+
+/// Recovery codes are random: each code shown as its shape, the stored
+/// key and hashes as their sizes (as every host masks them).
+fn masked_codes(mut answer: Value) -> Value {
+    for field in ["recovery_codes", "codes"] {
+        if let Some(codes) = answer.get_mut(field).and_then(Value::as_array_mut) {
+            for code in codes {
+                let shape: String = code
+                    .as_str()
+                    .unwrap()
+                    .chars()
+                    .map(|c| if c == '-' { '-' } else { 'X' })
+                    .collect();
+                *code = json!(shape);
+            }
+        }
+    }
+    if let Some(saved) = answer["authenticator"]
+        .get_mut("recovery_codes")
+        .filter(|c| c.is_object())
+    {
+        let size = |text: &Value| {
+            data_encoding::BASE32_NOPAD
+                .decode(text.as_str().unwrap().as_bytes())
+                .unwrap()
+                .len()
+        };
+        saved["key"] = json!(format!("<random {} bytes>", size(&saved["key"])));
+        let hashes: Vec<Value> = saved["hashes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| json!(format!("<{} bytes>", size(h))))
+            .collect();
+        saved["hashes"] = json!(hashes);
+    }
+    answer
 }
 
 /// An enrolment answer with its random parts masked, as every host masks
@@ -452,6 +569,23 @@ fn login_answer(call: &str, input: &Value) -> Value {
             Err(e) => error_json(e),
         };
     }
+    if call == "regenerate_recovery_codes" {
+        let request = mfa_reset::RecoveryCodesRequest {
+            user: parse(&input["user"]),
+            session: parse(&input["session"]),
+            authenticator: parse(&input["authenticator"]),
+            now: time_of(&input["now"]),
+        };
+        return match engine.regenerate_recovery_codes(&request) {
+            Ok(n) => json!({"new_codes": masked_codes(json!({
+                "decision": n.decision,
+                "codes": n.codes.0,
+                "authenticator": n.authenticator,
+                "audit": n.audit,
+            }))}),
+            Err(e) => error_json(e),
+        };
+    }
     let request = mfa_reset::CodeRequest {
         user: parse(&input["user"]),
         session: parse(&input["session"]),
@@ -462,17 +596,25 @@ fn login_answer(call: &str, input: &Value) -> Value {
     };
     let answered = match call {
         "verify_login" => engine.verify_login(&request),
+        "use_recovery_code" => engine.use_recovery_code(&request),
         _ => engine.confirm_enrolment(&request),
     };
     match answered {
-        Ok(v) => json!({"verification": {
-            "decision": v.decision,
-            "result": v.result,
-            "message": v.message,
-            "user": v.user,
-            "authenticator": v.authenticator,
-            "audit": v.audit,
-        }}),
+        Ok(v) => {
+            let verification = json!({
+                "decision": v.decision,
+                "result": v.result,
+                "message": v.message,
+                "user": v.user,
+                "authenticator": v.authenticator,
+                "audit": v.audit,
+                "recovery_codes": v.recovery_codes.0,
+                "recovery_codes_left": v.recovery_codes_left,
+            });
+            // A confirmed enrolment's new codes are random.
+            let random = call == "confirm_enrolment";
+            json!({"verification": if random { masked_codes(verification) } else { verification }})
+        }
         Err(e) => error_json(e),
     }
 }
@@ -720,7 +862,7 @@ fn every_host_answers_the_conformance_cases_as_the_rust_host_does() {
     assert_eq!(verdict("R3 verify: a code already"), [json!("replayed")]);
     assert_eq!(verdict("R3 verify: a locked"), [json!("locked")]);
     let text = serde_json::to_string_pretty(&json!({
-        "about": "Conformance cases for every mfa-reset host (tests/engine/conformance.rs makes them; do not edit by hand). `call`: the engine function; `request`: its input in the library's JSON (a typed request for `decide`, an identity provider's request for `decide_provisioning`, a recovery case step for `decide_recovery`, a user for `next_login_step`, a code request for `verify_login` and `confirm_enrolment`); `expect`: the `outcome` (authenticators aside), the `step`, the `verification`, the `enrolment` (its random key masked: `secret=<random>` in the URI, `<random N bytes>` for the stored secret, the QR code present but not compared), or the `error` (`field` as the caller wrote it).",
+        "about": "Conformance cases for every mfa-reset host (tests/engine/conformance.rs makes them; do not edit by hand). `call`: the engine function; `request`: its input in the library's JSON (a typed request for `decide`, an identity provider's request for `decide_provisioning`, a recovery case step for `decide_recovery`, a user for `next_login_step`, a code request for `verify_login`, `confirm_enrolment` and `use_recovery_code`, a recovery-codes request for `regenerate_recovery_codes`); `expect`: the `outcome` (authenticators aside), the `step`, the `verification`, the `enrolment` (its random key masked: `secret=<random>` in the URI, `<random N bytes>` for the stored secret, the QR code present but not compared), the `new_codes`, or the `error` (`field` as the caller wrote it). New recovery codes (of `confirm_enrolment` and `regenerate_recovery_codes`) are random: each code is masked to its shape (`XXXX-XXXX-XXXX-XXXX`), the stored key to `<random N bytes>` and each hash to `<N bytes>`.",
         "cases": cases,
     }))
     .unwrap()

@@ -78,6 +78,7 @@ fn every_guardrail_is_verified_for_the_shipped_policies() {
         "deactivated-users",
         "provisioning",
         "support-desk",
+        "recovery-codes",
     ] {
         let property = format!("guardrail {name}");
         let checked: Vec<&str> = report
@@ -89,7 +90,7 @@ fn every_guardrail_is_verified_for_the_shipped_policies() {
         let actions: std::collections::BTreeSet<&str> = checked.iter().copied().collect();
         assert_eq!(
             (actions.len(), checked.len()),
-            (32, 46),
+            (34, 48),
             "{property} is checked for every action of the schema (the login steps, provisioning and the support desk included), for every kind of principal and resource"
         );
     }
@@ -200,6 +201,35 @@ fn r7_login_steps_exempt_from_the_session_rules_are_caught_and_the_engine_agrees
         !replay(&shipped(), &cex.test_case),
         "the shipped policies deny it"
     );
+}
+
+/// R15: a set without the forbid that holds a recovery-code login to
+/// recovering breaks the `recovery-codes` guardrail — such a login could
+/// administer the organization — and the component allows it too.
+#[test]
+fn r15_a_recovery_code_login_let_past_recovery_is_caught_and_the_engine_agrees() {
+    let policies = broken(|t| without_policy(t, "recovery-code-login-only-recovers"));
+    let report = prove(&policies);
+    let caught: Vec<&str> = report
+        .counterexamples()
+        .filter(|r| r.property == "guardrail recovery-codes")
+        .map(|r| r.action.as_str())
+        .collect();
+    for action in [
+        "reset_user_mfa",
+        "disable_own_mfa",
+        "regenerate_recovery_codes",
+        "access_console",
+    ] {
+        assert!(caught.contains(&action), "{action} not caught: {caught:?}");
+    }
+    let found = report
+        .counterexamples()
+        .find(|r| r.property == "guardrail recovery-codes" && r.action == "reset_user_mfa")
+        .unwrap();
+    let cex = found.counterexample.as_ref().unwrap();
+    assert!(replay(&policies, &cex.test_case), "the component allows it too");
+    assert!(!replay(&shipped(), &cex.test_case), "the shipped policies deny it");
 }
 
 #[test]

@@ -227,6 +227,7 @@ fn observed(r: &Request, outcome: &Outcome) -> Expected {
                 "mfa-already-enabled",
                 "already-deactivated",
                 "not-deactivated",
+                "recovery-code-login",
             ]
             .into_iter()
             .find(|known| *known == c)
@@ -444,7 +445,7 @@ fn request(d: &Draw) -> Request {
 }
 
 #[test]
-fn r2_to_r11_every_decision_agrees_with_the_reference_model() {
+fn r2_to_r15_every_decision_agrees_with_the_reference_model() {
     let cases = std::env::var("MFA_RESET_MODEL_CASES")
         .ok()
         .and_then(|n| n.parse().ok())

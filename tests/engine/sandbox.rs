@@ -225,6 +225,34 @@ fn an_answer_that_does_not_fit_the_request_is_refused() {
     assert!(matches!(err, Error::BadOutcome { .. }), "{err}");
     assert!(err.to_string().contains("open_recovery_case"), "{err}");
     assert_recovers(&engine);
+
+    // R15: a recovery code accepted without being used up (it would work
+    // for ever).
+    let hashes = mfa_reset::RecoveryCodeHashes {
+        key: vec![1; 32],
+        hashes: vec![vec![2; 32], vec![3; 32]],
+    };
+    let code_request = mfa_reset::CodeRequest {
+        user: mfa_reset::User {
+            mfa: mfa_reset::MfaStatus::Active,
+            ..sub("garbage", &org("acme", false))
+        },
+        session: mfa_reset::Session {
+            mfa_satisfied: false,
+            ..session
+        },
+        authenticator: mfa_reset::Authenticator {
+            recovery_codes: Some(hashes),
+            ..Default::default()
+        },
+        code: "AAAA-AAAA-AAAA-AAAA".into(),
+        now,
+        lockout: mfa_reset::LockoutPolicy::default(),
+    };
+    let err = engine.use_recovery_code(&code_request).expect_err("refused");
+    assert!(matches!(err, Error::BadOutcome { .. }), "{err}");
+    assert!(err.to_string().contains("exactly one"), "{err}");
+    assert_recovers(&engine);
 }
 
 const SEED: &str = r#"{"organizations": [{"id": "acme", "enforce_mfa": false, "users": [

@@ -105,7 +105,7 @@ async fn console_pages_hold_no_data_and_are_locked_down() {
     }
     assert!(!shell.contains("ada") && !shell.contains("acme"));
 
-    for file in ["console.js", "common.js", "support.js"] {
+    for file in ["console.js", "common.js", "support.js", "codes.js"] {
         let script = http
             .get(svc.url(&format!("/console/assets/{file}")))
             .send()

@@ -20,7 +20,23 @@ const CALLS = {
   verify_login: ['verifyLogin', 'verification'],
   confirm_enrolment: ['confirmEnrolment', 'verification'],
   start_enrolment: ['startEnrolment', 'enrolment'],
+  use_recovery_code: ['useRecoveryCode', 'verification'],
+  regenerate_recovery_codes: ['regenerateRecoveryCodes', 'new_codes'],
 };
+
+// The conformance file's masking of new (random) recovery codes.
+function maskedCodes(answer) {
+  for (const field of ['recovery_codes', 'codes']) {
+    if (Array.isArray(answer[field])) answer[field] = answer[field].map((c) => c.replace(/[^-]/g, 'X'));
+  }
+  const saved = answer.authenticator.recovery_codes;
+  if (saved) {
+    const size = (text) => Math.floor((text.replace(/=+$/, '').length * 5) / 8);
+    saved.key = `<random ${size(saved.key)} bytes>`;
+    saved.hashes = saved.hashes.map((h) => `<${size(h)} bytes>`);
+  }
+  return answer;
+}
 
 // The conformance file's masking of an enrolment's random key.
 function masked(enrolment) {
@@ -43,7 +59,9 @@ async function answer(c) {
   const [method, key] = CALLS[c.call];
   try {
     const result = await engine[method](c.request);
-    return { [key]: c.call === 'start_enrolment' ? masked(result) : result };
+    if (c.call === 'start_enrolment') return { [key]: masked(result) };
+    const random = c.call === 'confirm_enrolment' || c.call === 'regenerate_recovery_codes';
+    return { [key]: random ? maskedCodes(result) : result };
   } catch (e) {
     if (!(e instanceof RequestError)) throw e;
     return { error: { field: e.field, message: e.detail } };

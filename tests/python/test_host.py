@@ -35,9 +35,22 @@ def masked(enrolment):
     return enrolment
 
 
+def masked_codes(answer):
+    """The conformance file's masking of new (random) recovery codes."""
+    for field in ("recovery_codes", "codes"):
+        if isinstance(answer.get(field), list):
+            answer[field] = [re.sub(r"[^-]", "X", c) for c in answer[field]]
+    saved = answer["authenticator"].get("recovery_codes")
+    if saved:
+        size = lambda text: len(text.rstrip("=")) * 5 // 8  # noqa: E731
+        saved["key"] = f"<random {size(saved['key'])} bytes>"
+        saved["hashes"] = [f"<{size(h)} bytes>" for h in saved["hashes"]]
+    return answer
+
+
 KEYS = {"decide": "outcome", "decide_provisioning": "outcome", "decide_recovery": "outcome",
         "next_login_step": "step",
-        "start_enrolment": "enrolment"}
+        "start_enrolment": "enrolment", "regenerate_recovery_codes": "new_codes"}
 
 
 def answer(engine, case):
@@ -48,6 +61,8 @@ def answer(engine, case):
         return {"error": {"field": refused.field, "message": refused.message}}
     if case["call"] == "start_enrolment":
         result = masked(result)
+    if case["call"] in ("confirm_enrolment", "regenerate_recovery_codes"):
+        result = masked_codes(result)
     return {KEYS.get(case["call"], "verification"): result}
 
 

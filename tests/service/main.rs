@@ -15,6 +15,7 @@ mod notifications;
 mod policy_replay;
 mod postgres;
 mod provisioning;
+mod recovery_codes;
 mod reload;
 mod scim;
 mod support_desk;

@@ -8,6 +8,7 @@ import {
   $, api, messageOf, codeOf, say, clear, withLinks, go, follow, session, showNav, busy, cell,
 } from './common.js';
 import { cancelCaseView, showPendingCases, supportView, ticketLogin } from './support.js';
+import { profileCodes, recoveryCodeLogin, setUpCodesPanel, showCodes } from './codes.js';
 
 const VIEWS = ['login', 'profile', 'organization', 'expired', 'invitation', 'support', 'cancel-case'];
 
@@ -103,17 +104,26 @@ async function loginView() {
     event.preventDefault();
     const answer = await api('POST', 'enrolment/confirm', { code: $('first-code').value });
     $('first-code').value = '';
-    if (answer.body.result === 'accepted') return go('profile');
+    if (answer.body.result === 'accepted') {
+      // R15: the new recovery codes, shown this once.
+      forgetKey();
+      if (answer.body.recovery_codes?.length) return showCodes(answer.body.recovery_codes, () => go('profile'));
+      return go('profile');
+    }
     if (!answer.body.result) return follow(answer);
     say('alert', messageOf(answer));
   });
 
   $('new-key').addEventListener('click', busy($('new-key'), startEnrolment));
   ticketLogin(showStep, nextStep);
+  recoveryCodeLogin(showStep);
 
   // A session that has not finished its login continues where it stopped;
   // an expired one ends here, with its message, so that a new login can start.
   const current = await api('GET', 'session');
+  // A recovery-code login that reset its MFA enrols its new app here.
+  const recovering = current.body.recovery_code_login && current.body.user?.mfa === 'enrolment_due';
+  if (current.status === 200 && recovering) return nextStep('enrol', { resumed: true });
   if (current.status === 200 && current.body.mfa_satisfied) return go('profile');
   if (current.status === 200 && current.body.next_step !== 'none') {
     return nextStep(current.body.next_step, { resumed: true });
@@ -147,9 +157,12 @@ async function profileView() {
   if (me.user.role === 'support_agent') return go('support');
   showNav('profile', me.user);
   showProfile(me.user, me.enforce_mfa);
+  profileCodes(me);
 
   const change = (path) => async () => {
     const answer = await api('POST', path);
+    // A recovery-code login's reset goes on to the new app's enrolment.
+    if (answer.body.allowed && me.recovery_code_login) return go('login');
     if (answer.body.allowed) {
       say('status', answer.body.message);
       showProfile(answer.body.user, me.enforce_mfa);
@@ -448,6 +461,7 @@ async function expiredView() {
 // A page restored by the back button shows what the service says now.
 addEventListener('pageshow', (event) => { if (event.persisted) location.reload(); });
 addEventListener('pagehide', forgetKey);
+setUpCodesPanel();
 
 // No form is ever submitted by the browser itself: that would put its
 // fields (a password, a ticket) in a URL. A form pressed before its page has

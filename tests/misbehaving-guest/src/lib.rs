@@ -10,6 +10,8 @@
 //!   a user the request did not name, and an audit record of someone else;
 //! - `stranger`: lists a user that was not in a `list-users` request;
 //! - a provisioner `garbage`: creates a root with MFA on, unaudited;
+//! - `garbage` using a recovery code: accepted, and every code kept (a
+//!   code that would work for ever);
 //! - anyone else: a well-formed allow (`decide`: the change, session
 //!   effect, listing and audit record the contract demands).
 //!
@@ -127,6 +129,7 @@ mod component {
             last_accepted_step: None,
             failures: 0,
             locked_until: None,
+            recovery_codes: None,
         }
     }
 
@@ -334,6 +337,7 @@ mod component {
                         last_accepted_step: None,
                         failures: 0,
                         locked_until: None,
+                        recovery_codes: None,
                     },
                 }),
                 sessions: SessionEffect::None,
@@ -367,6 +371,50 @@ mod component {
         }
 
         fn verify_login(request: CodeRequest) -> Result<Verification, RequestError> {
+            misbehave(&request.user.id);
+            Err(refused())
+        }
+
+        fn use_recovery_code(request: CodeRequest) -> Result<Verification, RequestError> {
+            misbehave(&request.user.id);
+            if request.user.id != "garbage" {
+                return Err(refused());
+            }
+            let left = request
+                .authenticator
+                .recovery_codes
+                .as_ref()
+                .map_or(0, |c| c.hashes.len() as u32);
+            Ok(Verification {
+                decision: Decision {
+                    allowed: true,
+                    policy_ids: vec!["misbehaving-allows".into()],
+                    denial_code: None,
+                    message: String::new(),
+                    errors: Vec::new(),
+                },
+                result: CodeResult::Accepted,
+                message: "accepted".into(),
+                user: request.user.clone(),
+                authenticator: request.authenticator.clone(),
+                audit: AuditRecord {
+                    at: request.now,
+                    actor: request.user.id.clone(),
+                    organization: request.user.organization.id.clone(),
+                    action: "use_recovery_code".into(),
+                    target: request.user.id.clone(),
+                    allowed: true,
+                    policy_ids: vec!["misbehaving-allows".into()],
+                    denial_code: None,
+                },
+                recovery_codes: Vec::new(),
+                recovery_codes_left: left,
+            })
+        }
+
+        fn regenerate_recovery_codes(
+            request: RecoveryCodesRequest,
+        ) -> Result<NewRecoveryCodes, RequestError> {
             misbehave(&request.user.id);
             Err(refused())
         }

@@ -191,6 +191,11 @@ fn finish(path: &Path, mut state: StateFile, v: Verification) -> Result<ExitCode
     state.authenticator = v.authenticator;
     save(path, &state)?;
     println!("{}", v.message);
+    // R15: a confirmed enrolment's recovery codes, shown this once (the
+    // state file keeps only their keyed hashes).
+    for code in &v.recovery_codes.0 {
+        println!("  {code}");
+    }
     Ok(if v.result == CodeResult::Accepted {
         ExitCode::SUCCESS
     } else {

@@ -186,6 +186,7 @@ mod tests {
             last_accepted_step: None,
             failures: 0,
             locked_until: None,
+            recovery_codes: None,
         }
     }
 

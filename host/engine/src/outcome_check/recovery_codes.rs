@@ -100,3 +100,168 @@ pub fn check_regeneration(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bindings::types::{
+        AuditRecord, Decision, LockoutPolicy, MfaStatus, Organization, RecoveryCodeHashes, Role,
+        Session, TotpKey, User,
+    };
+
+    fn codes(hashes: &[u8]) -> Option<RecoveryCodeHashes> {
+        Some(RecoveryCodeHashes {
+            key: vec![9; 32],
+            hashes: hashes.iter().map(|&h| vec![h; 32]).collect(),
+        })
+    }
+
+    fn authenticator(hashes: &[u8]) -> crate::bindings::types::Authenticator {
+        crate::bindings::types::Authenticator {
+            pending: None,
+            active: Some(TotpKey {
+                secret: vec![7; 20],
+                digits: 6,
+                period: 30,
+            }),
+            last_accepted_step: Some(5),
+            failures: 2,
+            locked_until: None,
+            recovery_codes: codes(hashes),
+        }
+    }
+
+    fn gina() -> User {
+        User {
+            id: "gina".into(),
+            role: Role::SubUser,
+            organization: Organization {
+                id: "globex".into(),
+                enforce_mfa: false,
+            },
+            mfa: MfaStatus::Active,
+            active: true,
+        }
+    }
+
+    fn decision(allowed: bool) -> Decision {
+        Decision {
+            allowed,
+            policy_ids: vec!["login-steps-of-own-account".into()],
+            denial_code: None,
+            message: String::new(),
+            errors: Vec::new(),
+        }
+    }
+
+    fn audit() -> AuditRecord {
+        AuditRecord {
+            at: 0,
+            actor: "gina".into(),
+            organization: "globex".into(),
+            action: "use_recovery_code".into(),
+            target: "gina".into(),
+            allowed: true,
+            policy_ids: Vec::new(),
+            denial_code: None,
+        }
+    }
+
+    fn used(hashes_after: &[u8]) -> (CodeRequest, Verification) {
+        let request = CodeRequest {
+            user: gina(),
+            session: Session {
+                login_at: 0,
+                last_activity_at: 0,
+                mfa_satisfied: false,
+                recovery_code_login: false,
+            },
+            authenticator: authenticator(&[1, 2, 3]),
+            code: "X".into(),
+            now: 0,
+            lockout: LockoutPolicy {
+                max_failures: 5,
+                base_delay_seconds: 30,
+                max_delay_seconds: 60,
+            },
+        };
+        let mut after = authenticator(hashes_after);
+        after.failures = 0;
+        let answer = Verification {
+            decision: decision(true),
+            result: CodeResult::Accepted,
+            message: String::new(),
+            user: gina(),
+            authenticator: after,
+            audit: audit(),
+            recovery_codes: Vec::new(),
+            recovery_codes_left: hashes_after.len() as u32,
+        };
+        (request, answer)
+    }
+
+    #[test]
+    fn r15_an_accepted_recovery_code_uses_up_exactly_one_stored_code() {
+        let (request, answer) = used(&[1, 3]);
+        check_recovery_code(&request, &answer).unwrap();
+        for wrong in [&[1, 2, 3][..], &[1][..], &[1, 4][..]] {
+            let (request, answer) = used(wrong);
+            let err = check_recovery_code(&request, &answer).unwrap_err();
+            assert!(err.to_string().contains("exactly one"), "{wrong:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn r15_a_recovery_code_step_never_touches_keys_or_shows_codes() {
+        let (request, mut answer) = used(&[1, 3]);
+        answer.authenticator.active = None;
+        assert!(check_recovery_code(&request, &answer).is_err());
+        let (request, mut answer) = used(&[1, 3]);
+        answer.recovery_codes = vec!["AAAA-AAAA-AAAA-AAAA".into()];
+        assert!(check_recovery_code(&request, &answer).is_err());
+        let (request, mut answer) = used(&[1, 3]);
+        answer.recovery_codes_left = 10;
+        assert!(check_recovery_code(&request, &answer).is_err());
+        // A refusal keeps every code.
+        let (request, mut answer) = used(&[1, 3]);
+        answer.result = CodeResult::InvalidCode;
+        let err = check_recovery_code(&request, &answer).unwrap_err();
+        assert!(err.to_string().contains("on a refusal"), "{err}");
+    }
+
+    #[test]
+    fn r15_a_regeneration_replaces_the_set_with_the_codes_shown_and_nothing_else() {
+        let request = RecoveryCodesRequest {
+            user: gina(),
+            session: Session {
+                login_at: 0,
+                last_activity_at: 0,
+                mfa_satisfied: true,
+                recovery_code_login: false,
+            },
+            authenticator: authenticator(&[1, 2]),
+            now: 0,
+        };
+        let mut after = authenticator(&[5, 6, 7]);
+        after.recovery_codes.as_mut().unwrap().key = vec![8; 32];
+        let good = NewRecoveryCodes {
+            decision: decision(true),
+            codes: vec!["A".into(), "B".into(), "C".into()],
+            authenticator: after,
+            audit: audit(),
+        };
+        check_regeneration(&request, &good).unwrap();
+        let mut same_key = good.clone();
+        same_key.authenticator.recovery_codes.as_mut().unwrap().key = vec![9; 32];
+        assert!(check_regeneration(&request, &same_key).is_err());
+        let mut fewer_shown = good.clone();
+        fewer_shown.codes.pop();
+        assert!(check_regeneration(&request, &fewer_shown).is_err());
+        let mut unlocked = good.clone();
+        unlocked.authenticator.failures = 0;
+        assert!(check_regeneration(&request, &unlocked).is_err());
+        let mut denied = good;
+        denied.decision = decision(false);
+        assert!(check_regeneration(&request, &denied).is_err());
+    }
+}

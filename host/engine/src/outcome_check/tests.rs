@@ -25,6 +25,7 @@ fn no_authenticator() -> Authenticator {
         last_accepted_step: None,
         failures: 0,
         locked_until: None,
+        recovery_codes: None,
     }
 }
 
@@ -169,6 +170,19 @@ fn a_change_must_be_the_one_the_action_means() {
     outcome.change = None;
     outcome.sessions = SessionEffect::None;
     refused(&request, &outcome, "without the user's new state");
+}
+
+#[test]
+fn r15_a_reset_that_keeps_recovery_codes_is_refused() {
+    // Codes never outlive a reset: whatever the component answers.
+    let (request, mut outcome) = allowed_reset();
+    if let Some(Change::User(changed)) = &mut outcome.change {
+        changed.authenticator.recovery_codes = Some(crate::bindings::types::RecoveryCodeHashes {
+            key: vec![1; 32],
+            hashes: vec![vec![2; 32]],
+        });
+    }
+    refused(&request, &outcome, "plants an authenticator");
 }
 
 #[test]

@@ -26,7 +26,7 @@ const PAGES: [&str; 7] = [
     "cancel-case",
 ];
 
-const ASSETS: [(&str, &str, &str); 4] = [
+const ASSETS: [(&str, &str, &str); 5] = [
     (
         "console.css",
         "text/css; charset=utf-8",
@@ -46,6 +46,11 @@ const ASSETS: [(&str, &str, &str); 4] = [
         "support.js",
         "text/javascript; charset=utf-8",
         include_str!("../../console/support.js"),
+    ),
+    (
+        "codes.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../console/codes.js"),
     ),
 ];
 

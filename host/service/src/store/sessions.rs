@@ -90,7 +90,7 @@ impl Store {
     ) -> Result<Option<(StoredSession, StoredUser)>, StoreError> {
         let sql = format!(
             "SELECT s.token_hash, s.user_id, s.login_at, s.last_activity_at, s.mfa_satisfied, \
-             s.mfa_verified, {USER_COLUMNS} FROM sessions s JOIN users u ON u.id = s.user_id \
+             s.mfa_verified, s.recovery_code_login, {USER_COLUMNS} FROM sessions s JOIN users u ON u.id = s.user_id \
              JOIN organizations o ON o.id = u.organization_id WHERE s.token_hash = $1"
         );
         let row = sqlx::query(&sql)
