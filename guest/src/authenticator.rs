@@ -238,7 +238,10 @@ fn denied(request: &CodeRequest, action: &str, decision: Decision) -> Verificati
 /// While the authenticator is locked, no code of either kind is checked.
 fn locked(request: &CodeRequest, action: &str, decision: &Decision) -> Option<Verification> {
     let now = request.now;
-    let until = request.authenticator.locked_until.filter(|&until| now < until)?;
+    let until = request
+        .authenticator
+        .locked_until
+        .filter(|&until| now < until)?;
     Some(Verification {
         result: CodeResult::Locked,
         message: format!(

@@ -38,10 +38,10 @@ mod transition;
 use std::cell::RefCell;
 
 use mfa_reset::engine::types::{
-    CedarAnswer, CodeRequest, Diagnostic, Enrolment, EnrolmentRequest, LoginStep,
-    NewRecoveryCodes, Outcome, PolicySet as PolicySetSource, PolicySetInfo, ProvisioningOutcome,
-    ProvisioningRequest, RecoveryCodesRequest, RecoveryOutcome, RecoveryRequest, Request,
-    RequestError, SourceFile, User, Verification,
+    CedarAnswer, CodeRequest, Diagnostic, Enrolment, EnrolmentRequest, LoginStep, NewRecoveryCodes,
+    Outcome, PolicySet as PolicySetSource, PolicySetInfo, ProvisioningOutcome, ProvisioningRequest,
+    RecoveryCodesRequest, RecoveryOutcome, RecoveryRequest, Request, RequestError, SourceFile,
+    User, Verification,
 };
 use policy_store::PolicyStore;
 

@@ -138,7 +138,10 @@ fn typed_request(case: &Value) -> Option<Value> {
             json!({ "list_users": users })
         }
         // Login steps and recovery codes have calls of their own.
-        "start_enrolment" | "confirm_enrolment" | "verify_code" | "use_recovery_code"
+        "start_enrolment"
+        | "confirm_enrolment"
+        | "verify_code"
+        | "use_recovery_code"
         | "regenerate_recovery_codes" => return None,
         route => json!({ "access_route": route }),
     };
@@ -419,7 +422,10 @@ fn recovery_code_cases(bob: &Value, key: &Value, at: i64) -> Vec<(String, &'stat
         (
             "R15 recovery code: a locked authenticator refuses even a saved code",
             "use_recovery_code",
-            ask(authenticator(5, Some(rfc3339(at + 10))), "P3WN-AE6V-J1SG-FYT8"),
+            ask(
+                authenticator(5, Some(rfc3339(at + 10))),
+                "P3WN-AE6V-J1SG-FYT8",
+            ),
         ),
         (
             "R15 recovery code: an expired login cannot use one",

@@ -47,6 +47,16 @@ fn without_policy(text: &str, id: &str) -> String {
     format!("{}{}", &text[..start], &text[end..])
 }
 
+/// The component loaded with `policies` allows the counterexample too, and
+/// the shipped policies deny it: the prover and the engine agree.
+fn engine_agrees(policies: &PolicySource, case: &serde_json::Value) {
+    assert!(
+        replay(policies, case),
+        "the component allows the counterexample too"
+    );
+    assert!(!replay(&shipped(), case), "the shipped policies deny it");
+}
+
 /// Replays a counterexample's run-tests case through the component loaded
 /// with `policies`; returns whether it was allowed.
 fn replay(policies: &PolicySource, case: &serde_json::Value) -> bool {
@@ -127,14 +137,7 @@ fn r9_a_root_rule_without_its_organization_check_is_caught_and_the_engine_agrees
         "the case states what the guardrail demands"
     );
 
-    assert!(
-        replay(&policies, &cex.test_case),
-        "the component allows the counterexample too"
-    );
-    assert!(
-        !replay(&shipped(), &cex.test_case),
-        "the shipped policies deny it"
-    );
+    engine_agrees(&policies, &cex.test_case);
 }
 
 #[test]
@@ -152,14 +155,7 @@ fn r7_a_removed_session_rule_is_caught_and_the_engine_agrees() {
         .expect("an expired session is found");
     let cex = found.counterexample.as_ref().unwrap();
     assert!(cex.readable.contains("context:"), "{}", cex.readable);
-    assert!(
-        replay(&policies, &cex.test_case),
-        "the component allows the counterexample too"
-    );
-    assert!(
-        !replay(&shipped(), &cex.test_case),
-        "the shipped policies deny it"
-    );
+    engine_agrees(&policies, &cex.test_case);
 }
 
 /// R7: a set that lets the login steps past the idle limit (an expired
@@ -193,14 +189,7 @@ fn r7_login_steps_exempt_from_the_session_rules_are_caught_and_the_engine_agrees
         .find(|r| r.property == "guardrail sessions" && r.action == "start_enrolment")
         .unwrap();
     let cex = found.counterexample.as_ref().unwrap();
-    assert!(
-        replay(&policies, &cex.test_case),
-        "the component allows it too"
-    );
-    assert!(
-        !replay(&shipped(), &cex.test_case),
-        "the shipped policies deny it"
-    );
+    engine_agrees(&policies, &cex.test_case);
 }
 
 /// R15: a set without the forbid that holds a recovery-code login to
@@ -228,8 +217,7 @@ fn r15_a_recovery_code_login_let_past_recovery_is_caught_and_the_engine_agrees()
         .find(|r| r.property == "guardrail recovery-codes" && r.action == "reset_user_mfa")
         .unwrap();
     let cex = found.counterexample.as_ref().unwrap();
-    assert!(replay(&policies, &cex.test_case), "the component allows it too");
-    assert!(!replay(&shipped(), &cex.test_case), "the shipped policies deny it");
+    engine_agrees(&policies, &cex.test_case);
 }
 
 #[test]
@@ -241,8 +229,7 @@ fn r5_disabling_under_enforcement_is_caught_and_the_engine_agrees() {
         .find(|r| r.property == "guardrail enforcement")
         .expect("a disable under enforcement is found");
     let cex = found.counterexample.as_ref().unwrap();
-    assert!(replay(&policies, &cex.test_case));
-    assert!(!replay(&shipped(), &cex.test_case));
+    engine_agrees(&policies, &cex.test_case);
 }
 
 #[test]
@@ -472,11 +459,7 @@ fn r14_a_root_recovered_by_one_agent_is_caught_and_the_engine_agrees() {
         "{}",
         cex.readable
     );
-    assert!(replay(&policies, &cex.test_case), "the component allows it");
-    assert!(
-        !replay(&shipped(), &cex.test_case),
-        "the shipped policies deny it"
-    );
+    engine_agrees(&policies, &cex.test_case);
 }
 
 /// R14: an opener who may approve their own case is caught too.
@@ -490,8 +473,7 @@ fn r14_an_opener_approving_their_own_case_is_caught() {
         .expect("self-approval is found");
     let cex = found.counterexample.as_ref().unwrap();
     assert!(cex.readable.contains("opened"), "{}", cex.readable);
-    assert!(replay(&policies, &cex.test_case));
-    assert!(!replay(&shipped(), &cex.test_case));
+    engine_agrees(&policies, &cex.test_case);
 }
 
 /// R14: without the ticket's hour (or its issue at all), a holder could
@@ -505,6 +487,5 @@ fn r14_a_redemption_without_a_live_ticket_is_caught() {
         .find(|r| r.property == "guardrail support-desk" && r.action == "redeem_recovery_ticket")
         .expect("a redemption without a live ticket is found");
     let cex = found.counterexample.as_ref().unwrap();
-    assert!(replay(&policies, &cex.test_case), "the component allows it");
-    assert!(!replay(&shipped(), &cex.test_case));
+    engine_agrees(&policies, &cex.test_case);
 }

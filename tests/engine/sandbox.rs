@@ -249,7 +249,9 @@ fn an_answer_that_does_not_fit_the_request_is_refused() {
         now,
         lockout: mfa_reset::LockoutPolicy::default(),
     };
-    let err = engine.use_recovery_code(&code_request).expect_err("refused");
+    let err = engine
+        .use_recovery_code(&code_request)
+        .expect_err("refused");
     assert!(matches!(err, Error::BadOutcome { .. }), "{err}");
     assert!(err.to_string().contains("exactly one"), "{err}");
     assert_recovers(&engine);

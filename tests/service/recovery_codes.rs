@@ -97,12 +97,18 @@ async fn r15_a_locked_out_user_recovers_with_a_saved_code_and_enrols_again() {
     let (status, used) = use_code(base, &bob, &codes[0].to_lowercase()).await;
     assert_eq!(status, StatusCode::OK, "{used}");
     assert_eq!(
-        (used["result"].as_str(), used["recovery_codes_left"].as_u64()),
+        (
+            used["result"].as_str(),
+            used["recovery_codes_left"].as_u64()
+        ),
         (Some("accepted"), Some(9))
     );
     let (_, me) = call(base, &bob, "GET", "/api/session", None).await;
     assert_eq!(
-        (me["mfa_satisfied"].as_bool(), me["recovery_code_login"].as_bool()),
+        (
+            me["mfa_satisfied"].as_bool(),
+            me["recovery_code_login"].as_bool()
+        ),
         (Some(true), Some(true)),
         "{me}"
     );
@@ -120,7 +126,10 @@ async fn r15_a_locked_out_user_recovers_with_a_saved_code_and_enrols_again() {
             "{path}: {refused}"
         );
     }
-    let app = [("x-original-method", "GET"), ("x-original-uri", "/app/home")];
+    let app = [
+        ("x-original-method", "GET"),
+        ("x-original-uri", "/app/home"),
+    ];
     let (status, _) = forward(base, "/forward-auth", Some(&bob), &app, None).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "no gateway route yet");
     let (status, reset) = call(base, &bob, "POST", "/api/me/mfa/reset", None).await;
@@ -128,7 +137,10 @@ async fn r15_a_locked_out_user_recovers_with_a_saved_code_and_enrols_again() {
     let (_, new_codes) = enrol(&svc, &bob).await;
     assert!(new_codes.iter().all(|c| !codes.contains(c)));
     let (_, me) = call(base, &bob, "GET", "/api/session", None).await;
-    assert_eq!(me["recovery_code_login"], false, "the new enrolment clears it");
+    assert_eq!(
+        me["recovery_code_login"], false,
+        "the new enrolment clears it"
+    );
     assert_eq!(me["recovery_codes_left"], 10);
     let (status, _) = forward(base, "/forward-auth", Some(&bob), &app, None).await;
     assert_eq!(status, StatusCode::OK, "a full session now");
@@ -149,7 +161,14 @@ async fn r15_a_locked_out_user_recovers_with_a_saved_code_and_enrols_again() {
     assert_eq!(event["data"]["recovery_codes_left"], 9, "{event}");
     let (_, audit) = {
         let ada = login(base, "ada").await;
-        call(base, &ada, "GET", "/api/audit?action=use_recovery_code", None).await
+        call(
+            base,
+            &ada,
+            "GET",
+            "/api/audit?action=use_recovery_code",
+            None,
+        )
+        .await
     };
     let records = audit["records"].as_array().unwrap();
     assert!(records.len() >= 3, "{audit}");
@@ -159,14 +178,20 @@ async fn r15_a_locked_out_user_recovers_with_a_saved_code_and_enrols_again() {
         inbox.all("mfa.enrolled", "bob").len().to_string(),
         metrics(base).await,
         crate::common::logs::captured(),
-        call(base, &again, "GET", "/api/session", None).await.1.to_string(),
+        call(base, &again, "GET", "/api/session", None)
+            .await
+            .1
+            .to_string(),
     ];
     let database = std::fs::read(svc.dir.path().join("state.db")).unwrap();
     let wal = std::fs::read(svc.dir.path().join("state.db-wal")).unwrap_or_default();
     for code in codes.iter().chain(&new_codes) {
         let bare = code.replace('-', "");
         for text in &everything {
-            assert!(!text.contains(code) && !text.contains(&bare), "{code} leaked");
+            assert!(
+                !text.contains(code) && !text.contains(&bare),
+                "{code} leaked"
+            );
         }
         for bytes in [&database, &wal] {
             assert!(
@@ -216,13 +241,20 @@ async fn r15_a_code_works_once_and_only_for_its_own_user() {
     let (_, used) = use_code(base, &carol, &carols[8]).await;
     assert_eq!(used["recovery_codes_left"], 1);
     assert!(
-        used["notice"].as_str().unwrap().contains("1 recovery code left"),
+        used["notice"]
+            .as_str()
+            .unwrap()
+            .contains("1 recovery code left"),
         "{used}"
     );
 
     // Bad input: named, 4xx, nothing counted or changed.
     let (bob3, _) = password_login(base, "bob").await;
-    for body in [json!({"code": 7}), json!({}), json!({"code": "x", "user": "carol"})] {
+    for body in [
+        json!({"code": 7}),
+        json!({}),
+        json!({"code": "x", "user": "carol"}),
+    ] {
         let (status, answer) = call(
             base,
             &bob3,

@@ -224,13 +224,10 @@ impl From<&api::Authenticator> for wit::Authenticator {
             last_accepted_step: a.last_accepted_step,
             failures: a.failures,
             locked_until: a.locked_until.map(millis),
-            recovery_codes: a
-                .recovery_codes
-                .as_ref()
-                .map(|c| wit::RecoveryCodeHashes {
-                    key: c.key.clone(),
-                    hashes: c.hashes.clone(),
-                }),
+            recovery_codes: a.recovery_codes.as_ref().map(|c| wit::RecoveryCodeHashes {
+                key: c.key.clone(),
+                hashes: c.hashes.clone(),
+            }),
         }
     }
 }

@@ -7,10 +7,9 @@ use wasmtime::Store;
 
 use crate::Error;
 use crate::api::{
-    CedarAnswer, CodeRequest, Diagnostic, Enrolment, EnrolmentRequest, LoginStep,
-    NewRecoveryCodes, Outcome, PolicySetInfo, PolicySource, ProvisioningOutcome,
-    ProvisioningRequest, RecoveryCodesRequest, RecoveryOutcome, RecoveryRequest, Request, User,
-    Verification,
+    CedarAnswer, CodeRequest, Diagnostic, Enrolment, EnrolmentRequest, LoginStep, NewRecoveryCodes,
+    Outcome, PolicySetInfo, PolicySource, ProvisioningOutcome, ProvisioningRequest,
+    RecoveryCodesRequest, RecoveryOutcome, RecoveryRequest, Request, User, Verification,
 };
 use crate::builder::EngineBuilder;
 use crate::host_state::HostState;

@@ -15,6 +15,8 @@ export function showCodes(codes, then) {
     return item;
   }));
   afterSaved = then;
+  // Nothing else on the page until they are saved.
+  for (const view of document.querySelectorAll('[data-view]')) view.hidden = true;
   $('codes-panel').hidden = false;
   $('codes-title').focus();
 }

@@ -107,7 +107,10 @@ async function loginView() {
     if (answer.body.result === 'accepted') {
       // R15: the new recovery codes, shown this once.
       forgetKey();
-      if (answer.body.recovery_codes?.length) return showCodes(answer.body.recovery_codes, () => go('profile'));
+      if (answer.body.recovery_codes?.length) {
+        say('status', answer.body.message);
+        return showCodes(answer.body.recovery_codes, () => go('profile'));
+      }
       return go('profile');
     }
     if (!answer.body.result) return follow(answer);

@@ -96,7 +96,10 @@ pub fn check_regeneration(
             })
     });
     if !new_set {
-        return Err(fault(ACTION, "does not replace the set with the codes shown"));
+        return Err(fault(
+            ACTION,
+            "does not replace the set with the codes shown",
+        ));
     }
     Ok(())
 }

@@ -39,10 +39,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/invitation", guarded(post(invitation::peek)))
         .route("/invitation/accept", guarded(post(invitation::accept)))
         .route("/login/code", guarded(post(login::code)))
-        .route(
-            "/login/recovery-code",
-            guarded(post(recovery_codes::login)),
-        )
+        .route("/login/recovery-code", guarded(post(recovery_codes::login)))
         .route("/logout", guarded(post(login::logout)))
         .route("/enrolment/start", guarded(post(login::start)))
         .route("/enrolment/confirm", guarded(post(login::confirm)))

@@ -14,8 +14,7 @@ use crate::decisions::retry;
 use crate::error::ApiError;
 use crate::http::json_body::{ApiJson, NoParameters};
 use crate::http::login::{
-    CodeBody, CodeKind, check_code, commit_step, not_due, record_login_step, step_denied,
-    throttled,
+    CodeBody, CodeKind, check_code, commit_step, not_due, record_login_step, step_denied, throttled,
 };
 use crate::store::AuditEntry;
 use mfa_reset::api::RecoveryCodesRequest;
@@ -43,9 +42,12 @@ pub async fn regenerate(
     caller: Caller,
     _: NoParameters,
 ) -> Result<Response, ApiError> {
-    throttled(&state, caller, "regenerate_recovery_codes", async |caller| {
-        new_set(&state, caller).await
-    })
+    throttled(
+        &state,
+        caller,
+        "regenerate_recovery_codes",
+        async |caller| new_set(&state, caller).await,
+    )
     .await
 }
 

@@ -180,9 +180,39 @@ mod tests {
         assert_eq!(body["data"]["version"], 7);
         assert_eq!(body["data"]["decision_id"], "d1");
         // Denied, a login step, or nothing changed: no event.
-        assert!(Event::of(&audit("reset_user_mfa", false), "d", Some(&bob), None, None, None).is_none());
-        assert!(Event::of(&audit("verify_code", true), "d", Some(&bob), None, None, None).is_none());
-        assert!(Event::of(&audit("disable_user_mfa", true), "d", None, None, None, None).is_none());
+        assert!(
+            Event::of(
+                &audit("reset_user_mfa", false),
+                "d",
+                Some(&bob),
+                None,
+                None,
+                None
+            )
+            .is_none()
+        );
+        assert!(
+            Event::of(
+                &audit("verify_code", true),
+                "d",
+                Some(&bob),
+                None,
+                None,
+                None
+            )
+            .is_none()
+        );
+        assert!(
+            Event::of(
+                &audit("disable_user_mfa", true),
+                "d",
+                None,
+                None,
+                None,
+                None
+            )
+            .is_none()
+        );
         let org = bob.organization.clone();
         let e = Event::of(
             &audit("set_enforcement", true),
@@ -197,11 +227,28 @@ mod tests {
         assert!(e.body.contains(r#""enforce_mfa":false"#), "{}", e.body);
         // R15: a recovery code used is notified with how many are left.
         let left = serde_json::json!({ "recovery_codes_left": 2 });
-        let used = Event::of(&audit("use_recovery_code", true), "d", Some(&bob), None, Some(8), Some(&left))
-            .expect("a recovery code used is notified");
+        let used = Event::of(
+            &audit("use_recovery_code", true),
+            "d",
+            Some(&bob),
+            None,
+            Some(8),
+            Some(&left),
+        )
+        .expect("a recovery code used is notified");
         let body: Value = serde_json::from_str(&used.body).unwrap();
         assert_eq!(body["type"], "mfa.recovery_code_used");
         assert_eq!(body["data"]["recovery_codes_left"], 2);
-        assert!(Event::of(&audit("use_recovery_code", false), "d", Some(&bob), None, None, Some(&left)).is_none());
+        assert!(
+            Event::of(
+                &audit("use_recovery_code", false),
+                "d",
+                Some(&bob),
+                None,
+                None,
+                Some(&left)
+            )
+            .is_none()
+        );
     }
 }
