@@ -8,8 +8,8 @@ use crate::cedar_request::Query;
 use crate::decide::evaluate;
 use crate::mfa_reset::engine::types::{
     AuditRecord, Authenticator, CodeRequest, CodeResult, Decision, LockoutPolicy, LoginStep,
-    MfaStatus, NewRecoveryCodes, RecoveryCodesRequest, RequestError, Role, Session, TotpKey, User,
-    Verification,
+    MfaStatus, NewRecoveryCodes, RecoveryCodesRequest, RequestError, Role, Session, SessionEffect,
+    TotpKey, User, Verification,
 };
 use crate::policy_store::PolicyStore;
 use crate::recovery_codes;
@@ -202,6 +202,7 @@ pub fn regenerate(
     let decision = decide_step(store, &request.user, &request.session, request.now, ACTION)?;
     let mut authenticator = request.authenticator.clone();
     let mut codes = Vec::new();
+    let mut sessions = SessionEffect::None;
     if decision.allowed {
         if request.user.mfa != MfaStatus::Active || authenticator.active.is_none() {
             return Err(error(
@@ -212,12 +213,15 @@ pub fn regenerate(
         let (new_codes, hashes) = recovery_codes::new_set().map_err(|e| error("now", e))?;
         authenticator.recovery_codes = Some(hashes);
         codes = new_codes;
+        // Whoever logged in with a code of the old set is logged out.
+        sessions = SessionEffect::EndOtherSessionsOfUser;
     }
     Ok(NewRecoveryCodes {
         audit: audit(&request.user, request.now, ACTION, &decision, None),
         decision,
         codes,
         authenticator,
+        sessions,
     })
 }
 

@@ -414,6 +414,7 @@ const newCodesJson = (n) => ({
   decision: decisionJson(n.decision),
   codes: [...n.codes],
   authenticator: authenticatorJson(n.authenticator),
+  sessions: snake(n.sessions),
   audit: auditJson(n.audit),
 });
 

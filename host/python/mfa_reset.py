@@ -454,6 +454,7 @@ def _new_codes_json(n: Any) -> dict:
         "decision": _decision_json(n.decision),
         "codes": list(n.codes),
         "authenticator": _authenticator_json(n.authenticator),
+        "sessions": _name(n.sessions),
         "audit": _audit_json(n.audit),
     }
 

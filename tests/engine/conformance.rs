@@ -587,6 +587,7 @@ fn login_answer(call: &str, input: &Value) -> Value {
                 "decision": n.decision,
                 "codes": n.codes.0,
                 "authenticator": n.authenticator,
+                "sessions": n.sessions,
                 "audit": n.audit,
             }))}),
             Err(e) => error_json(e),

@@ -340,6 +340,7 @@ impl From<wit::NewRecoveryCodes> for api::NewRecoveryCodes {
             decision: n.decision.into(),
             codes: api::RecoveryCodes(n.codes),
             authenticator: n.authenticator.into(),
+            sessions: n.sessions.into(),
             audit: n.audit.into(),
         }
     }

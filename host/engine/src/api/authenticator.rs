@@ -165,8 +165,10 @@ pub struct Enrolment {
 }
 
 /// A code to check, for an enrolment confirmation or a login. The
-/// policies decide the step first (`confirm_enrolment`, `verify_code`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// policies decide the step first (`confirm_enrolment`, `verify_code`,
+/// `use_recovery_code`). `Debug` never shows the code (a recovery code is
+/// good until used).
+#[derive(Clone, PartialEq, Eq)]
 pub struct CodeRequest {
     /// Whose code it is.
     pub user: User,
@@ -180,6 +182,19 @@ pub struct CodeRequest {
     pub now: OffsetDateTime,
     /// When and for how long failed codes lock the authenticator.
     pub lockout: LockoutPolicy,
+}
+
+impl std::fmt::Debug for CodeRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CodeRequest")
+            .field("user", &self.user)
+            .field("session", &self.session)
+            .field("authenticator", &self.authenticator)
+            .field("code", &"<redacted>")
+            .field("now", &self.now)
+            .field("lockout", &self.lockout)
+            .finish()
+    }
 }
 
 /// What became of a code.
@@ -244,6 +259,9 @@ pub struct NewRecoveryCodes {
     pub codes: RecoveryCodes,
     /// The state to store (unchanged when denied).
     pub authenticator: Authenticator,
+    /// `EndOtherSessionsOfUser` when allowed: a session opened with a code
+    /// of the old set ends.
+    pub sessions: super::SessionEffect,
     /// R12: the record of the step, to store.
     pub audit: AuditRecord,
 }

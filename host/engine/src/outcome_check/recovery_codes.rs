@@ -6,7 +6,7 @@
 use super::Fault;
 use crate::api::{self, Authenticator};
 use crate::bindings::types::{
-    CodeRequest, CodeResult, NewRecoveryCodes, RecoveryCodesRequest, Verification,
+    CodeRequest, CodeResult, NewRecoveryCodes, RecoveryCodesRequest, SessionEffect, Verification,
 };
 
 fn fault(action: &str, why: &'static str) -> Fault {
@@ -74,7 +74,8 @@ pub fn check_regeneration(
     let after = Authenticator::from(answer.authenticator.clone());
     let (before, after) = (&before, &after);
     if !answer.decision.allowed {
-        if before != after || !answer.codes.is_empty() {
+        let no_effect = matches!(answer.sessions, SessionEffect::None);
+        if before != after || !answer.codes.is_empty() || !no_effect {
             return Err(fault(ACTION, "changes state on a denial"));
         }
         return Ok(());
@@ -87,6 +88,12 @@ pub fn check_regeneration(
         && before.locked_until == after.locked_until;
     if !unchanged {
         return Err(fault(ACTION, "changes more than the recovery codes"));
+    }
+    if !matches!(answer.sessions, SessionEffect::EndOtherSessionsOfUser) {
+        return Err(fault(
+            ACTION,
+            "leaves the user's other sessions (a stolen code's) alive",
+        ));
     }
     let new_set = after.recovery_codes.as_ref().is_some_and(|new| {
         new.hashes.len() == answer.codes.len()
@@ -251,9 +258,13 @@ mod tests {
             decision: decision(true),
             codes: vec!["A".into(), "B".into(), "C".into()],
             authenticator: after,
+            sessions: SessionEffect::EndOtherSessionsOfUser,
             audit: audit(),
         };
         check_regeneration(&request, &good).unwrap();
+        let mut sessions_kept = good.clone();
+        sessions_kept.sessions = SessionEffect::None;
+        assert!(check_regeneration(&request, &sessions_kept).is_err());
         let mut same_key = good.clone();
         same_key.authenticator.recovery_codes.as_mut().unwrap().key = vec![9; 32];
         assert!(check_regeneration(&request, &same_key).is_err());

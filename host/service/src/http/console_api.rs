@@ -68,9 +68,11 @@ pub async fn session_info(
         "mfa_satisfied": session.mfa_satisfied,
         "next_step": next_step,
         // R15: a login with a recovery code may only recover (by default);
-        // and how many codes are left (support agents have none).
+        // and how many codes are left — once MFA is finished: a password
+        // alone learns nothing of them (support agents have none).
         "recovery_code_login": session.recovery_code_login,
-        "recovery_codes_left": (caller.user.user.role != mfa_reset::api::Role::SupportAgent)
+        "recovery_codes_left": (session.mfa_satisfied
+            && caller.user.user.role != mfa_reset::api::Role::SupportAgent)
             .then(|| state.store.authenticator(&caller.user).map(|a| a.recovery_codes_left()))
             .transpose()?,
     }))

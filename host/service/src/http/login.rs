@@ -21,7 +21,7 @@ use crate::error::ApiError;
 use crate::http::caller::required_token;
 use crate::http::json_body::{ApiJson, NoParameters};
 use crate::http::login_attempt::{PasswordAttempt, check_password};
-use crate::store::{AuditEntry, Commit, SessionUse, StoredSession, StoredUser};
+use crate::store::{AuditEntry, Commit, SessionUse, SessionsChange, StoredSession, StoredUser};
 use mfa_reset::api::{
     AuditRecord, Authenticator, CodeRequest, CodeResult, Decision, EnrolmentRequest, LoginStep,
     Role, User, Verification,
@@ -298,7 +298,7 @@ async fn start_enrolment(state: &AppState, caller: Caller) -> Result<Response, A
             return Ok(step_denied(decision_id, enrolment.decision));
         };
         let stored = (&caller.user.user, &enrolment.authenticator);
-        commit_step(state, &caller, stored, audit, now, None).await?;
+        commit_step(state, &caller, stored, audit, now, None, false).await?;
         record_login_step(state, &decision_id, &enrolment.audit);
         tracing::info!(user = %Shown(&caller.user.user.id), "enrolment started");
         let body = json!({
@@ -315,7 +315,8 @@ async fn start_enrolment(state: &AppState, caller: Caller) -> Result<Response, A
 
 /// Stores what an allowed login step leaves (the user and authenticator,
 /// its audit row, the session's use; `verified`: the code with which the
-/// login finished MFA), if the user is unchanged since `caller` was read
+/// login finished MFA; `end_other_sessions`: the user's other sessions
+/// end), if the user is unchanged since `caller` was read
 /// ([`ApiError::Concurrent`] if not: decide the step again).
 pub(super) async fn commit_step(
     state: &AppState,
@@ -324,6 +325,7 @@ pub(super) async fn commit_step(
     audit: AuditEntry,
     now: time::OffsetDateTime,
     verified: Option<CodeKind>,
+    end_other_sessions: bool,
 ) -> Result<(), ApiError> {
     state
         .store
@@ -336,6 +338,10 @@ pub(super) async fn commit_step(
                 at: millis(now),
                 verified: verified.is_some(),
                 recovery_code: verified == Some(CodeKind::RecoveryCode),
+            }),
+            sessions_change: end_other_sessions.then_some(SessionsChange::EndOthers {
+                user: &caller.user.user.id,
+                keep: &caller.session.token_hash,
             }),
             ..Commit::default()
         })
@@ -420,7 +426,8 @@ pub(super) async fn check_code(
         }
         let accepted = verification.result == CodeResult::Accepted;
         let stored = (&verification.user, &verification.authenticator);
-        commit_step(state, &caller, stored, audit, now, accepted.then_some(kind)).await?;
+        let verified = accepted.then_some(kind);
+        commit_step(state, &caller, stored, audit, now, verified, false).await?;
         record_login_step(state, &decision_id, &verification.audit);
         tracing::info!(
             user = %Shown(&caller.user.user.id),
@@ -443,9 +450,10 @@ pub(super) async fn check_code(
             "mfa": verification.user.mfa,
             "failures": verification.authenticator.failures,
         });
-        // R15: the codes of a new enrolment, this once; how many are left,
-        // and a word when they run low (support agents have none).
-        if caller.user.user.role != Role::SupportAgent {
+        // R15: the codes of a new enrolment, this once; how many are left
+        // (only to a login that got in: a password alone learns nothing of
+        // them), and a word when they run low (support agents have none).
+        if accepted && caller.user.user.role != Role::SupportAgent {
             body["recovery_codes_left"] = json!(left);
             if !verification.recovery_codes.0.is_empty() {
                 body["recovery_codes"] = json!(verification.recovery_codes.0);

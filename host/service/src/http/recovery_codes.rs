@@ -17,7 +17,7 @@ use crate::http::login::{
     CodeBody, CodeKind, check_code, commit_step, not_due, record_login_step, step_denied, throttled,
 };
 use crate::store::AuditEntry;
-use mfa_reset::api::RecoveryCodesRequest;
+use mfa_reset::api::{RecoveryCodesRequest, SessionEffect};
 use mfa_reset::log_text::Shown;
 
 /// POST /api/login/recovery-code: a recovery code instead of the code from
@@ -36,7 +36,8 @@ pub async fn login(
 }
 
 /// POST /api/me/recovery-codes: a new set (`regenerate_recovery_codes`);
-/// the old codes are void. The new ones are in this answer only.
+/// the old codes are void, and every other session of the user ends. The
+/// new ones are in this answer only.
 pub async fn regenerate(
     State(state): State<AppState>,
     caller: Caller,
@@ -77,13 +78,15 @@ async fn new_set(state: &AppState, caller: Caller) -> Result<Response, ApiError>
         let left = answer.authenticator.recovery_codes_left();
         audit.detail = Some(json!({ "recovery_codes_left": left }));
         let stored = (&caller.user.user, &answer.authenticator);
-        commit_step(state, &caller, stored, audit, now, None).await?;
+        // A session opened with a code of the old set (a stolen one) ends.
+        let end_others = answer.sessions == SessionEffect::EndOtherSessionsOfUser;
+        commit_step(state, &caller, stored, audit, now, None, end_others).await?;
         tracing::info!(user = %Shown(&caller.user.user.id), "recovery codes regenerated");
         Ok(Json(json!({
             "decision_id": decision_id,
             "recovery_codes": answer.codes.0,
             "recovery_codes_left": left,
-            "message": "New recovery codes: save them now, they are not shown again. The old ones no longer work.",
+            "message": "New recovery codes: save them now, they are not shown again. The old ones no longer work, and your other sessions have ended.",
         }))
         .into_response())
     })

@@ -43,7 +43,7 @@ pub(super) async fn has_active_session(
                     login_at: crate::store::time_of(s.login_at),
                     last_activity_at: crate::store::time_of(s.last_activity_at),
                     mfa_satisfied: s.mfa_satisfied,
-                    recovery_code_login: false,
+                    recovery_code_login: s.recovery_code_login,
                 },
                 now: now.max(crate::store::time_of(s.last_activity_at)),
                 action: action.clone(),
