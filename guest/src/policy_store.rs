@@ -332,16 +332,29 @@ fn policy_offset(text: &str, index: usize) -> Option<usize> {
     offsets.get(index).copied()
 }
 
-/// A content hash of the whole set, so hosts can tell revisions apart.
+/// The set's revision: a hash of its content alone — each policy file's
+/// name within the set (its last path segment: `policies/mfa.cedar` and
+/// `/etc/mfa/mfa.cedar` are both `mfa.cedar`) and text, in name order,
+/// then the schema's text — so byte-identical sets read from different
+/// places, by different replicas, have one revision (R16). The support URL
+/// is configuration, not policy: it is not part of it.
 fn revision(source: &PolicySetSource) -> String {
+    let base = |name: &str| name.rsplit(['/', '\\']).next().unwrap_or(name).to_string();
+    let mut files: Vec<(String, &str)> = source
+        .policies
+        .iter()
+        .map(|f| (base(&f.name), f.text.as_str()))
+        .collect();
+    files.sort();
     let mut hash = Sha256::new();
-    for file in source.policies.iter().chain([&source.schema]) {
-        hash.update(file.name.as_bytes());
+    for (name, text) in &files {
+        hash.update(name.as_bytes());
         hash.update([0]);
-        hash.update(file.text.as_bytes());
+        hash.update(text.as_bytes());
         hash.update([0]);
     }
-    hash.update(source.support_url.as_bytes());
+    hash.update(b"schema\0");
+    hash.update(source.schema.text.as_bytes());
     hash.finalize()[..8]
         .iter()
         .map(|b| format!("{b:02x}"))

@@ -218,3 +218,47 @@ fn an_author_changes_the_session_limit_without_touching_rust() {
     // The shared default engine still uses 30 days.
     assert!(decide(&req).decision.allowed);
 }
+
+/// R16: the revision is the set's content — byte-identical files under
+/// another path (another replica's directory), or with another support URL,
+/// have the same revision, and `mfa-reset policies revision` prints it; a
+/// changed text or a renamed file is another revision.
+#[test]
+fn r16_identical_sets_anywhere_have_one_revision_and_the_cli_prints_it() {
+    let copy = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(POLICY_DIR).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            std::fs::copy(&path, copy.path().join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    let engine = builder().build().expect("engine");
+    let revision = |source: &PolicySource| engine.load_policies(source).unwrap().revision;
+    let here = revision(&shipped());
+    let there = PolicySource::from_dir(copy.path(), "https://help.example.org/").unwrap();
+    assert_eq!(revision(&there), here, "same content, another path and URL");
+    let builtin = engine.default_policies().unwrap();
+    assert_eq!(
+        revision(&builtin),
+        here,
+        "the built-in set is the shipped one"
+    );
+
+    let printed = mfa_reset_command()
+        .args(["policies", "revision", "--dir"])
+        .arg(copy.path())
+        .output()
+        .unwrap();
+    assert!(printed.status.success(), "{printed:?}");
+    assert_eq!(String::from_utf8(printed.stdout).unwrap().trim(), here);
+
+    let edited = with_policy_text(|t| format!("{t}\n// a comment is content too\n"));
+    assert_ne!(revision(&edited), here);
+    let mut renamed = shipped();
+    renamed.policies[0].name = "policies/other.cedar".into();
+    assert_ne!(
+        revision(&renamed),
+        here,
+        "a file's name within the set counts"
+    );
+}

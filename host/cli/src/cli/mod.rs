@@ -161,6 +161,13 @@ enum PoliciesCommand {
         #[arg(long, env = "MFA_RESET_DATA_DIR", default_value = ".mfa-reset")]
         data_dir: PathBuf,
     },
+    /// Print the set's revision: a hash of its content (file names within
+    /// the set, texts, schema), the same wherever the files are (R16).
+    Revision {
+        /// Directory holding the `*.cedar` files and the `*.cedarschema` file.
+        #[arg(long, default_value = "policies")]
+        dir: PathBuf,
+    },
     /// Run a `cedar run-tests` file through the component, a line per case.
     Test {
         /// Directory holding the `*.cedar` files and the `*.cedarschema` file.
@@ -243,6 +250,9 @@ pub fn run() -> ExitCode {
             let database = database
                 .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("mfa-reset.db").display()));
             with_engine(&|e| policy_changes::run_replay(e, &new, &since, &database))
+        }
+        Command::Policies(PoliciesCommand::Revision { dir }) => {
+            with_engine(&|e| policies::revision(e, &dir))
         }
         Command::Policies(PoliciesCommand::Test { dir, tests }) => {
             with_engine(&|e| policies::test(e, &dir, &tests))

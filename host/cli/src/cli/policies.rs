@@ -1,4 +1,4 @@
-//! `mfa-reset policies validate|test`: for policy authors.
+//! `mfa-reset policies validate|revision|test`: for policy authors.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -33,6 +33,15 @@ pub fn validate(engine: &Engine, dir: &Path) -> Result<ExitCode, CliError> {
         source.schema.name,
         info.revision
     );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The revision the component gives the set in `dir` (only a valid set
+/// has one): what `/health` and `X-Auth-Policy-Revision` will say.
+pub fn revision(engine: &Engine, dir: &Path) -> Result<ExitCode, CliError> {
+    let source = read_dir(engine, dir)?;
+    let info = engine.load_policies(&source)?;
+    println!("{}", info.revision);
     Ok(ExitCode::SUCCESS)
 }
 
