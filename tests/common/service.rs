@@ -22,6 +22,7 @@ pub fn config(database: String, secret_key: String) -> ServiceConfig {
         public_url: "https://mfa.acme.test".into(),
         seed: Some(Seed::parse(DEMO_SEED).unwrap()),
         policies_dir: None,
+        published_policies: None,
         policy_poll_interval: std::time::Duration::from_millis(200),
         guardrails_dir: None,
         reload_gate: ReloadGate::default(),

@@ -11,6 +11,7 @@ use crate::error::ApiError;
 use crate::keyed_locks::KeyedLocks;
 use crate::metrics::Metrics;
 use crate::policy::decision_log::DecisionLog;
+use crate::policy::fleet::Fleet;
 use crate::store::Store;
 
 /// Shared by every handler.
@@ -28,6 +29,8 @@ pub struct AppState {
     pub(crate) password_checks: Arc<tokio::sync::Semaphore>,
     /// Where decisions are recorded, if they are.
     pub(crate) decision_log: Option<DecisionLog>,
+    /// R16: the fleet's published policy sets, when this replica follows them.
+    pub(crate) fleet: Option<Arc<Fleet>>,
 }
 
 impl AppState {
@@ -38,6 +41,12 @@ impl AppState {
         &self,
         call: impl FnOnce(&Engine) -> R + Send + 'static,
     ) -> Result<R, ApiError> {
+        if let Some(fleet) = &self.fleet {
+            // The fleet's set for this moment decides, or nothing does.
+            fleet
+                .enforce(mfa_reset::timestamp::to_millis(self.config.clock.now()))
+                .await?;
+        }
         let engine = self.engine.clone();
         tokio::task::spawn_blocking(move || call(&engine))
             .await

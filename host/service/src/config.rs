@@ -138,6 +138,11 @@ pub struct ServiceConfig {
     pub seed: Option<Seed>,
     /// Policy directory, watched and reloaded on change; built-in if `None`.
     pub policies_dir: Option<PathBuf>,
+    /// R16: decide with the sets published to the database (`mfa-reset
+    /// policies publish`), switching with the whole fleet at each set's
+    /// activation time; this replica reports itself as `replica_id`.
+    /// Excludes `policies_dir`.
+    pub published_policies: Option<String>,
     /// How often the policy directory is read. A changed set is installed
     /// once two reads in a row agree, so a file caught half-written is
     /// never installed.

@@ -58,8 +58,12 @@ pub use config::{
 pub use credentials::{SealError, SecretBox, SecretKeyError, WebhookKey, WebhookKeyError};
 pub use http::server::DEFAULT_MAX_HEADER_LINES;
 pub use policy::decision_log::read_recorded_decisions;
+pub use policy::publish::{Publication, PublishError, Published, publish, status as fleet_status};
 pub use policy::replay::{ChangeGroup, ReplayReport, Verdict, replay};
 pub use routes::{DEFAULT_ROUTES, Route, RouteMap, RouteMapError};
 pub use seed::{DEMO_SEED, Seed};
 pub use service::{Service, StartError, Stopped, redact};
-pub use store::{OrganizationSummary, RecordedDecision, ScimTokenSummary, StoreError};
+pub use store::{
+    OrganizationSummary, PublishedSet, RecordedDecision, ReplicaReport, ScimTokenSummary,
+    StoreError,
+};

@@ -17,6 +17,7 @@ use crate::metrics::Metrics;
 use crate::notify::worker::{self, WebhookWorker};
 use crate::policy::PolicyContext;
 use crate::policy::decision_log::{DecisionLog, DecisionLogWriter};
+use crate::policy::fleet::Fleet;
 use crate::policy::reload::{self, GuardrailRefusal};
 use crate::store::{Store, StoreError};
 use mfa_reset::PolicySource;
@@ -84,6 +85,9 @@ pub enum StartError {
     /// The webhook worker's HTTP client cannot be set up.
     #[error("webhook client: {0}")]
     WebhookClient(#[source] reqwest::Error),
+    /// The published policy sets cannot be read (R16).
+    #[error("published policy sets: {0}")]
+    Fleet(String),
 }
 
 impl Service {
@@ -124,7 +128,30 @@ impl Service {
             config.audit_retention,
         )];
         let (drain_timeout, max_header_lines) = (config.drain_timeout, config.max_header_lines);
+        let fleet = match &config.published_policies {
+            Some(replica) => {
+                let support_url = match &config.support_url {
+                    Some(url) => url.clone(),
+                    None => engine.default_policies()?.support_url,
+                };
+                let now = mfa_reset::timestamp::to_millis(config.clock.now());
+                let fleet = Fleet::start(
+                    replica.clone(),
+                    support_url,
+                    engine.clone(),
+                    store.clone(),
+                    now,
+                )
+                .await
+                .map_err(|e| StartError::Fleet(format!("{e:?}")))?;
+                let clock = config.clock.clone();
+                background.push(fleet.spawn(move || mfa_reset::timestamp::to_millis(clock.now())));
+                Some(fleet)
+            }
+            None => None,
+        };
         let state = AppState {
+            fleet,
             decision_log,
             engine,
             store,

@@ -6,6 +6,7 @@ mod database;
 mod decide;
 mod demo;
 mod error;
+mod fleet;
 mod policies;
 mod policy_changes;
 mod serve;
@@ -161,6 +162,12 @@ enum PoliciesCommand {
         #[arg(long, env = "MFA_RESET_DATA_DIR", default_value = ".mfa-reset")]
         data_dir: PathBuf,
     },
+    /// R16: check a set (validation, guardrails) and publish it to the
+    /// fleet's database: every replica `serve --published-policies` switches
+    /// to it at one time (`--lead-ms` after the publish).
+    Publish(fleet::PublishArgs),
+    /// R16: the published sets and every replica's state.
+    Status(fleet::FleetArgs),
     /// Print the set's revision: a hash of its content (file names within
     /// the set, texts, schema), the same wherever the files are (R16).
     Revision {
@@ -251,6 +258,10 @@ pub fn run() -> ExitCode {
                 .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("mfa-reset.db").display()));
             with_engine(&|e| policy_changes::run_replay(e, &new, &since, &database))
         }
+        Command::Policies(PoliciesCommand::Publish(args)) => {
+            with_engine(&|e| fleet::publish_set(e, &args))
+        }
+        Command::Policies(PoliciesCommand::Status(args)) => fleet::status(&args),
         Command::Policies(PoliciesCommand::Revision { dir }) => {
             with_engine(&|e| policies::revision(e, &dir))
         }

@@ -98,6 +98,11 @@ pub struct ServeArgs {
     /// `__Host-mfa_session`.
     #[arg(long, env = "MFA_RESET_INSECURE_COOKIES")]
     insecure_cookies: bool,
+    /// R16: decide with the policy sets published to the database (`mfa-reset
+    /// policies publish`), switching with every replica at each set's
+    /// activation time; the value names this replica in `policies status`.
+    #[arg(long, value_name = "REPLICA_ID", conflicts_with = "policies")]
+    published_policies: Option<String>,
     /// Milliseconds between two reads of the policy directory (a changed
     /// set is installed once two reads in a row agree).
     #[arg(long, default_value_t = 2000)]
@@ -221,6 +226,7 @@ fn service_config(args: ServeArgs, engine: EngineBuilder) -> Result<ServiceConfi
             .to_string(),
         seed,
         policies_dir: args.policies,
+        published_policies: args.published_policies,
         policy_poll_interval: std::time::Duration::from_millis(args.policy_poll_ms.max(10)),
         guardrails_dir: args.guardrails,
         support_url: args.support_url,

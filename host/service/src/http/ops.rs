@@ -14,7 +14,17 @@ pub const OPENAPI: &str = include_str!("../../openapi.json");
 pub async fn health(State(state): State<AppState>) -> Response {
     let database = state.store.ping().await;
     let policies = state.engine.policy_set_info();
-    let ok = database.is_ok() && policies.is_ok();
+    // R16: a replica following the fleet says which epoch decides here, and
+    // is unavailable while the fleet's set for now does not load.
+    let fleet = match &state.fleet {
+        Some(fleet) => {
+            let now = mfa_reset::timestamp::to_millis(state.config.clock.now());
+            let deciding = fleet.enforce(now).await.is_ok();
+            Some((fleet.active().await, deciding))
+        }
+        None => None,
+    };
+    let ok = database.is_ok() && policies.is_ok() && fleet.as_ref().is_none_or(|(_, d)| *d);
     let status = if ok {
         StatusCode::OK
     } else {
@@ -25,6 +35,11 @@ pub async fn health(State(state): State<AppState>) -> Response {
         "database": database.map(|()| "ok".to_string()).unwrap_or_else(|e| e.to_string()),
         "policy_revision": policies.map(|i| i.revision).unwrap_or_else(|e| e.to_string()),
     });
+    let mut body = body;
+    if let Some((active, deciding)) = fleet {
+        body["policy_epoch"] = json!(active.map(|(epoch, _)| epoch));
+        body["fleet_policies"] = json!(if deciding { "active" } else { "refusing" });
+    }
     (status, Json(body)).into_response()
 }
 

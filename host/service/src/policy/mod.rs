@@ -11,6 +11,8 @@ use crate::metrics::Metrics;
 use crate::store::Store;
 
 pub(crate) mod decision_log;
+pub(crate) mod fleet;
+pub(crate) mod publish;
 pub(crate) mod reload;
 pub(crate) mod reload_gate;
 pub(crate) mod replay;

@@ -25,6 +25,7 @@ mod commit;
 mod decision_log;
 mod event;
 mod outbox;
+mod policy_sets;
 mod provisioning;
 mod recovery_cases;
 mod scim_users;
@@ -36,6 +37,7 @@ pub use commit::{AuditEntry, Commit, SessionUse, SessionsChange};
 pub use decision_log::RecordedDecision;
 pub use event::Event;
 pub use outbox::DueNotification;
+pub use policy_sets::{Activation, POLICY_CHANNEL, PublishedSet, ReplicaReport};
 pub use provisioning::{
     AccountProfile, InvitationState, NewInvitation, OrganizationSummary, ScimTokenSummary,
 };
@@ -158,6 +160,9 @@ pub struct Store {
     /// Set when a webhook is configured: each MFA change then writes its
     /// notification into the outbox, and wakes the worker waiting here.
     outbox: Option<Arc<Notify>>,
+    /// PostgreSQL's URL (it may hold a password: never shown): a replica
+    /// listens there for published policy sets (R16). None for SQLite.
+    postgres_url: Option<Arc<str>>,
 }
 
 pub(crate) fn role_name(role: Role) -> &'static str {
@@ -245,6 +250,7 @@ impl Store {
             pool,
             secrets,
             outbox: None,
+            postgres_url: (!sqlite).then(|| url.into()),
         })
     }
 
@@ -282,6 +288,7 @@ impl Store {
             pool,
             secrets,
             outbox: None,
+            postgres_url: (!sqlite).then(|| url.as_str().into()),
         })
     }
 
@@ -292,6 +299,11 @@ impl Store {
             outbox: Some(worker),
             ..self
         }
+    }
+
+    /// PostgreSQL's URL, for a listener of its own; None on SQLite.
+    pub(crate) fn postgres_url(&self) -> Option<&str> {
+        self.postgres_url.as_deref()
     }
 
     pub async fn ping(&self) -> Result<(), StoreError> {

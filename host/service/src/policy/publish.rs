@@ -1,0 +1,124 @@
+//! R16: publishing a policy set to the fleet (`mfa-reset policies
+//! publish`) and reading the fleet's state (`mfa-reset policies status`).
+//! A publish is checked as a reload is (validation, the guardrails), then
+//! stored with its revision as the next epoch, to become every replica's set
+//! at one time; it is audited with the publisher's name. Rolling back is
+//! publishing an earlier set again.
+
+use std::path::Path;
+
+use mfa_reset::api::AuditRecord;
+use mfa_reset::timestamp::{from_millis, to_millis};
+use mfa_reset::{Engine, PolicySource};
+use time::OffsetDateTime;
+
+use crate::credentials::SecretBox;
+use crate::policy::reload::{GuardrailRefusal, check_guardrails};
+use crate::store::{AuditEntry, PublishedSet, ReplicaReport, Store, StoreError};
+
+/// The audit trail publishes are written to (no customer organization's).
+pub const FLEET_AUDIT: &str = ".fleet";
+
+/// Why a set was not published; nothing changed.
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    /// The set does not load: its diagnostics.
+    #[error("the policy set is invalid: {0}")]
+    Invalid(mfa_reset::Error),
+    /// The set breaks a guardrail.
+    #[error(transparent)]
+    Guardrails(#[from] GuardrailRefusal),
+    /// The database refused or cannot be reached.
+    #[error("database: {0}")]
+    Store(#[from] StoreError),
+    /// The secret key is not one.
+    #[error("MFA_RESET_SECRET_KEY: {0}")]
+    SecretKey(String),
+}
+
+/// A published set: its epoch, revision and the time it decides from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Published {
+    /// The publish's number: the fleet's newest.
+    pub epoch: i64,
+    /// The set's content hash.
+    pub revision: String,
+    /// From this time on the set decides on every replica.
+    pub activate_at: OffsetDateTime,
+}
+
+/// What to publish, by whom, and how long the replicas get to be ready.
+pub struct Publication<'a> {
+    /// The set.
+    pub source: &'a PolicySource,
+    /// Who publishes (audited).
+    pub publisher: &'a str,
+    /// Proven within these guardrails first, when given (needs cvc5).
+    pub guardrails: Option<&'a Path>,
+    /// From now to the activation: time for every replica to hear of the
+    /// set and compile it (a replica not ready then refuses until it is).
+    pub lead: time::Duration,
+    /// The publisher's clock.
+    pub now: OffsetDateTime,
+}
+
+/// Checks and publishes a set; the epoch it got.
+pub async fn publish(
+    database: &str,
+    secret_key: &str,
+    engine: &Engine,
+    p: Publication<'_>,
+) -> Result<Published, PublishError> {
+    let info = engine
+        .load_policies(p.source)
+        .map_err(PublishError::Invalid)?;
+    if let Some(dir) = p.guardrails {
+        check_guardrails(p.source, dir).await?;
+    }
+    let store = open(database, secret_key).await?;
+    // Never before the epoch before it: the activations stay in order.
+    let earliest = to_millis(p.now + p.lead);
+    let activate_at = match store.latest_activation_at().await? {
+        Some(previous) => earliest.max(previous + 1),
+        None => earliest,
+    };
+    let record = AuditRecord {
+        at: p.now,
+        actor: p.publisher.to_string(),
+        organization: FLEET_AUDIT.into(),
+        action: "publish_policies".into(),
+        target: info.revision.clone(),
+        allowed: true,
+        policy_ids: Vec::new(),
+        denial_code: None,
+    };
+    let mut audit = AuditEntry::new(record, uuid::Uuid::new_v4().to_string());
+    audit.detail = Some(serde_json::json!({ "activate_at": activate_at }));
+    let epoch = store
+        .publish_policy_set(p.source, &info.revision, activate_at, audit)
+        .await?;
+    Ok(Published {
+        epoch,
+        revision: info.revision,
+        activate_at: from_millis(activate_at),
+    })
+}
+
+/// The fleet as the database has it: published sets, newest first, and
+/// every replica's last report.
+pub async fn status(
+    database: &str,
+    secret_key: &str,
+) -> Result<(Vec<PublishedSet>, Vec<ReplicaReport>), PublishError> {
+    let store = open(database, secret_key).await?;
+    Ok((
+        store.published_policy_sets().await?,
+        store.replicas().await?,
+    ))
+}
+
+async fn open(database: &str, secret_key: &str) -> Result<Store, PublishError> {
+    let secrets =
+        SecretBox::from_base64(secret_key).map_err(|e| PublishError::SecretKey(e.to_string()))?;
+    Ok(Store::open(database, secrets).await?)
+}
