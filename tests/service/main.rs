@@ -10,6 +10,7 @@ mod api_fuzz;
 mod attacks;
 mod authenticator;
 mod crash;
+mod fleet;
 mod http_api;
 mod notifications;
 mod policy_replay;

@@ -12,7 +12,7 @@
 //! | `decisions/` | use cases: the caller, deciding an action and committing it once, deciding again on conflict, the throttle of refused attempts |
 //! | `accounts/` | use cases of an organization's life: operators' commands (organizations, users, invitations, deactivation, SCIM tokens), using an invitation, an identity provider's provisioning (decided by the policies) |
 //! | `app` | the handles every request shares (`AppState`) |
-//! | `policy/` | hot reload and the gate a new set must pass, the decision log, replays of it |
+//! | `policy/` | hot reload and the gate a new set must pass, the decision log, replays of it; the fleet's published sets (R16): publishing, and a replica switching with the fleet |
 //! | `notify/` | the worker delivering the outbox's notifications to the webhook |
 //! | `housekeeping` | purges past their retention |
 //! | `error` | the one error of the API (`ApiError`) |

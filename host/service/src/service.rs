@@ -140,6 +140,7 @@ impl Service {
                     support_url,
                     engine.clone(),
                     store.clone(),
+                    metrics.clone(),
                     now,
                 )
                 .await

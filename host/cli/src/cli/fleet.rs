@@ -33,6 +33,10 @@ pub struct PublishArgs {
     /// Prove the set within these guardrails first (needs cvc5).
     #[arg(long, value_name = "DIR")]
     guardrails: Option<PathBuf>,
+    /// Refuse a set that allows any request the fleet's newest set denies,
+    /// proven for all requests (needs cvc5).
+    #[arg(long)]
+    no_new_access: bool,
     /// Milliseconds from the publish to the set deciding on every replica:
     /// time for each to hear of it and compile it.
     #[arg(long, default_value_t = 3000)]
@@ -64,6 +68,7 @@ pub fn publish_set(engine: &Engine, args: &PublishArgs) -> Result<ExitCode, CliE
                 source: &source,
                 publisher: &args.by,
                 guardrails: args.guardrails.as_deref(),
+                no_new_access: args.no_new_access,
                 lead: time::Duration::milliseconds(i64::try_from(args.lead_ms).unwrap_or(i64::MAX)),
                 now: time::OffsetDateTime::now_utc(),
             },

@@ -6,8 +6,12 @@
 //! [`Fleet::enforce`] with the replica's clock: before an epoch's time the
 //! set before it decides, from it on this one — loaded then, if not yet —
 //! or, when it cannot be loaded, nothing: the request is refused (503)
-//! rather than decided by a set the fleet has left. Replicas' clocks are
-//! the bound: a replica whose clock is off by d switches d early or late.
+//! rather than decided by a set the fleet has left. A publish is at least
+//! [`MIN_LEAD`] ahead, so a replica that read the database at R knows every
+//! epoch due before R + [`MIN_LEAD`] − [`MARGIN`]; past that horizon a
+//! decision reads the database first, however its notifications fare.
+//! Replicas' clocks are the bound: a replica whose clock is off by d
+//! switches d early or late.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -16,12 +20,17 @@ use std::time::Duration;
 use tokio::sync::Mutex;
 
 use crate::error::ApiError;
+use crate::metrics::Metrics;
 use crate::store::{Activation, ReplicaReport, Store};
 use mfa_reset::{Engine, PolicySource};
 
 /// How often a replica looks for a publish it was not told of, and reports
 /// that it is alive.
 const POLL: Duration = Duration::from_secs(1);
+/// The least time from a publish to its activation (milliseconds).
+pub const MIN_LEAD: i64 = 250;
+/// Of it, what the publisher's commit and clocks may take (milliseconds).
+const MARGIN: i64 = 100;
 
 /// This replica's view of the fleet's policy sets.
 pub struct Fleet {
@@ -29,7 +38,11 @@ pub struct Fleet {
     support_url: String,
     engine: Engine,
     store: Store,
+    /// The revision in force is a metric (a fleet view for dashboards).
+    metrics: Arc<Metrics>,
     state: Mutex<State>,
+    /// One read of the database at a time.
+    reading: Mutex<()>,
 }
 
 #[derive(Default)]
@@ -43,6 +56,8 @@ struct State {
     broken: Option<i64>,
     /// The newest epoch seen.
     seen: i64,
+    /// Every epoch due before this time (milliseconds) is known.
+    horizon: i64,
 }
 
 struct Pending {
@@ -61,6 +76,7 @@ impl Fleet {
         support_url: String,
         engine: Engine,
         store: Store,
+        metrics: Arc<Metrics>,
         now: i64,
     ) -> Result<Arc<Self>, ApiError> {
         let fleet = Arc::new(Self {
@@ -68,7 +84,9 @@ impl Fleet {
             support_url,
             engine,
             store,
+            metrics,
             state: Mutex::new(State::default()),
+            reading: Mutex::new(()),
         });
         fleet.refresh(now).await?;
         fleet.enforce(now).await.ok();
@@ -99,6 +117,9 @@ impl Fleet {
                 if let Err(e) = fleet.refresh(now).await {
                     tracing::warn!(error = ?e, "fleet: cannot read the published policy sets");
                 }
+                // A due set is loaded now, not at the next decision, so that
+                // the report says what decides.
+                fleet.enforce(now).await.ok();
                 fleet.report(now).await;
             }
         })
@@ -115,8 +136,23 @@ impl Fleet {
     /// ones that can still decide: the newest whose time has come by `now`,
     /// and every later one.
     async fn refresh(&self, now: i64) -> Result<(), ApiError> {
+        let _reading = self.reading.lock().await;
+        self.read_activations(now).await
+    }
+
+    /// Refreshes unless a decision waiting with this one already did.
+    async fn refresh_if_stale(&self, now: i64) -> Result<(), ApiError> {
+        let _reading = self.reading.lock().await;
+        if now < self.state.lock().await.horizon {
+            return Ok(());
+        }
+        self.read_activations(now).await
+    }
+
+    async fn read_activations(&self, now: i64) -> Result<(), ApiError> {
         let seen = self.state.lock().await.seen;
         let mut newer = self.store.activations_after(seen).await?;
+        let horizon = now + MIN_LEAD - MARGIN;
         let passed = newer.iter().filter(|a| a.activate_at <= now).count();
         newer.drain(..passed.saturating_sub(1));
         for Activation {
@@ -147,12 +183,18 @@ impl Fleet {
                 source: valid.then_some(source),
             });
         }
+        let mut state = self.state.lock().await;
+        state.horizon = state.horizon.max(horizon);
         Ok(())
     }
 
     /// Before a decision at `now` (milliseconds, this replica's clock):
     /// the newest epoch whose time has come must be the one deciding.
     pub async fn enforce(&self, now: i64) -> Result<(), ApiError> {
+        if now >= self.state.lock().await.horizon {
+            // A publish this replica has not heard of may be due: look.
+            self.refresh_if_stale(now).await?;
+        }
         let mut state = self.state.lock().await;
         let mut due = None;
         while state.pending.front().is_some_and(|p| p.activate_at <= now) {
@@ -171,6 +213,7 @@ impl Fleet {
                 None => false,
             };
             if loaded {
+                self.metrics.policy_revision(&p.revision);
                 state.active = Some((p.epoch, p.revision));
                 state.broken = None;
             } else {

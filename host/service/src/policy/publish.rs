@@ -13,7 +13,9 @@ use mfa_reset::{Engine, PolicySource};
 use time::OffsetDateTime;
 
 use crate::credentials::SecretBox;
+use crate::policy::fleet::MIN_LEAD;
 use crate::policy::reload::{GuardrailRefusal, check_guardrails};
+use crate::policy::reload_gate::{GateRefusal, no_new_access};
 use crate::store::{AuditEntry, PublishedSet, ReplicaReport, Store, StoreError};
 
 /// The audit trail publishes are written to (no customer organization's).
@@ -28,6 +30,9 @@ pub enum PublishError {
     /// The set breaks a guardrail.
     #[error(transparent)]
     Guardrails(#[from] GuardrailRefusal),
+    /// The set grants access the fleet's newest set denies (`--no-new-access`).
+    #[error(transparent)]
+    Gate(#[from] GateRefusal),
     /// The database refused or cannot be reached.
     #[error("database: {0}")]
     Store(#[from] StoreError),
@@ -55,8 +60,12 @@ pub struct Publication<'a> {
     pub publisher: &'a str,
     /// Proven within these guardrails first, when given (needs cvc5).
     pub guardrails: Option<&'a Path>,
+    /// Refused if it allows any request the fleet's newest set denies,
+    /// proven for all requests (needs cvc5).
+    pub no_new_access: bool,
     /// From now to the activation: time for every replica to hear of the
-    /// set and compile it (a replica not ready then refuses until it is).
+    /// set and compile it (at least 250 ms; a replica not ready then loads
+    /// it at the activation, or refuses).
     pub lead: time::Duration,
     /// The publisher's clock.
     pub now: OffsetDateTime,
@@ -76,8 +85,18 @@ pub async fn publish(
         check_guardrails(p.source, dir).await?;
     }
     let store = open(database, secret_key).await?;
-    // Never before the epoch before it: the activations stay in order.
-    let earliest = to_millis(p.now + p.lead);
+    if p.no_new_access
+        && let Some(newest) = store.newest_activation().await?
+    {
+        let in_force = PolicySource {
+            support_url: p.source.support_url.clone(),
+            ..newest.source
+        };
+        no_new_access(&in_force, p.source).await?;
+    }
+    // Never sooner than replicas are sure to look, nor before the epoch
+    // before it: the activations stay in order.
+    let earliest = to_millis(p.now) + to_millis_lead(p.lead).max(MIN_LEAD);
     let activate_at = match store.latest_activation_at().await? {
         Some(previous) => earliest.max(previous + 1),
         None => earliest,
@@ -115,6 +134,10 @@ pub async fn status(
         store.published_policy_sets().await?,
         store.replicas().await?,
     ))
+}
+
+fn to_millis_lead(lead: time::Duration) -> i64 {
+    i64::try_from(lead.whole_milliseconds()).unwrap_or(i64::MAX / 2)
 }
 
 async fn open(database: &str, secret_key: &str) -> Result<Store, PublishError> {

@@ -78,7 +78,9 @@ pub async fn check(
     Ok(())
 }
 
-async fn no_new_access(
+/// Refuses `candidate` if it allows any request `in_force` denies, proven
+/// for all requests (also `policies publish --no-new-access`).
+pub(crate) async fn no_new_access(
     in_force: &PolicySource,
     candidate: &PolicySource,
 ) -> Result<(), GateRefusal> {

@@ -176,6 +176,18 @@ impl Store {
             .collect()
     }
 
+    /// The newest activation, if any set was ever published.
+    pub async fn newest_activation(&self) -> Result<Option<Activation>, StoreError> {
+        let newest: Option<i64> = sqlx::query("SELECT MAX(epoch) AS epoch FROM policy_activations")
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("epoch")?;
+        match newest {
+            Some(epoch) => Ok(self.activations_after(epoch - 1).await?.pop()),
+            None => Ok(None),
+        }
+    }
+
     /// The latest activation's time (milliseconds), if any: a new one is
     /// never set before it.
     pub async fn latest_activation_at(&self) -> Result<Option<i64>, StoreError> {
