@@ -32,6 +32,32 @@ fn sets() -> (PolicySource, PolicySource) {
     (open, closed)
 }
 
+/// A PostgreSQL for a fleet, its secret key, and the replicas' data dirs.
+struct FleetDatabase {
+    _pg: Postgres,
+    url: String,
+    key: String,
+    data: tempfile::TempDir,
+}
+
+impl FleetDatabase {
+    async fn start() -> Self {
+        let pg = Postgres::start();
+        let url = pg.url();
+        wait_ready(&url).await;
+        Self {
+            _pg: pg,
+            url,
+            key: SecretBox::generate_base64(),
+            data: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn envs(&self) -> [(&'static str, String); 1] {
+        [("MFA_RESET_SECRET_KEY", self.key.clone())]
+    }
+}
+
 /// Publishes `source` to become the fleet's set `lead_ms` from now; its
 /// revision and activation time (milliseconds).
 async fn publish_set(url: &str, key: &str, source: &PolicySource, lead_ms: i64) -> (String, i64) {
@@ -93,19 +119,14 @@ fn replica_args(url: &str, data: &Path, id: &str) -> Vec<String> {
 /// answered before it, by the old set: 0 splits.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn r16_replicas_switch_policy_sets_together_at_the_activation_point() {
-    let pg = Postgres::start();
-    let url = pg.url();
-    wait_ready(&url).await;
-    let key = SecretBox::generate_base64();
-    let data = tempfile::tempdir().unwrap();
-    let envs = [("MFA_RESET_SECRET_KEY", key.clone())];
+    let db = FleetDatabase::start().await;
+    let (url, key, data, envs) = (&db.url, &db.key, db.data.path(), db.envs());
     let (open, closed) = sets();
-    let (mut old, _) = publish_set(&url, &key, &open, 0).await;
-    let first = Served::start(&replica_args(&url, data.path(), "r1"), &envs).await;
+    let (mut old, _) = publish_set(url, key, &open, 0).await;
+    let first = Served::start(&replica_args(url, data, "r1"), &envs).await;
     let mut replicas = vec![first];
     for id in ["r2", "r3"] {
-        replicas
-            .push(Served::start_without_demo(&replica_args(&url, data.path(), id), &envs).await);
+        replicas.push(Served::start_without_demo(&replica_args(url, data, id), &envs).await);
     }
     let bases: Vec<String> = replicas.iter().map(|r| r.base.clone()).collect();
     let bob = login(&bases[0], "bob").await;
@@ -119,7 +140,7 @@ async fn r16_replicas_switch_policy_sets_together_at_the_activation_point() {
             0 => (&closed, StatusCode::FORBIDDEN),
             _ => (&open, StatusCode::OK),
         };
-        let (new, at) = publish_set(&url, &key, source, 300).await;
+        let (new, at) = publish_set(url, key, source, 300).await;
         assert_ne!(new, old);
         while now_ms() < at + 100 {
             for base in &bases {
@@ -154,24 +175,20 @@ async fn r16_replicas_switch_policy_sets_together_at_the_activation_point() {
 /// activation point on (503; forward-auth 403) — never the set before.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn r16_a_restarted_replica_catches_up_and_an_unloadable_set_refuses() {
-    let pg = Postgres::start();
-    let url = pg.url();
-    wait_ready(&url).await;
-    let key = SecretBox::generate_base64();
-    let data = tempfile::tempdir().unwrap();
-    let envs = [("MFA_RESET_SECRET_KEY", key.clone())];
+    let db = FleetDatabase::start().await;
+    let (url, key, data, envs) = (&db.url, &db.key, db.data.path(), db.envs());
     let (open, closed) = sets();
-    publish_set(&url, &key, &open, 0).await;
-    let first = Served::start(&replica_args(&url, data.path(), "r1"), &envs).await;
+    publish_set(url, key, &open, 0).await;
+    let first = Served::start(&replica_args(url, data, "r1"), &envs).await;
     let bob = login(&first.base, "bob").await;
-    let second = Served::start_without_demo(&replica_args(&url, data.path(), "r2"), &envs).await;
+    let second = Served::start_without_demo(&replica_args(url, data, "r2"), &envs).await;
     drop(second);
 
-    let (closed_revision, at) = publish_set(&url, &key, &closed, 200).await;
+    let (closed_revision, at) = publish_set(url, key, &closed, 200).await;
     while now_ms() < at {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let second = Served::start_without_demo(&replica_args(&url, data.path(), "r2"), &envs).await;
+    let second = Served::start_without_demo(&replica_args(url, data, "r2"), &envs).await;
     assert_eq!(
         ask(&second.base, &bob).await,
         (StatusCode::FORBIDDEN, closed_revision.clone()),
@@ -182,8 +199,8 @@ async fn r16_a_restarted_replica_catches_up_and_an_unloadable_set_refuses() {
     let mut fleet = serde_json::Value::Null;
     for _ in 0..50 {
         let status = crate::common::mfa_reset_command()
-            .args(["policies", "status", "--json", "--database", &url])
-            .env("MFA_RESET_SECRET_KEY", &key)
+            .args(["policies", "status", "--json", "--database", url])
+            .env("MFA_RESET_SECRET_KEY", key)
             .output()
             .unwrap();
         assert!(status.status.success(), "{status:?}");
@@ -213,7 +230,7 @@ async fn r16_a_restarted_replica_catches_up_and_an_unloadable_set_refuses() {
         .text
         .push_str("\nforbid (principal, action, resource) when { nonsense };\n");
     let at = now_ms() + 300;
-    publish_unchecked(&url, &broken, at).await;
+    publish_unchecked(url, &broken, at).await;
     while now_ms() < at + 1_500 {
         let (got, revision) = ask(&first.base, &bob).await;
         if now_ms() > at + 50 {
@@ -264,12 +281,10 @@ async fn publish_unchecked(url: &str, source: &PolicySource, at: i64) {
 /// revision.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn r16_a_publish_breaking_a_guardrail_or_the_gate_is_refused_and_changes_nothing() {
-    let pg = Postgres::start();
-    let url = pg.url();
-    wait_ready(&url).await;
-    let key = SecretBox::generate_base64();
+    let db = FleetDatabase::start().await;
+    let (url, key) = (&db.url, &db.key);
     let (open, _) = sets();
-    let (revision, _) = publish_set(&url, &key, &open, 0).await;
+    let (revision, _) = publish_set(url, key, &open, 0).await;
     let guardrails = Path::new(POLICY_DIR).join("guardrails");
     let without = |id: &str| {
         let mut set = open.clone();
@@ -307,7 +322,7 @@ async fn r16_a_publish_breaking_a_guardrail_or_the_gate_is_refused_and_changes_n
         .await
         .expect_err("grants new access");
     assert!(err.to_string().contains("grants access"), "{err}");
-    let (published, _) = mfa_reset_service::fleet_status(&url, &key).await.unwrap();
+    let (published, _) = mfa_reset_service::fleet_status(url, key).await.unwrap();
     assert_eq!(published.len(), 1, "nothing was published: {published:?}");
 
     // The same files from another directory: the same revision, republished.
@@ -317,8 +332,8 @@ async fn r16_a_publish_breaking_a_guardrail_or_the_gate_is_refused_and_changes_n
         std::fs::write(copy.path().join(name), &file.text).unwrap();
     }
     let elsewhere = PolicySource::from_dir(copy.path(), String::new()).unwrap();
-    let (again, _) = publish_set(&url, &key, &elsewhere, 0).await;
+    let (again, _) = publish_set(url, key, &elsewhere, 0).await;
     assert_eq!(again, revision);
-    let (published, _) = mfa_reset_service::fleet_status(&url, &key).await.unwrap();
+    let (published, _) = mfa_reset_service::fleet_status(url, key).await.unwrap();
     assert_eq!(published.len(), 1, "one revision: {published:?}");
 }
