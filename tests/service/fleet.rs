@@ -70,6 +70,9 @@ async fn publish_set(url: &str, key: &str, source: &PolicySource, lead_ms: i64) 
             publisher: "ops-test",
             guardrails: None,
             no_new_access: false,
+            tests: None,
+            max_flipped_share: None,
+            replay_window: time::Duration::days(7),
             lead: time::Duration::milliseconds(lead_ms),
             now: time::OffsetDateTime::now_utc(),
         },
@@ -134,7 +137,7 @@ async fn r16_replicas_switch_policy_sets_together_at_the_activation_point() {
         assert_eq!(ask(base, &bob).await, (StatusCode::OK, old.clone()));
     }
 
-    let mut checked = 0;
+    let (mut before, mut after) = (0, 0);
     for round in 0..100 {
         let (source, status) = match round % 2 {
             0 => (&closed, StatusCode::FORBIDDEN),
@@ -153,20 +156,25 @@ async fn r16_replicas_switch_policy_sets_together_at_the_activation_point() {
                         (status, &new),
                         "round {round}: {base} decided with the old set after the activation point"
                     );
-                    checked += 1;
+                    after += 1;
                 } else if answered < at {
                     assert_eq!(
                         revision, old,
                         "round {round}: {base} decided with the new set before the activation point"
                     );
-                    checked += 1;
+                    before += 1;
                 }
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         old = new;
     }
-    assert!(checked > 1000, "{checked} answers checked");
+    // At least one answer per round on each side of the point, on average
+    // (on a loaded machine a publish takes a while: fewer before it).
+    assert!(
+        before >= 100 && after >= 100,
+        "{before} answers checked before the activation points, {after} after"
+    );
 }
 
 /// R16: a replica stopped while a set is published catches up when it
@@ -275,8 +283,8 @@ async fn publish_unchecked(url: &str, source: &PolicySource, at: i64) {
         .unwrap();
 }
 
-/// R16: a publish that breaks a guardrail, or (with `--no-new-access`)
-/// grants access the fleet's newest set denies, is refused; nothing is
+/// R16: a publish that breaks a guardrail, fails a test case, or (with
+/// `--no-new-access`) grants access the fleet's newest set denies, is refused; nothing is
 /// published. Byte-identical sets published from elsewhere are one
 /// revision.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -307,6 +315,9 @@ async fn r16_a_publish_breaking_a_guardrail_or_the_gate_is_refused_and_changes_n
                     publisher: "mallory",
                     guardrails: guardrails.as_deref(),
                     no_new_access,
+                    tests: None,
+                    max_flipped_share: None,
+                    replay_window: time::Duration::days(7),
                     lead: time::Duration::milliseconds(0),
                     now: time::OffsetDateTime::now_utc(),
                 },
@@ -322,6 +333,27 @@ async fn r16_a_publish_breaking_a_guardrail_or_the_gate_is_refused_and_changes_n
         .await
         .expect_err("grants new access");
     assert!(err.to_string().contains("grants access"), "{err}");
+    let tests = std::fs::read_to_string(Path::new(POLICY_DIR).join("tests.json")).unwrap();
+    let (_, closed) = sets();
+    let err = publish(
+        url,
+        key,
+        crate::common::engine(),
+        Publication {
+            source: &closed,
+            publisher: "mallory",
+            guardrails: None,
+            no_new_access: false,
+            tests: Some(&tests),
+            max_flipped_share: None,
+            replay_window: time::Duration::days(7),
+            lead: time::Duration::milliseconds(0),
+            now: time::OffsetDateTime::now_utc(),
+        },
+    )
+    .await
+    .expect_err("the console's test cases fail under the closed set");
+    assert!(err.to_string().contains("test case"), "{err}");
     let (published, _) = mfa_reset_service::fleet_status(url, key).await.unwrap();
     assert_eq!(published.len(), 1, "nothing was published: {published:?}");
 

@@ -129,6 +129,13 @@ impl Service {
         )];
         let (drain_timeout, max_header_lines) = (config.drain_timeout, config.max_header_lines);
         let fleet = match &config.published_policies {
+            Some(_) if config.policies_dir.is_some() || config.guardrails_dir.is_some() => {
+                // The directory's watcher would replace the fleet's sets, and
+                // published sets are checked when published, not here.
+                return Err(StartError::Fleet(
+                    "published policies exclude a policy directory and its guardrails".into(),
+                ));
+            }
             Some(replica) => {
                 let support_url = match &config.support_url {
                     Some(url) => url.clone(),

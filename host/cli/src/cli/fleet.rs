@@ -37,6 +37,16 @@ pub struct PublishArgs {
     /// proven for all requests (needs cvc5).
     #[arg(long)]
     no_new_access: bool,
+    /// Test cases the set must pass (the Cedar CLI's `run-tests` JSON).
+    #[arg(long, value_name = "FILE")]
+    tests: Option<PathBuf>,
+    /// Refuse a set under which more than this percentage of the decisions
+    /// recorded in the last `--replay-days` would flip (the decision log).
+    #[arg(long, value_name = "PERCENT")]
+    max_flipped_share: Option<f64>,
+    /// How many days of recorded decisions `--max-flipped-share` replays.
+    #[arg(long, default_value_t = 7)]
+    replay_days: u32,
     /// Milliseconds from the publish to the set deciding on every replica:
     /// time for each to hear of it and compile it.
     #[arg(long, default_value_t = 3000)]
@@ -58,6 +68,17 @@ fn failed(url: &str, e: PublishError) -> CliError {
 pub fn publish_set(engine: &Engine, args: &PublishArgs) -> Result<ExitCode, CliError> {
     let (url, key) = args.fleet.database.url_and_key()?;
     let source = PolicySource::from_dir(&args.dir, String::new())?;
+    let tests = match &args.tests {
+        Some(path) => Some(super::database::read(path)?),
+        None => None,
+    };
+    if let Some(share) = args.max_flipped_share
+        && !(0.0..=100.0).contains(&share)
+    {
+        return Err(CliError::Refused(format!(
+            "--max-flipped-share {share}: a percentage from 0 to 100"
+        )));
+    }
     let runtime = tokio::runtime::Runtime::new()?;
     let published = runtime
         .block_on(publish(
@@ -69,6 +90,9 @@ pub fn publish_set(engine: &Engine, args: &PublishArgs) -> Result<ExitCode, CliE
                 publisher: &args.by,
                 guardrails: args.guardrails.as_deref(),
                 no_new_access: args.no_new_access,
+                tests: tests.as_deref(),
+                max_flipped_share: args.max_flipped_share.map(|p| p / 100.0),
+                replay_window: time::Duration::days(i64::from(args.replay_days)),
                 lead: time::Duration::milliseconds(i64::try_from(args.lead_ms).unwrap_or(i64::MAX)),
                 now: time::OffsetDateTime::now_utc(),
             },

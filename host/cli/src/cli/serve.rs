@@ -101,7 +101,11 @@ pub struct ServeArgs {
     /// R16: decide with the policy sets published to the database (`mfa-reset
     /// policies publish`), switching with every replica at each set's
     /// activation time; the value names this replica in `policies status`.
-    #[arg(long, value_name = "REPLICA_ID", conflicts_with = "policies")]
+    #[arg(
+        long,
+        value_name = "REPLICA_ID",
+        conflicts_with_all = ["policies", "guardrails", "no_new_access", "max_flipped_share"]
+    )]
     published_policies: Option<String>,
     /// Milliseconds between two reads of the policy directory (a changed
     /// set is installed once two reads in a row agree).

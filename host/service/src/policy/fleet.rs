@@ -24,9 +24,11 @@ use crate::metrics::Metrics;
 use crate::store::{Activation, ReplicaReport, Store};
 use mfa_reset::{Engine, PolicySource};
 
-/// How often a replica looks for a publish it was not told of, and reports
-/// that it is alive.
-const POLL: Duration = Duration::from_secs(1);
+/// How often a replica looks for a publish it was not told of (within the
+/// knowledge horizon, so that decisions seldom read the database first).
+const POLL: Duration = Duration::from_millis(100);
+/// Every how many polls a replica reports its state (once a second).
+const REPORT_EVERY: u32 = 10;
 /// The least time from a publish to its activation (milliseconds).
 pub const MIN_LEAD: i64 = 250;
 /// Of it, what the publisher's commit and clocks may take (milliseconds).
@@ -102,7 +104,13 @@ impl Fleet {
         let fleet = Arc::clone(self);
         tokio::spawn(async move {
             let mut listener = fleet.listen().await;
+            let mut polls = 0u32;
             loop {
+                if listener.is_none() && polls.is_multiple_of(REPORT_EVERY) {
+                    // Lost or never had: try again, once a second.
+                    listener = fleet.listen().await;
+                }
+                polls = polls.wrapping_add(1);
                 let heard = async {
                     match listener.as_mut() {
                         Some(l) => l.recv().await.is_ok(),
@@ -110,7 +118,7 @@ impl Fleet {
                     }
                 };
                 tokio::select! {
-                    ok = heard => if !ok { listener = fleet.listen().await; },
+                    ok = heard => if !ok { listener = None; },
                     () = tokio::time::sleep(POLL) => {}
                 }
                 let now = clock();
@@ -120,16 +128,36 @@ impl Fleet {
                 // A due set is loaded now, not at the next decision, so that
                 // the report says what decides.
                 fleet.enforce(now).await.ok();
-                fleet.report(now).await;
+                if polls.is_multiple_of(REPORT_EVERY) {
+                    fleet.report(now).await;
+                }
             }
         })
     }
 
     async fn listen(&self) -> Option<sqlx::postgres::PgListener> {
         let url = self.store.postgres_url()?;
-        let mut listener = sqlx::postgres::PgListener::connect(url).await.ok()?;
-        listener.listen(crate::store::POLICY_CHANNEL).await.ok()?;
-        Some(listener)
+        let listening = async {
+            let mut listener = sqlx::postgres::PgListener::connect(url).await?;
+            listener.listen(crate::store::POLICY_CHANNEL).await?;
+            Ok::<_, sqlx::Error>(listener)
+        };
+        match listening.await {
+            Ok(listener) => Some(listener),
+            Err(e) => {
+                // Only the kind: a connection error may quote the URL.
+                let kind = if e.as_database_error().is_some() {
+                    "database"
+                } else {
+                    "connection"
+                };
+                tracing::warn!(
+                    kind,
+                    "fleet: cannot listen for publishes (polling meanwhile)"
+                );
+                None
+            }
+        }
     }
 
     /// Reads the epochs published since the last look, and validates the
@@ -166,11 +194,13 @@ impl Fleet {
             source.support_url = self.support_url.clone();
             let engine = self.engine.clone();
             let checked = source.clone();
+            // Only error diagnostics make a set unloadable: a busy pool or a
+            // trap while checking leaves it to the load at its activation.
             let valid = tokio::task::spawn_blocking(move || engine.validate_policies(&checked))
                 .await
-                .map_err(|e| ApiError::Internal(format!("validating a set: {e}")))?
-                .map(|d| d.iter().all(|d| d.severity != mfa_reset::Severity::Error))
-                .unwrap_or(false);
+                .ok()
+                .and_then(Result::ok)
+                .is_none_or(|d| d.iter().all(|d| d.severity != mfa_reset::Severity::Error));
             if !valid {
                 tracing::error!(epoch, %revision, "fleet: the published set does not load here; from its activation on, this replica refuses");
             }
@@ -205,10 +235,10 @@ impl Fleet {
                 Some(source) => {
                     let engine = self.engine.clone();
                     let source = source.clone();
+                    // A load that panicked failed: the epoch refuses.
                     tokio::task::spawn_blocking(move || engine.load_policies(&source))
                         .await
-                        .map_err(|e| ApiError::Internal(format!("loading a set: {e}")))?
-                        .is_ok()
+                        .is_ok_and(|loaded| loaded.is_ok())
                 }
                 None => false,
             };

@@ -1,6 +1,7 @@
 //! R16: publishing a policy set to the fleet (`mfa-reset policies
 //! publish`) and reading the fleet's state (`mfa-reset policies status`).
-//! A publish is checked as a reload is (validation, the guardrails), then
+//! A publish is checked as a reload is (validation, its test cases, the
+//! guardrails, the gates against the fleet's newest set), then
 //! stored with its revision as the next epoch, to become every replica's set
 //! at one time; it is audited with the publisher's name. Rolling back is
 //! publishing an earlier set again.
@@ -18,6 +19,13 @@ use crate::policy::reload::{GuardrailRefusal, check_guardrails};
 use crate::policy::reload_gate::{GateRefusal, no_new_access};
 use crate::store::{AuditEntry, PublishedSet, ReplicaReport, Store, StoreError};
 
+/// The longest lead (milliseconds): a typo cannot freeze the fleet's
+/// publishes behind an activation years ahead.
+const MAX_LEAD: i64 = 3_600_000;
+
+/// Recorded decisions replayed at most (the newest).
+const REPLAYED: i64 = 100_000;
+
 /// The audit trail publishes are written to (no customer organization's).
 pub const FLEET_AUDIT: &str = ".fleet";
 
@@ -33,6 +41,9 @@ pub enum PublishError {
     /// The set grants access the fleet's newest set denies (`--no-new-access`).
     #[error(transparent)]
     Gate(#[from] GateRefusal),
+    /// A test case of the set fails, or too many recorded decisions flip.
+    #[error("{0}")]
+    Refused(String),
     /// The database refused or cannot be reached.
     #[error("database: {0}")]
     Store(#[from] StoreError),
@@ -63,6 +74,13 @@ pub struct Publication<'a> {
     /// Refused if it allows any request the fleet's newest set denies,
     /// proven for all requests (needs cvc5).
     pub no_new_access: bool,
+    /// Test cases (the Cedar CLI's `run-tests` JSON) the set must pass.
+    pub tests: Option<&'a str>,
+    /// Refused if more than this share of the decisions recorded in the
+    /// last `replay_window` would flip under the set (the decision log).
+    pub max_flipped_share: Option<f64>,
+    /// How far back `max_flipped_share` replays.
+    pub replay_window: time::Duration,
     /// From now to the activation: time for every replica to hear of the
     /// set and compile it (at least 250 ms; a replica not ready then loads
     /// it at the activation, or refuses).
@@ -81,12 +99,26 @@ pub async fn publish(
     let info = engine
         .load_policies(p.source)
         .map_err(PublishError::Invalid)?;
+    if let Some(json) = p.tests {
+        let results = mfa_reset::run_policy_tests(engine, json).map_err(PublishError::Invalid)?;
+        if let Some(failed) = results.iter().find(|r| r.failure.is_some()) {
+            return Err(PublishError::Refused(format!(
+                "test case `{}` fails: {}",
+                failed.name,
+                failed.failure.as_deref().unwrap_or_default()
+            )));
+        }
+    }
     if let Some(dir) = p.guardrails {
         check_guardrails(p.source, dir).await?;
     }
     let store = open(database, secret_key).await?;
+    // The epoch this publish follows: checked again when it commits, so a
+    // gate is never proven against a set another publish has replaced.
+    let newest = store.newest_activation().await?;
+    let follows = newest.as_ref().map(|a| a.epoch);
     if p.no_new_access
-        && let Some(newest) = store.newest_activation().await?
+        && let Some(newest) = newest
     {
         let in_force = PolicySource {
             support_url: p.source.support_url.clone(),
@@ -94,13 +126,23 @@ pub async fn publish(
         };
         no_new_access(&in_force, p.source).await?;
     }
-    // Never sooner than replicas are sure to look, nor before the epoch
-    // before it: the activations stay in order.
-    let earliest = to_millis(p.now) + to_millis_lead(p.lead).max(MIN_LEAD);
-    let activate_at = match store.latest_activation_at().await? {
-        Some(previous) => earliest.max(previous + 1),
-        None => earliest,
-    };
+    if let Some(max) = p.max_flipped_share {
+        // The engine holds the candidate: each recorded decision is decided
+        // again under it.
+        let since = to_millis(p.now - p.replay_window);
+        let recorded = store.recorded_decisions(since, REPLAYED).await?;
+        let report = crate::policy::replay::replay(engine, &recorded, None);
+        if report.flipped_share() > max {
+            return Err(PublishError::Refused(format!(
+                "the set flips {} of {} recorded decisions ({:.1}%, more than the {:.1}% allowed)",
+                report.flipped(),
+                report.replayed,
+                report.flipped_share() * 100.0,
+                max * 100.0
+            )));
+        }
+    }
+    let lead = to_millis_lead(p.lead).clamp(MIN_LEAD, MAX_LEAD);
     let record = AuditRecord {
         at: p.now,
         actor: p.publisher.to_string(),
@@ -111,11 +153,18 @@ pub async fn publish(
         policy_ids: Vec::new(),
         denial_code: None,
     };
-    let mut audit = AuditEntry::new(record, uuid::Uuid::new_v4().to_string());
-    audit.detail = Some(serde_json::json!({ "activate_at": activate_at }));
-    let epoch = store
-        .publish_policy_set(p.source, &info.revision, activate_at, audit)
-        .await?;
+    let audit = AuditEntry::new(record, uuid::Uuid::new_v4().to_string());
+    // The activation time is set as the publish commits, from then: the
+    // checks above may take long (a proof, a replay).
+    let (epoch, activate_at) = store
+        .publish_policy_set(p.source, &info.revision, follows, lead, audit)
+        .await
+        .map_err(|e| match e {
+            StoreError::Conflict => PublishError::Refused(
+                "another set was published meanwhile: check and publish again".into(),
+            ),
+            other => other.into(),
+        })?;
     Ok(Published {
         epoch,
         revision: info.revision,

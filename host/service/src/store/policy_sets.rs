@@ -87,16 +87,20 @@ pub struct PublishedSet {
 }
 
 impl Store {
-    /// Publishes `source` (of `revision`) to become the fleet's set at
-    /// `activate_at`: the set (if new), the next epoch's activation and its
-    /// audit row in one transaction, which also notifies the replicas.
+    /// Publishes `source` (of `revision`) as the epoch after `follows` (the
+    /// newest when its checks ran; [`StoreError::Conflict`] if another
+    /// publish came in between), to become the fleet's set `lead` ms after
+    /// the commit's time and never before the epoch before it: the set (if
+    /// new), the activation and its audit row in one transaction, which
+    /// also notifies the replicas. The epoch and the activation time.
     pub async fn publish_policy_set(
         &self,
         source: &PolicySource,
         revision: &str,
-        activate_at: i64,
-        audit: AuditEntry,
-    ) -> Result<i64, StoreError> {
+        follows: Option<i64>,
+        lead: i64,
+        mut audit: AuditEntry,
+    ) -> Result<(i64, i64), StoreError> {
         let stored = StoredSource {
             policies: source.policies.iter().map(Into::into).collect(),
             schema: (&source.schema).into(),
@@ -105,6 +109,26 @@ impl Store {
         let by = audit.record.actor.clone();
         let at = mfa_reset::timestamp::to_millis(audit.record.at);
         let mut tx = self.pool.begin().await?;
+        if self.postgres_url.is_some() {
+            // One publish at a time (SQLite serializes writers anyway).
+            sqlx::query("SELECT pg_advisory_xact_lock(7316002)")
+                .execute(&mut *tx)
+                .await?;
+        }
+        let newest = sqlx::query(
+            "SELECT MAX(epoch) AS epoch, MAX(activate_at) AS at FROM policy_activations",
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        let (newest_epoch, newest_at): (Option<i64>, Option<i64>) =
+            (newest.try_get("epoch")?, newest.try_get("at")?);
+        if newest_epoch != follows {
+            return Err(StoreError::Conflict);
+        }
+        // The time is read now, within the transaction, after every check.
+        let now = mfa_reset::timestamp::to_millis(time::OffsetDateTime::now_utc());
+        let activate_at = (now + lead).max(newest_at.map_or(i64::MIN, |at| at + 1));
+        audit.detail = Some(serde_json::json!({ "activate_at": activate_at }));
         sqlx::query(
             "INSERT INTO policy_sets (revision, source, published_by, published_at) \
              VALUES ($1, $2, $3, $4) ON CONFLICT (revision) DO NOTHING",
@@ -117,11 +141,7 @@ impl Store {
         .await?;
         // Two publishes at once: one gets the epoch, the other a conflict
         // on the key (and its caller publishes again).
-        let epoch: i64 =
-            sqlx::query("SELECT COALESCE(MAX(epoch), 0) + 1 AS next FROM policy_activations")
-                .fetch_one(&mut *tx)
-                .await?
-                .try_get("next")?;
+        let epoch = newest_epoch.unwrap_or(0) + 1;
         sqlx::query(
             "INSERT INTO policy_activations (epoch, revision, activate_at, published_by, published_at) \
              VALUES ($1, $2, $3, $4, $5)",
@@ -144,7 +164,7 @@ impl Store {
                 .await?;
         }
         tx.commit().await?;
-        Ok(epoch)
+        Ok((epoch, activate_at))
     }
 
     /// The activations after `epoch`, in order, with their sets.
@@ -186,15 +206,6 @@ impl Store {
             Some(epoch) => Ok(self.activations_after(epoch - 1).await?.pop()),
             None => Ok(None),
         }
-    }
-
-    /// The latest activation's time (milliseconds), if any: a new one is
-    /// never set before it.
-    pub async fn latest_activation_at(&self) -> Result<Option<i64>, StoreError> {
-        let row = sqlx::query("SELECT MAX(activate_at) AS at FROM policy_activations")
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(row.try_get("at")?)
     }
 
     /// Every published set, newest first.
