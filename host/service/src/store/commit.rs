@@ -9,37 +9,12 @@ use super::event::Event;
 use super::outbox;
 use super::provisioning::{NewInvitation, insert_invitation, void_invitations};
 use super::recovery_cases::{CaseWrite, checks_text, state_name};
+use super::sessions::{SessionUse, SessionsChange, change_sessions, use_session};
 use super::{Store, StoreError, status_name};
 use mfa_reset::api::{AuditRecord, Authenticator, Organization, User};
 use mfa_reset::timestamp::to_millis as millis;
 
-type Tx<'t> = Transaction<'t, Any>;
-
-/// The caller's session used by an allowed decision.
-#[derive(Debug, Clone, Copy)]
-pub struct SessionUse<'a> {
-    pub token_hash: &'a str,
-    /// Its new last activity, in milliseconds (never moved back).
-    pub at: i64,
-    /// The decision verified a code: the login has finished MFA.
-    pub verified: bool,
-    /// R15: the code verified was a recovery code; a code from the
-    /// authenticator (or a confirmed enrolment) clears the mark.
-    pub recovery_code: bool,
-}
-
-/// What a change does to other sessions (the engine's `SessionEffect`,
-/// bound to the rows it applies to).
-#[derive(Debug, Clone, Copy)]
-pub enum SessionsChange<'a> {
-    /// End every session of `user` except `keep`.
-    EndOthers { user: &'a str, keep: &'a str },
-    /// End every session of `user`.
-    EndAll { user: &'a str },
-    /// Sessions of the organization's users whose login verified no code
-    /// must finish MFA again.
-    RequireMfa { organization: &'a str },
-}
+pub(super) type Tx<'t> = Transaction<'t, Any>;
 
 /// One row of the audit log: the engine's record, with the row's id and
 /// the decision id that the logs also carry.
@@ -413,62 +388,6 @@ async fn write_case(tx: &mut Tx<'_>, w: CaseWrite<'_>, at: i64) -> Result<(), St
     .await?;
     if done.rows_affected() != 1 {
         return Err(StoreError::Conflict);
-    }
-    Ok(())
-}
-
-/// Marks the caller's session used; a session ended (logout, an MFA
-/// change) since the decision read it fails the whole commit: nothing the
-/// decision allowed may commit.
-async fn use_session(tx: &mut Tx<'_>, used: SessionUse<'_>) -> Result<(), StoreError> {
-    let done = sqlx::query(
-        "UPDATE sessions SET \
-         last_activity_at = CASE WHEN last_activity_at < $1 THEN $2 ELSE last_activity_at END, \
-         mfa_satisfied = CASE WHEN $3 = 1 THEN 1 ELSE mfa_satisfied END, \
-         mfa_verified = CASE WHEN $4 = 1 THEN 1 ELSE mfa_verified END, \
-         recovery_code_login = CASE WHEN $5 = 1 THEN $6 ELSE recovery_code_login END \
-         WHERE token_hash = $7",
-    )
-    .bind(used.at)
-    .bind(used.at)
-    .bind(i64::from(used.verified))
-    .bind(i64::from(used.verified))
-    .bind(i64::from(used.verified))
-    .bind(i64::from(used.verified && used.recovery_code))
-    .bind(used.token_hash)
-    .execute(&mut **tx)
-    .await?;
-    if done.rows_affected() != 1 {
-        return Err(StoreError::SessionEnded);
-    }
-    Ok(())
-}
-
-/// Applies what a change does to other sessions.
-async fn change_sessions(tx: &mut Tx<'_>, change: SessionsChange<'_>) -> Result<(), StoreError> {
-    match change {
-        SessionsChange::EndOthers { user, keep } => {
-            sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND token_hash <> $2")
-                .bind(user)
-                .bind(keep)
-                .execute(&mut **tx)
-                .await?;
-        }
-        SessionsChange::EndAll { user } => {
-            sqlx::query("DELETE FROM sessions WHERE user_id = $1")
-                .bind(user)
-                .execute(&mut **tx)
-                .await?;
-        }
-        SessionsChange::RequireMfa { organization } => {
-            sqlx::query(
-                "UPDATE sessions SET mfa_satisfied = 0 WHERE mfa_verified = 0 AND user_id IN \
-                 (SELECT id FROM users WHERE organization_id = $1)",
-            )
-            .bind(organization)
-            .execute(&mut **tx)
-            .await?;
-        }
     }
     Ok(())
 }

@@ -33,7 +33,7 @@ mod sessions;
 mod throttle;
 pub use accounts::StoredUser;
 pub use audit::AuditFilter;
-pub use commit::{AuditEntry, Commit, SessionUse, SessionsChange};
+pub use commit::{AuditEntry, Commit};
 pub use decision_log::RecordedDecision;
 pub use event::Event;
 pub use outbox::DueNotification;
@@ -43,7 +43,7 @@ pub use provisioning::{
 };
 pub use recovery_cases::{CaseScope, CaseWrite, StoredCase};
 pub use scim_users::{ScimFilter, ScimRecord};
-pub use sessions::StoredSession;
+pub use sessions::{SessionUse, SessionsChange, StoredSession};
 pub use throttle::{DenialRefusal, DenialWindow};
 
 /// The migrations both databases share (`migrations/*.sql`), and the few
