@@ -18,5 +18,6 @@ mod postgres;
 mod provisioning;
 mod recovery_codes;
 mod reload;
+mod revocation;
 mod scim;
 mod support_desk;

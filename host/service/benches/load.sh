@@ -6,8 +6,12 @@
 #   - forward-auth (nginx header family, a sub-user on /app/home),
 #     one console read (GET /api/session, a `view_session` decision), and
 #     /health (the HTTP stack's ceiling): requests/s, p50/p99/p99.9;
-#   - peak RSS of the service afterwards.
+#   - peak RSS of the service afterwards;
+#   - forward-auth again on a service with the decision log off
+#     (MFA_RESET_DECISION_LOG_SAMPLE=0): what the log costs, in one run.
 # Usage: host/service/benches/load.sh [connections=16] [seconds=10]
+# MFA_RESET_BIN=path measures that binary instead of building one (to
+# compare two builds in one session).
 # Needs wrk (Debian: apt-get install wrk) and curl.
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
@@ -15,8 +19,10 @@ CONNECTIONS=${1:-16}
 SECONDS_PER_RUN=${2:-10}
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 2; }
 
-cargo build -q --release -p mfa-reset-cli
-BIN=$PWD/target/release/mfa-reset
+if [ -z "${MFA_RESET_BIN:-}" ]; then
+  cargo build -q --release -p mfa-reset-cli
+fi
+BIN=${MFA_RESET_BIN:-$PWD/target/release/mfa-reset}
 WORK=$(mktemp -d)
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 BASE=http://127.0.0.1:$PORT
@@ -66,3 +72,7 @@ run "forward-auth" -H "Authorization: Bearer $TOKEN" \
 run "console read GET /api/session" -H "Authorization: Bearer $TOKEN" "$BASE/api/session"
 run "/health" "$BASE/health"
 echo "peak RSS: $(awk '/VmHWM/ {print $2/1024 " MB"}' /proc/$PID/status)"
+stop_service
+MFA_RESET_DECISION_LOG_SAMPLE=0 start_service; wait_for
+run "forward-auth, decision log off" -H "Authorization: Bearer $TOKEN" \
+  -H 'X-Original-Method: GET' -H 'X-Original-URI: /app/home' "$BASE/forward-auth"

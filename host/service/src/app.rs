@@ -35,21 +35,39 @@ pub struct AppState {
 
 impl AppState {
     /// Runs a synchronous engine call on tokio's blocking pool, so that a
-    /// decision never holds up the async workers serving other requests;
-    /// the engine itself bounds how many calls run at once.
+    /// long call (a listing of a large organization) never holds up the
+    /// async workers serving other requests; the engine itself bounds how
+    /// many calls run at once.
     pub(crate) async fn engine_call<R: Send + 'static>(
         &self,
         call: impl FnOnce(&Engine) -> R + Send + 'static,
     ) -> Result<R, ApiError> {
+        self.enforce_fleet_policies().await?;
+        let engine = self.engine.clone();
+        tokio::task::spawn_blocking(move || call(&engine))
+            .await
+            .map_err(|e| ApiError::Internal(format!("engine call: {e}")))
+    }
+
+    /// Runs a short engine call (one route or session decision: no list,
+    /// ~60 µs) right here on the async worker: two thread hand-offs to
+    /// the blocking pool and back cost more than the call
+    /// (BENCHMARKS.md, the sidecar under load).
+    pub(crate) async fn short_engine_call<R>(
+        &self,
+        call: impl FnOnce(&Engine) -> R,
+    ) -> Result<R, ApiError> {
+        self.enforce_fleet_policies().await?;
+        Ok(call(&self.engine))
+    }
+
+    async fn enforce_fleet_policies(&self) -> Result<(), ApiError> {
         if let Some(fleet) = &self.fleet {
             // The fleet's set for this moment decides, or nothing does.
             fleet
                 .enforce(mfa_reset::timestamp::to_millis(self.config.clock.now()))
                 .await?;
         }
-        let engine = self.engine.clone();
-        tokio::task::spawn_blocking(move || call(&engine))
-            .await
-            .map_err(|e| ApiError::Internal(format!("engine call: {e}")))
+        Ok(())
     }
 }

@@ -212,6 +212,7 @@ fn check_effects(request: &Request, outcome: &Outcome, name: &str) -> Result<(),
             no_change(outcome, name)?;
             let fits = outcome.users.len() == listed.len()
                 && outcome.users.iter().zip(listed).all(|(status, user)| {
+                    listing_step();
                     status.id == user.id
                         && status.role == user.role
                         && status.mfa == user.mfa
@@ -223,13 +224,17 @@ fn check_effects(request: &Request, outcome: &Outcome, name: &str) -> Result<(),
             }
             // Which fault: a set, not a scan per user (a scan made a
             // listing of 10 000 users take 140 ms instead of 10, measured).
-            let asked: std::collections::HashSet<&str> =
-                listed.iter().map(|u| u.id.as_str()).collect();
-            match outcome
-                .users
+            let asked: std::collections::HashSet<&str> = listed
                 .iter()
-                .find(|s| !asked.contains(s.id.as_str()))
-            {
+                .map(|u| {
+                    listing_step();
+                    u.id.as_str()
+                })
+                .collect();
+            match outcome.users.iter().find(|s| {
+                listing_step();
+                !asked.contains(s.id.as_str())
+            }) {
                 Some(stranger) => Err(Fault::StrangerListed {
                     user: stranger.id.clone(),
                 }),
@@ -320,6 +325,19 @@ fn no_change(outcome: &Outcome, name: &str) -> Result<(), Fault> {
         });
     }
     Ok(())
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Users a listing's check has looked at on this thread: the tests
+    /// count them (the check must stay linear in the listing's size).
+    pub(super) static LISTING_STEPS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// One user looked at by a listing's check.
+fn listing_step() {
+    #[cfg(test)]
+    LISTING_STEPS.with(|steps| steps.set(steps.get() + 1));
 }
 
 fn no_listing(outcome: &Outcome) -> Result<(), Fault> {

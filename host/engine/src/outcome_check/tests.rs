@@ -271,3 +271,44 @@ fn a_listing_holds_only_users_of_the_request_and_reads_change_nothing() {
     outcome.users[0].effective_mfa = MfaStatus::Off;
     refused(&request, &outcome, "as stored");
 }
+
+/// A listing's check looks at each listed user a bounded number of times:
+/// once when the listing fits, at most three times when it holds a
+/// stranger (a set of the request's users, then one pass). Counted, not
+/// timed: 10 times the users is 10 times the steps.
+#[test]
+fn a_listings_check_is_linear_in_the_number_of_users() {
+    let steps_for = |n: usize, stranger: bool| {
+        let users: Vec<User> = (0..n).map(|i| user(&format!("u{i}"), "acme")).collect();
+        let request = request(Action::ListUsers(users.clone()));
+        let (_, mut outcome) = allowed_reset();
+        outcome.change = None;
+        outcome.sessions = SessionEffect::None;
+        outcome.audit = None;
+        outcome.users = users
+            .iter()
+            .map(|u| UserStatus {
+                id: u.id.clone(),
+                role: u.role,
+                mfa: u.mfa,
+                effective_mfa: effective_mfa(u),
+                active: u.active,
+            })
+            .collect();
+        if stranger {
+            outcome.users.last_mut().unwrap().id = "stranger".into();
+        }
+        super::LISTING_STEPS.with(|s| s.set(0));
+        let result = check(&request, &outcome);
+        assert_eq!(result.is_ok(), !stranger);
+        super::LISTING_STEPS.with(|s| s.get())
+    };
+    for n in [1_000, 10_000] {
+        assert_eq!(steps_for(n, false), n, "a listing that fits, {n} users");
+        assert!(
+            steps_for(n, true) <= 3 * n,
+            "a listing with a stranger, {n} users"
+        );
+    }
+    assert!(steps_for(10_000, true) <= 10 * steps_for(1_000, true));
+}

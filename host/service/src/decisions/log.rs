@@ -10,8 +10,9 @@ use mfa_reset::api::{Action, Outcome, Request};
 use mfa_reset::log_text::Shown;
 use mfa_reset::timestamp::to_millis as millis;
 
-/// The component decides `request` (on the blocking pool); the decision
-/// goes to the log and, if configured, the decision log.
+/// The component decides `request` (a route or session decision on the
+/// request's own worker, others on the blocking pool); the decision goes
+/// to the log and, if configured, the decision log.
 pub(super) async fn decide_and_log(
     state: &AppState,
     request: Request,
@@ -19,12 +20,22 @@ pub(super) async fn decide_and_log(
     unknown_target: bool,
 ) -> Result<Outcome, ApiError> {
     let started = Instant::now();
-    let (request, outcome) = state
-        .engine_call(move |engine| {
-            let outcome = engine.decide(&request);
+    let (request, outcome) = match request.action {
+        Action::AccessRoute(_) | Action::ViewOwnSession => {
+            let outcome = state
+                .short_engine_call(|engine| engine.decide(&request))
+                .await?;
             (request, outcome)
-        })
-        .await?;
+        }
+        _ => {
+            state
+                .engine_call(move |engine| {
+                    let outcome = engine.decide(&request);
+                    (request, outcome)
+                })
+                .await?
+        }
+    };
     let outcome = outcome?;
     log_decision(
         state,

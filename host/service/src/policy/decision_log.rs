@@ -1,15 +1,16 @@
 //! The decision log: each decision the service makes, with the engine
 //! request it decided (no secret) and the policy revision, so that a
 //! candidate policy set can be replayed against real traffic. Entries are
-//! sampled, queued and written in batches by a background task: recording
-//! never delays or fails a decision (a full queue drops, and counts, the
-//! entry). Entries older than the retention are purged.
+//! sampled, buffered and written in batches by a background task:
+//! recording never delays or fails a decision, and wakes nobody (a full
+//! buffer drops, and counts, the entry). Entries older than the retention
+//! are purged.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rand::Rng;
-use tokio::sync::mpsc;
+use tokio::sync::Notify;
 
 use crate::config::{Clock, DecisionLogConfig};
 use crate::credentials::SecretBox;
@@ -17,30 +18,57 @@ use crate::metrics::Metrics;
 pub use crate::store::RecordedDecision;
 use crate::store::{Store, StoreError};
 
-/// Entries waiting for the writer; beyond this they are dropped.
+/// Entries waiting for the writer; beyond this they are dropped (~4 MB
+/// of route decisions).
 const QUEUE: usize = 16_384;
-/// Entries written per batch.
-const BATCH: usize = 1_000;
+/// Entries written per batch; a buffer this full wakes the writer early.
+const BATCH: usize = 2_000;
+/// How often the writer looks at the buffer otherwise.
+const WRITE_EVERY: Duration = Duration::from_millis(250);
 /// How often old entries are purged.
 const PURGE_EVERY: Duration = Duration::from_secs(600);
 
 /// The handle the decision paths record through (cheap to clone).
 #[derive(Clone)]
 pub struct DecisionLog {
-    queue: mpsc::Sender<RecordedDecision>,
+    buffer: Arc<Buffer>,
     sample: f64,
     metrics: Arc<Metrics>,
 }
 
-/// The writer task: [`DecisionLogWriter::flush`] writes what is queued and
-/// ends it.
+/// Recorded entries not yet written. A plain mutex: recording takes it
+/// for one push, and the writer for one swap.
+struct Buffer {
+    pending: Mutex<Pending>,
+    /// Woken when the buffer holds a batch.
+    full: Notify,
+}
+
+#[derive(Default)]
+struct Pending {
+    entries: Vec<RecordedDecision>,
+    /// Stopping: entries recorded from now on are dropped (and counted).
+    closed: bool,
+}
+
+impl Buffer {
+    /// The entries recorded so far; with `close`, the last ones.
+    fn take(&self, close: bool) -> Vec<RecordedDecision> {
+        let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        pending.closed |= close;
+        std::mem::take(&mut pending.entries)
+    }
+}
+
+/// The writer task: [`DecisionLogWriter::flush`] writes what is buffered
+/// and ends it.
 pub struct DecisionLogWriter {
     close: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<usize>,
 }
 
 impl DecisionLogWriter {
-    /// Refuses new entries, writes every queued one, and returns how many
+    /// Refuses new entries, writes every buffered one, and returns how many
     /// were written after the call.
     pub async fn flush(self) -> usize {
         let _ = self.close.send(());
@@ -56,36 +84,39 @@ impl DecisionLog {
         clock: Clock,
         metrics: Arc<Metrics>,
     ) -> (Self, DecisionLogWriter) {
-        let (queue, mut entries) = mpsc::channel(QUEUE);
+        let buffer = Arc::new(Buffer {
+            pending: Mutex::new(Pending::default()),
+            full: Notify::new(),
+        });
         let (close, closing) = tokio::sync::oneshot::channel::<()>();
+        let writer_buffer = buffer.clone();
         let writer_metrics = metrics.clone();
         let task = tokio::spawn(async move {
-            let mut batch = Vec::with_capacity(BATCH);
             let mut last_purge = None::<std::time::Instant>;
             let mut closing = std::pin::pin!(closing);
-            let mut closed = false;
-            let mut written_after_close = 0;
             loop {
-                let received = tokio::select! {
-                    n = entries.recv_many(&mut batch, BATCH) => n,
-                    // Stopping: no new entries; the queued ones are drained below.
-                    _ = &mut closing, if !closed => {
-                        entries.close();
-                        closed = true;
-                        continue;
-                    }
+                let closed = tokio::select! {
+                    // Stopping comes first: what is buffered is the last.
+                    biased;
+                    _ = &mut closing => true,
+                    _ = writer_buffer.full.notified() => false,
+                    _ = tokio::time::sleep(WRITE_EVERY) => false,
                 };
-                if received == 0 {
-                    return written_after_close;
+                let entries = writer_buffer.take(closed);
+                let mut written = 0;
+                for batch in entries.chunks(BATCH) {
+                    match store.append_decisions(batch).await {
+                        Ok(()) => written += batch.len(),
+                        Err(e) => {
+                            tracing::warn!(error = %e, lost = batch.len(), "decision log: a batch could not be written");
+                            writer_metrics.decisions_unlogged(batch.len());
+                        }
+                    }
                 }
-                if let Err(e) = store.append_decisions(&batch).await {
-                    tracing::warn!(error = %e, lost = batch.len(), "decision log: a batch could not be written");
-                    writer_metrics.decisions_unlogged(batch.len());
-                } else if closed {
-                    written_after_close += batch.len();
+                if closed {
+                    return written;
                 }
-                batch.clear();
-                if !closed && last_purge.is_none_or(|at| at.elapsed() >= PURGE_EVERY) {
+                if last_purge.is_none_or(|at| at.elapsed() >= PURGE_EVERY) {
                     last_purge = Some(std::time::Instant::now());
                     let retention = i64::try_from(config.retention.as_millis()).unwrap_or(i64::MAX);
                     let before =
@@ -97,7 +128,7 @@ impl DecisionLog {
             }
         });
         let log = Self {
-            queue,
+            buffer,
             sample: config.sample,
             metrics,
         };
@@ -105,13 +136,28 @@ impl DecisionLog {
     }
 
     /// Records the decision `entry` builds, if it is sampled (unsampled
-    /// decisions build nothing: this is the forward-auth path); never waits.
+    /// decisions build nothing: this is the forward-auth path); never
+    /// waits on the writer.
     pub fn record(&self, entry: impl FnOnce() -> RecordedDecision) {
         if self.sample < 1.0 && rand::rng().random::<f64>() >= self.sample {
             return;
         }
-        if self.queue.try_send(entry()).is_err() {
+        let entry = entry();
+        let mut pending = self
+            .buffer
+            .pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if pending.closed || pending.entries.len() >= QUEUE {
+            drop(pending);
             self.metrics.decisions_unlogged(1);
+            return;
+        }
+        pending.entries.push(entry);
+        let wake = pending.entries.len() == BATCH;
+        drop(pending);
+        if wake {
+            self.buffer.full.notify_one();
         }
     }
 }
@@ -128,4 +174,67 @@ pub async fn read_recorded_decisions(
     let secrets = SecretBox::from_base64(&key).expect("a generated key reads back");
     let store = Store::open_read_only(url, secrets).await?;
     store.recorded_decisions(since, limit).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(n: usize) -> RecordedDecision {
+        RecordedDecision {
+            id: format!("d{n}"),
+            at: 1_700_000_000_000,
+            action: "console_home".into(),
+            actor: "bob".into(),
+            organization: "acme".into(),
+            allowed: true,
+            denial_code: None,
+            policy_revision: "r".into(),
+            request: None,
+        }
+    }
+
+    fn unlogged(metrics: &Metrics) -> u64 {
+        let text = metrics.encode();
+        let line = text
+            .lines()
+            .find(|l| l.starts_with("mfa_reset_decisions_unlogged_total "))
+            .expect("the counter is exported");
+        line.rsplit(' ').next().unwrap().parse().unwrap()
+    }
+
+    /// A burst faster than the writer: recording never waits, the buffer
+    /// stops at its bound, every entry past it is dropped and counted, and
+    /// what was kept is written when the log is flushed.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_burst_past_the_buffer_drops_and_counts_and_never_blocks() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+        let key = SecretBox::from_base64(&SecretBox::generate_base64()).unwrap();
+        let store = Store::open(&url, key).await.unwrap();
+        let metrics = Arc::new(Metrics::new());
+        let (log, writer) = DecisionLog::spawn(
+            store.clone(),
+            DecisionLogConfig::default(),
+            Clock::default(),
+            metrics.clone(),
+        );
+        // One thread, no await: the writer cannot run during the burst.
+        let burst = QUEUE + 5_000;
+        for n in 0..burst {
+            log.record(|| entry(n));
+        }
+        assert_eq!(unlogged(&metrics), 5_000);
+        let pending = log.buffer.pending.lock().unwrap().entries.len();
+        assert_eq!(pending, QUEUE, "the buffer never grows past its bound");
+
+        assert_eq!(writer.flush().await, QUEUE);
+        assert_eq!(
+            store.recorded_decisions(0, 1_000_000).await.unwrap().len(),
+            QUEUE
+        );
+        // After the flush nothing more is taken, and that is counted too.
+        log.record(|| entry(burst));
+        assert_eq!(unlogged(&metrics), 5_001);
+    }
 }

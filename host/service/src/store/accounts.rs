@@ -1,9 +1,7 @@
 //! Organizations and their users, with the TOTP keys (and the recovery
 //! codes' hashes, R15) sealed at rest.
 
-use sqlx::Row;
-use sqlx::any::AnyRow;
-
+use super::row::Columns;
 use super::{Store, StoreError, role_name, status_name, time_of};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -86,7 +84,7 @@ impl Store {
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
-        row.map(|r| self.user_from_row(&r)).transpose()
+        row.map(|r| user_from_row(&r)).transpose()
     }
 
     pub async fn organization_users(
@@ -101,43 +99,7 @@ impl Store {
             .bind(organization)
             .fetch_all(&self.pool)
             .await?;
-        rows.iter().map(|r| self.user_from_row(r)).collect()
-    }
-
-    pub(super) fn user_from_row(&self, r: &AnyRow) -> Result<StoredUser, StoreError> {
-        let id: String = r.try_get("id")?;
-        let role = super::role_from_name(&r.try_get::<String, _>("role")?)?;
-        let mfa = match r.try_get::<String, _>("mfa_status")?.as_str() {
-            "enrolment_due" => MfaStatus::EnrolmentDue,
-            "active" => MfaStatus::Active,
-            _ => MfaStatus::Off,
-        };
-        let sealed = SealedAuthenticator {
-            pending: r.try_get("totp_pending")?,
-            active: r.try_get("totp_active")?,
-            last_accepted_step: r
-                .try_get::<Option<i64>, _>("last_accepted_step")?
-                .map(|s| s as u64),
-            failures: u32::try_from(r.try_get::<i64, _>("failures")?).unwrap_or(u32::MAX),
-            locked_until: r.try_get("locked_until")?,
-            recovery_codes: r.try_get("recovery_codes")?,
-        };
-        Ok(StoredUser {
-            user: User {
-                id: id.clone(),
-                role,
-                organization: Organization {
-                    id: r.try_get("organization_id")?,
-                    enforce_mfa: r.try_get::<i64, _>("enforce_mfa")? != 0,
-                },
-                mfa,
-                active: r.try_get::<i64, _>("active")? != 0,
-            },
-            sealed,
-            password_hash: r.try_get("password_hash")?,
-            version: r.try_get("version")?,
-            organization_version: r.try_get("organization_version")?,
-        })
+        rows.iter().map(|r| user_from_row(r)).collect()
     }
 
     /// `user`'s authenticator with its keys opened (login steps only).
@@ -190,4 +152,38 @@ impl Store {
             self.secrets.seal(&json, &format!("{user}/{slot}"))
         })
     }
+}
+
+/// A user from a row of [`USER_COLUMNS`] (either reader's).
+pub(super) fn user_from_row(r: &impl Columns) -> Result<StoredUser, StoreError> {
+    let role = super::role_from_name(&r.text("role")?)?;
+    let mfa = match r.text("mfa_status")?.as_str() {
+        "enrolment_due" => MfaStatus::EnrolmentDue,
+        "active" => MfaStatus::Active,
+        _ => MfaStatus::Off,
+    };
+    let sealed = SealedAuthenticator {
+        pending: r.optional_text("totp_pending")?,
+        active: r.optional_text("totp_active")?,
+        last_accepted_step: r.optional_integer("last_accepted_step")?.map(|s| s as u64),
+        failures: u32::try_from(r.integer("failures")?).unwrap_or(u32::MAX),
+        locked_until: r.optional_integer("locked_until")?,
+        recovery_codes: r.optional_text("recovery_codes")?,
+    };
+    Ok(StoredUser {
+        user: User {
+            id: r.text("id")?,
+            role,
+            organization: Organization {
+                id: r.text("organization_id")?,
+                enforce_mfa: r.integer("enforce_mfa")? != 0,
+            },
+            mfa,
+            active: r.integer("active")? != 0,
+        },
+        sealed,
+        password_hash: r.text("password_hash")?,
+        version: r.integer("version")?,
+        organization_version: r.integer("organization_version")?,
+    })
 }

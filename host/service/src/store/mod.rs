@@ -28,8 +28,10 @@ mod outbox;
 mod policy_sets;
 mod provisioning;
 mod recovery_cases;
+mod row;
 mod scim_users;
 mod sessions;
+mod sqlite_file;
 mod throttle;
 pub use accounts::StoredUser;
 pub use audit::AuditFilter;
@@ -163,6 +165,9 @@ pub struct Store {
     /// PostgreSQL's URL (it may hold a password: never shown): a replica
     /// listens there for published policy sets (R16). None for SQLite.
     postgres_url: Option<Arc<str>>,
+    /// SQLite: the file reached directly for the caller's read and the
+    /// decision log's writes (`sqlite_file.rs`).
+    sqlite_file: Option<Arc<sqlite_file::SqliteFile>>,
 }
 
 pub(crate) fn role_name(role: Role) -> &'static str {
@@ -222,6 +227,13 @@ fn pool_options(sqlite: bool, max: u32) -> AnyPoolOptions {
         })
 }
 
+/// The file of an SQLite URL; `None` for an in-memory database.
+fn sqlite_file_of(url: &str) -> Option<std::path::PathBuf> {
+    let options = sqlx::sqlite::SqliteConnectOptions::from_str(url).ok()?;
+    let path = options.get_filename();
+    (path.as_os_str() != ":memory:" && path.exists()).then(|| path.to_path_buf())
+}
+
 /// How long a request waits for a database connection.
 pub const DATABASE_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
 
@@ -246,11 +258,23 @@ impl Store {
         let pool = pool_options(sqlite, if sqlite { 4 } else { 16 })
             .connect_with(options)
             .await?;
+        let direct = if sqlite {
+            sqlite_file_of(url).and_then(|path| match sqlite_file::SqliteFile::open(&path) {
+                Ok(reader) => Some(Arc::new(reader)),
+                Err(e) => {
+                    tracing::warn!(error = %e, "SQLite: everything goes through sqlx's pool");
+                    None
+                }
+            })
+        } else {
+            None
+        };
         Ok(Self {
             pool,
             secrets,
             outbox: None,
             postgres_url: (!sqlite).then(|| url.into()),
+            sqlite_file: direct,
         })
     }
 
@@ -289,6 +313,7 @@ impl Store {
             secrets,
             outbox: None,
             postgres_url: (!sqlite).then(|| url.as_str().into()),
+            sqlite_file: None,
         })
     }
 

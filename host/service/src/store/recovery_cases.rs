@@ -158,7 +158,7 @@ impl Store {
     }
 
     fn case_from_row(&self, r: &AnyRow) -> Result<StoredCase, StoreError> {
-        let account = self.user_from_row(r)?;
+        let account = super::accounts::user_from_row(r)?;
         let closed_by: Option<String> = r.try_get("closed_by")?;
         let closed_at: Option<i64> = r.try_get("closed_at")?;
         Ok(StoredCase {

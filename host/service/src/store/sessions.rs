@@ -1,11 +1,9 @@
 //! Sessions: created by a login, read with their user by every request,
 //! used and ended by the decisions a commit writes, ended by logout.
 
-use sqlx::Row;
-use sqlx::any::AnyRow;
-
-use super::accounts::USER_COLUMNS;
+use super::accounts::{USER_COLUMNS, user_from_row};
 use super::commit::{AuditEntry, Tx, insert_audit};
+use super::row::Columns;
 use super::{Store, StoreError, StoredUser};
 
 /// A session as stored; times in milliseconds.
@@ -25,15 +23,25 @@ pub struct StoredSession {
 const SESSION_COLUMNS: &str = "token_hash, user_id, login_at, last_activity_at, mfa_satisfied, \
                                mfa_verified, recovery_code_login";
 
-fn session_from_row(r: &AnyRow) -> Result<StoredSession, StoreError> {
+/// A session and its user, by the session's token hash (`$1`).
+pub(super) static CALLER_QUERY: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "SELECT s.token_hash, s.user_id, s.login_at, s.last_activity_at, s.mfa_satisfied, \
+         s.mfa_verified, s.recovery_code_login, {USER_COLUMNS} FROM sessions s JOIN users u ON u.id = s.user_id \
+         JOIN organizations o ON o.id = u.organization_id WHERE s.token_hash = $1"
+    )
+});
+
+/// A session from a row of [`SESSION_COLUMNS`] (either reader's).
+pub(super) fn session_from_row(r: &impl Columns) -> Result<StoredSession, StoreError> {
     Ok(StoredSession {
-        token_hash: r.try_get("token_hash")?,
-        user_id: r.try_get("user_id")?,
-        login_at: r.try_get("login_at")?,
-        last_activity_at: r.try_get("last_activity_at")?,
-        mfa_satisfied: r.try_get::<i64, _>("mfa_satisfied")? != 0,
-        mfa_verified: r.try_get::<i64, _>("mfa_verified")? != 0,
-        recovery_code_login: r.try_get::<i64, _>("recovery_code_login")? != 0,
+        token_hash: r.text("token_hash")?,
+        user_id: r.text("user_id")?,
+        login_at: r.integer("login_at")?,
+        last_activity_at: r.integer("last_activity_at")?,
+        mfa_satisfied: r.integer("mfa_satisfied")? != 0,
+        mfa_verified: r.integer("mfa_verified")? != 0,
+        recovery_code_login: r.integer("recovery_code_login")? != 0,
     })
 }
 
@@ -88,16 +96,21 @@ impl Store {
         &self,
         token_hash: &str,
     ) -> Result<Option<(StoredSession, StoredUser)>, StoreError> {
-        let sql = format!(
-            "SELECT s.token_hash, s.user_id, s.login_at, s.last_activity_at, s.mfa_satisfied, \
-             s.mfa_verified, s.recovery_code_login, {USER_COLUMNS} FROM sessions s JOIN users u ON u.id = s.user_id \
-             JOIN organizations o ON o.id = u.organization_id WHERE s.token_hash = $1"
-        );
-        let row = sqlx::query(&sql)
+        // SQLite: read on this thread, no hand-off to sqlx's worker (the
+        // hot path of forward-auth); sqlx's pool if that reader fails.
+        if let Some(reader) = &self.sqlite_file {
+            match reader.caller(token_hash) {
+                Ok(found) => return Ok(found),
+                Err(e) => {
+                    tracing::debug!(error = %e, "synchronous read failed; reading through the pool")
+                }
+            }
+        }
+        let row = sqlx::query(&CALLER_QUERY)
             .bind(token_hash)
             .fetch_optional(&self.pool)
             .await?;
-        row.map(|r| Ok((session_from_row(&r)?, self.user_from_row(&r)?)))
+        row.map(|r| Ok((session_from_row(&r)?, user_from_row(&r)?)))
             .transpose()
     }
 
