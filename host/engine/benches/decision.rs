@@ -236,7 +236,8 @@ fn prebuilt(source: &PolicySource) -> (Request, Entities, PolicySet) {
             "session": {
                 "login_at": {"__extn": {"fn": "datetime", "arg": "2026-11-16T11:06:40.000Z"}},
                 "last_activity_at": {"__extn": {"fn": "datetime", "arg": "2026-11-18T10:06:40.000Z"}},
-                "mfa_satisfied": true
+                "mfa_satisfied": true,
+                "recovery_code_login": false
             }
         }),
         Some((&schema, &action)),
