@@ -48,19 +48,10 @@ start_replica() { # name port
   PIDS+=($!)
   until curl -s -o /dev/null "http://127.0.0.1:$2/health"; do sleep 0.05; done
 }
-cat > "$WORK/report.lua" <<'LUA'
-done = function(summary, latency, requests)
-  io.write(string.format("  -> %.0f req/s, p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms, errors %d non-2xx %d\n",
-    summary.requests / (summary.duration / 1e6),
-    latency:percentile(50) / 1000, latency:percentile(99) / 1000, latency:percentile(99.9) / 1000,
-    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
-    summary.errors.status))
-end
-LUA
 run() {
   local name=$1; shift
   echo "$name (wrk -t2 -c$CONNECTIONS -d${SECONDS_PER_RUN}s)"
-  wrk -t2 -c"$CONNECTIONS" -d"${SECONDS_PER_RUN}s" -s "$WORK/report.lua" "$@" | grep -- '->'
+  wrk -t2 -c"$CONNECTIONS" -d"${SECONDS_PER_RUN}s" -s host/service/benches/report.lua "$@" | grep -- '->'
 }
 forward_auth() { # base
   run "forward-auth via $1" -H "Authorization: Bearer $TOKEN" \

@@ -53,19 +53,10 @@ done
 T1=$(date +%s%N)
 echo "cold start to first forward-auth decision (cached component): $(( (T1 - T0) / 1000000 )) ms"
 
-cat > "$WORK/report.lua" <<'LUA'
-done = function(summary, latency, requests)
-  io.write(string.format("  -> %.0f req/s, p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms, errors %d non-2xx %d\n",
-    summary.requests / (summary.duration / 1e6),
-    latency:percentile(50) / 1000, latency:percentile(99) / 1000, latency:percentile(99.9) / 1000,
-    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
-    summary.errors.status))
-end
-LUA
 run() {
   local name=$1; shift
   echo "$name (wrk -t2 -c$CONNECTIONS -d${SECONDS_PER_RUN}s)"
-  wrk -t2 -c"$CONNECTIONS" -d"${SECONDS_PER_RUN}s" -s "$WORK/report.lua" "$@" | grep -- '->'
+  wrk -t2 -c"$CONNECTIONS" -d"${SECONDS_PER_RUN}s" -s host/service/benches/report.lua "$@" | grep -- '->'
 }
 run "forward-auth" -H "Authorization: Bearer $TOKEN" \
   -H 'X-Original-Method: GET' -H 'X-Original-URI: /app/home' "$BASE/forward-auth"

@@ -99,7 +99,7 @@ impl Store {
             .bind(organization)
             .fetch_all(&self.pool)
             .await?;
-        rows.iter().map(|r| user_from_row(r)).collect()
+        rows.iter().map(user_from_row).collect()
     }
 
     /// `user`'s authenticator with its keys opened (login steps only).
