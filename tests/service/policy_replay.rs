@@ -303,6 +303,50 @@ async fn a_recorded_day_replays_with_exactly_the_flips_deciding_by_hand_finds() 
         "nothing else changes: {said}"
     );
 
+    // The same day stored as earlier versions wrote it (each request's own
+    // JSON, not the compact form) replays with the very same flips.
+    let pool = sqlx::SqlitePool::connect(&database).await.unwrap();
+    let stored: Vec<(String, String)> =
+        sqlx::query_as("SELECT id, request FROM decision_log WHERE request IS NOT NULL")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert!(
+        stored.iter().all(|(_, json)| json.starts_with("{\"v\":2,")),
+        "this version writes the compact form"
+    );
+    let compact_groups = [
+        replay_cli(&database, &sets.join("no-organization-check")).0,
+        replay_cli(&database, &sets.join("roots-only-enable")).0,
+    ];
+    for d in decisions.iter().filter(|d| d.request.is_some()) {
+        sqlx::query("UPDATE decision_log SET request = $1 WHERE id = $2")
+            .bind(serde_json::to_string(&d.request).unwrap())
+            .bind(&d.id)
+            .execute(&pool)
+            .await
+            .unwrap();
+    }
+    let full_groups = [
+        replay_cli(&database, &sets.join("no-organization-check")).0,
+        replay_cli(&database, &sets.join("roots-only-enable")).0,
+    ];
+    assert_eq!(full_groups, compact_groups);
+    assert!(!full_groups[0].is_empty() && !full_groups[1].is_empty());
+    // A request in a form this version cannot read is counted against the
+    // candidate, never skipped like a login step: a gate cannot pass on
+    // decisions it could not read.
+    let (newer, _) = &stored[0];
+    sqlx::query("UPDATE decision_log SET request = '{\"v\":3}' WHERE id = $1")
+        .bind(newer)
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    let (_, status, said) = replay_cli(&database, &sets.join("shipped"));
+    assert_eq!(status, 1, "{said}");
+    assert!(said.contains("does not read"), "{said}");
+
     // Replay only reads: the database file is left as it was.
     let before = std::fs::read(dir.path().join("state.db")).unwrap();
     replay_cli(&database, &sets.join("shipped"));

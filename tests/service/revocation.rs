@@ -93,6 +93,35 @@ async fn the_next_question_sees_every_revocation(bases: &[String], clock: &Clock
     )
     .await;
 
+    // R4: a root turns a sub-user's MFA on: its password-only sessions end.
+    let carol = login(change, "carol").await;
+    allowed_everywhere(bases, &carol, "carol").await;
+    let (status, body) = call(
+        change,
+        &ada,
+        "POST",
+        "/api/org/users/carol/mfa/enable",
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    refused_everywhere(
+        bases,
+        &carol,
+        (StatusCode::UNAUTHORIZED, "no-session"),
+        "MFA turned on",
+    )
+    .await;
+    let (status, body) = call(
+        change,
+        &ada,
+        "POST",
+        "/api/org/users/carol/mfa/disable",
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
     // R13: a root deactivates a sub-user: its sessions end.
     let carol = login(change, "carol").await;
     allowed_everywhere(bases, &carol, "carol").await;
@@ -135,14 +164,14 @@ async fn the_next_question_sees_every_revocation(bases: &[String], clock: &Clock
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn r7_r9_r13_r5_a_revoked_session_is_refused_by_the_next_question_on_sqlite() {
+async fn r4_r5_r7_r9_r13_a_revoked_session_is_refused_by_the_next_question_on_sqlite() {
     let svc = TestService::start(|_, _| {}).await;
     the_next_question_sees_every_revocation(std::slice::from_ref(&svc.base), &svc.clock).await;
     svc.service.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn r7_r9_r13_r5_a_revoked_session_is_refused_by_the_next_question_on_both_replicas() {
+async fn r4_r5_r7_r9_r13_a_revoked_session_is_refused_by_the_next_question_on_both_replicas() {
     let pg = Postgres::start();
     wait_ready(&pg.url()).await;
     let key = SecretBox::generate_base64();

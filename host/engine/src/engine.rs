@@ -15,7 +15,7 @@ use crate::builder::EngineBuilder;
 use crate::host_state::HostState;
 use crate::log_text::Shown;
 use crate::outcome_check;
-use crate::pool::{PolicyGeneration, Pool, lock};
+use crate::pool::{PolicyGeneration, Pool, SlotGuard, lock};
 use crate::timestamp::{whole_millis, whole_millis_login};
 
 struct Shared {
@@ -74,14 +74,29 @@ impl Engine {
     }
 
     /// Decides `request`; on allow the outcome carries the new state.
+    /// Waits for a free instance (up to the acquire timeout).
     pub fn decide(&self, request: &Request) -> Result<Outcome, Error> {
+        let slot = self.shared.pool.acquire()?;
+        self.decide_in(slot, request)
+    }
+
+    /// Decides `request` as [`Self::decide`] does if an instance is free
+    /// right now; `None` instead of waiting for one. For callers on an
+    /// async worker, which must never block on the other calls.
+    pub fn try_decide(&self, request: &Request) -> Option<Result<Outcome, Error>> {
+        let slot = self.shared.pool.try_acquire()?;
+        Some(self.decide_in(slot, request))
+    }
+
+    fn decide_in(&self, slot: SlotGuard<'_>, request: &Request) -> Result<Outcome, Error> {
         whole_millis("now", request.now)?;
         whole_millis("session.login_at", request.session.login_at)?;
         whole_millis("session.last_activity_at", request.session.last_activity_at)?;
         let action = request.action.cedar_name().to_string();
         let request = request.into();
         let generation = self.generation();
-        let answer = self.call_checked(
+        let answer = self.call_checked_in(
+            slot,
             &generation,
             |guest, store| guest.call_decide(store, &request),
             |answer| match answer {
@@ -434,8 +449,19 @@ impl Engine {
         f: impl FnOnce(&crate::bindings::Guest, &mut Store<HostState>) -> wasmtime::Result<R>,
         check: impl FnOnce(&R) -> Result<(), outcome_check::Fault>,
     ) -> Result<R, Error> {
+        let slot = self.shared.pool.acquire()?;
+        self.call_checked_in(slot, generation, f, check)
+    }
+
+    /// [`Self::call_checked`] in a slot already held (released on return).
+    fn call_checked_in<R>(
+        &self,
+        _slot: SlotGuard<'_>,
+        generation: &PolicyGeneration,
+        f: impl FnOnce(&crate::bindings::Guest, &mut Store<HostState>) -> wasmtime::Result<R>,
+        check: impl FnOnce(&R) -> Result<(), outcome_check::Fault>,
+    ) -> Result<R, Error> {
         let pool = &self.shared.pool;
-        let _slot = pool.acquire()?;
         let mut instance = pool.checkout(generation)?;
         let result = pool.run(&mut instance, f)?;
         if let Err(fault) = check(&result) {

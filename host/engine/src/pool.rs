@@ -75,6 +75,11 @@ impl Pool {
             })
     }
 
+    /// A slot for one call if one is free now; `None` rather than wait.
+    pub(crate) fn try_acquire(&self) -> Option<SlotGuard<'_>> {
+        self.slots.try_acquire()
+    }
+
     /// One guest call with a fresh fuel budget. On a trap the error is
     /// returned and the caller drops the instance.
     pub(crate) fn run<R>(
@@ -182,6 +187,18 @@ impl Slots {
     }
 }
 
+impl Slots {
+    /// A slot if one is free now.
+    fn try_acquire(&self) -> Option<SlotGuard<'_>> {
+        let mut free = lock(&self.free);
+        if *free == 0 {
+            return None;
+        }
+        *free -= 1;
+        Some(SlotGuard(self))
+    }
+}
+
 /// A call's slot, given back when dropped.
 pub(crate) struct SlotGuard<'a>(&'a Slots);
 
@@ -209,4 +226,28 @@ fn arm(store: &mut Store<HostState>, interruption: Interruption) -> Result<(), E
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding these locks leaves consistent data behind.
     m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Trying never waits: with every slot held it answers `None` at once,
+    /// and a slot given back can be taken again.
+    #[test]
+    fn trying_for_a_slot_never_waits_and_a_freed_slot_is_taken() {
+        let slots = Slots {
+            free: Mutex::new(2),
+            freed: Condvar::new(),
+        };
+        let first = slots.try_acquire().expect("two free");
+        let second = slots.try_acquire().expect("one free");
+        assert!(slots.try_acquire().is_none(), "none free");
+        drop(first);
+        let third = slots.try_acquire().expect("one given back");
+        assert!(slots.try_acquire().is_none());
+        assert!(slots.acquire(Duration::from_millis(1)).is_none());
+        drop((second, third));
+        assert_eq!(*lock(&slots.free), 2);
+    }
 }

@@ -5,6 +5,10 @@
 use std::sync::Arc;
 
 use mfa_reset::Engine;
+use mfa_reset::api::{Outcome, Request};
+
+/// What the engine answers a decision.
+pub(crate) type EngineResult = Result<Outcome, mfa_reset::Error>;
 
 use crate::config::ServiceConfig;
 use crate::error::ApiError;
@@ -49,16 +53,31 @@ impl AppState {
             .map_err(|e| ApiError::Internal(format!("engine call: {e}")))
     }
 
-    /// Runs a short engine call (one route or session decision: no list,
-    /// ~60 µs) right here on the async worker: two thread hand-offs to
-    /// the blocking pool and back cost more than the call
-    /// (BENCHMARKS.md, the sidecar under load).
-    pub(crate) async fn short_engine_call<R>(
+    /// Decides a short request (one route or session decision: no list,
+    /// ~60 µs) right here on the async worker when an engine instance is
+    /// free now: two thread hand-offs to the blocking pool and back cost
+    /// more than the call (BENCHMARKS.md). When every instance is busy
+    /// (listings, say) it queues on the blocking pool instead: an async
+    /// worker never waits for an instance.
+    pub(crate) async fn decide_short(
         &self,
-        call: impl FnOnce(&Engine) -> R,
-    ) -> Result<R, ApiError> {
+        request: Request,
+    ) -> Result<(Request, EngineResult), ApiError> {
         self.enforce_fleet_policies().await?;
-        Ok(call(&self.engine))
+        let engine = &self.engine;
+        let tried =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| engine.try_decide(&request)))
+                .map_err(|_| ApiError::Internal("engine call panicked".into()))?;
+        if let Some(outcome) = tried {
+            return Ok((request, outcome));
+        }
+        let engine = self.engine.clone();
+        tokio::task::spawn_blocking(move || {
+            let outcome = engine.decide(&request);
+            (request, outcome)
+        })
+        .await
+        .map_err(|e| ApiError::Internal(format!("engine call: {e}")))
     }
 
     async fn enforce_fleet_policies(&self) -> Result<(), ApiError> {

@@ -11,8 +11,9 @@ use mfa_reset::log_text::Shown;
 use mfa_reset::timestamp::to_millis as millis;
 
 /// The component decides `request` (a route or session decision on the
-/// request's own worker, others on the blocking pool); the decision goes
-/// to the log and, if configured, the decision log.
+/// request's own worker when an instance is free, others on the blocking
+/// pool); the decision goes to the log and, if configured, the decision
+/// log.
 pub(super) async fn decide_and_log(
     state: &AppState,
     request: Request,
@@ -21,12 +22,7 @@ pub(super) async fn decide_and_log(
 ) -> Result<Outcome, ApiError> {
     let started = Instant::now();
     let (request, outcome) = match request.action {
-        Action::AccessRoute(_) | Action::ViewOwnSession => {
-            let outcome = state
-                .short_engine_call(|engine| engine.decide(&request))
-                .await?;
-            (request, outcome)
-        }
+        Action::AccessRoute(_) | Action::ViewOwnSession => state.decide_short(request).await?,
         _ => {
             state
                 .engine_call(move |engine| {
@@ -93,6 +89,7 @@ fn log_decision(
                 denial_code: d.denial_code.clone(),
                 policy_revision: outcome.policy_revision.clone(),
                 request: Some(request),
+                unreadable: None,
             }
         });
     }

@@ -25,6 +25,8 @@ const QUEUE: usize = 16_384;
 const BATCH: usize = 2_000;
 /// How often the writer looks at the buffer otherwise.
 const WRITE_EVERY: Duration = Duration::from_millis(250);
+/// A batch that failed is tried once more after this.
+const RETRY_AFTER: Duration = Duration::from_millis(200);
 /// How often old entries are purged.
 const PURGE_EVERY: Duration = Duration::from_secs(600);
 
@@ -105,7 +107,14 @@ impl DecisionLog {
                 let entries = writer_buffer.take(closed);
                 let mut written = 0;
                 for batch in entries.chunks(BATCH) {
-                    match store.append_decisions(batch).await {
+                    let mut appended = store.append_decisions(batch).await;
+                    if appended.is_err() {
+                        // Once more after a pause (a writer holding the
+                        // lock past the wait, a connection lost).
+                        tokio::time::sleep(RETRY_AFTER).await;
+                        appended = store.append_decisions(batch).await;
+                    }
+                    match appended {
                         Ok(()) => written += batch.len(),
                         Err(e) => {
                             tracing::warn!(error = %e, lost = batch.len(), "decision log: a batch could not be written");
@@ -191,6 +200,7 @@ mod tests {
             denial_code: None,
             policy_revision: "r".into(),
             request: None,
+            unreadable: None,
         }
     }
 

@@ -72,7 +72,8 @@ pub struct ReplayReport {
     /// key), so not replayed.
     pub not_replayable: usize,
     /// Requests the candidate could not decide (refused as invalid after a
-    /// schema change, say): each counts as a flip, with the first error.
+    /// schema change, say), or that this version cannot read back: each
+    /// counts as a flip, with the first error.
     pub errors: usize,
     /// The first of those errors, for the report.
     pub first_error: Option<String>,
@@ -118,6 +119,18 @@ pub fn replay(
     let mut report = ReplayReport::default();
     let mut groups: BTreeMap<(String, Verdict, Verdict), ChangeGroup> = BTreeMap::new();
     for decision in recorded {
+        if let Some(why) = &decision.unreadable {
+            // Recorded by another version: what it would decide is
+            // unknown, so it counts against the candidate.
+            report.errors += 1;
+            report.first_error.get_or_insert_with(|| {
+                format!(
+                    "decision `{}`: its recorded request does not read: {why}",
+                    decision.id
+                )
+            });
+            continue;
+        }
         let Some(request) = &decision.request else {
             report.not_replayable += 1;
             continue;

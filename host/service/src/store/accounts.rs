@@ -12,6 +12,7 @@ use mfa_reset::api::{Authenticator, MfaStatus, Organization, User};
 /// keys stay sealed until [`Store::authenticator`] opens them: only the
 /// login steps need them.
 #[derive(Debug, Clone)]
+#[cfg_attr(test, derive(PartialEq))]
 pub struct StoredUser {
     pub user: User,
     sealed: SealedAuthenticator,
@@ -22,6 +23,7 @@ pub struct StoredUser {
 
 /// The authenticator as stored: keys still sealed.
 #[derive(Clone)]
+#[cfg_attr(test, derive(PartialEq))]
 struct SealedAuthenticator {
     pending: Option<String>,
     active: Option<String>,

@@ -30,6 +30,10 @@ pub struct RecordedDecision {
     /// The request as the engine got it; `None` for login steps, whose
     /// requests carry codes and keys: they are counted, never replayed.
     pub request: Option<Request>,
+    /// Why the stored request does not read back (recorded by another
+    /// version): a replay counts it against the candidate, never as a
+    /// login step, so a gate cannot pass on decisions it could not read.
+    pub unreadable: Option<String>,
 }
 
 impl RecordedDecision {
@@ -46,6 +50,7 @@ impl RecordedDecision {
             denial_code: audit.denial_code.clone(),
             policy_revision: String::new(),
             request: None,
+            unreadable: None,
         }
     }
 }
@@ -155,17 +160,18 @@ impl Store {
             let id: String = row.try_get("id")?;
             let actor: String = row.try_get("actor")?;
             let organization: String = row.try_get("organization")?;
-            // A request that no longer reads (recorded by another version)
-            // cannot be replayed: counted with the login steps.
-            let request = request.and_then(|json| {
-                match decoded_request(&json, &actor, &organization) {
-                    Ok(request) => Some(request),
-                    Err(e) => {
-                        tracing::warn!(decision = %id, error = %e, "decision log: a recorded request does not read back");
-                        None
-                    }
+            // A request that does not read (recorded by another version)
+            // cannot be replayed: it says why.
+            let (request, unreadable) = match request
+                .map(|json| decoded_request(&json, &actor, &organization))
+            {
+                None => (None, None),
+                Some(Ok(request)) => (Some(request), None),
+                Some(Err(e)) => {
+                    tracing::warn!(decision = %id, error = %e, "decision log: a recorded request does not read back");
+                    (None, Some(e.to_string()))
                 }
-            });
+            };
             decisions.push(RecordedDecision {
                 id,
                 at: row.try_get("at")?,
@@ -176,6 +182,7 @@ impl Store {
                 denial_code: row.try_get("denial_code")?,
                 policy_revision: row.try_get("policy_revision")?,
                 request,
+                unreadable,
             });
         }
         Ok(decisions)

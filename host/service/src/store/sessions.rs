@@ -8,6 +8,7 @@ use super::{Store, StoreError, StoredUser};
 
 /// A session as stored; times in milliseconds.
 #[derive(Debug, Clone)]
+#[cfg_attr(test, derive(PartialEq))]
 pub struct StoredSession {
     pub token_hash: String,
     pub user_id: String,
@@ -101,9 +102,7 @@ impl Store {
         if let Some(reader) = &self.sqlite_file {
             match reader.caller(token_hash) {
                 Ok(found) => return Ok(found),
-                Err(e) => {
-                    tracing::debug!(error = %e, "synchronous read failed; reading through the pool")
-                }
+                Err(e) => reader.read_failed(&e),
             }
         }
         let row = sqlx::query(&CALLER_QUERY)
