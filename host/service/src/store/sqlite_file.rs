@@ -83,7 +83,7 @@ impl SqliteFile {
     /// every 1 000th after, not on every request.
     pub(super) fn read_failed(&self, error: &StoreError) {
         let n = self.failed_reads.fetch_add(1, Ordering::Relaxed);
-        if n % 1_000 == 0 {
+        if n.is_multiple_of(1_000) {
             tracing::warn!(%error, failed_reads = n + 1, "SQLite: a direct read failed; read through sqlx's pool");
         }
     }
