@@ -55,6 +55,8 @@ echo "cold start to first forward-auth decision (cached component): $(( (T1 - T0
 
 run() {
   local name=$1; shift
+  # A second of warm-up first (instances, caches), not measured.
+  wrk -t2 -c"$CONNECTIONS" -d1s "$@" >/dev/null
   echo "$name (wrk -t2 -c$CONNECTIONS -d${SECONDS_PER_RUN}s)"
   wrk -t2 -c"$CONNECTIONS" -d"${SECONDS_PER_RUN}s" -s host/service/benches/report.lua "$@" | grep -- '->'
 }

@@ -310,7 +310,9 @@ async fn attempt(state: &AppState, caller: &Caller, intent: &Intent) -> Result<D
         now,
         action,
     };
-    let decision_id = uuid::Uuid::new_v4().to_string();
+    // Time-ordered: the decision log's key grows at its end instead of at
+    // random places (the time it holds is the answer's own `Date`).
+    let decision_id = uuid::Uuid::now_v7().to_string();
     let outcome = decide_and_log(state, request, &decision_id, unknown_target).await?;
     // The policies allow a password change; the current password must
     // still have been typed right (authentication, not authorization).
