@@ -26,55 +26,48 @@ async fn gateway_asks(base: &str, token: &str) -> (StatusCode, String) {
     (status, code)
 }
 
-/// Every replica lets `token` in now (and would have it warm in any cache).
-async fn allowed_everywhere(bases: &[String], token: &str, who: &str) {
+/// A change made on the first replica (`by` sends `method path body`)
+/// that takes `token`'s access: every replica let it in just before (and
+/// would have it warm in any cache), and every replica refuses it with
+/// `expected` on the first question after.
+async fn revoked(
+    bases: &[String],
+    token: &str,
+    by: &str,
+    (method, path, body): (&str, &str, Option<serde_json::Value>),
+    expected: (StatusCode, &str),
+) {
     for base in bases {
         for _ in 0..3 {
             assert_eq!(
                 gateway_asks(base, token).await,
                 (StatusCode::OK, String::new()),
-                "{who} is let in on {base} before the change"
+                "let in on {base} before {method} {path}"
             );
         }
     }
-}
-
-/// Every replica refuses `token` with `expected` on the first question
-/// after the change.
-async fn refused_everywhere(
-    bases: &[String],
-    token: &str,
-    expected: (StatusCode, &str),
-    what: &str,
-) {
+    let (status, answer) = call(&bases[0], by, method, path, body).await;
+    assert!(status.is_success(), "{method} {path}: {status} {answer}");
     for base in bases {
         let (status, code) = gateway_asks(base, token).await;
         assert_eq!(
             (status, code.as_str()),
             expected,
-            "the first question on {base} after {what}"
+            "the first question on {base} after {method} {path}"
         );
     }
 }
 
-/// The four ways a session loses its access, each made on `bases[0]` and
-/// asked about on every replica right after.
+/// The ways a session loses its access, each made on `bases[0]` and asked
+/// about on every replica right after.
 async fn the_next_question_sees_every_revocation(bases: &[String], clock: &Clock) {
     let change = bases[0].as_str();
+    let ended = (StatusCode::UNAUTHORIZED, "no-session");
     let ada = login(change, "ada").await;
 
     // R7: logout.
     let carol = login(change, "carol").await;
-    allowed_everywhere(bases, &carol, "carol").await;
-    let (status, _) = call(change, &carol, "POST", "/api/logout", None).await;
-    assert!(status.is_success(), "logout: {status}");
-    refused_everywhere(
-        bases,
-        &carol,
-        (StatusCode::UNAUTHORIZED, "no-session"),
-        "logout",
-    )
-    .await;
+    revoked(bases, &carol, &carol, ("POST", "/api/logout", None), ended).await;
 
     // R9: a root resets a sub-user's MFA: the sub-user's sessions end.
     let bob = login(change, "bob").await;
@@ -82,36 +75,13 @@ async fn the_next_question_sees_every_revocation(bases: &[String], clock: &Clock
     assert_eq!(status, StatusCode::OK, "{body}");
     let bob = login(change, "bob").await;
     enrol(change, &bob, clock).await;
-    allowed_everywhere(bases, &bob, "bob").await;
-    let (status, body) = call(change, &ada, "POST", "/api/org/users/bob/mfa/reset", None).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    refused_everywhere(
-        bases,
-        &bob,
-        (StatusCode::UNAUTHORIZED, "no-session"),
-        "a root's reset",
-    )
-    .await;
+    let reset = ("POST", "/api/org/users/bob/mfa/reset", None);
+    revoked(bases, &bob, &ada, reset, ended).await;
 
     // R4: a root turns a sub-user's MFA on: its password-only sessions end.
     let carol = login(change, "carol").await;
-    allowed_everywhere(bases, &carol, "carol").await;
-    let (status, body) = call(
-        change,
-        &ada,
-        "POST",
-        "/api/org/users/carol/mfa/enable",
-        None,
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    refused_everywhere(
-        bases,
-        &carol,
-        (StatusCode::UNAUTHORIZED, "no-session"),
-        "MFA turned on",
-    )
-    .await;
+    let enable = ("POST", "/api/org/users/carol/mfa/enable", None);
+    revoked(bases, &carol, &ada, enable, ended).await;
     let (status, body) = call(
         change,
         &ada,
@@ -124,43 +94,18 @@ async fn the_next_question_sees_every_revocation(bases: &[String], clock: &Clock
 
     // R13: a root deactivates a sub-user: its sessions end.
     let carol = login(change, "carol").await;
-    allowed_everywhere(bases, &carol, "carol").await;
-    let (status, body) = call(
-        change,
-        &ada,
-        "POST",
-        "/api/org/users/carol/deactivate",
-        None,
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    refused_everywhere(
-        bases,
-        &carol,
-        (StatusCode::UNAUTHORIZED, "no-session"),
-        "a deactivation",
-    )
-    .await;
+    let deactivate = ("POST", "/api/org/users/carol/deactivate", None);
+    revoked(bases, &carol, &ada, deactivate, ended).await;
 
     // R5: enforcement on: a password-only session must finish MFA first.
     let (gus, gina) = (login(change, "gus").await, login(change, "gina").await);
-    allowed_everywhere(bases, &gina, "gina").await;
-    let (status, body) = call(
-        change,
-        &gus,
+    let enforce = (
         "PUT",
         "/api/org/enforcement",
         Some(json!({"enforce_mfa": true})),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    refused_everywhere(
-        bases,
-        &gina,
-        (StatusCode::UNAUTHORIZED, "mfa-required"),
-        "enforcement on",
-    )
-    .await;
+    );
+    let mfa_required = (StatusCode::UNAUTHORIZED, "mfa-required");
+    revoked(bases, &gina, &gus, enforce, mfa_required).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
