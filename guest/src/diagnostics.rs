@@ -48,10 +48,11 @@ pub fn from_miette(
     policy_id: Option<String>,
     diagnostic: &dyn MietteDiagnostic,
 ) -> Diagnostic {
-    let offset = diagnostic
-        .labels()
-        .and_then(|mut labels| labels.next())
-        .map(|label| label.offset());
+    let label = diagnostic.labels().and_then(|mut labels| labels.next());
+    let offset = label.as_ref().map(|label| label.offset());
+    // The label says what was expected there ("expected `;` or
+    // identifier"): the most useful words of a parse error.
+    let label_text = label.and_then(|label| label.label().map(str::to_string));
     let mut message = diagnostic.to_string();
     // Some Cedar errors carry their detail in related diagnostics.
     if let Some(related) = diagnostic.related() {
@@ -60,6 +61,10 @@ pub fn from_miette(
             message.push_str(&r.to_string());
         }
     }
-    let help = diagnostic.help().map(|h| h.to_string());
+    let help = match (label_text, diagnostic.help()) {
+        (Some(label), Some(help)) => Some(format!("{label}; {help}")),
+        (Some(label), None) => Some(label),
+        (None, help) => help.map(|h| h.to_string()),
+    };
     at(severity, file, text, offset, policy_id, message, help)
 }

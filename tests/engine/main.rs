@@ -12,6 +12,7 @@ mod fuzz;
 mod guardrails;
 mod limits;
 mod node_host;
+mod policy_author;
 mod policy_diff;
 mod policy_sets;
 mod python_host;

@@ -26,7 +26,7 @@
 //! - `outcome_check.rs`: a decision must fit its request before a host acts on it.
 //! - `bindings.rs`, `convert.rs`: the generated WIT bindings and the
 //!   conversions that keep them private.
-//! - `policy_files.rs`: reading a policy directory.
+//! - `policy_files.rs`: reading a policy directory, or policy and schema files.
 //! - [`timestamp`]: milliseconds since the epoch, the component's time.
 //! - [`log_text`]: user-supplied text made safe for log lines.
 //!
@@ -59,7 +59,8 @@ pub use builder::{
 };
 pub use engine::Engine;
 pub use error::Error;
-pub use policy_tests::{PolicyTestResult, run_policy_tests};
+pub use policy_files::{policy_files, schema_file};
+pub use policy_tests::{PolicyTestResult, TestExpectation, run_policy_tests};
 
 /// The component this library embeds (built from `guest/`): the same
 /// `.wasm` the Node and Python hosts load (`mfa-reset component`).

@@ -29,6 +29,21 @@ pub struct PolicyTestResult {
     pub name: String,
     /// `None` when the case passed, else what differed.
     pub failure: Option<String>,
+    /// What the policies decided, as a run-tests case would expect it
+    /// (`None` when the request could not be evaluated).
+    pub got: Option<TestExpectation>,
+}
+
+/// A run-tests case's expectation: the decision, the deciding policies
+/// and the number of evaluation errors.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TestExpectation {
+    /// `allow` or `deny`.
+    pub decision: &'static str,
+    /// The deciding policies' ids.
+    pub reason: Vec<String>,
+    /// Evaluation errors.
+    pub num_errors: usize,
 }
 
 /// Runs every case of `json` (a JSON array of run-tests cases).
@@ -45,14 +60,21 @@ pub fn run_policy_tests(engine: &Engine, json: &str) -> Result<Vec<PolicyTestRes
             .name
             .clone()
             .unwrap_or_else(|| format!("case {index}"));
-        let failure = match engine.authorize_cedar(&case.to_string()) {
-            Ok(answer) => compare(&expected, &answer),
+        let (failure, got) = match engine.authorize_cedar(&case.to_string()) {
+            Ok(answer) => (
+                compare(&expected, &answer),
+                Some(TestExpectation {
+                    decision: if answer.allowed { "allow" } else { "deny" },
+                    reason: answer.policy_ids.clone(),
+                    num_errors: answer.errors.len(),
+                }),
+            ),
             Err(Error::InvalidRequest { message, .. }) => {
-                Some(format!("cannot evaluate: {message}"))
+                (Some(format!("cannot evaluate: {message}")), None)
             }
             Err(e) => return Err(e),
         };
-        results.push(PolicyTestResult { name, failure });
+        results.push(PolicyTestResult { name, failure, got });
     }
     Ok(results)
 }

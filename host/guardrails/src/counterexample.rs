@@ -71,12 +71,46 @@ pub fn render(
         "\nthe policies: {verdict} by [{}]",
         policy_ids.join(", ")
     ));
+    for e in response.diagnostics().errors() {
+        let cedar_policy::AuthorizationError::PolicyEvaluationError(e) = e;
+        let message = e.inner().to_string();
+        readable.push_str(&format!(
+            "\npolicy `{}` errs on this request: {message}",
+            e.policy_id()
+        ));
+        if let Some(fix) = known_trap(&message) {
+            readable.push_str(&format!("\n  fix: {fix}"));
+        }
+    }
     Counterexample {
         readable,
         test_case,
         policy_ids,
         story,
     }
+}
+
+/// How to fix an evaluation error authors run into, from Cedar's message:
+/// the traps the shipped policies already guard against.
+fn known_trap(message: &str) -> Option<&'static str> {
+    let message = message.to_ascii_lowercase();
+    if message.contains("overflow") {
+        return Some(
+            "`durationSince` (and other datetime arithmetic) overflows when the two datetimes \
+             are very far apart, which a request may make them. Compare only datetimes from \
+             1970 on, as the shipped session policies do (`session-idle-limit`): \
+             `context.now >= datetime(\"1970-01-01\") && context.session.login_at >= \
+             datetime(\"1970-01-01\") && context.now.durationSince(context.session.login_at) …`; \
+             an erring forbid is skipped, so the guard must come first in the `&&`.",
+        );
+    }
+    if message.contains("does not have the attribute") || message.contains("no attribute") {
+        return Some(
+            "the attribute is optional: test it with `has` before reading it, in the same \
+             `&&` (`resource has ticket_issued_at && resource.ticket_issued_at …`).",
+        );
+    }
+    None
 }
 
 /// The counterexample's entities as `cedar run-tests` reads them; the

@@ -5,11 +5,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
-use mfa_reset::{Engine, PolicySource};
+use mfa_reset::Engine;
 use mfa_reset_service::{Publication, PublishError, publish};
 
 use super::database::DatabaseArgs;
 use super::error::CliError;
+use super::policy_files::PolicyFiles;
 
 /// Where the fleet's database is.
 #[derive(Args)]
@@ -24,9 +25,9 @@ pub struct FleetArgs {
 /// What `policies publish` publishes.
 #[derive(Args)]
 pub struct PublishArgs {
-    /// Directory holding the `*.cedar` files and the `*.cedarschema` file.
-    #[arg(long, default_value = "policies")]
-    dir: PathBuf,
+    /// The set's files; its test cases run only when --tests names them.
+    #[command(flatten)]
+    files: PolicyFiles,
     /// Who publishes: written to the audit trail and `policies status`.
     #[arg(long, env = "USER")]
     by: String,
@@ -37,9 +38,6 @@ pub struct PublishArgs {
     /// proven for all requests (needs cvc5).
     #[arg(long)]
     no_new_access: bool,
-    /// Test cases the set must pass (the Cedar CLI's `run-tests` JSON).
-    #[arg(long, value_name = "FILE")]
-    tests: Option<PathBuf>,
     /// Refuse a set under which more than this percentage of the decisions
     /// recorded in the last `--replay-days` would flip (the decision log).
     #[arg(long, value_name = "PERCENT")]
@@ -67,8 +65,8 @@ fn failed(url: &str, e: PublishError) -> CliError {
 
 pub fn publish_set(engine: &Engine, args: &PublishArgs) -> Result<ExitCode, CliError> {
     let (url, key) = args.fleet.database.url_and_key()?;
-    let source = PolicySource::from_dir(&args.dir, String::new())?;
-    let tests = match &args.tests {
+    let source = args.files.read_with(String::new())?;
+    let tests = match &args.files.tests {
         Some(path) => Some(super::database::read(path)?),
         None => None,
     };

@@ -1,5 +1,6 @@
 //! Command-line interface: argument parsing and dispatch.
 
+mod accept;
 mod accounts;
 mod authenticator;
 mod database;
@@ -7,8 +8,10 @@ mod decide;
 mod demo;
 mod error;
 mod fleet;
+mod fmt;
 mod policies;
 mod policy_changes;
+mod policy_files;
 mod serve;
 
 use std::path::PathBuf;
@@ -18,6 +21,7 @@ use clap::{Args, Parser, Subcommand};
 use mfa_reset::{Engine, EngineBuilder, PolicySource};
 
 use self::error::CliError;
+use self::policy_files::PolicyFiles;
 
 #[derive(Parser)]
 #[command(
@@ -108,17 +112,13 @@ enum Command {
 
 #[derive(Subcommand)]
 enum PoliciesCommand {
-    /// Validate the policies against the schema; diagnostics with file and line.
-    Validate {
-        /// Directory holding the `*.cedar` files and the `*.cedarschema` file.
-        #[arg(long, default_value = "policies")]
-        dir: PathBuf,
-    },
+    /// Validate the policies against the schema; diagnostics with file,
+    /// line and the source under a caret.
+    Validate(PolicyFiles),
     /// Prove the policies within the guardrails for all inputs (Cedar SymCC + cvc5).
     Verify {
-        /// Directory holding the `*.cedar` files and the `*.cedarschema` file.
-        #[arg(long, default_value = "policies")]
-        dir: PathBuf,
+        #[command(flatten)]
+        files: PolicyFiles,
         /// Directory of guardrail policy sets.
         #[arg(long, default_value = "policies/guardrails")]
         guardrails: PathBuf,
@@ -134,8 +134,11 @@ enum PoliciesCommand {
         /// The set in force: a directory, or a git revision (`HEAD`, `main~3`:
         /// its `policies/`; `REV:DIR` for another directory).
         old: String,
-        /// The edited set, named the same way.
-        new: String,
+        /// The edited set, named the same way; without it, the set that
+        /// --dir/--policies/--schema name.
+        new: Option<String>,
+        #[command(flatten)]
+        files: PolicyFiles,
         /// Look only for newly allowed requests (about half the work): the
         /// "no new access" check, for every action at once.
         #[arg(long)]
@@ -149,8 +152,11 @@ enum PoliciesCommand {
     /// grouped by action and outcome, with examples. Exit status 0: none
     /// flips; 1: some do; 2: an error.
     Replay {
-        /// The candidate set: a directory or a git revision, as for `diff`.
-        new: String,
+        /// The candidate set: a directory or a git revision, as for `diff`;
+        /// without it, the set that --dir/--policies/--schema name.
+        new: Option<String>,
+        #[command(flatten)]
+        files: PolicyFiles,
         /// How far back: `7d`, `24h`, `90m`, `3600s`.
         #[arg(long, default_value = "7d")]
         since: String,
@@ -170,19 +176,29 @@ enum PoliciesCommand {
     Status(fleet::FleetArgs),
     /// Print the set's revision: a hash of its content (file names within
     /// the set, texts, schema), the same wherever the files are (R16).
-    Revision {
-        /// Directory holding the `*.cedar` files and the `*.cedarschema` file.
-        #[arg(long, default_value = "policies")]
-        dir: PathBuf,
-    },
-    /// Run a `cedar run-tests` file through the component, a line per case.
+    Revision(PolicyFiles),
+    /// Run a `cedar run-tests` file through the component, a line per case;
+    /// a failing case shows the decision it got and the one expected.
     Test {
-        /// Directory holding the `*.cedar` files and the `*.cedarschema` file.
-        #[arg(long, default_value = "policies")]
-        dir: PathBuf,
-        /// Test cases, in the Cedar CLI's `run-tests` JSON format.
-        #[arg(long, default_value = "policies/tests.json")]
-        tests: PathBuf,
+        #[command(flatten)]
+        files: PolicyFiles,
+        /// Make the decisions the policies give these cases (by name) their
+        /// expected ones, in the tests file; nothing else in it changes.
+        #[arg(long, value_name = "CASE", num_args = 1..)]
+        accept: Vec<String>,
+        /// Accept every failing case (after reviewing them).
+        #[arg(long, conflicts_with = "accept")]
+        accept_all: bool,
+    },
+    /// Format the policy files as Cedar's own formatter does (`cedar
+    /// format`); --check changes nothing, prints the diff of each file not
+    /// formatted and exits 1.
+    Fmt {
+        #[command(flatten)]
+        files: PolicyFiles,
+        /// Change nothing; exit 1 when a file is not formatted.
+        #[arg(long)]
+        check: bool,
     },
 }
 
@@ -232,42 +248,58 @@ pub fn run() -> ExitCode {
         Command::Decide { request, policies } => {
             with_engine(&|e| decide::run(e, &request, &policies))
         }
-        Command::Policies(PoliciesCommand::Validate { dir }) => {
-            with_engine(&|e| policies::validate(e, &dir))
+        Command::Policies(PoliciesCommand::Validate(files)) => {
+            with_engine(&|e| policies::validate(e, &files))
         }
         Command::Policies(PoliciesCommand::Verify {
-            dir,
+            files,
             guardrails,
             cvc5,
-        }) => with_engine(&|e| policies::verify(e, &dir, &guardrails, cvc5.as_deref())),
+        }) => with_engine(&|e| policies::verify(e, &files, &guardrails, cvc5.as_deref())),
         Command::Policies(PoliciesCommand::Diff {
             old,
             new,
+            files,
             no_new_access,
             cvc5,
         }) => with_engine(&|e| {
+            let new = policy_changes::SetName::of(new.as_deref(), &files)?;
             policy_changes::run_diff(e, &old, &new, no_new_access, cvc5.as_deref())
         }),
         Command::Policies(PoliciesCommand::Replay {
             new,
+            files,
             since,
             database,
             data_dir,
         }) => {
             let database = database
                 .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("mfa-reset.db").display()));
-            with_engine(&|e| policy_changes::run_replay(e, &new, &since, &database))
+            with_engine(&|e| {
+                let new = policy_changes::SetName::of(new.as_deref(), &files)?;
+                policy_changes::run_replay(e, &new, &since, &database)
+            })
         }
         Command::Policies(PoliciesCommand::Publish(args)) => {
             with_engine(&|e| fleet::publish_set(e, &args))
         }
         Command::Policies(PoliciesCommand::Status(args)) => fleet::status(&args),
-        Command::Policies(PoliciesCommand::Revision { dir }) => {
-            with_engine(&|e| policies::revision(e, &dir))
+        Command::Policies(PoliciesCommand::Revision(files)) => {
+            with_engine(&|e| policies::revision(e, &files))
         }
-        Command::Policies(PoliciesCommand::Test { dir, tests }) => {
-            with_engine(&|e| policies::test(e, &dir, &tests))
-        }
+        Command::Policies(PoliciesCommand::Test {
+            files,
+            accept,
+            accept_all,
+        }) => with_engine(&|e| {
+            let accepting = if accept_all {
+                policies::Accepting::AllFailing
+            } else {
+                policies::Accepting::Named(&accept)
+            };
+            policies::test(e, &files, accepting)
+        }),
+        Command::Policies(PoliciesCommand::Fmt { files, check }) => fmt::run(&files, check),
         Command::Orgs { args, command } => accounts::run(&args, accounts::Operation::Orgs(command)),
         Command::Users { args, command } => {
             accounts::run(&args, accounts::Operation::Users(command))

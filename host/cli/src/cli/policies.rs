@@ -3,20 +3,27 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use mfa_reset::{Engine, Error, PolicySource, Severity, run_policy_tests};
+use mfa_reset::{Engine, Severity, run_policy_tests};
 
 use super::error::CliError;
+use super::policy_files::PolicyFiles;
 
-fn read_dir(engine: &Engine, dir: &Path) -> Result<PolicySource, Error> {
-    let support_url = engine.default_policies()?.support_url;
-    PolicySource::from_dir(dir, support_url)
-}
-
-pub fn validate(engine: &Engine, dir: &Path) -> Result<ExitCode, CliError> {
-    let source = read_dir(engine, dir)?;
+pub fn validate(engine: &Engine, files: &PolicyFiles) -> Result<ExitCode, CliError> {
+    let source = files.read(engine)?;
     let diagnostics = engine.validate_policies(&source)?;
     for d in &diagnostics {
         println!("{d}");
+        let file = source
+            .policies
+            .iter()
+            .chain([&source.schema])
+            .find(|f| f.name == d.file);
+        if let Some(file) = file {
+            print!(
+                "{}",
+                snippet(&file.text, d.line, d.column, d.help.as_deref())
+            );
+        }
     }
     let errors = diagnostics
         .iter()
@@ -36,33 +43,92 @@ pub fn validate(engine: &Engine, dir: &Path) -> Result<ExitCode, CliError> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The revision the component gives the set in `dir` (only a valid set
-/// has one): what `/health` and `X-Auth-Policy-Revision` will say.
-pub fn revision(engine: &Engine, dir: &Path) -> Result<ExitCode, CliError> {
-    let source = read_dir(engine, dir)?;
+/// The revision the component gives the set (only a valid set has one):
+/// what `/health` and `X-Auth-Policy-Revision` will say.
+pub fn revision(engine: &Engine, files: &PolicyFiles) -> Result<ExitCode, CliError> {
+    let source = files.read(engine)?;
     let info = engine.load_policies(&source)?;
     println!("{}", info.revision);
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn test(engine: &Engine, dir: &Path, tests: &Path) -> Result<ExitCode, CliError> {
-    let source = read_dir(engine, dir)?;
+/// Which failing cases `policies test` makes pass by taking what the
+/// policies decide as expected.
+pub enum Accepting<'a> {
+    /// These, by name (none: only report).
+    Named(&'a [String]),
+    /// Every failing case.
+    AllFailing,
+}
+
+pub fn test(
+    engine: &Engine,
+    files: &PolicyFiles,
+    accepting: Accepting<'_>,
+) -> Result<ExitCode, CliError> {
+    let source = files.read(engine)?;
     engine.load_policies(&source)?;
-    let json = std::fs::read_to_string(tests).map_err(|e| CliError::file(tests, e))?;
+    let tests = files.tests_path();
+    let json = std::fs::read_to_string(&tests).map_err(|e| CliError::file(&tests, e))?;
+    if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(&json) {
+        // Where the file stops being JSON, shown as for a policy.
+        let (line, column) = (e.line() as u32, e.column() as u32);
+        eprintln!("{}:{line}:{column}: error: {e}", tests.display());
+        eprint!("{}", snippet(&json, line, column, None));
+        return Ok(ExitCode::from(2));
+    }
     let results = run_policy_tests(engine, &json)?;
     let mut failed = 0;
-    for r in &results {
-        match &r.failure {
-            None => println!("ok    {}", r.name),
-            Some(why) => {
+    let mut accepted = std::collections::BTreeMap::new();
+    for (index, r) in results.iter().enumerate() {
+        let Some(why) = &r.failure else {
+            println!("ok    {}", r.name);
+            continue;
+        };
+        let accept = match accepting {
+            Accepting::Named(names) => names.contains(&r.name),
+            Accepting::AllFailing => true,
+        };
+        match (&r.got, accept) {
+            (Some(got), true) => {
+                println!(
+                    "ACCEPTED {}: now expects {} [{}], {} error(s)",
+                    r.name,
+                    got.decision,
+                    got.reason.join(", "),
+                    got.num_errors
+                );
+                accepted.insert(index, got.clone());
+            }
+            _ => {
                 failed += 1;
                 println!("FAIL  {}: {why}", r.name);
             }
         }
     }
+    if let Accepting::Named(names) = accepting {
+        let unknown: Vec<&String> = names
+            .iter()
+            .filter(|n| !results.iter().any(|r| &r.name == *n))
+            .collect();
+        if !unknown.is_empty() {
+            eprintln!(
+                "error: --accept names no case of {}: {unknown:?}",
+                tests.display()
+            );
+            return Ok(ExitCode::from(2));
+        }
+    }
+    if !accepted.is_empty() {
+        let rewritten =
+            super::accept::accepted(&json, &accepted).map_err(|why| CliError::file(&tests, why))?;
+        std::fs::write(&tests, rewritten).map_err(|e| CliError::file(&tests, e))?;
+        println!("{} case(s) accepted in {}", accepted.len(), tests.display());
+    }
     println!(
-        "policy tests: {} passed, {failed} failed",
-        results.len() - failed
+        "policy tests: {} passed, {} accepted, {failed} failed",
+        results.len() - failed - accepted.len(),
+        accepted.len()
     );
     Ok(if failed == 0 {
         ExitCode::SUCCESS
@@ -71,18 +137,50 @@ pub fn test(engine: &Engine, dir: &Path, tests: &Path) -> Result<ExitCode, CliEr
     })
 }
 
+/// The lines of `text` up to `line` (1-based; two before it), with a
+/// caret under `column` and `note` beside it: how the Cedar CLI shows
+/// where an error is. Empty when the place is not in the text.
+pub fn snippet(text: &str, line: u32, column: u32, note: Option<&str>) -> String {
+    let lines: Vec<&str> = text.split('\n').collect();
+    let (line, column) = (line as usize, column as usize);
+    if line == 0 || line > lines.len() {
+        return String::new();
+    }
+    let width = line.to_string().len();
+    let mut out = format!("{:width$} |\n", "");
+    for n in line.saturating_sub(2).max(1)..=line {
+        out.push_str(&format!(
+            "{n:>width$} | {}\n",
+            lines[n - 1].trim_end_matches('\r')
+        ));
+    }
+    // Tabs stay tabs so that the caret lines up under them.
+    let pad: String = lines[line - 1]
+        .chars()
+        .take(column.saturating_sub(1))
+        .map(|c| if c == '\t' { '\t' } else { ' ' })
+        .collect();
+    out.push_str(&format!("{:width$} | {pad}^", ""));
+    if let Some(note) = note {
+        out.push(' ');
+        out.push_str(note);
+    }
+    out.push('\n');
+    out
+}
+
 /// `policies verify`: prove the policies within their guardrails.
 pub fn verify(
     engine: &Engine,
-    dir: &Path,
+    files: &PolicyFiles,
     guardrails: &Path,
     cvc5: Option<&Path>,
 ) -> Result<ExitCode, CliError> {
     use mfa_reset_guardrails::{read_guardrails, verify};
 
-    let source = read_dir(engine, dir)?;
+    let source = files.read(engine)?;
     // Diagnostics first: proofs about a set that does not validate mean nothing.
-    if validate(engine, dir)? != ExitCode::SUCCESS {
+    if validate(engine, files)? != ExitCode::SUCCESS {
         return Ok(ExitCode::FAILURE);
     }
     let fail = |e: mfa_reset_guardrails::VerifyError| {

@@ -11,6 +11,46 @@ use mfa_reset::{Engine, PolicySource};
 use mfa_reset_guardrails::{Counterexample, DiffReport, Direction, diff, on_deep_stack};
 
 use super::error::CliError;
+use super::policy_files::PolicyFiles;
+
+/// The set a command works on: named positionally (a directory or a git
+/// revision), else by the policy-file flags (`--dir`, `--policies`,
+/// `--schema`).
+pub enum SetName<'a> {
+    Spec(&'a str),
+    Files(&'a PolicyFiles),
+}
+
+impl<'a> SetName<'a> {
+    /// The set named positionally, else by the flags; both is an error
+    /// (which one was meant?).
+    pub fn of(spec: Option<&'a str>, files: &'a PolicyFiles) -> Result<Self, CliError> {
+        match spec {
+            Some(_) if files.named() => Err(CliError::setting(
+                "--policies/--schema",
+                "the new set is named twice: give it as NEW or with --policies/--schema, not both",
+            )),
+            Some(spec) => Ok(Self::Spec(spec)),
+            None => Ok(Self::Files(files)),
+        }
+    }
+
+    fn read(&self, engine: &Engine) -> Result<PolicySource, CliError> {
+        match self {
+            Self::Spec(spec) => read_set(engine, spec),
+            Self::Files(files) => files.read(engine),
+        }
+    }
+}
+
+impl std::fmt::Display for SetName<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Spec(spec) => f.write_str(spec),
+            Self::Files(files) => f.write_str(&files.name()),
+        }
+    }
+}
 
 /// A policy set named on the command line: a directory, or a git revision
 /// (`REV` for its `policies/`, `REV:DIR` for another directory).
@@ -93,13 +133,13 @@ fn git(args: &[&str]) -> Result<String, GitFailure> {
 pub fn run_diff(
     engine: &Engine,
     old: &str,
-    new: &str,
+    new: &SetName<'_>,
     no_new_access: bool,
     cvc5: Option<&Path>,
 ) -> Result<ExitCode, CliError> {
-    let (old_set, new_set) = (read_set(engine, old)?, read_set(engine, new)?);
+    let (old_set, new_set) = (read_set(engine, old)?, new.read(engine)?);
     // Proofs about a set that does not validate mean nothing.
-    for (name, set) in [(old, &old_set), (new, &new_set)] {
+    for (name, set) in [(old.to_string(), &old_set), (new.to_string(), &new_set)] {
         if let Err(e) = engine.validate_policies(set).and_then(|d| {
             match d.iter().find(|d| d.severity == mfa_reset::Severity::Error) {
                 Some(d) => Err(mfa_reset::Error::InvalidPolicies(vec![d.clone()])),
@@ -276,7 +316,7 @@ const REPLAYED: i64 = 1_000_000;
 /// flip, 1 when some would, 2 on an error.
 pub fn run_replay(
     engine: &Engine,
-    new: &str,
+    new: &SetName<'_>,
     since: &str,
     database: &str,
 ) -> Result<ExitCode, CliError> {
@@ -285,7 +325,7 @@ pub fn run_replay(
         message: message.replace(database, &mfa_reset_service::redact(database)),
     };
     let window = parse_since(since)?;
-    let candidate = read_set(engine, new)?;
+    let candidate = new.read(engine)?;
     let info = engine.load_policies(&candidate)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

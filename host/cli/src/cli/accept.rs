@@ -1,0 +1,152 @@
+//! `policies test --accept CASE…`: a tests file with the expectations of
+//! the accepted cases replaced by what the policies decide now, every
+//! other byte as it was (order, formatting, the other cases), so that the
+//! change reviews as the few lines it is.
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+
+use mfa_reset::TestExpectation;
+use serde_json::value::RawValue;
+
+/// `text` (a run-tests file) with the `decision`, `reason` and
+/// `num_errors` of each case at the index given replaced.
+pub fn accepted(text: &str, accepted: &BTreeMap<usize, TestExpectation>) -> Result<String, String> {
+    let cases: Vec<&RawValue> =
+        serde_json::from_str(text).map_err(|e| format!("not a run-tests file: {e}"))?;
+    let mut edits: Vec<(Range<usize>, String)> = Vec::new();
+    for (index, new) in accepted {
+        let raw = cases
+            .get(*index)
+            .ok_or_else(|| format!("no case [{index}]"))?;
+        let fields: BTreeMap<&str, &RawValue> = serde_json::from_str(raw.get())
+            .map_err(|e| format!("case [{index}] is not an object of plain keys: {e}"))?;
+        let values = [
+            (
+                "decision",
+                serde_json::to_string(new.decision).expect("a string"),
+            ),
+            ("reason", String::new()),
+            ("num_errors", new.num_errors.to_string()),
+        ];
+        for (key, value) in values {
+            let old = fields
+                .get(key)
+                .ok_or_else(|| format!("case [{index}] has no `{key}`"))?;
+            let start = offset_in(text, old.get());
+            let value = if key == "reason" {
+                reasons(&new.reason, old.get(), indent_at(text, start))
+            } else {
+                value
+            };
+            edits.push((start..start + old.get().len(), value));
+        }
+    }
+    edits.sort_by_key(|(range, _)| std::cmp::Reverse(range.start));
+    let mut out = text.to_string();
+    for (range, value) in edits {
+        out.replace_range(range, &value);
+    }
+    Ok(out)
+}
+
+/// Where `part` (a slice of `text`) starts in it.
+fn offset_in(text: &str, part: &str) -> usize {
+    part.as_ptr() as usize - text.as_ptr() as usize
+}
+
+/// The leading whitespace of the line holding byte `at`.
+fn indent_at(text: &str, at: usize) -> &str {
+    let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+    let line = &text[line_start..];
+    &line[..line.len() - line.trim_start().len()]
+}
+
+/// The reasons as the old array was written: one per line when it spread
+/// over lines (or was empty in a file of such arrays), else on one line.
+fn reasons(reasons: &[String], old: &str, indent: &str) -> String {
+    let quoted: Vec<String> = reasons
+        .iter()
+        .map(|r| serde_json::to_string(r).expect("a string"))
+        .collect();
+    if quoted.is_empty() {
+        return "[]".into();
+    }
+    if old.contains('\n') || old == "[]" {
+        let item_indent = format!("{indent}  ");
+        let items: Vec<String> = quoted.iter().map(|q| format!("{item_indent}{q}")).collect();
+        format!("[\n{}\n{indent}]", items.join(",\n"))
+    } else {
+        format!("[{}]", quoted.join(", "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FILE: &str = r#"[
+  {
+    "name": "a",
+    "request": {"x": 1},
+    "decision": "allow",
+    "reason": [
+      "p1"
+    ],
+    "num_errors": 0
+  },
+  {
+    "name": "b",
+    "decision": "deny",
+    "reason": [],
+    "num_errors": 0
+  }
+]
+"#;
+
+    /// Only the accepted case's expectation changes; every other byte,
+    /// the other case included, stays as it was.
+    #[test]
+    fn accepting_a_case_changes_only_its_expectation() {
+        let got = TestExpectation {
+            decision: "allow",
+            reason: vec!["p2".into(), "p3".into()],
+            num_errors: 1,
+        };
+        let out = accepted(FILE, &BTreeMap::from([(1, got)])).unwrap();
+        let expected = FILE.replace(
+            "\"decision\": \"deny\",\n    \"reason\": [],\n    \"num_errors\": 0",
+            "\"decision\": \"allow\",\n    \"reason\": [\n      \"p2\",\n      \"p3\"\n    ],\n    \"num_errors\": 1",
+        );
+        assert_eq!(out, expected);
+        let denied = TestExpectation {
+            decision: "deny",
+            reason: Vec::new(),
+            num_errors: 0,
+        };
+        let out = accepted(FILE, &BTreeMap::from([(0, denied)])).unwrap();
+        assert_eq!(
+            out,
+            FILE.replacen(
+                "\"decision\": \"allow\",\n    \"reason\": [\n      \"p1\"\n    ],",
+                "\"decision\": \"deny\",\n    \"reason\": [],",
+                1
+            )
+        );
+        assert!(
+            accepted(
+                FILE,
+                &BTreeMap::from([(
+                    5,
+                    TestExpectation {
+                        decision: "deny",
+                        reason: Vec::new(),
+                        num_errors: 0
+                    }
+                )])
+            )
+            .is_err()
+        );
+        assert!(accepted("{}", &BTreeMap::new()).is_err());
+    }
+}

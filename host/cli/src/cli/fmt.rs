@@ -1,0 +1,84 @@
+//! `mfa-reset policies fmt [--check]`: the policy files as Cedar's own
+//! formatter prints them (what `cedar format` gives, 80 columns, indent
+//! 2); `--check` changes nothing and fails with the diff of each file that
+//! is not formatted, for CI and pre-commit hooks.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use cedar_policy_formatter::{Config, policies_str_to_pretty};
+
+use super::error::CliError;
+use super::policy_files::PolicyFiles;
+
+/// The Cedar CLI's defaults (`cedar format --line-width 80 --indent-width 2`).
+const CONFIG: Config = Config {
+    line_width: 80,
+    indent_width: 2,
+};
+
+/// `text` as Cedar's formatter prints it, or why it cannot be formatted.
+pub fn formatted(text: &str) -> Result<String, String> {
+    policies_str_to_pretty(text, &CONFIG).map_err(|e| format!("{e:?}"))
+}
+
+pub fn run(files: &PolicyFiles, check: bool) -> Result<ExitCode, CliError> {
+    let mut unformatted = 0;
+    let mut failed = 0;
+    for path in files.policy_paths()? {
+        let text = std::fs::read_to_string(&path).map_err(|e| CliError::file(&path, e))?;
+        let pretty = match formatted(&text) {
+            Ok(pretty) => pretty,
+            Err(why) => {
+                failed += 1;
+                eprintln!(
+                    "error: {} does not parse, so it cannot be formatted (`policies validate` shows where):\n{why}",
+                    path.display()
+                );
+                continue;
+            }
+        };
+        if pretty == text {
+            continue;
+        }
+        unformatted += 1;
+        if check {
+            print_diff(&path, &text, &pretty);
+        } else {
+            write_atomically(&path, &pretty)?;
+            println!("formatted {}", path.display());
+        }
+    }
+    if failed > 0 {
+        return Ok(ExitCode::from(2));
+    }
+    if check && unformatted > 0 {
+        println!("{unformatted} file(s) not formatted: run `mfa-reset policies fmt`");
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A unified diff from the file as it is to the file formatted.
+fn print_diff(path: &Path, text: &str, pretty: &str) {
+    let name = path.display().to_string();
+    let diff = similar::TextDiff::from_lines(text, pretty);
+    print!(
+        "{}",
+        diff.unified_diff()
+            .context_radius(2)
+            .header(&name, &format!("{name} (formatted)"))
+    );
+}
+
+/// Replaces `path`'s content whole: a crash leaves the old file or the
+/// new one, never half of each.
+fn write_atomically(path: &Path, text: &str) -> Result<(), CliError> {
+    let tmp = path.with_extension("cedar.fmt-tmp");
+    std::fs::write(&tmp, text)
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            CliError::file(path, e)
+        })
+}

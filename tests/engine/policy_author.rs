@@ -1,0 +1,305 @@
+//! The policy author's tools as an author runs them: the real `mfa-reset`
+//! binary on a copy of the shipped policies. The Cedar CLI's flags name
+//! the same files for every subcommand (and `cedar` takes them too),
+//! `policies fmt` writes what `cedar format` prints, an error shows its
+//! line under a caret with what was expected, and accepting a test case
+//! changes that case only.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::common::mfa_reset_command;
+
+const POLICY_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../policies");
+
+/// A copy of the shipped policy file, schema and tests in a temp dir.
+fn copy_of_policies() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["mfa.cedar", "mfa.cedarschema", "tests.json"] {
+        std::fs::copy(Path::new(POLICY_DIR).join(name), dir.path().join(name)).unwrap();
+    }
+    dir
+}
+
+/// Runs `command`: exit code and everything it printed.
+fn output(command: &mut Command) -> (i32, String) {
+    let out = command.output().unwrap();
+    let said =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.code().unwrap_or(-1), said)
+}
+
+fn policies(args: &[&str]) -> (i32, String) {
+    output(mfa_reset_command().arg("policies").args(args))
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+struct Files {
+    _dir: tempfile::TempDir,
+    dir: PathBuf,
+    policies: PathBuf,
+    schema: PathBuf,
+    tests: PathBuf,
+}
+
+fn files() -> Files {
+    let dir = copy_of_policies();
+    let root = dir.path().to_path_buf();
+    Files {
+        policies: root.join("mfa.cedar"),
+        schema: root.join("mfa.cedarschema"),
+        tests: root.join("tests.json"),
+        dir: root,
+        _dir: dir,
+    }
+}
+
+/// Every subcommand takes `--policies`, `--schema` and `--tests` as the
+/// Cedar CLI does, and `cedar validate` / `cedar run-tests` accept the
+/// very same arguments; `--dir` still names all three (tests included).
+#[test]
+fn every_subcommand_takes_the_cedar_cli_flags_and_cedar_takes_the_same() {
+    let f = files();
+    let named = ["--policies", path(&f.policies), "--schema", path(&f.schema)];
+    let with_tests = [&named[..], &["--tests", path(&f.tests)]].concat();
+
+    let (code, said) = policies(&[&["validate"], &named[..]].concat());
+    assert_eq!(code, 0, "{said}");
+    let (code, said) = policies(&[&["test"], &with_tests[..]].concat());
+    assert_eq!(code, 0, "{said}");
+    assert!(said.contains(" 0 failed"), "{said}");
+    let (code, by_flags) = policies(&[&["revision"], &named[..]].concat());
+    assert_eq!(code, 0, "{by_flags}");
+    let (code, by_dir) = policies(&["revision", "--dir", path(&f.dir)]);
+    assert_eq!((code, by_dir.trim()), (0, by_flags.trim()));
+    // `--dir` alone: the tests beside the policies, not `policies/tests.json`.
+    let (code, said) = policies(&["test", "--dir", path(&f.dir)]);
+    assert_eq!(code, 0, "{said}");
+    // diff and replay keep their positional sets and take the flags for the new one.
+    let (code, said) = policies(&[&["diff", POLICY_DIR], &named[..]].concat());
+    assert_eq!(code, 0, "{said}");
+    assert!(
+        said.contains(&format!("→ {}", f.policies.display())),
+        "{said}"
+    );
+
+    for cedar_args in [
+        vec![
+            "validate",
+            "--policies",
+            path(&f.policies),
+            "--schema",
+            path(&f.schema),
+        ],
+        [&["run-tests"], &with_tests[..]].concat(),
+    ] {
+        let (code, said) = output(Command::new("cedar").args(&cedar_args));
+        assert_eq!(code, 0, "cedar {cedar_args:?}: {said}");
+    }
+
+    // A file that is not there: which one, and why.
+    let missing = f.dir.join("nothing.cedarschema");
+    let (code, said) = policies(&[
+        "validate",
+        "--policies",
+        path(&f.policies),
+        "--schema",
+        path(&missing),
+    ]);
+    assert_eq!(code, 2, "{said}");
+    assert!(said.contains("nothing.cedarschema"), "{said}");
+}
+
+/// `fmt --check` fails on a file Cedar's formatter would change, with the
+/// diff, and changes nothing; `fmt` then writes exactly what `cedar
+/// format` prints, and `--check` passes; a file that does not parse is
+/// refused and left alone.
+#[test]
+fn fmt_writes_what_cedar_format_prints_and_check_fails_until_then() {
+    let f = files();
+    let original = std::fs::read_to_string(&f.policies).unwrap();
+    let (code, cedar_format) = {
+        let out = Command::new("cedar")
+            .args(["format", "-p", path(&f.policies)])
+            .output()
+            .unwrap();
+        (out.status.code(), String::from_utf8(out.stdout).unwrap())
+    };
+    assert_eq!(code, Some(0));
+    assert_ne!(
+        cedar_format, original,
+        "the shipped file is not in Cedar's format yet"
+    );
+
+    let (code, said) = policies(&["fmt", "--check", "--policies", path(&f.policies)]);
+    assert_eq!(code, 1, "{said}");
+    assert!(
+        said.contains("@@") && said.contains("(formatted)"),
+        "{said}"
+    );
+    assert_eq!(std::fs::read_to_string(&f.policies).unwrap(), original);
+
+    let (code, said) = policies(&["fmt", "--policies", path(&f.policies)]);
+    assert_eq!(code, 0, "{said}");
+    assert_eq!(std::fs::read_to_string(&f.policies).unwrap(), cedar_format);
+    let (code, said) = policies(&["fmt", "--check", "--dir", path(&f.dir)]);
+    assert_eq!(code, 0, "{said}");
+    // Formatting changes no decision.
+    let (code, said) = policies(&["test", "--dir", path(&f.dir)]);
+    assert_eq!(code, 0, "{said}");
+
+    let broken = f.dir.join("broken.cedar");
+    std::fs::write(&broken, "permit (principal, action, resource").unwrap();
+    let (code, said) = policies(&["fmt", "--policies", path(&broken)]);
+    assert_eq!(code, 2, "{said}");
+    assert!(
+        said.contains("broken.cedar") && said.contains("does not parse"),
+        "{said}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&broken).unwrap(),
+        "permit (principal, action, resource"
+    );
+}
+
+/// A missing `;` is shown as the Cedar CLI shows it: the file, line and
+/// column, the source lines, a caret, and what was expected there; a
+/// tests file that is not JSON is shown the same way.
+#[test]
+fn a_missing_semicolon_is_shown_under_a_caret_with_what_was_expected() {
+    let f = files();
+    let text = std::fs::read_to_string(&f.policies).unwrap();
+    let cut = text.trim_end().strip_suffix(';').unwrap().to_string() + "\n";
+    std::fs::write(&f.policies, &cut).unwrap();
+    let last_line = cut.trim_end().lines().count();
+
+    let (code, said) = policies(&["validate", "--dir", path(&f.dir)]);
+    assert_eq!(code, 1, "{said}");
+    assert!(
+        said.contains(&format!(
+            "mfa.cedar:{last_line}:2: error: unexpected end of input"
+        )),
+        "{said}"
+    );
+    assert!(
+        said.contains(&format!("{last_line} | }}")),
+        "the line itself: {said}"
+    );
+    assert!(
+        said.contains("^ expected `;`"),
+        "a caret and the expected token: {said}"
+    );
+
+    let f = files();
+    let tests = std::fs::read_to_string(&f.tests).unwrap();
+    std::fs::write(
+        &f.tests,
+        tests.replacen("\"decision\": \"allow\",", "\"decision\": \"allow\"", 1),
+    )
+    .unwrap();
+    let (code, said) = policies(&["test", "--dir", path(&f.dir)]);
+    assert_eq!(code, 2, "{said}");
+    assert!(
+        said.contains("tests.json:") && said.contains("| ") && said.contains('^'),
+        "{said}"
+    );
+}
+
+/// `test --accept CASE` makes the decision the policies give that case
+/// its expectation and changes no other byte of the tests file; a case
+/// not named keeps failing; a name that is no case changes nothing.
+#[test]
+fn accepting_a_case_rewrites_that_case_only() {
+    let f = files();
+    let shipped = std::fs::read_to_string(&f.tests).unwrap();
+    let first = "R2 allow: a sub-user turns their own MFA on";
+    let second = "R2 allow: a sub-user turns their own MFA off";
+    // Two expectations made wrong, as an intended change would leave them.
+    let wrong = shipped.replacen(
+        "\"decision\": \"allow\",\n    \"reason\": [\n      \"self-service\"\n    ],",
+        "\"decision\": \"deny\",\n    \"reason\": [],",
+        2,
+    );
+    assert_ne!(wrong, shipped);
+    std::fs::write(&f.tests, &wrong).unwrap();
+
+    let (code, said) = policies(&["test", "--dir", path(&f.dir), "--accept", "no such case"]);
+    assert_eq!(code, 2, "{said}");
+    assert_eq!(std::fs::read_to_string(&f.tests).unwrap(), wrong);
+
+    let (code, said) = policies(&["test", "--dir", path(&f.dir), "--accept", first]);
+    assert_eq!(code, 1, "the second still fails: {said}");
+    assert!(said.contains(&format!("ACCEPTED {first}")), "{said}");
+    assert!(said.contains(&format!("FAIL  {second}")), "{said}");
+    let once = shipped.replacen(
+        "\"decision\": \"allow\",\n    \"reason\": [\n      \"self-service\"\n    ],",
+        "\"decision\": \"deny\",\n    \"reason\": [],",
+        2,
+    );
+    // Only the first case's expectation is back as shipped.
+    let expected = {
+        let at = once
+            .find("\"decision\": \"deny\",\n    \"reason\": [],")
+            .unwrap();
+        let mut s = once.clone();
+        s.replace_range(
+            at..at + "\"decision\": \"deny\",\n    \"reason\": [],".len(),
+            "\"decision\": \"allow\",\n    \"reason\": [\n      \"self-service\"\n    ],",
+        );
+        s
+    };
+    assert_eq!(std::fs::read_to_string(&f.tests).unwrap(), expected);
+
+    let (code, said) = policies(&["test", "--dir", path(&f.dir), "--accept-all"]);
+    assert_eq!(code, 0, "{said}");
+    assert_eq!(
+        std::fs::read_to_string(&f.tests).unwrap(),
+        shipped,
+        "byte for byte"
+    );
+}
+
+/// A natural edit ("sub-users may reset their own MFA only within 7 days
+/// of login") can err on far-apart datetimes, and an erring forbid is
+/// skipped: `verify` catches it and says what errs, why, and the guard the
+/// shipped session policies use; with that guard the edit is proven.
+#[test]
+fn a_seven_day_edit_is_caught_with_the_overflow_and_its_guard_named() {
+    let f = files();
+    let shipped = std::fs::read_to_string(&f.policies).unwrap();
+    let edit = |condition: &str| {
+        format!(
+            "{shipped}\n@id(\"reset-own-within-7-days\")\n@code(\"too-late\")\n\
+             forbid (principal is MfaReset::User, action == MfaReset::Action::\"reset_own_mfa\", resource)\n\
+             when {{ !principal.is_root && {condition} }};\n"
+        )
+    };
+    let guardrails = format!("{POLICY_DIR}/guardrails");
+    let naive = "context.now.durationSince(context.session.login_at) > duration(\"7d\")";
+    std::fs::write(&f.policies, edit(naive)).unwrap();
+    let (code, said) = policies(&["verify", "--dir", path(&f.dir), "--guardrails", &guardrails]);
+    assert_eq!(code, 1, "{said}");
+    assert!(
+        said.contains("never-errors reset-own-within-7-days"),
+        "{said}"
+    );
+    assert!(
+        said.contains("policy `reset-own-within-7-days` errs on this request")
+            && said.contains("overflow"),
+        "what errs, and why: {said}"
+    );
+    assert!(
+        said.contains("fix: `durationSince`") && said.contains("datetime(\"1970-01-01\")"),
+        "the guard: {said}"
+    );
+
+    let guarded = "context.now >= datetime(\"1970-01-01\") && \
+                   context.session.login_at >= datetime(\"1970-01-01\") && \
+                   context.now.durationSince(context.session.login_at) > duration(\"7d\")";
+    std::fs::write(&f.policies, edit(guarded)).unwrap();
+    let (code, said) = policies(&["verify", "--dir", path(&f.dir), "--guardrails", &guardrails]);
+    assert_eq!(code, 0, "{said}");
+}
