@@ -100,6 +100,19 @@ fn every_subcommand_takes_the_cedar_cli_flags_and_cedar_takes_the_same() {
         assert_eq!(code, 0, "cedar {cedar_args:?}: {said}");
     }
 
+    // A bare file name, as an author in the directory types it.
+    let (code, said) = output(mfa_reset_command().current_dir(&f.dir).args([
+        "policies",
+        "validate",
+        "--policies",
+        "mfa.cedar",
+    ]));
+    assert_eq!(code, 0, "{said}");
+    // The new set named twice: which one was meant is not guessed.
+    let (code, said) = policies(&[&["diff", POLICY_DIR, POLICY_DIR], &named[..]].concat());
+    assert_eq!(code, 2, "{said}");
+    assert!(said.contains("named twice"), "{said}");
+
     // A file that is not there: which one, and why.
     let missing = f.dir.join("nothing.cedarschema");
     let (code, said) = policies(&[
@@ -115,41 +128,66 @@ fn every_subcommand_takes_the_cedar_cli_flags_and_cedar_takes_the_same() {
 
 /// `fmt --check` fails on a file Cedar's formatter would change, with the
 /// diff, and changes nothing; `fmt` then writes exactly what `cedar
-/// format` prints, and `--check` passes; a file that does not parse is
-/// refused and left alone.
+/// format` prints (keeping the file's permissions, leaving no temporary
+/// file), and `--check` passes; formatting changes no decision; a file
+/// that does not parse is refused and left alone.
 #[test]
 fn fmt_writes_what_cedar_format_prints_and_check_fails_until_then() {
+    use std::os::unix::fs::PermissionsExt;
+
     let f = files();
-    let original = std::fs::read_to_string(&f.policies).unwrap();
-    let (code, cedar_format) = {
+    let messy = f.dir.join("messy.cedar");
+    let text = "@id(\"roots-read-audit\")\npermit(principal is MfaReset::User,action==MfaReset::Action::\"read_organization_audit\",resource)when{principal.is_root&&principal.active};\n";
+    std::fs::write(&messy, text).unwrap();
+    std::fs::set_permissions(&messy, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let cedar_format = |file: &Path| {
         let out = Command::new("cedar")
-            .args(["format", "-p", path(&f.policies)])
+            .args(["format", "-p", path(file)])
             .output()
             .unwrap();
-        (out.status.code(), String::from_utf8(out.stdout).unwrap())
+        assert!(out.status.success());
+        String::from_utf8(out.stdout).unwrap()
     };
-    assert_eq!(code, Some(0));
-    assert_ne!(
-        cedar_format, original,
-        "the shipped file is not in Cedar's format yet"
-    );
+    let expected = cedar_format(&messy);
+    assert_ne!(expected, text);
 
-    let (code, said) = policies(&["fmt", "--check", "--policies", path(&f.policies)]);
+    let (code, said) = policies(&["fmt", "--check", "--policies", path(&messy)]);
     assert_eq!(code, 1, "{said}");
     assert!(
         said.contains("@@") && said.contains("(formatted)"),
         "{said}"
     );
-    assert_eq!(std::fs::read_to_string(&f.policies).unwrap(), original);
+    assert_eq!(std::fs::read_to_string(&messy).unwrap(), text);
 
-    let (code, said) = policies(&["fmt", "--policies", path(&f.policies)]);
+    let (code, said) = policies(&["fmt", "--policies", path(&messy)]);
     assert_eq!(code, 0, "{said}");
-    assert_eq!(std::fs::read_to_string(&f.policies).unwrap(), cedar_format);
-    let (code, said) = policies(&["fmt", "--check", "--dir", path(&f.dir)]);
+    assert_eq!(std::fs::read_to_string(&messy).unwrap(), expected);
+    let mode = std::fs::metadata(&messy).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o640, "permissions kept");
+    let (code, said) = policies(&["fmt", "--check", "--policies", path(&messy)]);
     assert_eq!(code, 0, "{said}");
-    // Formatting changes no decision.
+    std::fs::remove_file(&messy).unwrap();
+
+    // The shipped set formatted decides every case as before.
+    let shipped_formatted = cedar_format(&f.policies);
+    let (code, said) = policies(&["fmt", "--dir", path(&f.dir)]);
+    assert_eq!(code, 0, "{said}");
+    assert_eq!(
+        std::fs::read_to_string(&f.policies).unwrap(),
+        shipped_formatted
+    );
     let (code, said) = policies(&["test", "--dir", path(&f.dir)]);
     assert_eq!(code, 0, "{said}");
+    let mut left: Vec<String> = std::fs::read_dir(&f.dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(
+        left,
+        ["mfa.cedar", "mfa.cedarschema", "tests.json"],
+        "no temporary file left"
+    );
 
     let broken = f.dir.join("broken.cedar");
     std::fs::write(&broken, "permit (principal, action, resource").unwrap();
@@ -226,8 +264,19 @@ fn accepting_a_case_rewrites_that_case_only() {
     assert_ne!(wrong, shipped);
     std::fs::write(&f.tests, &wrong).unwrap();
 
-    let (code, said) = policies(&["test", "--dir", path(&f.dir), "--accept", "no such case"]);
+    let (code, said) = policies(&[
+        "test",
+        "--dir",
+        path(&f.dir),
+        "--accept",
+        first,
+        "no such case",
+    ]);
     assert_eq!(code, 2, "{said}");
+    assert!(
+        said.contains("no such case") && !said.contains("ACCEPTED"),
+        "{said}"
+    );
     assert_eq!(std::fs::read_to_string(&f.tests).unwrap(), wrong);
 
     let (code, said) = policies(&["test", "--dir", path(&f.dir), "--accept", first]);

@@ -94,7 +94,7 @@ pub fn render(
 /// the traps the shipped policies already guard against.
 fn known_trap(message: &str) -> Option<&'static str> {
     let message = message.to_ascii_lowercase();
-    if message.contains("overflow") {
+    if message.contains("overflows when computing the duration between") {
         return Some(
             "`durationSince` (and other datetime arithmetic) overflows when the two datetimes \
              are very far apart, which a request may make them. Compare only datetimes from \
@@ -154,4 +154,25 @@ fn run_tests_case(env: &Env, entities: &[Value], expected: bool) -> Value {
         "reason": [],
         "num_errors": 0,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::known_trap;
+
+    /// A fix is offered for the traps it fits, and for nothing else: an
+    /// integer overflow is not a datetime one.
+    #[test]
+    fn a_fix_is_offered_only_for_the_trap_it_fits() {
+        let datetime = "error while evaluating `datetime` extension function: overflows when computing the duration between 1970-01-01 and -292000000-01-01";
+        assert!(known_trap(datetime).is_some_and(|fix| fix.contains("1970-01-01")));
+        assert_eq!(
+            known_trap("integer overflow while attempting to add `1` with `2`"),
+            None
+        );
+        let missing =
+            "`MfaReset::RecoveryCase::\"c\"` does not have the attribute `ticket_issued_at`";
+        assert!(known_trap(missing).is_some_and(|fix| fix.contains("`has`")));
+        assert_eq!(known_trap("type error: expected bool"), None);
+    }
 }

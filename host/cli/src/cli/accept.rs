@@ -35,7 +35,12 @@ pub fn accepted(text: &str, accepted: &BTreeMap<usize, TestExpectation>) -> Resu
                 .ok_or_else(|| format!("case [{index}] has no `{key}`"))?;
             let start = offset_in(text, old.get());
             let value = if key == "reason" {
-                reasons(&new.reason, old.get(), indent_at(text, start))
+                let style = Style {
+                    multi_line: raw.get().contains('\n'),
+                    newline: if text.contains("\r\n") { "\r\n" } else { "\n" },
+                    indent: indent_at(text, start),
+                };
+                reasons(&new.reason, old.get(), &style)
             } else {
                 value
             };
@@ -62,9 +67,18 @@ fn indent_at(text: &str, at: usize) -> &str {
     &line[..line.len() - line.trim_start().len()]
 }
 
-/// The reasons as the old array was written: one per line when it spread
-/// over lines (or was empty in a file of such arrays), else on one line.
-fn reasons(reasons: &[String], old: &str, indent: &str) -> String {
+/// How the case is written: over lines or on one, with which line ends,
+/// and the indentation of the line holding `reason`.
+struct Style<'a> {
+    multi_line: bool,
+    newline: &'static str,
+    indent: &'a str,
+}
+
+/// The reasons as the old array was written: one per line (indented as
+/// its first item was, else two more than the key) when the case spreads
+/// over lines, else on one line.
+fn reasons(reasons: &[String], old: &str, style: &Style<'_>) -> String {
     let quoted: Vec<String> = reasons
         .iter()
         .map(|r| serde_json::to_string(r).expect("a string"))
@@ -72,13 +86,22 @@ fn reasons(reasons: &[String], old: &str, indent: &str) -> String {
     if quoted.is_empty() {
         return "[]".into();
     }
-    if old.contains('\n') || old == "[]" {
-        let item_indent = format!("{indent}  ");
-        let items: Vec<String> = quoted.iter().map(|q| format!("{item_indent}{q}")).collect();
-        format!("[\n{}\n{indent}]", items.join(",\n"))
-    } else {
-        format!("[{}]", quoted.join(", "))
+    if !style.multi_line {
+        return format!("[{}]", quoted.join(", "));
     }
+    let indent = style.indent;
+    let item_indent = old
+        .lines()
+        .nth(1)
+        .filter(|line| !line.trim().is_empty() && line.trim() != "]")
+        .map(|line| &line[..line.len() - line.trim_start().len()])
+        .map_or_else(|| format!("{indent}  "), str::to_string);
+    let newline = style.newline;
+    let items: Vec<String> = quoted.iter().map(|q| format!("{item_indent}{q}")).collect();
+    format!(
+        "[{newline}{}{newline}{indent}]",
+        items.join(&format!(",{newline}"))
+    )
 }
 
 #[cfg(test)]
@@ -148,5 +171,23 @@ mod tests {
             .is_err()
         );
         assert!(accepted("{}", &BTreeMap::new()).is_err());
+
+        // A case on one line stays on one line; CRLF files keep CRLF.
+        let one_line = "[{\"name\":\"x\",\"decision\":\"deny\",\"reason\":[],\"num_errors\":0}]";
+        let got = TestExpectation {
+            decision: "allow",
+            reason: vec!["p".into(), "q".into()],
+            num_errors: 0,
+        };
+        assert_eq!(
+            accepted(one_line, &BTreeMap::from([(0, got.clone())])).unwrap(),
+            "[{\"name\":\"x\",\"decision\":\"allow\",\"reason\":[\"p\", \"q\"],\"num_errors\":0}]"
+        );
+        let crlf = FILE.replace('\n', "\r\n");
+        let out = accepted(&crlf, &BTreeMap::from([(1, got)])).unwrap();
+        assert!(
+            !out.replace("\r\n", "").contains('\n'),
+            "CRLF throughout: {out:?}"
+        );
     }
 }

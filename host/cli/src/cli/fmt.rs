@@ -71,14 +71,20 @@ fn print_diff(path: &Path, text: &str, pretty: &str) {
     );
 }
 
-/// Replaces `path`'s content whole: a crash leaves the old file or the
-/// new one, never half of each.
+/// Replaces `path`'s content whole (a symlink's target), keeping its
+/// permissions: a crash leaves the old file or the new one, never half of
+/// each, and no temporary file behind.
 fn write_atomically(path: &Path, text: &str) -> Result<(), CliError> {
-    let tmp = path.with_extension("cedar.fmt-tmp");
-    std::fs::write(&tmp, text)
-        .and_then(|()| std::fs::rename(&tmp, path))
-        .map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            CliError::file(path, e)
-        })
+    use std::io::Write;
+
+    let failed = |e: std::io::Error| CliError::file(path, e);
+    let target = std::fs::canonicalize(path).map_err(failed)?;
+    let dir = target.parent().unwrap_or(Path::new("."));
+    let permissions = std::fs::metadata(&target).map_err(failed)?.permissions();
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(failed)?;
+    tmp.write_all(text.as_bytes()).map_err(failed)?;
+    tmp.as_file().set_permissions(permissions).map_err(failed)?;
+    tmp.as_file().sync_all().map_err(failed)?;
+    tmp.persist(&target).map_err(|e| failed(e.error))?;
+    Ok(())
 }

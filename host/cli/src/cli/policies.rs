@@ -12,17 +12,23 @@ pub fn validate(engine: &Engine, files: &PolicyFiles) -> Result<ExitCode, CliErr
     let source = files.read(engine)?;
     let diagnostics = engine.validate_policies(&source)?;
     for d in &diagnostics {
-        println!("{d}");
         let file = source
             .policies
             .iter()
             .chain([&source.schema])
             .find(|f| f.name == d.file);
-        if let Some(file) = file {
-            print!(
-                "{}",
-                snippet(&file.text, d.line, d.column, d.help.as_deref())
-            );
+        let shown = file.map_or_else(String::new, |f| {
+            snippet(&f.text, d.line, d.column, d.help.as_deref())
+        });
+        if shown.is_empty() {
+            println!("{d}");
+        } else {
+            // The help is the note beside the caret.
+            let without_help = mfa_reset::Diagnostic {
+                help: None,
+                ..d.clone()
+            };
+            print!("{without_help}\n{shown}");
         }
     }
     let errors = diagnostics
@@ -71,13 +77,34 @@ pub fn test(
     let tests = files.tests_path();
     let json = std::fs::read_to_string(&tests).map_err(|e| CliError::file(&tests, e))?;
     if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(&json) {
-        // Where the file stops being JSON, shown as for a policy.
-        let (line, column) = (e.line() as u32, e.column() as u32);
+        // Where the file stops being JSON, shown as for a policy (serde
+        // counts bytes, the caret characters).
+        let line = e.line() as u32;
+        let column = char_column(&json, e.line(), e.column());
         eprintln!("{}:{line}:{column}: error: {e}", tests.display());
         eprint!("{}", snippet(&json, line, column, None));
         return Ok(ExitCode::from(2));
     }
     let results = run_policy_tests(engine, &json)?;
+    // A name that is no case: nothing is accepted, nothing written.
+    if let Accepting::Named(names) = accepting {
+        let unknown: Vec<&String> = names
+            .iter()
+            .filter(|n| !results.iter().any(|r| &r.name == *n))
+            .collect();
+        if !unknown.is_empty() {
+            eprintln!(
+                "error: --accept names no case of {}: {unknown:?}; nothing accepted",
+                tests.display()
+            );
+            return Ok(ExitCode::from(2));
+        }
+        for r in results.iter().filter(|r| names.contains(&r.name)) {
+            if r.failure.is_none() {
+                println!("(--accept {}: it passes already)", r.name);
+            }
+        }
+    }
     let mut failed = 0;
     let mut accepted = std::collections::BTreeMap::new();
     for (index, r) in results.iter().enumerate() {
@@ -106,19 +133,6 @@ pub fn test(
             }
         }
     }
-    if let Accepting::Named(names) = accepting {
-        let unknown: Vec<&String> = names
-            .iter()
-            .filter(|n| !results.iter().any(|r| &r.name == *n))
-            .collect();
-        if !unknown.is_empty() {
-            eprintln!(
-                "error: --accept names no case of {}: {unknown:?}",
-                tests.display()
-            );
-            return Ok(ExitCode::from(2));
-        }
-    }
     if !accepted.is_empty() {
         let rewritten =
             super::accept::accepted(&json, &accepted).map_err(|why| CliError::file(&tests, why))?;
@@ -135,6 +149,19 @@ pub fn test(
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// The 1-based character column of byte column `byte_column` of `line`.
+fn char_column(text: &str, line: usize, byte_column: usize) -> u32 {
+    let Some(text_line) = text.split('\n').nth(line.saturating_sub(1)) else {
+        return 0;
+    };
+    let end = byte_column.saturating_sub(1).min(text_line.len());
+    let end = (0..=end)
+        .rev()
+        .find(|i| text_line.is_char_boundary(*i))
+        .unwrap_or(0);
+    u32::try_from(text_line[..end].chars().count() + 1).unwrap_or(u32::MAX)
 }
 
 /// The lines of `text` up to `line` (1-based; two before it), with a

@@ -26,21 +26,27 @@ pub struct PolicyFiles {
     #[arg(long, short = 's', value_name = "FILE")]
     pub schema: Option<PathBuf>,
     /// Test cases in the Cedar CLI's `run-tests` JSON (as `cedar run-tests
-    /// --tests`). Default: `tests.json` beside the policies.
+    /// --tests`). Default: `tests.json` beside the policies (`publish`
+    /// runs tests only when this names them).
     #[arg(long, value_name = "FILE")]
     pub tests: Option<PathBuf>,
 }
 
 impl PolicyFiles {
-    /// Whether any of the files was named (not only the default --dir).
+    /// Whether the set was named by a flag (`--policies`, `--schema`, or a
+    /// `--dir` other than the default).
     pub fn named(&self) -> bool {
-        self.policies.is_some() || self.schema.is_some()
+        self.policies.is_some() || self.schema.is_some() || self.dir != Path::new("policies")
     }
 
     /// The directory the policies are in (that of a single file).
     fn policy_dir(&self) -> PathBuf {
         match &self.policies {
-            Some(p) if p.is_file() => p.parent().map_or_else(|| ".".into(), Path::to_path_buf),
+            // A bare file name's parent is the empty path: the current directory.
+            Some(p) if p.is_file() => p
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .map_or_else(|| ".".into(), Path::to_path_buf),
             Some(p) => p.clone(),
             None => self.dir.clone(),
         }
