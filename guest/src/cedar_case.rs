@@ -1,13 +1,17 @@
-//! Evaluates one case of a `cedar run-tests` file, so `policies test` runs
-//! the same file as the Cedar CLI, through the component.
+//! `cedar run-tests` cases: evaluates one, so `policies test` runs the
+//! same file as the Cedar CLI through the component, and writes one from
+//! an engine request, so `policies case` makes a test of what `decide`
+//! asks the policies.
 
 use std::str::FromStr;
 
 use cedar_policy::{Authorizer, Context, Decision, Entities, EntityUid, Request};
 use serde::Deserialize;
 
-use crate::mfa_reset::engine::types::CedarAnswer;
+use crate::cedar_request::{self, Query};
+use crate::mfa_reset::engine::types::{CedarAnswer, Request as EngineRequest, RequestError};
 use crate::policy_store::PolicyStore;
+use crate::request_check;
 
 /// The parts of a run-tests case that the engine evaluates; `name`,
 /// `decision`, `reason` and `num_errors` are the host's to compare.
@@ -61,4 +65,47 @@ pub fn authorize(store: &PolicyStore, json: &str) -> Result<CedarAnswer, String>
             .map(ToString::to_string)
             .collect(),
     })
+}
+
+/// `request` as Cedar is asked it by `decide`: a run-tests case's
+/// `request` and `entities` as JSON (the schema's actions left out, as
+/// the Cedar CLI adds them), without a name or an expectation.
+pub fn from_request(store: &PolicyStore, request: &EngineRequest) -> Result<String, RequestError> {
+    request_check::check(request, &store.names)?;
+    let query = Query::of(request);
+    if !store.names.applies(query.action, query.actor, query.target) {
+        return Err(RequestError {
+            field: "action".into(),
+            message: format!(
+                "`{}` does not apply to this kind of account: it is denied without asking the policies, so there is no Cedar request to test",
+                query.action
+            ),
+        });
+    }
+    let failed = |message: String| RequestError {
+        field: "request".into(),
+        message,
+    };
+    let cedar = cedar_request::build(&store.names, &query, None).map_err(failed)?;
+    let uid = |uid: Option<&EntityUid>| uid.map(ToString::to_string).unwrap_or_default();
+    let context = match cedar.request.context() {
+        Some(context) => context.to_json_value().map_err(|e| failed(e.to_string()))?,
+        None => serde_json::json!({}),
+    };
+    let entities = cedar
+        .entities
+        .iter()
+        .filter(|entity| !store.names.is_action(entity.uid().type_name()))
+        .map(|entity| entity.to_json_value().map_err(|e| failed(e.to_string())))
+        .collect::<Result<Vec<_>, _>>()?;
+    let case = serde_json::json!({
+        "request": {
+            "principal": uid(cedar.request.principal()),
+            "action": uid(cedar.request.action()),
+            "resource": uid(cedar.request.resource()),
+            "context": context,
+        },
+        "entities": entities,
+    });
+    Ok(case.to_string())
 }

@@ -176,6 +176,10 @@ impl Guest for Component {
     fn authorize_cedar(test_case_json: String) -> Result<CedarAnswer, String> {
         with_store(|store| cedar_case::authorize(store, &test_case_json))
     }
+
+    fn cedar_case(request: Request) -> Result<String, RequestError> {
+        with_store(|store| cedar_case::from_request(store, &request))
+    }
 }
 
 // The WIT export names are only valid in a component: natively (unit tests,

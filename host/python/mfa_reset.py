@@ -38,7 +38,7 @@ import wasmtime.component as wc
 
 __all__ = ["MfaReset", "RequestError", "EngineError"]
 
-_EXPORT = "mfa-reset:engine/engine@0.5.0"
+_EXPORT = "mfa-reset:engine/engine@0.6.0"
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
 
 

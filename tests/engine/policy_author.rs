@@ -2,8 +2,8 @@
 //! binary on a copy of the shipped policies. The Cedar CLI's flags name
 //! the same files for every subcommand (and `cedar` takes them too),
 //! `policies fmt` writes what `cedar format` prints, an error shows its
-//! line under a caret with what was expected, and accepting a test case
-//! changes that case only.
+//! line under a caret with what was expected, accepting a test case
+//! changes that case only, and a request becomes a test case.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -166,18 +166,7 @@ fn fmt_writes_what_cedar_format_prints_and_check_fails_until_then() {
     assert_eq!(mode & 0o777, 0o640, "permissions kept");
     let (code, said) = policies(&["fmt", "--check", "--policies", path(&messy)]);
     assert_eq!(code, 0, "{said}");
-    std::fs::remove_file(&messy).unwrap();
 
-    // The shipped set formatted decides every case as before.
-    let shipped_formatted = cedar_format(&f.policies);
-    let (code, said) = policies(&["fmt", "--dir", path(&f.dir)]);
-    assert_eq!(code, 0, "{said}");
-    assert_eq!(
-        std::fs::read_to_string(&f.policies).unwrap(),
-        shipped_formatted
-    );
-    let (code, said) = policies(&["test", "--dir", path(&f.dir)]);
-    assert_eq!(code, 0, "{said}");
     let mut left: Vec<String> = std::fs::read_dir(&f.dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -185,9 +174,10 @@ fn fmt_writes_what_cedar_format_prints_and_check_fails_until_then() {
     left.sort();
     assert_eq!(
         left,
-        ["mfa.cedar", "mfa.cedarschema", "tests.json"],
+        ["messy.cedar", "mfa.cedar", "mfa.cedarschema", "tests.json"],
         "no temporary file left"
     );
+    std::fs::remove_file(&messy).unwrap();
 
     let broken = f.dir.join("broken.cedar");
     std::fs::write(&broken, "permit (principal, action, resource").unwrap();
@@ -201,6 +191,36 @@ fn fmt_writes_what_cedar_format_prints_and_check_fails_until_then() {
         std::fs::read_to_string(&broken).unwrap(),
         "permit (principal, action, resource"
     );
+}
+
+/// The shipped policies (the set, its guardrails, the optional step-up
+/// set) are as `cedar format` prints them, and `policies fmt --check`
+/// says so: the check a policy repository runs in CI.
+#[test]
+fn the_shipped_policies_are_formatted_as_cedar_format_prints_them() {
+    let root = Path::new(POLICY_DIR);
+    for dir in ["", "guardrails", "optional", "optional/guardrails"] {
+        let dir = root.join(dir);
+        let (code, said) = policies(&["fmt", "--check", "--policies", path(&dir)]);
+        assert_eq!(code, 0, "{}: {said}", dir.display());
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let file = entry.unwrap().path();
+            if file.extension().is_some_and(|e| e == "cedar") {
+                let out = Command::new("cedar")
+                    .args(["format", "-p", path(&file)])
+                    .output()
+                    .unwrap();
+                assert!(out.status.success(), "{}", file.display());
+                let text = std::fs::read_to_string(&file).unwrap();
+                assert_eq!(
+                    String::from_utf8(out.stdout).unwrap(),
+                    text,
+                    "{}",
+                    file.display()
+                );
+            }
+        }
+    }
 }
 
 /// A missing `;` is shown as the Cedar CLI shows it: the file, line and
@@ -230,6 +250,15 @@ fn a_missing_semicolon_is_shown_under_a_caret_with_what_was_expected() {
         said.contains("^ expected `;`"),
         "a caret and the expected token: {said}"
     );
+    // Every command that reads the set shows it the same way.
+    for command in ["test", "revision", "fmt"] {
+        let (code, said) = policies(&[command, "--dir", path(&f.dir)]);
+        assert_eq!(code, 2, "{command}: {said}");
+        assert!(
+            said.contains(&format!("{last_line} | }}")) && said.contains("^ expected `;`"),
+            "{command}: {said}"
+        );
+    }
 
     let f = files();
     let tests = std::fs::read_to_string(&f.tests).unwrap();
@@ -308,6 +337,157 @@ fn accepting_a_case_rewrites_that_case_only() {
         std::fs::read_to_string(&f.tests).unwrap(),
         shipped,
         "byte for byte"
+    );
+}
+
+/// A root of initech resetting a sub-user's MFA (R5, R9), as `decide`
+/// takes it.
+const RESET_REQUEST: &str = r#"{"actor": {"id": "ivy", "role": "root", "organization": {"id": "initech", "enforce_mfa": true}, "mfa": "active", "active": true}, "session": {"login_at": "2026-11-20T09:00:00Z", "last_activity_at": "2026-11-22T09:00:00Z", "mfa_satisfied": true, "recovery_code_login": false}, "now": "2026-11-22T10:00:00Z", "action": {"reset_user_mfa": {"id": "iris", "role": "sub_user", "organization": {"id": "initech", "enforce_mfa": true}, "mfa": "off", "active": true}}}"#;
+
+/// `policies case` makes a run-tests case of a request as `decide` asks
+/// it: printed, or added after the last case with every other byte of the
+/// tests file kept, and both `cedar run-tests` and `policies test` run it.
+/// `--expect` another decision makes a case that fails until the policies
+/// change; a taken name, a bad request and a request no policy is asked
+/// (a support agent's reset, R14) change nothing.
+#[test]
+fn r9_a_request_becomes_a_case_that_cedar_and_policies_test_both_run() {
+    let f = files();
+    let request = f.dir.join("request.json");
+    std::fs::write(&request, RESET_REQUEST).unwrap();
+    let shipped = std::fs::read_to_string(&f.tests).unwrap();
+    let run_tests = |tests: &Path| {
+        output(Command::new("cedar").args([
+            "run-tests",
+            "--policies",
+            path(&f.policies),
+            "--schema",
+            path(&f.schema),
+            "--tests",
+            path(tests),
+        ]))
+    };
+
+    let (code, printed) = output(
+        mfa_reset_command()
+            .args(["policies", "case", path(&request), "--dir", path(&f.dir)])
+            .stderr(std::process::Stdio::null()),
+    );
+    assert_eq!(code, 0, "{printed}");
+    let printed: serde_json::Value = serde_json::from_str(&printed).unwrap();
+    assert_eq!(printed["decision"], "allow");
+    assert_eq!(
+        printed["reason"],
+        serde_json::json!(["root-manages-sub-users"])
+    );
+    assert_eq!(printed["request"]["principal"], "MfaReset::User::\"ivy\"");
+    assert_eq!(printed["request"]["resource"], "MfaReset::User::\"iris\"");
+    assert_eq!(
+        std::fs::read_to_string(&f.tests).unwrap(),
+        shipped,
+        "printing writes nothing"
+    );
+
+    let (code, said) = policies(&[
+        "case",
+        path(&request),
+        "--dir",
+        path(&f.dir),
+        "--add",
+        "--name",
+        "ivy resets iris",
+    ]);
+    assert_eq!(code, 0, "{said}");
+    assert!(
+        said.contains("expects allow [root-manages-sub-users]"),
+        "{said}"
+    );
+    let added = std::fs::read_to_string(&f.tests).unwrap();
+    let kept = shipped.trim_end().strip_suffix(']').unwrap().trim_end();
+    assert!(added.starts_with(kept), "every earlier byte kept");
+    let cases: Vec<serde_json::Value> = serde_json::from_str(&added).unwrap();
+    let last = cases.last().unwrap();
+    assert_eq!(last["name"], "ivy resets iris");
+    assert_eq!(last["request"], printed["request"]);
+    assert_eq!(last["entities"], printed["entities"]);
+    let (code, said) = run_tests(&f.tests);
+    assert_eq!(code, 0, "cedar run-tests takes the case: {said}");
+    assert!(said.contains("ivy resets iris ... ok"), "{said}");
+    let (code, said) = policies(&["test", "--dir", path(&f.dir)]);
+    assert_eq!(code, 0, "{said}");
+    assert!(said.contains("ok    ivy resets iris"), "{said}");
+
+    // The test first: a case expecting a denial fails until a policy
+    // denies (the files named with the Cedar CLI's flags this time).
+    let (code, said) = policies(&[
+        "case",
+        path(&request),
+        "--policies",
+        path(&f.policies),
+        "--schema",
+        path(&f.schema),
+        "--tests",
+        path(&f.tests),
+        "--add",
+        "--name",
+        "no resets",
+        "--expect",
+        "deny",
+    ]);
+    assert_eq!(code, 0, "{said}");
+    assert!(said.contains("fails until they change"), "{said}");
+    let (code, said) = policies(&["test", "--dir", path(&f.dir)]);
+    assert_eq!(code, 1, "{said}");
+    assert!(
+        said.contains("FAIL  no resets: expected Deny, got Allow"),
+        "{said}"
+    );
+    let (code, said) = run_tests(&f.tests);
+    assert_ne!(code, 0, "{said}");
+    assert!(said.contains("no resets ... fail"), "{said}");
+
+    let before = std::fs::read_to_string(&f.tests).unwrap();
+    let (code, said) = policies(&[
+        "case",
+        path(&request),
+        "--dir",
+        path(&f.dir),
+        "--add",
+        "--name",
+        "ivy resets iris",
+    ]);
+    assert_eq!(code, 2, "{said}");
+    assert!(
+        said.contains("already has a case named `ivy resets iris`"),
+        "{said}"
+    );
+
+    std::fs::write(
+        &request,
+        RESET_REQUEST.replace("2026-11-22T10:00:00Z", "tomorrow"),
+    )
+    .unwrap();
+    let (code, said) = policies(&["case", path(&request), "--dir", path(&f.dir), "--add"]);
+    assert_eq!(code, 2, "{said}");
+    assert!(said.contains("`now`: "), "names the field: {said}");
+
+    let agent = RESET_REQUEST.replacen(
+        r#""id": "ivy", "role": "root", "organization": {"id": "initech", "enforce_mfa": true}"#,
+        r#""id": "sam", "role": "support_agent", "organization": {"id": "provider", "enforce_mfa": true}"#,
+        1,
+    );
+    assert_ne!(agent, RESET_REQUEST);
+    std::fs::write(&request, agent).unwrap();
+    let (code, said) = policies(&["case", path(&request), "--dir", path(&f.dir), "--add"]);
+    assert_eq!(code, 2, "{said}");
+    assert!(
+        said.contains("does not apply to this kind of account"),
+        "{said}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&f.tests).unwrap(),
+        before,
+        "refusals write nothing"
     );
 }
 

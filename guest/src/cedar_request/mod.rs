@@ -113,6 +113,11 @@ impl RequestBuilder {
         )
     }
 
+    /// Whether `type_name` is the schema's action type.
+    pub fn is_action(&self, type_name: &EntityTypeName) -> bool {
+        *type_name == self.action
+    }
+
     fn support_agent(&self, id: &str) -> EntityUid {
         EntityUid::from_type_name_and_id(self.support_agent.clone(), EntityId::new(id))
     }

@@ -16,7 +16,7 @@ use crate::host_state::HostState;
 use crate::log_text::Shown;
 use crate::outcome_check;
 use crate::pool::{PolicyGeneration, Pool, SlotGuard, lock};
-use crate::timestamp::{whole_millis, whole_millis_login};
+use crate::timestamp::{whole_millis, whole_millis_login, whole_millis_session};
 
 struct Shared {
     pool: Pool,
@@ -89,9 +89,7 @@ impl Engine {
     }
 
     fn decide_in(&self, slot: SlotGuard<'_>, request: &Request) -> Result<Outcome, Error> {
-        whole_millis("now", request.now)?;
-        whole_millis("session.login_at", request.session.login_at)?;
-        whole_millis("session.last_activity_at", request.session.last_activity_at)?;
+        whole_millis_session(request.now, &request.session)?;
         let action = request.action.cedar_name().to_string();
         let request = request.into();
         let generation = self.generation();
@@ -117,9 +115,7 @@ impl Engine {
     /// result per request, in order. Nothing is changed by deciding.
     pub fn decide_batch(&self, requests: &[Request]) -> Result<Vec<Result<Outcome, Error>>, Error> {
         for request in requests {
-            whole_millis("now", request.now)?;
-            whole_millis("session.login_at", request.session.login_at)?;
-            whole_millis("session.last_activity_at", request.session.last_activity_at)?;
+            whole_millis_session(request.now, &request.session)?;
         }
         let actions: Vec<String> = requests
             .iter()
@@ -189,9 +185,7 @@ impl Engine {
     /// allowed, the case's new state (and, for a redemption, the account's);
     /// the host checks the answer as for [`Self::decide`].
     pub fn decide_recovery(&self, request: &RecoveryRequest) -> Result<RecoveryOutcome, Error> {
-        whole_millis("now", request.now)?;
-        whole_millis("session.login_at", request.session.login_at)?;
-        whole_millis("session.last_activity_at", request.session.last_activity_at)?;
+        whole_millis_session(request.now, &request.session)?;
         whole_millis("case.opened_at", request.case.opened_at)?;
         if let Some(at) = request.case.ticket_issued_at {
             whole_millis("case.ticket_issued_at", at)?;
@@ -399,6 +393,19 @@ impl Engine {
             field: "(test case)".into(),
             message,
         })
+    }
+
+    /// `request` in Cedar terms, as [`Self::decide`] asks the policies in
+    /// force: the `request` and `entities` of a `cedar run-tests` case, as
+    /// JSON text without a name or an expected decision.
+    pub fn cedar_case(&self, request: &Request) -> Result<String, Error> {
+        whole_millis_session(request.now, &request.session)?;
+        let request = request.into();
+        let generation = self.generation();
+        self.call(&generation, |guest, store| {
+            guest.call_cedar_case(store, &request)
+        })?
+        .map_err(invalid)
     }
 
     /// The engine on `pool`, holding the built-in set (read from a first

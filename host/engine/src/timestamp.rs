@@ -34,6 +34,16 @@ pub(crate) fn whole_millis(field: &str, t: OffsetDateTime) -> Result<(), crate::
     })
 }
 
+/// [`whole_millis`] for `now` and the session's times.
+pub(crate) fn whole_millis_session(
+    now: OffsetDateTime,
+    session: &crate::api::Session,
+) -> Result<(), crate::Error> {
+    whole_millis("now", now)?;
+    whole_millis("session.login_at", session.login_at)?;
+    whole_millis("session.last_activity_at", session.last_activity_at)
+}
+
 /// [`whole_millis`] for the times of a login step: `now`, the session's,
 /// and the authenticator's lock.
 pub(crate) fn whole_millis_login(
@@ -41,9 +51,7 @@ pub(crate) fn whole_millis_login(
     session: &crate::api::Session,
     authenticator: &crate::api::Authenticator,
 ) -> Result<(), crate::Error> {
-    whole_millis("now", now)?;
-    whole_millis("session.login_at", session.login_at)?;
-    whole_millis("session.last_activity_at", session.last_activity_at)?;
+    whole_millis_session(now, session)?;
     match authenticator.locked_until {
         Some(until) => whole_millis("authenticator.locked_until", until),
         None => Ok(()),

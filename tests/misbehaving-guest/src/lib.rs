@@ -422,6 +422,11 @@ mod component {
         fn authorize_cedar(_: String) -> Result<CedarAnswer, String> {
             Err("the misbehaving component does not do this".into())
         }
+
+        fn cedar_case(request: Request) -> Result<String, RequestError> {
+            misbehave(&request.actor.id);
+            Err(refused())
+        }
     }
 
     export!(Misbehaving);

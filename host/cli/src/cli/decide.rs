@@ -14,6 +14,16 @@ pub fn run(engine: &Engine, path: &Path, policies: &PolicyArgs) -> Result<ExitCo
     if let Some(source) = policies.source(engine)? {
         engine.load_policies(&source)?;
     }
+    let outcome = engine.decide(&read_request(path)?)?;
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&outcome).expect("outcomes serialize")
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The request in the file at `path` (`-`: standard input).
+pub fn read_request(path: &Path) -> Result<Request, CliError> {
     let text = if path == Path::new("-") {
         let mut text = String::new();
         std::io::stdin()
@@ -23,10 +33,5 @@ pub fn run(engine: &Engine, path: &Path, policies: &PolicyArgs) -> Result<ExitCo
     } else {
         std::fs::read_to_string(path).map_err(|e| CliError::file(path, e))?
     };
-    let outcome = engine.decide(&Request::from_json(&text)?)?;
-    println!(
-        "{}",
-        serde_json::to_string_pretty(&outcome).expect("outcomes serialize")
-    );
-    Ok(ExitCode::SUCCESS)
+    Ok(Request::from_json(&text)?)
 }

@@ -17,9 +17,33 @@ const CONFIG: Config = Config {
     indent_width: 2,
 };
 
-/// `text` as Cedar's formatter prints it, or why it cannot be formatted.
-pub fn formatted(text: &str) -> Result<String, String> {
-    policies_str_to_pretty(text, &CONFIG).map_err(|e| format!("{e:?}"))
+/// `text` as Cedar's formatter prints it, or why it cannot be formatted:
+/// the parse error at its place in `path` (file:line:col, the lines under
+/// a caret, what was expected), as `policies validate` shows it.
+fn formatted(path: &Path, text: &str) -> Result<String, String> {
+    let report = match policies_str_to_pretty(text, &CONFIG) {
+        Ok(pretty) => return Ok(pretty),
+        Err(report) => report,
+    };
+    let label = report.labels().and_then(|mut labels| labels.next());
+    let place = label.and_then(|label| {
+        let at = label.offset();
+        Some((label, text.get(..at)?))
+    });
+    let Some((label, before)) = place else {
+        return Err(format!("{}: error: {report}\n", path.display()));
+    };
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+    let (line, column) = (
+        u32::try_from(line).unwrap_or(u32::MAX),
+        u32::try_from(column).unwrap_or(u32::MAX),
+    );
+    Err(format!(
+        "{}:{line}:{column}: error: {report}\n{}",
+        path.display(),
+        super::policies::snippet(text, line, column, label.label())
+    ))
 }
 
 pub fn run(files: &PolicyFiles, check: bool) -> Result<ExitCode, CliError> {
@@ -27,12 +51,13 @@ pub fn run(files: &PolicyFiles, check: bool) -> Result<ExitCode, CliError> {
     let mut failed = 0;
     for path in files.policy_paths()? {
         let text = std::fs::read_to_string(&path).map_err(|e| CliError::file(&path, e))?;
-        let pretty = match formatted(&text) {
+        let pretty = match formatted(&path, &text) {
             Ok(pretty) => pretty,
             Err(why) => {
                 failed += 1;
+                eprint!("{why}");
                 eprintln!(
-                    "error: {} does not parse, so it cannot be formatted (`policies validate` shows where):\n{why}",
+                    "error: {} does not parse, so it cannot be formatted",
                     path.display()
                 );
                 continue;

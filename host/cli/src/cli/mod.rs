@@ -1,6 +1,5 @@
 //! Command-line interface: argument parsing and dispatch.
 
-mod accept;
 mod accounts;
 mod authenticator;
 mod database;
@@ -9,10 +8,12 @@ mod demo;
 mod error;
 mod fleet;
 mod fmt;
+mod new_case;
 mod policies;
 mod policy_changes;
 mod policy_files;
 mod serve;
+mod tests_file;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -190,6 +191,11 @@ enum PoliciesCommand {
         #[arg(long, conflicts_with = "accept")]
         accept_all: bool,
     },
+    /// Make a `run-tests` case of a request (the JSON `decide` takes), as
+    /// `decide` asks the policies: printed, or added to the tests file
+    /// with --add. It expects what the policies decide now unless
+    /// --expect says otherwise.
+    Case(new_case::CaseArgs),
     /// Format the policy files as Cedar's own formatter does (`cedar
     /// format`); --check changes nothing, prints the diff of each file not
     /// formatted and exits 1.
@@ -299,6 +305,7 @@ pub fn run() -> ExitCode {
             };
             policies::test(e, &files, accepting)
         }),
+        Command::Policies(PoliciesCommand::Case(args)) => with_engine(&|e| new_case::run(e, &args)),
         Command::Policies(PoliciesCommand::Fmt { files, check }) => fmt::run(&files, check),
         Command::Orgs { args, command } => accounts::run(&args, accounts::Operation::Orgs(command)),
         Command::Users { args, command } => {
@@ -321,11 +328,18 @@ pub fn run() -> ExitCode {
 }
 
 fn fail(error: &CliError) -> ExitCode {
-    eprintln!("error: {error}");
     if let CliError::Engine(mfa_reset::Error::InvalidPolicies(diagnostics)) = error {
+        // Diagnostics name the files as given on the command line.
         for d in diagnostics {
-            eprintln!("{d}");
+            let text = std::fs::read_to_string(&d.file).ok();
+            eprint!("{}", policies::shown(d, text.as_deref()));
         }
+        eprintln!(
+            "error: the policy set is invalid ({} diagnostic(s) above)",
+            diagnostics.len()
+        );
+    } else {
+        eprintln!("error: {error}");
     }
     ExitCode::from(2)
 }

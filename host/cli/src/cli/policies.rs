@@ -17,19 +17,7 @@ pub fn validate(engine: &Engine, files: &PolicyFiles) -> Result<ExitCode, CliErr
             .iter()
             .chain([&source.schema])
             .find(|f| f.name == d.file);
-        let shown = file.map_or_else(String::new, |f| {
-            snippet(&f.text, d.line, d.column, d.help.as_deref())
-        });
-        if shown.is_empty() {
-            println!("{d}");
-        } else {
-            // The help is the note beside the caret.
-            let without_help = mfa_reset::Diagnostic {
-                help: None,
-                ..d.clone()
-            };
-            print!("{without_help}\n{shown}");
-        }
+        print!("{}", shown(d, file.map(|f| f.text.as_str())));
     }
     let errors = diagnostics
         .iter()
@@ -134,8 +122,8 @@ pub fn test(
         }
     }
     if !accepted.is_empty() {
-        let rewritten =
-            super::accept::accepted(&json, &accepted).map_err(|why| CliError::file(&tests, why))?;
+        let rewritten = super::tests_file::accepted(&json, &accepted)
+            .map_err(|why| CliError::file(&tests, why))?;
         std::fs::write(&tests, rewritten).map_err(|e| CliError::file(&tests, e))?;
         println!("{} case(s) accepted in {}", accepted.len(), tests.display());
     }
@@ -149,6 +137,23 @@ pub fn test(
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// A diagnostic as the Cedar CLI shows it: `file:line:col: message`, then
+/// the lines of `text` (the file's) up to it with a caret, its help beside
+/// the caret; without the text (or the place in it), the help below.
+pub fn shown(d: &mfa_reset::Diagnostic, text: Option<&str>) -> String {
+    let shown = text.map_or_else(String::new, |text| {
+        snippet(text, d.line, d.column, d.help.as_deref())
+    });
+    if shown.is_empty() {
+        return format!("{d}\n");
+    }
+    let without_help = mfa_reset::Diagnostic {
+        help: None,
+        ..d.clone()
+    };
+    format!("{without_help}\n{shown}")
 }
 
 /// The 1-based character column of byte column `byte_column` of `line`.

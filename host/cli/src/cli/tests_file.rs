@@ -1,7 +1,8 @@
-//! `policies test --accept CASE…`: a tests file with the expectations of
-//! the accepted cases replaced by what the policies decide now, every
-//! other byte as it was (order, formatting, the other cases), so that the
-//! change reviews as the few lines it is.
+//! Edits of a `run-tests` file that keep every other byte as it was
+//! (order, formatting, line ends, the other cases), so that a change
+//! reviews as the few lines it is: `policies test --accept CASE…` replaces
+//! the expectations of the accepted cases, `policies case --add` appends
+//! a case.
 
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -53,6 +54,55 @@ pub fn accepted(text: &str, accepted: &BTreeMap<usize, TestExpectation>) -> Resu
         out.replace_range(range, &value);
     }
     Ok(out)
+}
+
+/// `text` (a run-tests file) with `case` added after its last case,
+/// written as that case is: on its own lines with its indentation, or on
+/// one line when the file keeps its cases on one line.
+pub fn appended(text: &str, case: &serde_json::Value) -> Result<String, String> {
+    let cases: Vec<&RawValue> =
+        serde_json::from_str(text).map_err(|e| format!("not a run-tests file: {e}"))?;
+    let newline = if text.contains("\r\n") { "\r\n" } else { "\n" };
+    let Some(last) = cases.last() else {
+        // An empty array: the case on its own lines, indented by two.
+        let open = text.find('[').expect("a JSON array starts with `[`");
+        let close = text.rfind(']').expect("a JSON array ends with `]`");
+        let case = pretty(case, "  ", newline);
+        return Ok(format!(
+            "{}[{newline}  {case}{newline}]{}",
+            &text[..open],
+            &text[close + 1..]
+        ));
+    };
+    let start = offset_in(text, last.get());
+    let end = start + last.get().len();
+    let on_own_lines = text[..start].contains('\n');
+    let added = if on_own_lines {
+        let indent = indent_at(text, start);
+        format!(",{newline}{indent}{}", pretty(case, indent, newline))
+    } else {
+        format!(",{case}")
+    };
+    Ok(format!("{}{added}{}", &text[..end], &text[end..]))
+}
+
+/// `value` pretty-printed, each level indented by `indent` (the file's
+/// unit: its cases are one level in), every line after the first shifted
+/// by it too.
+fn pretty(value: &serde_json::Value, indent: &str, newline: &str) -> String {
+    use serde::Serialize;
+    let unit = if indent.is_empty() { "  " } else { indent };
+    let mut out = Vec::new();
+    let formatter = serde_json::ser::PrettyFormatter::with_indent(unit.as_bytes());
+    let mut serializer = serde_json::Serializer::with_formatter(&mut out, formatter);
+    value
+        .serialize(&mut serializer)
+        .expect("JSON values serialize");
+    let text = String::from_utf8(out).expect("serde_json writes UTF-8");
+    // A JSON string holds no raw line break: every line is the printer's.
+    text.lines()
+        .collect::<Vec<_>>()
+        .join(&format!("{newline}{indent}"))
 }
 
 /// Where `part` (a slice of `text`) starts in it.
@@ -189,5 +239,51 @@ mod tests {
             !out.replace("\r\n", "").contains('\n'),
             "CRLF throughout: {out:?}"
         );
+    }
+
+    /// An added case follows the last one as it is written (indent, line
+    /// ends, or one line), and the cases before it keep every byte.
+    #[test]
+    fn an_added_case_follows_the_last_one_and_keeps_every_other_byte() {
+        let case = serde_json::json!({"name": "c", "reason": ["p"], "num_errors": 0});
+        let out = appended(FILE, &case).unwrap();
+        let before = FILE.trim_end().strip_suffix(']').unwrap().trim_end();
+        assert_eq!(
+            out,
+            format!(
+                "{before},\n  {{\n    \"name\": \"c\",\n    \"reason\": [\n      \"p\"\n    ],\n    \"num_errors\": 0\n  }}\n]\n"
+            )
+        );
+        let parsed: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
+        assert_eq!(parsed.len(), 3);
+        assert_eq!(parsed[2], case);
+
+        let tabs = "[\n\t{\"name\": \"a\"}\n]";
+        assert_eq!(
+            appended(tabs, &serde_json::json!({"name": "b"})).unwrap(),
+            "[\n\t{\"name\": \"a\"},\n\t{\n\t\t\"name\": \"b\"\n\t}\n]"
+        );
+        let crlf = FILE.replace('\n', "\r\n");
+        let out = appended(&crlf, &case).unwrap();
+        assert!(
+            out.starts_with(
+                &crlf.trim_end()[..crlf.trim_end().len() - 1]
+                    .trim_end()
+                    .to_string()
+            )
+        );
+        assert!(
+            !out.replace("\r\n", "").contains('\n'),
+            "CRLF throughout: {out:?}"
+        );
+        assert_eq!(
+            appended("[{\"name\":\"a\"}]", &serde_json::json!({"name": "b"})).unwrap(),
+            "[{\"name\":\"a\"},{\"name\":\"b\"}]"
+        );
+        assert_eq!(
+            appended("[]\n", &serde_json::json!({"name": "b"})).unwrap(),
+            "[\n  {\n    \"name\": \"b\"\n  }\n]\n"
+        );
+        assert!(appended("{}", &case).is_err());
     }
 }
