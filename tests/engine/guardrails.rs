@@ -238,7 +238,7 @@ fn a_policy_that_can_err_is_caught() {
     // erring forbid and allow (fail-open).
     let policies = broken(|t| {
         t.replacen(
-            "  !(context.now >= datetime(\"1970-01-01\") &&\n    context.session.last_activity_at >= datetime(\"1970-01-01\")) ||\n",
+            "  !(context.now >= datetime(\"1970-01-01\") &&\n   context.session.last_activity_at >= datetime(\"1970-01-01\")) ||\n",
             "",
             1,
         )

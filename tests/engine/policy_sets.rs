@@ -155,14 +155,14 @@ fn policies_need_unique_ids() {
     let missing = with_policy_text(|t| t.replacen("@id(\"self-service\")\n", "", 1));
     let d = &load_errors(&missing)[0];
     assert!(d.message.contains("no `@id`"), "{d}");
-    let expected_line = missing.policies[0]
-        .text
-        .lines()
-        .position(|l| {
-            l.starts_with("permit (principal, action in MfaReset::Action::\"self_service\"")
-        })
-        .unwrap()
-        + 1;
+    // The policy starts (`permit (`) two lines above its action.
+    let lines: Vec<&str> = missing.policies[0].text.lines().collect();
+    let action_line = lines
+        .iter()
+        .position(|l| l.contains("action in MfaReset::Action::\"self_service\""))
+        .unwrap();
+    assert_eq!(lines[action_line - 2], "permit (");
+    let expected_line = action_line - 2 + 1;
     assert_eq!(d.line as usize, expected_line, "{d}");
 
     let duplicate =
