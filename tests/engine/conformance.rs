@@ -537,7 +537,7 @@ fn time_of(value: &Value) -> time::OffsetDateTime {
 
 fn error_json(e: mfa_reset::Error) -> Value {
     match e {
-        mfa_reset::Error::InvalidRequest { field, message } => {
+        mfa_reset::Error::InvalidRequest(mfa_reset::RequestError { field, message }) => {
             json!({"error": {"field": field, "message": message}})
         }
         other => panic!("{other}"),
@@ -784,7 +784,7 @@ fn outcome_json<T: serde::Serialize>(answer: Result<T, mfa_reset::Error>) -> Val
             outcome.as_object_mut().unwrap().remove("policy_revision");
             json!({ "outcome": outcome })
         }
-        Err(mfa_reset::Error::InvalidRequest { field, message }) => {
+        Err(mfa_reset::Error::InvalidRequest(mfa_reset::RequestError { field, message })) => {
             json!({"error": {"field": field, "message": message}})
         }
         Err(other) => panic!("{other}"),

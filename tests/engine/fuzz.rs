@@ -91,7 +91,7 @@ fn any_json() -> impl Strategy<Value = Value> {
 fn decided_or_refused(text: &str) -> Result<(), TestCaseError> {
     let request = match Request::from_json(text) {
         Ok(request) => request,
-        Err(Error::InvalidRequest { field, message }) => {
+        Err(Error::InvalidRequest(mfa_reset::RequestError { field, message })) => {
             prop_assert!(!field.is_empty() && !message.is_empty());
             return Ok(());
         }
@@ -99,7 +99,7 @@ fn decided_or_refused(text: &str) -> Result<(), TestCaseError> {
     };
     match engine().decide(&request) {
         Ok(_) => Ok(()),
-        Err(Error::InvalidRequest { field, message }) => {
+        Err(Error::InvalidRequest(mfa_reset::RequestError { field, message })) => {
             prop_assert!(
                 !field.is_empty() && !message.is_empty(),
                 "{field}: {message}"
@@ -114,7 +114,9 @@ fn decided_or_refused(text: &str) -> Result<(), TestCaseError> {
 #[test]
 fn a_document_cut_short_after_an_empty_key_names_the_request() {
     match Request::from_json("{\"\"") {
-        Err(Error::InvalidRequest { field, .. }) => assert_eq!(field, "(request)"),
+        Err(Error::InvalidRequest(mfa_reset::RequestError { field, .. })) => {
+            assert_eq!(field, "(request)")
+        }
         other => panic!("{other:?}"),
     }
 }

@@ -18,7 +18,7 @@ const GOOD: &str = r#"{
 fn field_error(json: &str) -> (String, String) {
     let result = Request::from_json(json).and_then(|r| engine().decide(&r));
     match result {
-        Err(Error::InvalidRequest { field, message }) => (field, message),
+        Err(Error::InvalidRequest(mfa_reset::RequestError { field, message })) => (field, message),
         other => panic!("expected an invalid-request error, got {other:?}"),
     }
 }
@@ -78,14 +78,14 @@ fn an_empty_id_is_refused_by_the_component() {
     let mut req = request(&sub("", &org("acme", false)), Action::ResetOwnMfa);
     let err = engine().decide(&req).expect_err("empty id");
     assert!(
-        matches!(&err, Error::InvalidRequest { field, .. } if field == "actor.id"),
+        matches!(&err, Error::InvalidRequest(mfa_reset::RequestError { field, .. }) if field == "actor.id"),
         "{err}"
     );
 
     req.actor = sub("bob", &org(" ", false));
     let err = engine().decide(&req).expect_err("blank org");
     assert!(
-        matches!(&err, Error::InvalidRequest { field, .. } if field == "actor.organization.id"),
+        matches!(&err, Error::InvalidRequest(mfa_reset::RequestError { field, .. }) if field == "actor.organization.id"),
         "{err}"
     );
 }
@@ -96,7 +96,7 @@ fn session_times_out_of_order_are_refused() {
     req.session.last_activity_at = req.session.login_at - Duration::SECOND;
     let err = engine().decide(&req).expect_err("activity before login");
     assert!(
-        matches!(&err, Error::InvalidRequest { field, .. } if field == "session.last_activity_at"),
+        matches!(&err, Error::InvalidRequest(mfa_reset::RequestError { field, .. }) if field == "session.last_activity_at"),
         "{err}"
     );
 
@@ -104,7 +104,7 @@ fn session_times_out_of_order_are_refused() {
     req.now = req.session.last_activity_at - Duration::SECOND;
     let err = engine().decide(&req).expect_err("request before activity");
     assert!(
-        matches!(&err, Error::InvalidRequest { field, .. } if field == "now"),
+        matches!(&err, Error::InvalidRequest(mfa_reset::RequestError { field, .. }) if field == "now"),
         "{err}"
     );
 }
@@ -119,7 +119,7 @@ fn inconsistent_records_are_refused() {
     );
     let err = engine().decide(&req).expect_err("inconsistent org");
     assert!(
-        matches!(&err, Error::InvalidRequest { field, .. } if field == "action.reset_user_mfa.organization.enforce_mfa"),
+        matches!(&err, Error::InvalidRequest(mfa_reset::RequestError { field, .. }) if field == "action.reset_user_mfa.organization.enforce_mfa"),
         "{err}"
     );
     // The caller listed as a target with another role.
@@ -129,7 +129,7 @@ fn inconsistent_records_are_refused() {
     );
     assert!(matches!(
         engine().decide(&req),
-        Err(Error::InvalidRequest { .. })
+        Err(Error::InvalidRequest(_))
     ));
     // A listing with another organization's user in it.
     let req = request(
@@ -138,7 +138,7 @@ fn inconsistent_records_are_refused() {
     );
     let err = engine().decide(&req).expect_err("foreign user");
     assert!(
-        matches!(&err, Error::InvalidRequest { field, .. } if field == "action.list_users[0].organization.id"),
+        matches!(&err, Error::InvalidRequest(mfa_reset::RequestError { field, .. }) if field == "action.list_users[0].organization.id"),
         "{err}"
     );
 }
@@ -149,7 +149,7 @@ fn a_time_cedar_cannot_represent_is_refused() {
     req.session.login_at = time::macros::datetime!(-0001-01-01 0:00 UTC);
     let err = engine().decide(&req).expect_err("year -1");
     assert!(
-        matches!(&err, Error::InvalidRequest { field, .. } if field == "session.login_at"),
+        matches!(&err, Error::InvalidRequest(mfa_reset::RequestError { field, .. }) if field == "session.login_at"),
         "{err}"
     );
 }

@@ -552,7 +552,7 @@ fn a_route_must_name_a_console_route_action() {
             ))
             .expect_err("not a route action");
         assert!(
-            matches!(&err, mfa_reset::Error::InvalidRequest { field, .. } if field == "action.access_route"),
+            matches!(&err, mfa_reset::Error::InvalidRequest(mfa_reset::RequestError { field, .. }) if field == "action.access_route"),
             "{err}"
         );
     }

@@ -28,6 +28,29 @@ struct Shared {
 }
 
 /// A loaded component ready to decide; cheap to clone and share across threads.
+///
+/// ```
+/// use mfa_reset::{Engine, Error, Request};
+///
+/// let engine = Engine::new()?;
+/// let request = Request::from_json(r#"{
+///     "actor": {"id": "bob", "role": "sub_user", "mfa": "active",
+///               "organization": {"id": "acme", "enforce_mfa": false}},
+///     "session": {"login_at": "2026-11-20T09:00:00Z",
+///                 "last_activity_at": "2026-11-22T09:00:00Z", "mfa_satisfied": true},
+///     "now": "2026-11-22T10:00:00Z",
+///     "action": "reset_own_mfa"
+/// }"#)?;
+/// let outcome = engine.decide(&request)?;
+/// assert!(outcome.decision.allowed, "R2: a user resets their own MFA");
+///
+/// // A bad request names its field, as the caller wrote it.
+/// let Err(Error::InvalidRequest(refused)) = Request::from_json(r#"{"actor": 1}"#) else {
+///     panic!("refused");
+/// };
+/// assert_eq!(refused.field, "actor");
+/// # Ok::<(), Error>(())
+/// ```
 #[derive(Clone)]
 pub struct Engine {
     shared: Arc<Shared>,
@@ -56,10 +79,7 @@ fn log_verification(v: &Verification) {
 /// A request error of the component, with the field named as callers of
 /// this crate write it.
 fn invalid(e: crate::bindings::types::RequestError) -> Error {
-    Error::InvalidRequest {
-        field: crate::convert::field_path(&e.field),
-        message: e.message,
-    }
+    Error::invalid_request(crate::convert::field_path(&e.field), e.message)
 }
 
 impl Engine {
@@ -389,10 +409,7 @@ impl Engine {
             guest.call_authorize_cedar(store, test_case_json)
         })?
         .map(Into::into)
-        .map_err(|message| Error::InvalidRequest {
-            field: "(test case)".into(),
-            message,
-        })
+        .map_err(|message| Error::invalid_request("(test case)", message))
     }
 
     /// `request` in Cedar terms, as [`Self::decide`] asks the policies in

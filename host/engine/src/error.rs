@@ -4,18 +4,25 @@ use std::path::PathBuf;
 
 use crate::api::{Diagnostic, Severity};
 
+/// A request the engine refuses, the same in every host (Rust, Python,
+/// Node): `field` is where, as the caller wrote it (`session.login_at`),
+/// `message` is why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{field}`: {message}")]
+pub struct RequestError {
+    /// Where, as the caller wrote it (`session.login_at`).
+    pub field: String,
+    /// Why.
+    pub message: String,
+}
+
 /// What can go wrong when using the engine.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// The request is malformed: `field` says where, `message` why.
-    #[error("invalid request: `{field}`: {message}")]
-    InvalidRequest {
-        /// Where, as the caller wrote it (`session.login_at`).
-        field: String,
-        /// Why.
-        message: String,
-    },
+    /// The request is malformed: its `field` says where, `message` why.
+    #[error("invalid request: {0}")]
+    InvalidRequest(RequestError),
 
     /// The policy set has errors; the set in force keeps deciding.
     #[error("invalid policy set ({}); the policy set in force is unchanged", summary(.0))]
@@ -106,6 +113,14 @@ fn summary(diagnostics: &[Diagnostic]) -> String {
 }
 
 impl Error {
+    /// A refused request: `field` (as the caller wrote it) and why.
+    pub(crate) fn invalid_request(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::InvalidRequest(RequestError {
+            field: field.into(),
+            message: message.into(),
+        })
+    }
+
     pub(crate) fn files(path: impl Into<PathBuf>, message: impl ToString) -> Self {
         Self::Files {
             path: path.into(),

@@ -58,7 +58,7 @@ pub use builder::{
     EngineBuilder, Interruption,
 };
 pub use engine::Engine;
-pub use error::Error;
+pub use error::{Error, RequestError};
 pub use policy_files::{policy_files, schema_file};
 pub use policy_tests::{PolicyTestResult, TestExpectation, run_policy_tests};
 

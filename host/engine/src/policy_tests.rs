@@ -51,11 +51,8 @@ pub fn run_policy_tests(engine: &Engine, json: &str) -> Result<Vec<PolicyTestRes
     let cases: Vec<serde_json::Value> = crate::api::from_json(json)?;
     let mut results = Vec::with_capacity(cases.len());
     for (index, case) in cases.iter().enumerate() {
-        let expected: Expectation =
-            serde_json::from_value(case.clone()).map_err(|e| Error::InvalidRequest {
-                field: format!("[{index}]"),
-                message: e.to_string(),
-            })?;
+        let expected: Expectation = serde_json::from_value(case.clone())
+            .map_err(|e| Error::invalid_request(format!("[{index}]"), e.to_string()))?;
         let name = expected
             .name
             .clone()
@@ -69,7 +66,7 @@ pub fn run_policy_tests(engine: &Engine, json: &str) -> Result<Vec<PolicyTestRes
                     num_errors: answer.errors.len(),
                 }),
             ),
-            Err(Error::InvalidRequest { message, .. }) => {
+            Err(Error::InvalidRequest(crate::RequestError { message, .. })) => {
                 (Some(format!("cannot evaluate: {message}")), None)
             }
             Err(e) => return Err(e),

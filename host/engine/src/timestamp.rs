@@ -28,10 +28,7 @@ pub(crate) fn whole_millis(field: &str, t: OffsetDateTime) -> Result<(), crate::
     if t.nanosecond().is_multiple_of(1_000_000) {
         return Ok(());
     }
-    Err(crate::Error::InvalidRequest {
-        field: field.into(),
-        message: FINER_THAN_MILLIS.into(),
-    })
+    Err(crate::Error::invalid_request(field, FINER_THAN_MILLIS))
 }
 
 /// [`whole_millis`] for `now` and the session's times.

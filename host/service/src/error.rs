@@ -51,7 +51,9 @@ impl From<StoreError> for ApiError {
 impl From<mfa_reset::Error> for ApiError {
     fn from(e: mfa_reset::Error) -> Self {
         match e {
-            mfa_reset::Error::InvalidRequest { field, message } => Self::Invalid { field, message },
+            mfa_reset::Error::InvalidRequest(mfa_reset::RequestError { field, message }) => {
+                Self::Invalid { field, message }
+            }
             // The instance was discarded; the next request gets a fresh one.
             e @ (mfa_reset::Error::Trapped { .. }
             | mfa_reset::Error::DeadlineExceeded { .. }

@@ -404,20 +404,16 @@ pub fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, crate:
     let mut de = serde_json::Deserializer::from_str(text);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
-        crate::Error::InvalidRequest {
-            // "." is the document itself; an empty path is a key with no
-            // name (`{""` cut short): neither names a field, so say so.
-            field: if path == "." || path.is_empty() {
-                "(request)".into()
-            } else {
-                path
-            },
-            message: e.into_inner().to_string(),
-        }
+        // "." is the document itself; an empty path is a key with no
+        // name (`{""` cut short): neither names a field, so say so.
+        let field = if path == "." || path.is_empty() {
+            "(request)".into()
+        } else {
+            path
+        };
+        crate::Error::invalid_request(field, e.into_inner().to_string())
     })?;
-    de.end().map_err(|e| crate::Error::InvalidRequest {
-        field: "(request)".into(),
-        message: e.to_string(),
-    })?;
+    de.end()
+        .map_err(|e| crate::Error::invalid_request("(request)", e.to_string()))?;
     Ok(value)
 }

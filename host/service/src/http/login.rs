@@ -369,7 +369,9 @@ pub(super) fn step_denied(decision_id: String, decision: Decision) -> Response {
 /// An enrolment asked for when none is due is a conflict with the state.
 pub(super) fn not_due(e: mfa_reset::Error) -> ApiError {
     match e {
-        mfa_reset::Error::InvalidRequest { field, message } if field == "user.mfa" => {
+        mfa_reset::Error::InvalidRequest(mfa_reset::RequestError { field, message })
+            if field == "user.mfa" =>
+        {
             ApiError::Conflict(message)
         }
         other => other.into(),
