@@ -1,5 +1,6 @@
 //! Edited copies of the shipped policies, for the tests of what an edit
-//! changes (policy_diff.rs, policy_replay.rs).
+//! changes (policy_diff.rs, policy_replay.rs) and of the packages' custom
+//! sets (python_host.rs, node_host.rs).
 
 use std::path::Path;
 
@@ -50,4 +51,21 @@ pub fn roots_only_enable(text: String) -> String {
     text + "\n@id(\"roots-only-enable\")\n@code(\"ask-your-root\")\n@message(\"Ask your root user.\")\n\
             forbid (principal, action == MfaReset::Action::\"enable_own_mfa\", resource)\n\
             unless { principal.is_root };\n"
+}
+
+/// The shipped policies at `dir/name` with one more file, `no-bob.cedar`,
+/// that forbids bob's self-reset (its message names the support URL): the
+/// custom set every language's package is tried with.
+pub fn bob_may_not_reset(dir: &Path, name: &str) -> std::path::PathBuf {
+    policy_copy(dir, name, |t| t);
+    let set = dir.join(name);
+    std::fs::write(
+        set.join("no-bob.cedar"),
+        "@id(\"bob-may-not-reset\")\n@code(\"ask-support\")\n\
+         @message(\"Bob asks support: {support_url}\")\n\
+         forbid (\n  principal == MfaReset::User::\"bob\",\n  \
+         action == MfaReset::Action::\"reset_own_mfa\",\n  resource\n);\n",
+    )
+    .unwrap();
+    set
 }

@@ -1,31 +1,88 @@
-//! The Python host (host/python/mfa_reset.py, on PyPI's `wasmtime` pinned
-//! in tests/requirements.txt) run by pytest (tests/python/) against the
-//! whole conformance suite, with the component this build embeds and the
-//! test-only misbehaving one.
+//! The Python package `mfa-reset` as a user installs it: its wheel built
+//! by host/python/build-wheel.sh (with the component this build embeds),
+//! installed into a fresh venv beside pytest (offline, from the wheels
+//! tests/setup downloaded at the pins of tests/requirements.txt), and run
+//! by pytest (tests/python/) against the whole conformance suite, a custom
+//! policy set and the test-only misbehaving component.
 
 use crate::common;
 
 use common::{CONFORMANCE_CASES, repo};
 
+use std::path::Path;
 use std::process::Command;
 
-#[test]
-fn the_python_host_answers_every_conformance_case_as_the_rust_host_does() {
-    let python = repo(".tools/venv/bin/python");
+/// Runs `command`, failing the test with what it printed if it fails.
+fn run(what: &str, command: &mut Command) -> String {
+    let out = command.output().unwrap_or_else(|e| panic!("{what}: {e}"));
+    let said = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(
-        python.exists(),
+        out.status.success(),
+        "{what} failed:\n{said}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    said
+}
+
+/// The wheel, built as the README says, in `dir`.
+fn build_wheel(tools: &Path, dir: &Path) -> std::path::PathBuf {
+    let wasm = dir.join("mfa-reset.wasm");
+    std::fs::write(&wasm, mfa_reset::embedded_component()).unwrap();
+    let said = run(
+        "build-wheel.sh",
+        Command::new("bash")
+            .arg(repo("host/python/build-wheel.sh"))
+            .arg("--component")
+            .arg(&wasm)
+            .arg("--out")
+            .arg(dir.join("dist"))
+            // flit_core from the tools' venv, not from the network.
+            .arg("--no-build-isolation")
+            .env("PYTHON", tools.join("bin/python")),
+    );
+    said.lines()
+        .last()
+        .map(std::path::PathBuf::from)
+        .expect("the wheel's path")
+}
+
+#[test]
+fn the_python_package_installed_from_its_wheel_answers_every_conformance_case() {
+    let tools = repo(".tools/venv");
+    assert!(
+        tools.join("bin/python").exists() && repo(".tools/wheels").exists(),
         "no {}: run `bash tests/setup` first",
-        python.display()
+        tools.display()
     );
     let dir = tempfile::tempdir().unwrap();
-    let wasm = dir.path().join("mfa-reset.wasm");
-    std::fs::write(&wasm, mfa_reset::embedded_component()).unwrap();
-    let out = Command::new(python)
+    let wheel = build_wheel(&tools, dir.path());
+    let venv = dir.path().join("venv");
+    run(
+        "python3 -m venv",
+        Command::new("python3")
+            .args(["-m", "venv", "--without-pip"])
+            .arg(&venv),
+    );
+    run(
+        "pip install",
+        Command::new(tools.join("bin/pip"))
+            .arg("--python")
+            .arg(venv.join("bin/python"))
+            .args(["install", "-q", "--disable-pip-version-check", "--no-index"])
+            .arg("--find-links")
+            .arg(repo(".tools/wheels"))
+            .arg(&wheel)
+            .arg("pytest"),
+    );
+    let custom = common::policy_edits::bob_may_not_reset(dir.path(), "custom");
+    let out = Command::new(venv.join("bin/python"))
         .args(["-m", "pytest", "-q", "-p", "no:cacheprovider"])
         .arg(repo("tests/python"))
-        .env("PYTHONPATH", repo("host/python"))
+        .current_dir(dir.path())
+        .env_remove("PYTHONPATH")
         .env("PYTHONDONTWRITEBYTECODE", "1")
-        .env("MFA_RESET_WASM", &wasm)
+        .env("MFA_RESET_INSTALLED_IN", &venv)
+        .env("MFA_RESET_CUSTOM_POLICIES", &custom)
         .env(
             "MFA_RESET_MISBEHAVING_WASM",
             common::misbehaving::misbehaving_component(),
@@ -41,7 +98,7 @@ fn the_python_host_answers_every_conformance_case_as_the_rust_host_does() {
         "pytest failed:\n{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    // Every conformance case ran (and the host's own tests).
+    // Every conformance case ran (and the package's own tests).
     let count = common::conformance_case_count();
     let passed: usize = stdout
         .lines()

@@ -1,16 +1,20 @@
-"""The Python host (host/python/mfa_reset.py) on the conformance suite and
-on its own duties: input checked before the component sees it, a fresh
-store after a trap, a sandboxed guest. Run by tests/engine/python_host.rs, which
-passes the component files in the environment."""
+"""The Python package `mfa-reset` (host/python), installed from its wheel
+into a fresh venv, on the conformance suite and on its own duties: the
+packaged component, a custom policy set, input checked before the
+component sees it, a fresh store after a trap, a sandboxed guest. Run by
+tests/engine/python_host.rs, which passes the paths in the environment."""
 
 import base64
 import json
 import os
 import re
+import shutil
+from pathlib import Path
 
 import pytest
 
-from mfa_reset import EngineError, MfaReset, RequestError
+import mfa_reset
+from mfa_reset import EngineError, MfaReset, PolicyError, RequestError
 
 CASES = json.load(open(os.environ["MFA_RESET_CONFORMANCE"]))["cases"]
 CACHE = os.environ["MFA_RESET_CACHE_DIR"]
@@ -18,7 +22,16 @@ CACHE = os.environ["MFA_RESET_CACHE_DIR"]
 
 @pytest.fixture(scope="module")
 def engine():
-    return MfaReset(os.environ["MFA_RESET_WASM"], cache_dir=CACHE)
+    return MfaReset(cache_dir=CACHE)
+
+
+def test_the_package_under_test_is_the_installed_wheel():
+    """Not the source file: the module and its component come from the venv."""
+    installed = Path(os.environ["MFA_RESET_INSTALLED_IN"]).resolve()
+    module = Path(mfa_reset.__file__).resolve()
+    assert module.is_relative_to(installed), module
+    assert (module.parent / "mfa-reset.wasm").is_file()
+    assert (module.parent / "py.typed").is_file()
 
 
 def masked(enrolment):
@@ -138,7 +151,7 @@ def test_unknown_and_missing_fields_are_named(engine):
 
 def test_the_compiled_component_is_cached_and_reused(engine):
     assert any(name.endswith(".cwasm") for name in os.listdir(CACHE))
-    again = MfaReset(os.environ["MFA_RESET_WASM"], cache_dir=CACHE)
+    again = MfaReset(cache_dir=CACHE)
     assert again.from_cache
     assert again.decide(a_request()) == engine.decide(a_request())
 
@@ -147,13 +160,13 @@ def test_a_compiled_form_others_can_write_is_not_run(engine, tmp_path):
     """A planted or writable .cwasm is native code: compiled afresh instead."""
     shared = tmp_path / "shared"
     shared.mkdir()
-    MfaReset(os.environ["MFA_RESET_WASM"], cache_dir=shared)
+    MfaReset(cache_dir=shared)
     shared.chmod(0o777)
-    assert not MfaReset(os.environ["MFA_RESET_WASM"], cache_dir=shared).from_cache
+    assert not MfaReset(cache_dir=shared).from_cache
     shared.chmod(0o700)
     (cwasm,) = [p for p in shared.iterdir() if p.suffix == ".cwasm"]
     cwasm.chmod(0o666)
-    assert not MfaReset(os.environ["MFA_RESET_WASM"], cache_dir=shared).from_cache
+    assert not MfaReset(cache_dir=shared).from_cache
 
 
 def test_a_trap_gets_a_clear_error_and_a_fresh_store():
@@ -167,3 +180,49 @@ def test_a_trap_gets_a_clear_error_and_a_fresh_store():
     request["actor"]["id"] = "calm"
     first = misbehaving.decide(request)
     assert "decision" in first
+
+
+# ---- a custom policy set -------------------------------------------------
+
+SELF_RESET = "R6 allow: self-reset with an active session"
+
+
+def test_a_custom_policy_set_decides_and_the_built_in_one_is_untouched(engine):
+    """R6 under a set that adds a forbid for bob: the package loads the
+    directory's policies (and the support URL for the message)."""
+    request = a_request(SELF_RESET)
+    assert engine.decide(request)["decision"]["allowed"]
+    custom = MfaReset(policies=os.environ["MFA_RESET_CUSTOM_POLICIES"],
+                      support_url="https://help.example/bob", cache_dir=CACHE)
+    decision = custom.decide(request)["decision"]
+    assert decision == {
+        "allowed": False, "policy_ids": ["bob-may-not-reset"], "denial_code": "ask-support",
+        "message": "Bob asks support: https://help.example/bob",
+    }
+    assert engine.decide(request)["decision"]["allowed"], "the default engine is unchanged"
+
+
+def test_a_support_url_alone_keeps_the_built_in_policies(engine):
+    """R8: the expired session's message names the URL given."""
+    request = a_request("R8 deny: self-reset from an expired session")
+    helped = MfaReset(support_url="https://help.example/expired", cache_dir=CACHE)
+    message = helped.decide(request)["decision"]["message"]
+    assert "https://help.example/expired" in message
+    assert helped.decide(a_request(SELF_RESET)) == engine.decide(a_request(SELF_RESET))
+
+
+def test_a_broken_policy_set_is_refused_with_file_and_line(tmp_path):
+    shutil.copytree(os.environ["MFA_RESET_CUSTOM_POLICIES"], tmp_path / "set")
+    broken = tmp_path / "set" / "broken.cedar"
+    broken.write_text('@id("x")\npermit (principal, action, resource)\nwhen { principal.is_admin };\n')
+    with pytest.raises(PolicyError) as refused:
+        MfaReset(policies=tmp_path / "set", cache_dir=CACHE)
+    (first, *_) = [d for d in refused.value.diagnostics if d["severity"] == "error"]
+    assert first["file"].endswith("broken.cedar") and first["line"] == 3, first
+    assert "is_admin" in first["message"]
+    for bad, why in [(tmp_path / "nothing", "not a directory"),
+                     (tmp_path, "no `*.cedar` file")]:
+        with pytest.raises(PolicyError, match=re.escape(why)):
+            MfaReset(policies=bad, cache_dir=CACHE)
+    with pytest.raises(PolicyError, match="support_url"):
+        MfaReset(support_url=7, cache_dir=CACHE)

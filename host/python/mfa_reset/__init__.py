@@ -3,10 +3,11 @@ wasmtime (PyPI `wasmtime`, its `wasmtime.component` API).
 
 Plain dicts in, plain dicts out, in the JSON the Rust library and the
 sidecar speak (snake_case keys, RFC 3339 times); a bad request raises
-`RequestError` with the field as the caller wrote it. Small enough to lift
-into a FastAPI app::
+`RequestError` with `field` (as the caller wrote it) and `message`, as the
+Rust library's `RequestError` and the Node package's do::
 
-    engine = MfaReset("mfa-reset.wasm")        # `mfa-reset component --out mfa-reset.wasm`
+    engine = MfaReset()                        # the component packaged with this module
+    engine = MfaReset(policies="policies/", support_url="https://help.example/mfa")
     outcome = engine.decide(request_dict)      # {"decision": {...}, "change": ..., ...}
     step = engine.next_login_step(user_dict)   # "none" | "enrol" | "code"
     key = engine.start_enrolment(enrol_dict)   # {"key": {"uri": "otpauth://…", "qr_png_base64": …}, …}
@@ -36,7 +37,7 @@ from typing import Any, Callable
 import wasmtime
 import wasmtime.component as wc
 
-__all__ = ["MfaReset", "RequestError", "EngineError"]
+__all__ = ["MfaReset", "RequestError", "PolicyError", "EngineError"]
 
 _EXPORT = "mfa-reset:engine/engine@0.6.0"
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
@@ -49,6 +50,18 @@ class RequestError(ValueError):
         super().__init__(f"{field}: {message}")
         self.field = field
         self.message = message
+
+
+class PolicyError(ValueError):
+    """A policy set the engine refuses; the set in force keeps deciding.
+    `diagnostics`: each problem's `severity`, `file`, `line`, `column`,
+    `policy_id`, `message` and `help`."""
+
+    def __init__(self, message: str, diagnostics: list[dict[str, Any]] | None = None):
+        self.diagnostics = diagnostics or []
+        shown = "".join(f"\n{d['file']}:{d['line']}:{d['column']}: {d['message']}"
+                        for d in self.diagnostics)
+        super().__init__(message + shown)
 
 
 class EngineError(RuntimeError):
@@ -537,13 +550,63 @@ def _private(path: Path) -> bool:
             and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH))
 
 
-class MfaReset:
-    """The mfa-reset component, loaded once; one call at a time per object."""
+def _packaged_component() -> Path:
+    """The component built into this package (absent from a source checkout)."""
+    return Path(__file__).with_name("mfa-reset.wasm")
 
-    def __init__(self, wasm_path: str | os.PathLike, cache_dir: str | os.PathLike | None = None,
+
+def _source_file(path: Path) -> wc.Record:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise PolicyError(f"cannot read `{path}`: {e}") from None
+    return _record({"name": str(path), "text": text})
+
+
+def _policy_files(directory: Path) -> tuple[list[wc.Record], wc.Record]:
+    """Every `*.cedar` file of `directory`, in name order, and its one
+    `*.cedarschema` file: a policy directory as the Rust host reads it."""
+    if not directory.is_dir():
+        raise PolicyError(f"policies: `{directory}` is not a directory")
+    policies = sorted(directory.glob("*.cedar"))
+    schemas = sorted(directory.glob("*.cedarschema"))
+    if not policies:
+        raise PolicyError(f"policies: no `*.cedar` file in `{directory}`")
+    if len(schemas) != 1:
+        raise PolicyError(f"policies: `{directory}` needs exactly one `*.cedarschema` file, "
+                          f"not {len(schemas)}")
+    return [_source_file(p) for p in policies], _source_file(schemas[0])
+
+
+def _diagnostic_json(d: Any) -> dict[str, Any]:
+    return {"severity": _name(d.severity), "file": d.file, "line": d.line,
+            "column": d.column, "policy_id": _get(d, "policy-id"),
+            "message": d.message, "help": d.help}
+
+
+class MfaReset:
+    """The mfa-reset component, loaded once; one call at a time per object.
+
+    `wasm_path`: a component file (default: the one packaged here).
+    `policies`: a directory of `*.cedar` files and one `*.cedarschema`
+    (default: the set built into the component). `support_url`: shown to
+    users whose session expired (R8). A set with errors raises
+    `PolicyError`."""
+
+    def __init__(self, wasm_path: str | os.PathLike[str] | None = None, *,
+                 policies: str | os.PathLike[str] | None = None,
+                 support_url: str | None = None,
+                 cache_dir: str | os.PathLike[str] | None = None,
                  random_bytes: Callable[[int], bytes] = os.urandom):
+        if support_url is not None and type(support_url) is not str:
+            raise PolicyError("support_url: must be a string")
+        wasm = Path(wasm_path) if wasm_path is not None else _packaged_component()
+        if not wasm.is_file():
+            raise EngineError(f"no component at `{wasm}`" + (
+                "" if wasm_path is not None else
+                ": this is a source checkout; build the package (host/python/build-wheel.sh)"))
         self._engine = wasmtime.Engine()
-        self._component = self._load(Path(wasm_path), cache_dir)
+        self._component = self._load(wasm, cache_dir)
         self._linker = wc.Linker(self._engine)
         with self._linker.root() as root:
             with root.add_instance("wasi:random/random@0.2.6") as random:
@@ -556,7 +619,29 @@ class MfaReset:
                     int.from_bytes(random_bytes(8), "little")))
         # Filesystem, environment, arguments, exit, stdio: all trap.
         self._linker.define_unknown_imports_as_traps(self._component)
+        self._policy_set: wc.Record | None = None
         self._fresh()
+        if policies is not None or support_url is not None:
+            if policies is not None:
+                files, schema = _policy_files(Path(policies))
+            else:
+                default = self._funcs["default-policy-set"](self._store)
+                files, schema = list(default.policies), default.schema
+            if support_url is None:
+                support_url = getattr(self._funcs["default-policy-set"](self._store),
+                                      "support-url")
+            chosen = _record({"policies": files, "schema": schema, "support-url": support_url})
+            self._load_policies(chosen)
+            self._policy_set = chosen
+
+    def _load_policies(self, chosen: wc.Record) -> None:
+        answer = self._funcs["load-policy-set"](self._store, chosen)
+        if isinstance(answer, wc.Variant) and answer.tag in ("ok", "err"):
+            answer = answer.payload if answer.tag == "err" else None
+        if isinstance(answer, list):
+            diagnostics = [_diagnostic_json(d) for d in answer]
+            errors = sum(d["severity"] == "error" for d in diagnostics)
+            raise PolicyError(f"invalid policy set ({errors} error(s))", diagnostics)
 
     def _load(self, wasm: Path, cache_dir: str | os.PathLike | None) -> wc.Component:
         data = wasm.read_bytes()
@@ -589,8 +674,11 @@ class MfaReset:
             for name in ("decide", "decide-provisioning", "decide-recovery", "next-login-step",
                          "start-enrolment",
                          "verify-login", "confirm-enrolment", "use-recovery-code",
-                         "regenerate-recovery-codes")
+                         "regenerate-recovery-codes", "default-policy-set", "load-policy-set")
         }
+        # A fresh instance holds the built-in set: give it the chosen one.
+        if getattr(self, "_policy_set", None) is not None:
+            self._load_policies(self._policy_set)
 
     def _call(self, name: str, value: Any) -> Any:
         try:
