@@ -1,57 +1,112 @@
-//! The Node host (host/node/mfa-reset.mjs): the component this build embeds
-//! and the test-only misbehaving one, transpiled by jco (pinned in
-//! tests/node/package.json, installed by tests/setup), run by Node's own
-//! test runner (tests/node/) against the whole conformance suite.
+//! The npm package `mfa-reset` as a user installs it: its tarball built by
+//! host/node/build-package.sh (the component this build embeds, transpiled
+//! by the jco pinned in tests/node/package.json), installed into a fresh
+//! project, and run there by Node's own test runner (tests/node/) against
+//! the whole conformance suite, a custom policy set and the test-only
+//! misbehaving component; `tsc --noEmit` type-checks a consumer against
+//! the package's declarations.
 
 use crate::common;
 
 use common::{CONFORMANCE_CASES, repo};
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// `jco transpile`s `wasm` into `out` as the Node host loads it.
-fn transpile(wasm: &Path, out: &Path) {
+/// Runs `command`, failing the test with what it printed if it fails.
+fn run(what: &str, command: &mut Command) -> String {
+    let out = command.output().unwrap_or_else(|e| panic!("{what}: {e}"));
+    let said = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{what} failed:\n{said}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    said
+}
+
+fn jco() -> PathBuf {
     let jco = repo("tests/node/node_modules/.bin/jco");
     assert!(
         jco.exists(),
         "no {}: run `bash tests/setup` first",
         jco.display()
     );
-    let done = Command::new(jco)
-        .arg("transpile")
-        .arg(wasm)
-        .arg("-o")
-        .arg(out)
-        .args(["--instantiation", "async", "--name", "mfa-reset", "--quiet"])
-        .output()
-        .expect("jco runs");
-    assert!(
-        done.status.success(),
-        "jco transpile {}: {}",
-        wasm.display(),
-        String::from_utf8_lossy(&done.stderr)
+    jco
+}
+
+/// The package's tarball, built as the README says, in `dir`.
+fn build_package(dir: &Path) -> PathBuf {
+    let wasm = dir.join("mfa-reset.wasm");
+    std::fs::write(&wasm, mfa_reset::embedded_component()).unwrap();
+    let said = run(
+        "build-package.sh",
+        Command::new("bash")
+            .arg(repo("host/node/build-package.sh"))
+            .arg("--component")
+            .arg(&wasm)
+            .arg("--out")
+            .arg(dir.join("dist"))
+            .env("JCO", jco()),
     );
+    said.lines()
+        .last()
+        .map(PathBuf::from)
+        .expect("the tarball's path")
 }
 
 #[test]
-fn the_node_host_answers_every_conformance_case_as_the_rust_host_does() {
+fn the_npm_package_installed_from_its_tarball_answers_every_conformance_case() {
     let dir = tempfile::tempdir().unwrap();
-    let wasm = dir.path().join("mfa-reset.wasm");
-    std::fs::write(&wasm, mfa_reset::embedded_component()).unwrap();
-    transpile(&wasm, &dir.path().join("js"));
-    transpile(
-        common::misbehaving::misbehaving_component(),
-        &dir.path().join("misbehaving-js"),
+    let tarball = build_package(dir.path());
+    let misbehaving = dir.path().join("misbehaving-js");
+    run(
+        "jco transpile",
+        Command::new(jco())
+            .arg("transpile")
+            .arg(common::misbehaving::misbehaving_component())
+            .arg("-o")
+            .arg(&misbehaving)
+            .args(["--instantiation", "async", "--name", "mfa-reset", "--quiet"]),
     );
+
+    // A fresh project that installs the tarball (it depends on nothing).
+    let project = dir.path().join("project");
+    std::fs::create_dir(&project).unwrap();
+    std::fs::write(
+        project.join("package.json"),
+        r#"{"name": "consumer", "private": true, "type": "module"}"#,
+    )
+    .unwrap();
+    run(
+        "npm install",
+        Command::new("npm")
+            .args(["install", "--offline", "--no-audit", "--no-fund"])
+            .args(["--loglevel=error"])
+            .arg(&tarball)
+            .current_dir(&project),
+    );
+    for file in [
+        "host.test.mjs",
+        "consumer/consumer.ts",
+        "consumer/tsconfig.json",
+    ] {
+        let from = repo("tests/node").join(file);
+        std::fs::copy(&from, project.join(from.file_name().unwrap())).unwrap();
+    }
+    run(
+        "tsc --noEmit",
+        Command::new(repo("tests/node/node_modules/.bin/tsc"))
+            .args(["--noEmit", "-p"])
+            .arg(project.join("tsconfig.json")),
+    );
+
+    let custom = common::policy_edits::bob_may_not_reset(dir.path(), "custom");
     let out = Command::new("node")
-        .arg("--test")
-        .arg(repo("tests/node"))
-        .env("MFA_RESET_JS_DIR", dir.path().join("js"))
-        .env(
-            "MFA_RESET_MISBEHAVING_JS_DIR",
-            dir.path().join("misbehaving-js"),
-        )
+        .args(["--test", "host.test.mjs"])
+        .current_dir(&project)
+        .env("MFA_RESET_MISBEHAVING_JS_DIR", &misbehaving)
+        .env("MFA_RESET_CUSTOM_POLICIES", &custom)
         .env("MFA_RESET_CONFORMANCE", repo(CONFORMANCE_CASES))
         .output()
         .expect("node runs");

@@ -1,16 +1,26 @@
-// The Node host (host/node/mfa-reset.mjs) on the conformance suite and on
-// its own duties: input checked before the component sees it (JS
-// truthiness), a fresh instance after a trap, a sandboxed guest. Run by
-// tests/engine/node_host.rs, which transpiles the components and passes their
-// directories in the environment.
+// The npm package `mfa-reset` (host/node), installed from its tarball into
+// a fresh project, on the conformance suite and on its own duties: the
+// packaged component, a custom policy set, input checked before the
+// component sees it (JS truthiness), a fresh instance after a trap, a
+// sandboxed guest. Run by tests/engine/node_host.rs from that project, with
+// the paths in the environment.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
-import { loadMfaReset, RequestError, EngineError } from '../../host/node/mfa-reset.mjs';
+import { loadMfaReset, RequestError, PolicyError, EngineError } from 'mfa-reset';
 
 const { cases } = JSON.parse(readFileSync(process.env.MFA_RESET_CONFORMANCE, 'utf8'));
-const engine = await loadMfaReset(process.env.MFA_RESET_JS_DIR);
+const engine = await loadMfaReset();
+
+test('the package under test is the one installed from the tarball', () => {
+  const where = realpathSync(fileURLToPath(import.meta.resolve('mfa-reset')));
+  const installed = realpathSync(join(process.cwd(), 'node_modules', 'mfa-reset'));
+  assert.ok(where.startsWith(installed), where);
+});
 
 const CALLS = {
   decide: ['decide', 'outcome'],
@@ -64,7 +74,7 @@ async function answer(c) {
     return { [key]: random ? maskedCodes(result) : result };
   } catch (e) {
     if (!(e instanceof RequestError)) throw e;
-    return { error: { field: e.field, message: e.detail } };
+    return { error: { field: e.field, message: e.message } };
   }
 }
 
@@ -137,10 +147,54 @@ test('unknown and missing fields are named', async () => {
 
 test('a trap gets a clear error and the next request a fresh instance', async () => {
   // The test-only misbehaving component traps for actor `trap`.
-  const misbehaving = await loadMfaReset(process.env.MFA_RESET_MISBEHAVING_JS_DIR);
+  const misbehaving = await loadMfaReset({ component: process.env.MFA_RESET_MISBEHAVING_JS_DIR });
   const req = aRequest();
   req.actor.id = 'trap';
   await assert.rejects(misbehaving.decide(req), (e) => e instanceof EngineError);
   req.actor.id = 'calm';
   assert.ok('decision' in (await misbehaving.decide(req)));
+});
+
+// ---- a custom policy set ------------------------------------------------------
+
+const SELF_RESET = 'R6 allow: self-reset with an active session';
+
+test('R6 under a custom set that forbids bob\'s self-reset, the built-in engine untouched', async () => {
+  const req = aRequest(SELF_RESET);
+  assert.ok((await engine.decide(req)).decision.allowed);
+  const custom = await loadMfaReset({
+    policies: process.env.MFA_RESET_CUSTOM_POLICIES,
+    supportUrl: 'https://help.example/bob',
+  });
+  assert.deepEqual((await custom.decide(req)).decision, {
+    allowed: false,
+    policy_ids: ['bob-may-not-reset'],
+    denial_code: 'ask-support',
+    message: 'Bob asks support: https://help.example/bob',
+  });
+  assert.ok((await engine.decide(req)).decision.allowed, 'the default engine is unchanged');
+});
+
+test('R8: a support URL alone keeps the built-in policies', async () => {
+  const helped = await loadMfaReset({ supportUrl: 'https://help.example/expired' });
+  const expired = await helped.decide(aRequest('R8 deny: self-reset from an expired session'));
+  assert.match(expired.decision.message, /https:\/\/help\.example\/expired/);
+  assert.deepEqual(await helped.decide(aRequest(SELF_RESET)), await engine.decide(aRequest(SELF_RESET)));
+});
+
+test('a broken policy set is refused with file and line', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'mfa-reset-set-'));
+  cpSync(process.env.MFA_RESET_CUSTOM_POLICIES, dir, { recursive: true });
+  writeFileSync(join(dir, 'broken.cedar'), '@id("x")\npermit (principal, action, resource)\nwhen { principal.is_admin };\n');
+  await assert.rejects(loadMfaReset({ policies: dir }), (e) => {
+    const [first] = e.diagnostics.filter((d) => d.severity === 'error');
+    return e instanceof PolicyError && first.file.endsWith('broken.cedar') && first.line === 3
+      && first.message.includes('is_admin');
+  });
+  await assert.rejects(loadMfaReset({ policies: join(dir, 'nothing') }), (e) => e instanceof PolicyError && /not a readable directory/.test(e.message));
+  const empty = mkdtempSync(join(tmpdir(), 'mfa-reset-empty-'));
+  await assert.rejects(loadMfaReset({ policies: empty }), (e) => e instanceof PolicyError && /no `\*\.cedar` file/.test(e.message));
+  await assert.rejects(loadMfaReset({ supportURL: 'https://typo.example' }), (e) => e instanceof TypeError && /supportURL/.test(e.message));
+  await assert.rejects(loadMfaReset({ supportUrl: 7 }), TypeError);
+  await assert.rejects(loadMfaReset('dir'), TypeError);
 });

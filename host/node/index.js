@@ -1,13 +1,13 @@
-// mfa-reset from Node.js: the same component the Rust host embeds,
-// transpiled by jco (`jco transpile mfa-reset.wasm -o DIR --instantiation
-// async --name mfa-reset`; get the .wasm with `mfa-reset component --out`).
+// mfa-reset from Node.js (the npm package `mfa-reset`): the same component
+// the Rust host embeds, transpiled by jco into component/ when the package
+// is built (host/node/build-package.sh).
 //
 // Plain objects in, plain objects out, in the JSON the Rust library and the
 // sidecar speak (snake_case keys, RFC 3339 times); a bad request throws a
-// RequestError with the field as the caller wrote it. Small enough to lift
-// into an Express or Fastify app:
+// RequestError with `field` (as the caller wrote it) and `message`, as the
+// Rust library's RequestError and the Python package's do:
 //
-//   const engine = await loadMfaReset('./mfa-reset-js');
+//   const engine = await loadMfaReset();   // or { policies: 'policies/', supportUrl: 'https://…' }
 //   const outcome = await engine.decide(requestObject);
 //   const step = await engine.nextLoginStep(userObject);     // 'none' | 'enrol' | 'code'
 //   const key = await engine.startEnrolment(enrolRequest);   // { key: { uri: 'otpauth://…', qr_png_base64 }, … }
@@ -19,16 +19,26 @@
 // instance is thrown away and the next call gets a fresh one.
 
 import { randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
+/** A request the engine refuses: `field` (as the caller wrote it) and `message` (why). */
 export class RequestError extends Error {
   constructor(field, message) {
-    super(`${field}: ${message}`);
+    super(message);
     this.name = 'RequestError';
     this.field = field;
-    this.detail = message;
+  }
+}
+
+/** A policy set the engine refuses (the set in force keeps deciding):
+ *  `diagnostics` say where, each with file, line and column. */
+export class PolicyError extends Error {
+  constructor(message, diagnostics = []) {
+    super(message + diagnostics.map((d) => `\n${d.file}:${d.line}:${d.column}: ${d.message}`).join(''));
+    this.name = 'PolicyError';
+    this.diagnostics = diagnostics;
   }
 }
 
@@ -503,16 +513,94 @@ function sandboxImports() {
   };
 }
 
-/** Loads the component transpiled into `dir` (core modules compiled once). */
-export async function loadMfaReset(dir, name = 'mfa-reset') {
-  const { instantiate } = await import(pathToFileURL(join(dir, `${name}.js`)).href);
+// ---- policy sets ------------------------------------------------------------
+
+async function sourceFile(path) {
+  try {
+    return { name: path, text: await readFile(path, 'utf8') };
+  } catch (e) {
+    throw new PolicyError(`cannot read \`${path}\`: ${e.message}`);
+  }
+}
+
+// Every `*.cedar` file of `dir` in name order and its one `*.cedarschema`:
+// a policy directory as the Rust host reads it.
+async function policyFiles(dir) {
+  let names;
+  try {
+    names = (await readdir(dir, { withFileTypes: true })).filter((e) => e.isFile()).map((e) => e.name).sort();
+  } catch (e) {
+    throw new PolicyError(`policies: \`${dir}\` is not a readable directory (${e.code ?? e.message})`);
+  }
+  const policies = names.filter((n) => n.endsWith('.cedar'));
+  const schemas = names.filter((n) => n.endsWith('.cedarschema'));
+  if (!policies.length) throw new PolicyError(`policies: no \`*.cedar\` file in \`${dir}\``);
+  if (schemas.length !== 1) {
+    throw new PolicyError(`policies: \`${dir}\` needs exactly one \`*.cedarschema\` file, not ${schemas.length}`);
+  }
+  return {
+    policies: await Promise.all(policies.map((n) => sourceFile(join(dir, n)))),
+    schema: await sourceFile(join(dir, schemas[0])),
+  };
+}
+
+const diagnosticJson = (d) => ({
+  severity: d.severity, file: d.file, line: d.line, column: d.column,
+  policy_id: d.policyId ?? null, message: d.message, help: d.help ?? null,
+});
+
+function loadSet(engine, set) {
+  try {
+    engine.loadPolicySet(set);
+  } catch (e) {
+    if (!Array.isArray(e?.payload)) throw new EngineError(`the component failed: ${e}`);
+    const diagnostics = e.payload.map(diagnosticJson);
+    const errors = diagnostics.filter((d) => d.severity === 'error').length;
+    throw new PolicyError(`invalid policy set (${errors} error(s))`, diagnostics);
+  }
+}
+
+const OPTIONS = ['component', 'policies', 'supportUrl'];
+
+/**
+ * Loads the component (the one packaged here, or `component`: a directory
+ * jco transpiled one into) and, if asked, a policy set: `policies`, a
+ * directory of `*.cedar` files and one `*.cedarschema`; `supportUrl`, shown
+ * to users whose session expired (R8). Core modules are compiled once.
+ */
+export async function loadMfaReset(options = {}) {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw new TypeError('loadMfaReset: options must be an object ({ policies, supportUrl })');
+  }
+  for (const key of Object.keys(options)) {
+    if (!OPTIONS.includes(key)) throw new TypeError(`loadMfaReset: unknown option \`${key}\` (known: ${OPTIONS.join(', ')})`);
+  }
+  const { policies, supportUrl } = options;
+  for (const [key, value] of [['component', options.component], ['policies', policies], ['supportUrl', supportUrl]]) {
+    if (value !== undefined && typeof value !== 'string') throw new TypeError(`loadMfaReset: \`${key}\` must be a string`);
+  }
+  const dir = options.component ?? fileURLToPath(new URL('./component/', import.meta.url));
+  const { instantiate } = await import(pathToFileURL(join(dir, 'mfa-reset.js')).href);
   const modules = new Map();
   const getCoreModule = async (file) => {
     if (!modules.has(file)) modules.set(file, await WebAssembly.compile(await readFile(join(dir, file))));
     return modules.get(file);
   };
-  const fresh = async () => (await instantiate(getCoreModule, sandboxImports())).engine;
+  // The set chosen, given again to every fresh instance.
+  let chosen = null;
+  const fresh = async () => {
+    const instance = (await instantiate(getCoreModule, sandboxImports())).engine;
+    if (chosen) loadSet(instance, chosen);
+    return instance;
+  };
   let engine = await fresh();
+  if (policies !== undefined || supportUrl !== undefined) {
+    const built = engine.defaultPolicySet();
+    const files = policies === undefined ? built : await policyFiles(policies);
+    const set = { policies: files.policies, schema: files.schema, supportUrl: supportUrl ?? built.supportUrl };
+    loadSet(engine, set);
+    chosen = set;
+  }
   let broken = false;
   const call = async (name, value) => {
     if (broken) {
