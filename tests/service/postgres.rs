@@ -383,3 +383,62 @@ async fn database_loss_under_load_fails_closed_and_recovers_by_itself() {
         recovered.as_secs_f64()
     );
 }
+
+/// Kubernetes-style probes: while PostgreSQL is stopped `/readyz` answers
+/// 503 and names the database (no error text, no URL) but `/livez` stays
+/// 200, so a liveness probe never restarts the replicas of a database
+/// outage; when it is back, both answer 200 without a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn liveness_stays_up_while_readiness_follows_the_database() {
+    let mut pg = Postgres::start();
+    wait_ready(&pg.url()).await;
+    let service = Service::start(config(pg.url(), SecretBox::generate_base64()))
+        .await
+        .expect("the service starts");
+    let base = format!("http://{}", service.local_addr());
+    let probe = |path: &'static str| {
+        let base = base.clone();
+        async move {
+            let answer = client().get(format!("{base}{path}")).send().await.unwrap();
+            let status = answer.status();
+            (status, answer.text().await.unwrap())
+        }
+    };
+    let (status, body) = probe("/readyz").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        body,
+        serde_json::json!({"status": "ready", "database": "ok", "policies": "ok"})
+    );
+    assert_eq!(probe("/livez").await.0, StatusCode::OK);
+
+    pg.stop();
+    let (status, text) = probe("/readyz").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{text}");
+    let body: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(
+        body,
+        serde_json::json!({"status": "not_ready", "database": "unavailable", "policies": "ok"})
+    );
+    assert!(
+        !text.contains("postgres") && !text.contains("127.0.0.1"),
+        "{text}"
+    );
+    let (status, text) = probe("/livez").await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "liveness asks nothing of the database: {text}"
+    );
+    assert_eq!(probe("/health").await.0, StatusCode::SERVICE_UNAVAILABLE);
+
+    pg.spawn();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while probe("/readyz").await.0 != StatusCode::OK {
+        assert!(Instant::now() < deadline, "not ready again within 30 s");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(probe("/livez").await.0, StatusCode::OK);
+    assert_eq!(probe("/health").await.0, StatusCode::OK);
+}

@@ -113,6 +113,8 @@ pub(crate) fn router(state: AppState) -> Router {
             any(forward_auth::check),
         )
         .route("/health", get(ops::health))
+        .route("/livez", get(ops::livez))
+        .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
         .route("/openapi.json", get(ops::openapi))
         .layer(DefaultBodyLimit::max(limit))
