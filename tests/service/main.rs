@@ -10,6 +10,7 @@ mod api_fuzz;
 mod attacks;
 mod authenticator;
 mod crash;
+mod deployment;
 mod fleet;
 mod http_api;
 mod notifications;

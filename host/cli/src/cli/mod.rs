@@ -13,6 +13,7 @@ mod policies;
 mod policy_changes;
 mod policy_files;
 mod serve;
+mod systemd_notify;
 mod tests_file;
 
 use std::path::PathBuf;

@@ -356,6 +356,7 @@ async fn serve_until_signalled(
             return Ok(ExitCode::from(2));
         }
     };
+    super::systemd_notify::notify("READY=1");
     tokio::select! {
         result = service.wait() => {
             result?;
@@ -367,6 +368,7 @@ async fn serve_until_signalled(
             "stopping: no new connections; draining the requests in flight"
         ),
     }
+    super::systemd_notify::notify("STOPPING=1");
     tokio::select! {
         stopped = service.shutdown(drain) => {
             tracing::info!(
