@@ -18,23 +18,65 @@ fn nginx_binary() -> PathBuf {
 /// nginx with the shipped config, wrapped in a minimal main config that
 /// keeps every file inside the gateway's temp dir.
 fn start_nginx(listen: u16, sidecar: u16, backend: u16) -> Gateway {
+    start_nginx_with(listen, sidecar, backend, None)
+}
+
+/// The TLS server's addresses and files, for nginx-tls.conf.
+struct Tls {
+    https: u16,
+    http: u16,
+    certificate: PathBuf,
+    key: PathBuf,
+}
+
+/// nginx with the shipped nginx.conf and its locations, and with `tls` the
+/// shipped nginx-tls.conf beside them.
+fn start_nginx_with(listen: u16, sidecar: u16, backend: u16, tls: Option<&Tls>) -> Gateway {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     let site = deploy_file("nginx.conf", listen, sidecar, backend);
     assert!(
-        site.contains(&format!("listen 127.0.0.1:{listen}")),
+        site.contains(&format!("listen 127.0.0.1:{listen}"))
+            && site.contains("include snippets/mfa-reset-locations.conf;"),
         "the shipped config listens where the test expects"
     );
     std::fs::write(root.join("mfa-reset.conf"), site).unwrap();
+    std::fs::create_dir_all(root.join("snippets")).unwrap();
+    let locations = deploy_file("nginx-locations.conf", listen, sidecar, backend);
+    std::fs::write(root.join("snippets/mfa-reset-locations.conf"), locations).unwrap();
+    let mut sites = vec![root.join("mfa-reset.conf")];
+    if let Some(tls) = tls {
+        let shipped = deploy_file("nginx-tls.conf", listen, sidecar, backend);
+        let site = shipped
+            .replace("127.0.0.1:8443", &format!("127.0.0.1:{}", tls.https))
+            .replace("127.0.0.1:8088", &format!("127.0.0.1:{}", tls.http))
+            .replace(
+                "/etc/nginx/tls/mfa-reset.crt",
+                &tls.certificate.display().to_string(),
+            )
+            .replace(
+                "/etc/nginx/tls/mfa-reset.key",
+                &tls.key.display().to_string(),
+            );
+        assert!(
+            site.contains(&tls.key.display().to_string()),
+            "the shipped TLS config names its key"
+        );
+        std::fs::write(root.join("mfa-reset-tls.conf"), site).unwrap();
+        sites.push(root.join("mfa-reset-tls.conf"));
+    }
     let p = |name: &str| root.join(name).display().to_string();
+    let includes: String = sites
+        .iter()
+        .map(|s| format!("  include {};\n", s.display()))
+        .collect();
     let main = format!(
         "daemon off;\nmaster_process off;\nerror_log stderr info;\npid {pid};\nevents {{ worker_connections 256; }}\n\
          http {{\n  access_log {access};\n  client_body_temp_path {tmp}/body;\n  proxy_temp_path {tmp}/proxy;\n  \
-         fastcgi_temp_path {tmp}/fastcgi;\n  uwsgi_temp_path {tmp}/uwsgi;\n  scgi_temp_path {tmp}/scgi;\n  include {site};\n}}\n",
+         fastcgi_temp_path {tmp}/fastcgi;\n  uwsgi_temp_path {tmp}/uwsgi;\n  scgi_temp_path {tmp}/scgi;\n{includes}}}\n",
         pid = p("nginx.pid"),
         access = p("access.log"),
         tmp = p("tmp"),
-        site = p("mfa-reset.conf"),
     );
     std::fs::create_dir_all(root.join("tmp")).unwrap();
     std::fs::write(root.join("nginx.conf"), main).unwrap();
@@ -143,6 +185,132 @@ async fn r13_a_scim_deactivation_ends_the_session_at_once_behind_nginx() {
         .await
         .unwrap();
     assert_eq!(session.status(), StatusCode::UNAUTHORIZED);
+    drop(nginx);
+    svc.service.stop().await;
+}
+
+/// The TLS variant (nginx-tls.conf) with the sidecar's default, secure
+/// cookies: the login over HTTPS sets `__Host-mfa_session` with `Secure`,
+/// `HttpOnly`, path `/` and no domain, under HSTS; the page behind it is
+/// decided with that cookie; plain HTTP only redirects to HTTPS; and the
+/// cookie under its plain-HTTP name (a downgrade) lets nobody in.
+#[tokio::test(flavor = "multi_thread")]
+async fn tls_through_nginx_the_session_cookie_is_host_bound_and_secure() {
+    use reqwest::StatusCode;
+
+    let svc = TestService::start(|config, _| config.secure_cookies = true).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (certificate, key) = (dir.path().join("tls.crt"), dir.path().join("tls.key"));
+    let made = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+        ])
+        .args(["-nodes", "-days", "1", "-subj", "/CN=127.0.0.1"])
+        .args(["-addext", "subjectAltName=IP:127.0.0.1"])
+        // A server's certificate, not a CA's (rustls refuses a CA as the peer).
+        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
+        .args(["-addext", "extendedKeyUsage=serverAuth", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&certificate)
+        .output()
+        .expect("openssl runs");
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let tls = Tls {
+        https: free_port(),
+        http: free_port(),
+        certificate: certificate.clone(),
+        key,
+    };
+    let plain = free_port();
+    let nginx = start_nginx_with(plain, svc.addr().port(), start_backend().await, Some(&tls));
+    let root = reqwest::Certificate::from_pem(&std::fs::read(&certificate).unwrap()).unwrap();
+    let https = reqwest::Client::builder()
+        .add_root_certificate(root)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let front = format!("https://127.0.0.1:{}", tls.https);
+    // nginx may still be loading its TLS server after the plain one answers.
+    let mut login = Err(String::new());
+    for _ in 0..100 {
+        login = https
+            .post(format!("{front}/api/login"))
+            .json(&serde_json::json!({"user": "bob", "password": "bob-demo-password"}))
+            .send()
+            .await
+            .map_err(|e| format!("{e:?}"));
+        if login.is_ok() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let login = login.unwrap_or_else(|e| panic!("nginx answers over HTTPS: {e}\n{}", nginx.log()));
+    assert_eq!(login.status(), StatusCode::OK, "{}", nginx.log());
+    let hsts = login.headers().get("strict-transport-security");
+    assert_eq!(hsts.and_then(|v| v.to_str().ok()), Some("max-age=63072000"));
+    let cookie = login
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .expect("a session cookie")
+        .to_string();
+    let attributes: Vec<&str> = cookie.split(';').map(str::trim).collect();
+    assert!(attributes[0].starts_with("__Host-mfa_session="), "{cookie}");
+    for wanted in ["Secure", "HttpOnly", "Path=/"] {
+        assert!(attributes.contains(&wanted), "{wanted} in {cookie}");
+    }
+    assert!(
+        !cookie.to_ascii_lowercase().contains("domain="),
+        "host-only: {cookie}"
+    );
+    let session = attributes[0];
+
+    let page = https
+        .get(format!("{front}/app/home"))
+        .header("cookie", session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK, "{}", nginx.log());
+    let seen: serde_json::Value = page.json().await.unwrap();
+    assert_eq!(seen["user"], "bob");
+    let cookies_seen = seen["headers"].to_string();
+    assert!(
+        !cookies_seen.contains("mfa_session"),
+        "the backend never gets the session: {cookies_seen}"
+    );
+
+    let redirect = https
+        .get(format!("http://127.0.0.1:{}/app/home?x=1", tls.http))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(redirect.status(), StatusCode::PERMANENT_REDIRECT);
+    assert_eq!(
+        redirect.headers()["location"].to_str().unwrap(),
+        "https://127.0.0.1/app/home?x=1"
+    );
+
+    // The same session under the plain-HTTP cookie name, over plain HTTP:
+    // the sidecar with secure cookies does not take it.
+    let token = session.trim_start_matches("__Host-mfa_session=");
+    let downgraded = https
+        .get(format!("http://127.0.0.1:{plain}/app/home"))
+        .header("cookie", format!("mfa_session={token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(downgraded.status(), StatusCode::UNAUTHORIZED);
     drop(nginx);
     svc.service.stop().await;
 }
