@@ -19,7 +19,7 @@
 // instance is thrown away and the next call gets a fresh one.
 
 import { randomBytes } from 'node:crypto';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -516,24 +516,36 @@ function sandboxImports() {
 // ---- policy sets ------------------------------------------------------------
 
 async function sourceFile(path) {
+  let bytes;
   try {
-    return { name: path, text: await readFile(path, 'utf8') };
+    bytes = await readFile(path);
   } catch (e) {
     throw new PolicyError(`cannot read \`${path}\`: ${e.message}`);
   }
+  try {
+    // Byte for byte (line ends included): the set's revision is a hash of it.
+    return { name: path, text: new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes) };
+  } catch {
+    throw new PolicyError(`\`${path}\` is not UTF-8 text`);
+  }
 }
+
+// A file, through symlinks (a Kubernetes ConfigMap's files are symlinks).
+const isFile = async (path) => (await stat(path).catch(() => null))?.isFile() ?? false;
 
 // Every `*.cedar` file of `dir` in name order and its one `*.cedarschema`:
 // a policy directory as the Rust host reads it.
 async function policyFiles(dir) {
   let names;
   try {
-    names = (await readdir(dir, { withFileTypes: true })).filter((e) => e.isFile()).map((e) => e.name).sort();
+    names = (await readdir(dir)).sort();
   } catch (e) {
     throw new PolicyError(`policies: \`${dir}\` is not a readable directory (${e.code ?? e.message})`);
   }
-  const policies = names.filter((n) => n.endsWith('.cedar'));
-  const schemas = names.filter((n) => n.endsWith('.cedarschema'));
+  const files = [];
+  for (const n of names) if (await isFile(join(dir, n))) files.push(n);
+  const policies = files.filter((n) => n.endsWith('.cedar'));
+  const schemas = files.filter((n) => n.endsWith('.cedarschema'));
   if (!policies.length) throw new PolicyError(`policies: no \`*.cedar\` file in \`${dir}\``);
   if (schemas.length !== 1) {
     throw new PolicyError(`policies: \`${dir}\` needs exactly one \`*.cedarschema\` file, not ${schemas.length}`);

@@ -55,12 +55,16 @@ pub fn roots_only_enable(text: String) -> String {
 
 /// The shipped policies at `dir/name` with one more file, `no-bob.cedar`,
 /// that forbids bob's self-reset (its message names the support URL): the
-/// custom set every language's package is tried with.
+/// custom set every language's package is tried with. The file is a
+/// symlink, as a Kubernetes ConfigMap mounts files: skipping it would
+/// decide under a more permissive set.
 pub fn bob_may_not_reset(dir: &Path, name: &str) -> std::path::PathBuf {
     policy_copy(dir, name, |t| t);
     let set = dir.join(name);
+    let target = dir.join(format!("{name}-no-bob.cedar"));
+    std::os::unix::fs::symlink(&target, set.join("no-bob.cedar")).unwrap();
     std::fs::write(
-        set.join("no-bob.cedar"),
+        &target,
         "@id(\"bob-may-not-reset\")\n@code(\"ask-support\")\n\
          @message(\"Bob asks support: {support_url}\")\n\
          forbid (\n  principal == MfaReset::User::\"bob\",\n  \

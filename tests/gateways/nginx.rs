@@ -298,19 +298,31 @@ async fn tls_through_nginx_the_session_cookie_is_host_bound_and_secure() {
     assert_eq!(redirect.status(), StatusCode::PERMANENT_REDIRECT);
     assert_eq!(
         redirect.headers()["location"].to_str().unwrap(),
-        "https://127.0.0.1/app/home?x=1"
+        "https://mfa.example.com/app/home?x=1",
+        "to the configured name, not the client's Host"
+    );
+    let forged_host = https
+        .get(format!("http://127.0.0.1:{}/app/home", tls.http))
+        .header("host", "evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        forged_host.headers()["location"].to_str().unwrap(),
+        "https://mfa.example.com/app/home"
     );
 
-    // The same session under the plain-HTTP cookie name, over plain HTTP:
-    // the sidecar with secure cookies does not take it.
+    // The session under the cookie name of plain-HTTP trials
+    // (--insecure-cookies): a sidecar with secure cookies takes only
+    // `__Host-mfa_session`, which browsers send over HTTPS only.
     let token = session.trim_start_matches("__Host-mfa_session=");
-    let downgraded = https
+    let plain_name = https
         .get(format!("http://127.0.0.1:{plain}/app/home"))
         .header("cookie", format!("mfa_session={token}"))
         .send()
         .await
         .unwrap();
-    assert_eq!(downgraded.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(plain_name.status(), StatusCode::UNAUTHORIZED);
     drop(nginx);
     svc.service.stop().await;
 }

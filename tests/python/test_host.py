@@ -224,5 +224,27 @@ def test_a_broken_policy_set_is_refused_with_file_and_line(tmp_path):
                      (tmp_path, "no `*.cedar` file")]:
         with pytest.raises(PolicyError, match=re.escape(why)):
             MfaReset(policies=bad, cache_dir=CACHE)
-    with pytest.raises(PolicyError, match="support_url"):
+    with pytest.raises(TypeError, match="support_url"):
         MfaReset(support_url=7, cache_dir=CACHE)
+
+
+def test_after_a_trap_the_fresh_instance_decides_with_the_custom_set():
+    """The host's randomness fails once, mid-enrolment: the component traps,
+    the package starts a fresh instance, and that instance is given the
+    custom set again (bob is still denied), not the built-in one."""
+    failures = {"left": 0}
+
+    def random_bytes(n):
+        if failures["left"]:
+            failures["left"] -= 1
+            raise OSError("no entropy")
+        return os.urandom(n)
+
+    custom = MfaReset(policies=os.environ["MFA_RESET_CUSTOM_POLICIES"],
+                      random_bytes=random_bytes, cache_dir=CACHE)
+    failures["left"] = 1
+    with pytest.raises(EngineError):
+        custom.start_enrolment(a_request("R2 enrolment starts with a new key"))
+    assert failures["left"] == 0, "the randomness was asked for"
+    decision = custom.decide(a_request(SELF_RESET))["decision"]
+    assert decision["policy_ids"] == ["bob-may-not-reset"], decision

@@ -557,7 +557,8 @@ def _packaged_component() -> Path:
 
 def _source_file(path: Path) -> wc.Record:
     try:
-        text = path.read_text(encoding="utf-8")
+        # Byte for byte (line ends included): the set's revision is a hash of it.
+        text = path.read_bytes().decode("utf-8")
     except (OSError, UnicodeDecodeError) as e:
         raise PolicyError(f"cannot read `{path}`: {e}") from None
     return _record({"name": str(path), "text": text})
@@ -568,8 +569,9 @@ def _policy_files(directory: Path) -> tuple[list[wc.Record], wc.Record]:
     `*.cedarschema` file: a policy directory as the Rust host reads it."""
     if not directory.is_dir():
         raise PolicyError(f"policies: `{directory}` is not a directory")
-    policies = sorted(directory.glob("*.cedar"))
-    schemas = sorted(directory.glob("*.cedarschema"))
+    # Files only, through symlinks (a Kubernetes ConfigMap's files are symlinks).
+    policies = sorted(p for p in directory.glob("*.cedar") if p.is_file())
+    schemas = sorted(p for p in directory.glob("*.cedarschema") if p.is_file())
     if not policies:
         raise PolicyError(f"policies: no `*.cedar` file in `{directory}`")
     if len(schemas) != 1:
@@ -599,7 +601,7 @@ class MfaReset:
                  cache_dir: str | os.PathLike[str] | None = None,
                  random_bytes: Callable[[int], bytes] = os.urandom):
         if support_url is not None and type(support_url) is not str:
-            raise PolicyError("support_url: must be a string")
+            raise TypeError("support_url: must be a string")
         wasm = Path(wasm_path) if wasm_path is not None else _packaged_component()
         if not wasm.is_file():
             raise EngineError(f"no component at `{wasm}`" + (

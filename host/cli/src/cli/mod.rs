@@ -6,6 +6,7 @@ mod database;
 mod decide;
 mod demo;
 mod error;
+mod file_replace;
 mod fleet;
 mod fmt;
 mod new_case;

@@ -114,7 +114,7 @@ pub fn run(engine: &Engine, args: &CaseArgs) -> Result<ExitCode, CliError> {
     }
     let added =
         super::tests_file::appended(&text, &case).map_err(|why| CliError::file(&tests, why))?;
-    std::fs::write(&tests, added).map_err(|e| CliError::file(&tests, e))?;
+    super::file_replace::write_atomically(&tests, &added)?;
     println!(
         "added `{name}` to {}: expects {decision} [{}], {num_errors} error(s)",
         tests.display(),

@@ -124,7 +124,7 @@ pub fn test(
     if !accepted.is_empty() {
         let rewritten = super::tests_file::accepted(&json, &accepted)
             .map_err(|why| CliError::file(&tests, why))?;
-        std::fs::write(&tests, rewritten).map_err(|e| CliError::file(&tests, e))?;
+        super::file_replace::write_atomically(&tests, &rewritten)?;
         println!("{} case(s) accepted in {}", accepted.len(), tests.display());
     }
     println!(

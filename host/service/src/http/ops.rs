@@ -14,7 +14,9 @@ pub const OPENAPI: &str = include_str!("../../openapi.json");
 /// What the replica can serve now: the database answers, the policy set
 /// is loaded, and (following a fleet, R16) the fleet's set for now decides.
 struct Readiness {
-    database: Result<(), String>,
+    /// What is wrong with the database, in a word: an unauthenticated
+    /// caller gets no error text (host names, users); the log has it.
+    database: Result<(), &'static str>,
     policies: Result<mfa_reset::PolicySetInfo, String>,
     /// The fleet's active epoch and whether its set for now decides here.
     fleet: Option<(Option<i64>, bool)>,
@@ -22,7 +24,13 @@ struct Readiness {
 
 impl Readiness {
     async fn of(state: &AppState) -> Self {
-        let database = state.store.ping().await.map_err(|e| e.to_string());
+        let database = state.store.ping().await.map_err(|e| {
+            tracing::warn!(error = %e, "readiness: the database does not answer");
+            match e {
+                crate::store::StoreError::Unreachable(_) => "unreachable",
+                _ => "error",
+            }
+        });
         let policies = state.engine.policy_set_info().map_err(|e| e.to_string());
         let fleet = match &state.fleet {
             Some(fleet) => {
@@ -57,7 +65,7 @@ pub async fn health(State(state): State<AppState>) -> Response {
     let r = Readiness::of(&state).await;
     let mut body = json!({
         "status": if r.ready() { "ok" } else { "unavailable" },
-        "database": match &r.database { Ok(()) => "ok".to_string(), Err(e) => e.clone() },
+        "database": match r.database { Ok(()) => "ok", Err(why) => why },
         "policy_revision": match &r.policies { Ok(i) => i.revision.clone(), Err(e) => e.clone() },
     });
     if let Some((epoch, deciding)) = r.fleet {
