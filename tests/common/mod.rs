@@ -60,6 +60,19 @@ pub fn mfa_reset_command() -> std::process::Command {
     command
 }
 
+/// Runs `command` (a tool a test needs: pip, npm, jco, a build script),
+/// failing the test with everything it printed if it fails; its output.
+pub fn run_ok(what: &str, command: &mut std::process::Command) -> String {
+    let out = command.output().unwrap_or_else(|e| panic!("{what}: {e}"));
+    let said = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{what} failed:\n{said}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    said
+}
+
 pub fn builder() -> EngineBuilder {
     Engine::builder().with_cache_dir(cache_dir())
 }

@@ -7,22 +7,10 @@
 
 use crate::common;
 
-use common::{CONFORMANCE_CASES, repo};
+use common::{CONFORMANCE_CASES, repo, run_ok as run};
 
 use std::path::Path;
 use std::process::Command;
-
-/// Runs `command`, failing the test with what it printed if it fails.
-fn run(what: &str, command: &mut Command) -> String {
-    let out = command.output().unwrap_or_else(|e| panic!("{what}: {e}"));
-    let said = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(
-        out.status.success(),
-        "{what} failed:\n{said}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    said
-}
 
 /// The wheel, built as the README says, in `dir`.
 fn build_wheel(tools: &Path, dir: &Path) -> std::path::PathBuf {
