@@ -185,3 +185,34 @@ pub async fn wait_ready(url: &str) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// `n` replicas of the service (the test config) on `pg`, once it is ready,
+/// sharing one secret key as a fleet does: the replicas, their base URLs,
+/// and the first one's clock.
+pub async fn replicas(
+    pg: &Postgres,
+    n: usize,
+) -> (
+    Vec<mfa_reset_service::Service>,
+    Vec<String>,
+    mfa_reset_service::Clock,
+) {
+    wait_ready(&pg.url()).await;
+    let key = mfa_reset_service::SecretBox::generate_base64();
+    let configs: Vec<_> = (0..n)
+        .map(|_| super::service::config(pg.url(), key.clone()))
+        .collect();
+    let clock = configs[0].clock.clone();
+    let mut services = Vec::new();
+    for (i, config) in configs.into_iter().enumerate() {
+        let service = mfa_reset_service::Service::start(config)
+            .await
+            .unwrap_or_else(|e| panic!("replica {i} starts: {e}"));
+        services.push(service);
+    }
+    let bases = services
+        .iter()
+        .map(|s| format!("http://{}", s.local_addr()))
+        .collect();
+    (services, bases, clock)
+}

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::postgres::{Postgres, wait_ready};
+use common::postgres::{Postgres, replicas, wait_ready};
 use common::service::*;
 use mfa_reset_service::{SecretBox, Service};
 use reqwest::StatusCode;
@@ -391,11 +391,8 @@ async fn database_loss_under_load_fails_closed_and_recovers_by_itself() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn liveness_stays_up_while_readiness_follows_the_database() {
     let mut pg = Postgres::start();
-    wait_ready(&pg.url()).await;
-    let service = Service::start(config(pg.url(), SecretBox::generate_base64()))
-        .await
-        .expect("the service starts");
-    let base = format!("http://{}", service.local_addr());
+    let (_service, bases, _) = replicas(&pg, 1).await;
+    let base = bases[0].clone();
     let probe = |path: &'static str| {
         let base = base.clone();
         async move {

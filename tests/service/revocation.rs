@@ -7,9 +7,9 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::common::postgres::{Postgres, wait_ready};
+use crate::common::postgres::{Postgres, replicas};
 use crate::common::service::*;
-use mfa_reset_service::{Clock, SecretBox, Service};
+use mfa_reset_service::Clock;
 
 /// Forward-auth's answer on `base` for `token` on the sub-users' route:
 /// the status and the denial code.
@@ -118,19 +118,9 @@ async fn r4_r5_r7_r9_r13_a_revoked_session_is_refused_by_the_next_question_on_sq
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn r4_r5_r7_r9_r13_a_revoked_session_is_refused_by_the_next_question_on_both_replicas() {
     let pg = Postgres::start();
-    wait_ready(&pg.url()).await;
-    let key = SecretBox::generate_base64();
-    let first = config(pg.url(), key.clone());
-    let clock = first.clock.clone();
-    let a = Service::start(first).await.expect("replica a starts");
-    let b = Service::start(config(pg.url(), key))
-        .await
-        .expect("replica b starts");
-    let bases = [
-        format!("http://{}", a.local_addr()),
-        format!("http://{}", b.local_addr()),
-    ];
+    let (replicas, bases, clock) = replicas(&pg, 2).await;
     the_next_question_sees_every_revocation(&bases, &clock).await;
-    a.stop().await;
-    b.stop().await;
+    for replica in replicas {
+        replica.stop().await;
+    }
 }
